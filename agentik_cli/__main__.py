@@ -1,0 +1,3 @@
+from agentik_cli.cli.app import main
+
+main()

@@ -1,0 +1,379 @@
+"""`agentik agents`: define, list, change and remove agents."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agentik_cli import config
+from agentik_cli.cli import render
+from agentik_cli.cli.options import Csv, Json, Limit, Yes, check_formats, confirm
+from agentik_cli.errors import UsageError
+
+app = typer.Typer(
+    help="Define, list, change and remove agents.\n\nExample: agentik agents create helper --model claude-sonnet-4-0",
+    no_args_is_help=True,
+)
+
+AgentArg = Annotated[str, typer.Argument(help="The agent's name (any case) or id.", show_default=False)]
+Model = Annotated[str | None, typer.Option("--model", help="Model name, e.g. claude-sonnet-4-0, gpt-4o-mini.")]
+Provider = Annotated[
+    str | None,
+    typer.Option("--provider", help="anthropic or openai; inferred from the model when not given."),
+]
+Description = Annotated[str | None, typer.Option("--description", help="What the agent is for.")]
+System = Annotated[str | None, typer.Option("--system", help="The system prompt.")]
+SystemFile = Annotated[Path | None, typer.Option("--system-file", help="Read the system prompt from a file.")]
+Temperature = Annotated[
+    float | None, typer.Option("--temperature", help="0 to 2; sent to OpenAI and compatible servers.")
+]
+MaxTokens = Annotated[int | None, typer.Option("--max-tokens", help="Most tokens in a reply (default 8192).")]
+Channels = Annotated[list[str] | None, typer.Option("--channel", help="A channel (repeatable).")]
+Skills = Annotated[list[str] | None, typer.Option("--skill", help="A skill (repeatable).")]
+Status = Annotated[str | None, typer.Option("--status", help="active, paused or archived.")]
+BaseUrl = Annotated[
+    str | None, typer.Option("--base-url", help="An OpenAI-compatible server (Ollama, vLLM, LM Studio, ...).")
+]
+ApiKeyEnv = Annotated[
+    str | None, typer.Option("--api-key-env", help="The environment variable holding the key for --base-url.")
+]
+
+CSV_COLUMNS = [
+    "id",
+    "name",
+    "model",
+    "provider",
+    "status",
+    "description",
+    "temperature",
+    "max_tokens",
+    "channels",
+    "skills",
+    "base_url",
+    "created_at",
+    "updated_at",
+    "last_active_at",
+    "sessions",
+    "messages",
+    "input_tokens",
+    "output_tokens",
+    "total_cost",
+    "avg_response_ms",
+]
+
+
+def _fields(**values: Any) -> Any:
+    from agentik_cli.services.agents import AgentFields
+
+    system_file: Path | None = values.pop("system_file")
+    if system_file is not None:
+        if values.get("system_prompt") is not None:
+            raise UsageError("give --system or --system-file, not both")
+        try:
+            values["system_prompt"] = system_file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise UsageError(f"--system-file {system_file}: no such file") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--system-file {system_file}: cannot read it ({exc})") from None
+    return AgentFields(**values)
+
+
+def _flat(agent_dict: dict[str, Any]) -> dict[str, Any]:
+    return {**agent_dict, **agent_dict["stats"]}
+
+
+def _show(agent: Any, as_json: bool) -> None:
+    from agentik_cli.money import fmt_usd
+    from agentik_cli.services import agents
+
+    data = agents.to_dict(agent)
+    if as_json:
+        render.print_json(data)
+        return
+    stats = data["stats"]
+    render.print_fields(
+        [
+            ("id", data["id"]),
+            ("name", data["name"]),
+            ("model", f"{data['model']} ({data['provider']})"),
+            ("status", data["status"]),
+            ("description", data["description"] or None),
+            ("system prompt", data["system_prompt"] or None),
+            ("temperature", data["temperature"]),
+            ("max tokens", data["max_tokens"]),
+            ("channels", ", ".join(data["channels"]) or None),
+            ("skills", ", ".join(data["skills"]) or None),
+            ("base url", data["base_url"]),
+            ("key variable", data["api_key_env"]),
+            ("created", data["created_at"]),
+            ("last active", data["last_active_at"] or "never"),
+            ("sessions", stats["sessions"]),
+            ("messages", stats["messages"]),
+            ("tokens", f"{stats['input_tokens']:,} in / {stats['output_tokens']:,} out"),
+            ("cost", fmt_usd(agent.stat_cost_nd)),
+            ("avg response", f"{stats['avg_response_ms']} ms" if stats["avg_response_ms"] is not None else None),
+        ]
+    )
+
+
+def _notes(fields: Any) -> None:
+    for line in fields.notes:
+        render.warn(line)
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Argument(help="A unique name (any case).", show_default=False)],
+    model: Model = None,
+    provider: Provider = None,
+    description: Description = None,
+    system: System = None,
+    system_file: SystemFile = None,
+    temperature: Temperature = None,
+    max_tokens: MaxTokens = None,
+    channel: Channels = None,
+    skill: Skills = None,
+    status: Status = None,
+    base_url: BaseUrl = None,
+    api_key_env: ApiKeyEnv = None,
+    as_json: Json = False,
+) -> None:
+    """Create an agent; prints its id.
+
+    Example: agentik agents create reviewer --model gpt-4o-mini --system "Review code tersely." --temperature 0.2
+    """
+    from agentik_cli.services import agents
+
+    if model is None:
+        raise UsageError("an agent needs a model", hint="add --model, e.g. --model claude-sonnet-4-0")
+    fields = _fields(
+        name=name,
+        model=model,
+        provider=provider,
+        description=description,
+        system_prompt=system,
+        system_file=system_file,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        channels=channel,
+        skills=skill,
+        status=status,
+        base_url=base_url,
+        api_key_env=api_key_env,
+    )
+    agent = agents.create(config.store(), fields)
+    _notes(fields)
+    if as_json:
+        render.print_json(agents.to_dict(agent))
+    else:
+        render.print_line(str(agent.id))
+
+
+@app.command("list")
+def list_(
+    status: Status = None,
+    limit: Limit = None,
+    sort: Annotated[str, typer.Option("--sort", help="name, created or last-active.")] = "name",
+    as_json: Json = False,
+    as_csv: Csv = False,
+) -> None:
+    """List agents.
+
+    Example: agentik agents list --status active --sort last-active --csv
+    """
+    from agentik_cli.money import fmt_usd
+    from agentik_cli.services import agents
+
+    check_formats(as_json, as_csv)
+    found = agents.list_agents(config.store(), status=status, limit=limit, sort=sort)
+    if as_json:
+        render.print_json([agents.to_dict(a) for a in found])
+    elif as_csv:
+        render.print_csv((_flat(agents.to_dict(a)) for a in found), CSV_COLUMNS)
+    else:
+        render.print_table(
+            ["id", "name", "model", "provider", "status", "sessions", "messages", "cost", "last active"],
+            (
+                [
+                    a.id,
+                    a.name,
+                    a.model,
+                    a.provider,
+                    a.status,
+                    a.stat_sessions,
+                    a.stat_messages,
+                    fmt_usd(a.stat_cost_nd),
+                    _when(a.last_active_at),
+                ]
+                for a in found
+            ),
+            right=["id", "sessions", "messages", "cost"],
+            empty="no agents yet: agentik agents create NAME --model MODEL",
+        )
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return "never"
+    return value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+@app.command()
+def show(agent: AgentArg, as_json: Json = False) -> None:
+    """Show one agent with its stats.
+
+    Example: agentik agents show helper --json
+    """
+    from agentik_cli.services import agents
+
+    _show(agents.get(config.store(), agent), as_json)
+
+
+@app.command()
+def update(
+    agent: AgentArg,
+    name: Annotated[str | None, typer.Option("--name", help="A new name.")] = None,
+    model: Model = None,
+    provider: Provider = None,
+    description: Description = None,
+    system: System = None,
+    system_file: SystemFile = None,
+    temperature: Temperature = None,
+    max_tokens: MaxTokens = None,
+    channel: Channels = None,
+    skill: Skills = None,
+    status: Status = None,
+    base_url: BaseUrl = None,
+    api_key_env: ApiKeyEnv = None,
+    as_json: Json = False,
+) -> None:
+    """Change an agent: only the options given change (--channel and --skill replace the list).
+
+    Example: agentik agents update helper --model claude-opus-4-1 --status paused
+    """
+    from agentik_cli.services import agents
+
+    fields = _fields(
+        name=name,
+        model=model,
+        provider=provider,
+        description=description,
+        system_prompt=system,
+        system_file=system_file,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        channels=channel,
+        skills=skill,
+        status=status,
+        base_url=base_url,
+        api_key_env=api_key_env,
+    )
+    updated = agents.update_agent(config.store(), agent, fields)
+    _notes(fields)
+    if as_json:
+        render.print_json(agents.to_dict(updated))
+    else:
+        render.note(f"updated agent {updated.name} ({updated.id})")
+
+
+@app.command()
+def remove(agent: AgentArg, yes: Yes = False) -> None:
+    """Remove an agent with its sessions and messages; its cost rows stay in the ledger.
+
+    Example: agentik agents remove old-helper --yes
+    """
+    from agentik_cli.services import agents
+
+    store = config.store()
+    found = agents.get(store, agent)
+    confirm(
+        f"Remove agent {found.name} with its {found.stat_sessions} sessions and {found.stat_messages} messages? "
+        "(its cost rows stay in the ledger)",
+        yes,
+    )
+    agents.remove(store, str(found.id))
+    render.note(f"removed agent {found.name}: {found.stat_sessions} sessions, {found.stat_messages} messages")
+
+
+@app.command()
+def stats(
+    agent: Annotated[str | None, typer.Argument(help="One agent; all agents when omitted.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Usage stats: sessions, messages, tokens, cost, average response time.
+
+    Example: agentik agents stats helper --json
+    """
+    from agentik_cli.money import fmt_usd
+    from agentik_cli.services import agents
+
+    store = config.store()
+    found = [agents.get(store, agent)] if agent is not None else agents.list_agents(store)
+    items = [{"id": a.id, "name": a.name, **agents.stats(a)} for a in found]
+    if as_json:
+        render.print_json(items[0] if agent is not None else items)
+        return
+    render.print_table(
+        ["name", "sessions", "messages", "input tokens", "output tokens", "cost", "avg response"],
+        (
+            [
+                a.name,
+                a.stat_sessions,
+                a.stat_messages,
+                f"{a.stat_input_tokens:,}",
+                f"{a.stat_output_tokens:,}",
+                fmt_usd(a.stat_cost_nd),
+                f"{item['avg_response_ms']} ms" if item["avg_response_ms"] is not None else "",
+            ]
+            for a, item in zip(found, items, strict=True)
+        ),
+        right=["sessions", "messages", "input tokens", "output tokens", "cost", "avg response"],
+        empty="no agents yet",
+    )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find in names, descriptions and system prompts.")],
+    limit: Limit = None,
+    as_json: Json = False,
+) -> None:
+    """Find agents by name, description or system prompt.
+
+    Example: agentik agents search review --json
+    """
+    from agentik_cli.services import agents
+
+    found = agents.search(config.store(), query, limit=limit)
+    if as_json:
+        render.print_json([agents.to_dict(a) for a in found])
+        return
+    render.print_table(
+        ["id", "name", "model", "status", "description"],
+        ([a.id, a.name, a.model, a.status, a.description] for a in found),
+        right=["id"],
+        empty=f"no agent matches '{query}'",
+    )
+
+
+@app.command()
+def default(
+    agent: Annotated[str | None, typer.Argument(help="The agent to make the default.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Show, or set, the agent that `chat` uses when none is named.
+
+    Example: agentik agents default helper
+    """
+    from agentik_cli.services import agents
+
+    store = config.store()
+    chosen = agents.set_default(store, agent) if agent is not None else agents.get_default(store)
+    if as_json:
+        render.print_json(agents.to_dict(chosen) if chosen else None)
+    elif chosen is None:
+        render.note("no default agent: `agentik agents default NAME` sets one")
+    else:
+        render.print_line(chosen.name)

@@ -1,0 +1,33 @@
+"""Reusable option aliases (Annotated), shared by the sub-apps."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
+Csv = Annotated[bool, typer.Option("--csv", help="Print CSV with a header row.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+Limit = Annotated[int | None, typer.Option("--limit", "-n", help="At most this many rows.", min=1)]
+
+
+def check_formats(json_: bool, csv_: bool) -> None:
+    from agentik_cli.errors import UsageError
+
+    if json_ and csv_:
+        raise UsageError("choose one of --json and --csv")
+
+
+def confirm(question: str, yes: bool) -> None:
+    """Ask on a terminal; without one, refuse unless --yes (the contract's exit 2)."""
+    import sys
+
+    from agentik_cli.errors import AgentikError, UsageError
+
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise UsageError("not removing anything without confirmation", hint="add --yes when not on a terminal")
+    if not typer.confirm(question, default=False, err=True):
+        raise AgentikError("nothing was removed")

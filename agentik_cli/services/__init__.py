@@ -1,0 +1,1 @@
+"""What the commands mean: agents, chat turns, reports, the ledger. No rendering, no CLI."""

@@ -1,0 +1,257 @@
+"""Writing conversations and the cost ledger. Every write is one short transaction that also moves
+the running totals of the session and the agent (the seed's updateStats), so no report or stat
+ever needs to scan messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlmodel import Session
+
+from agentik_cli.services.pricing import Priced, Usage, per_mtok_nd
+from agentik_cli.store.engine import Store
+from agentik_cli.store.models import Agent, ChatSession, Cost, Message
+from agentik_cli.timeutil import now_utc
+
+TITLE_LENGTH = 60
+
+
+def make_title(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
+
+
+@dataclass
+class CostEntry:
+    """One row of the ledger, before it is written."""
+
+    model: str
+    provider: str
+    usage: Usage
+    priced: Priced | None = None
+    # an explicit cost in nano-dollars (costs record --cost): split is unknown, all of it is "total"
+    total_nd: int | None = None
+    agent_id: int | None = None
+    agent_name: str | None = None
+    session_id: int | None = None
+    conversation_id: int | None = None
+    timestamp: datetime = field(default_factory=now_utc)
+    response_ms: int | None = None
+    channel: str | None = None
+    endpoint: str | None = None
+
+    def row(self) -> dict[str, Any]:
+        usage, priced = self.usage, self.priced
+        row: dict[str, Any] = {
+            "agent_id": self.agent_id,
+            "agent_name": self.agent_name,
+            "session_id": self.session_id,
+            "conversation_id": self.conversation_id,
+            "model": self.model,
+            "provider": self.provider,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "total_tokens": usage.total_tokens,
+            "input_cost_nd": None,
+            "output_cost_nd": None,
+            "total_cost_nd": self.total_nd,
+            "price_input_nd": None,
+            "price_output_nd": None,
+            "price_cache_read_nd": None,
+            "price_cache_write_nd": None,
+            "timestamp": self.timestamp,
+            "response_ms": self.response_ms,
+            "channel": self.channel,
+            "endpoint": self.endpoint,
+        }
+        if priced is not None and self.total_nd is None:
+            row.update(
+                input_cost_nd=priced.input_nd,
+                output_cost_nd=priced.output_nd,
+                total_cost_nd=priced.total_nd,
+                price_input_nd=per_mtok_nd(priced.prices.input),
+                price_output_nd=per_mtok_nd(priced.prices.output),
+                price_cache_read_nd=per_mtok_nd(priced.prices.cache_read),
+                price_cache_write_nd=per_mtok_nd(priced.prices.cache_write),
+            )
+        return row
+
+    @property
+    def cost_nd(self) -> int | None:
+        if self.total_nd is not None:
+            return self.total_nd
+        return self.priced.total_nd if self.priced is not None else None
+
+
+def _bump_agent_costs(session: Session, agent_id: int, input_tokens: int, output_tokens: int, cost_nd: int) -> None:
+    session.execute(
+        update(Agent)
+        .where(Agent.id == agent_id)  # type: ignore[arg-type]
+        .values(
+            stat_input_tokens=Agent.stat_input_tokens + input_tokens,
+            stat_output_tokens=Agent.stat_output_tokens + output_tokens,
+            stat_cost_nd=Agent.stat_cost_nd + cost_nd,
+        )
+    )
+
+
+def write_cost(session: Session, entry: CostEntry) -> int:
+    """Insert one ledger row and move the agent's totals, inside the caller's transaction."""
+    cost_id = session.execute(insert(Cost).values(**entry.row()).returning(Cost.id)).scalar_one()  # type: ignore[arg-type]
+    if entry.agent_id is not None:
+        _bump_agent_costs(
+            session, entry.agent_id, entry.usage.input_tokens, entry.usage.output_tokens, entry.cost_nd or 0
+        )
+    return cost_id
+
+
+def write_costs(session: Session, entries: list[dict[str, Any]]) -> None:
+    """Bulk insert of ledger rows (import): one executemany, then one update per agent."""
+    if not entries:
+        return
+    session.execute(insert(Cost), entries)
+    totals: dict[int, list[int]] = {}
+    for row in entries:
+        if row["agent_id"] is not None:
+            t = totals.setdefault(row["agent_id"], [0, 0, 0])
+            t[0] += row["input_tokens"]
+            t[1] += row["output_tokens"]
+            t[2] += row["total_cost_nd"] or 0
+    for agent_id, (input_tokens, output_tokens, cost_nd) in totals.items():
+        _bump_agent_costs(session, agent_id, input_tokens, output_tokens, cost_nd)
+
+
+def add_user_message(
+    store: Store,
+    *,
+    agent_id: int,
+    session_id: int | None,
+    content: str,
+    channel: str,
+    attachments: list[dict[str, Any]] | None = None,
+) -> tuple[int, int]:
+    """Store the user's message (before the provider is called), opening a session when none is
+    given. Returns (session_id, message_id)."""
+    now = now_utc()
+    with store.write() as session:
+        if session_id is None:
+            session_id = session.execute(
+                insert(ChatSession)
+                .values(
+                    agent_id=agent_id,
+                    title=make_title(content),
+                    channel=channel,
+                    started_at=now,
+                    last_message_at=now,
+                    message_count=0,
+                    input_tokens=0,
+                    output_tokens=0,
+                    cost_nd=0,
+                    unpriced_calls=0,
+                )
+                .returning(ChatSession.id)  # type: ignore[arg-type]
+            ).scalar_one()
+            session.execute(
+                update(Agent).where(Agent.id == agent_id).values(stat_sessions=Agent.stat_sessions + 1)  # type: ignore[arg-type]
+            )
+        message_id = session.execute(
+            insert(Message)
+            .values(
+                agent_id=agent_id,
+                session_id=session_id,
+                channel=channel,
+                role="user",
+                content=content,
+                timestamp=now,
+                attachments=attachments or [],
+                skills_used=[],
+                interrupted=False,
+            )
+            .returning(Message.id)  # type: ignore[arg-type]
+        ).scalar_one()
+        session.execute(
+            update(ChatSession)
+            .where(ChatSession.id == session_id)  # type: ignore[arg-type]
+            .values(message_count=ChatSession.message_count + 1, last_message_at=now)
+        )
+        session.execute(
+            update(Agent)
+            .where(Agent.id == agent_id)  # type: ignore[arg-type]
+            .values(stat_messages=Agent.stat_messages + 1, last_active_at=now)
+        )
+    assert session_id is not None
+    return session_id, message_id
+
+
+def mark_failed(store: Store, message_id: int, error: str) -> None:
+    """A user message whose call failed outright: kept in the log, not re-sent."""
+    with store.write() as session:
+        session.execute(update(Message).where(Message.id == message_id).values(error=error))  # type: ignore[arg-type]
+
+
+def add_reply(
+    store: Store,
+    *,
+    agent_id: int,
+    agent_name: str,
+    session_id: int,
+    content: str,
+    channel: str,
+    cost: CostEntry,
+    error: str | None = None,
+    interrupted: bool = False,
+) -> tuple[int, int]:
+    """Store the assistant's reply (complete or cut short) with its cost row, moving the session's
+    and agent's totals in the same transaction. Returns (message_id, cost_id)."""
+    now = now_utc()
+    usage = cost.usage
+    cost_nd = cost.cost_nd
+    with store.write() as session:
+        message_id = session.execute(
+            insert(Message)
+            .values(
+                agent_id=agent_id,
+                session_id=session_id,
+                channel=channel,
+                role="assistant",
+                content=content,
+                timestamp=now,
+                model=cost.model,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                tokens_used=usage.total_tokens,
+                cost_nd=cost_nd,
+                response_ms=cost.response_ms,
+                error=error,
+                interrupted=interrupted,
+                attachments=[],
+                skills_used=[],
+            )
+            .returning(Message.id)  # type: ignore[arg-type]
+        ).scalar_one()
+        cost.agent_id, cost.agent_name, cost.session_id = agent_id, agent_name, session_id
+        cost.conversation_id, cost.timestamp = message_id, now
+        cost_id = write_cost(session, cost)
+        session.execute(
+            update(ChatSession)
+            .where(ChatSession.id == session_id)  # type: ignore[arg-type]
+            .values(
+                message_count=ChatSession.message_count + 1,
+                last_message_at=now,
+                input_tokens=ChatSession.input_tokens + usage.input_tokens,
+                output_tokens=ChatSession.output_tokens + usage.output_tokens,
+                cost_nd=ChatSession.cost_nd + (cost_nd or 0),
+                unpriced_calls=ChatSession.unpriced_calls + (1 if cost_nd is None else 0),
+            )
+        )
+        values: dict[str, Any] = {"stat_messages": Agent.stat_messages + 1, "last_active_at": now}
+        if cost.response_ms is not None:
+            values["stat_response_ms"] = Agent.stat_response_ms + cost.response_ms
+            values["stat_responses"] = Agent.stat_responses + 1
+        session.execute(update(Agent).where(Agent.id == agent_id).values(**values))  # type: ignore[arg-type]
+    return message_id, cost_id

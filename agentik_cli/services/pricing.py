@@ -1,0 +1,270 @@
+"""Prices: the bundled genai-prices list, overridden or extended by `prices.toml` in the data folder.
+
+Costs are computed once, when a call is logged, and stored with the unit prices used: prices change,
+history must not. A model with no known price gets no cost (null), never $0."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from agentik_cli import paths
+from agentik_cli.errors import UsageError
+from agentik_cli.money import to_nd
+
+MTOK = 1_000_000
+
+
+@dataclass(frozen=True)
+class UnitPrices:
+    """USD per million tokens."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+    source: str = "genai-prices"  # or "override"
+    model_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one call. input_tokens counts every prompt token, cache reads and writes
+    included (the OpenAI convention); cache_read_tokens and cache_write_tokens are parts of it."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True)
+class Priced:
+    input_nd: int
+    output_nd: int
+    prices: UnitPrices
+
+    @property
+    def total_nd(self) -> int:
+        return self.input_nd + self.output_nd
+
+
+# ---- overrides (prices.toml) ----
+
+
+def _key(provider: str, model: str) -> str:
+    return f"{provider.lower()}/{model.lower()}"
+
+
+def load_overrides() -> dict[str, dict[str, Any]]:
+    path = paths.prices_path()
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path} is not valid TOML: {exc}", hint="fix it or remove it") from None
+    return {key: value for key, value in data.items() if isinstance(value, dict)}
+
+
+def _save_overrides(overrides: dict[str, dict[str, Any]]) -> None:
+    path = paths.prices_path()
+    paths.ensure_data_dir()
+    lines = ["# agentik price overrides: USD per million tokens. Written by `agentik prices set`.", ""]
+    for key in sorted(overrides):
+        lines.append(f"[{json.dumps(key)}]")
+        for field_name, value in overrides[key].items():
+            lines.append(f"{field_name} = {json.dumps(value) if isinstance(value, str) else value}")
+        lines.append("")
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _check_price(name: str, value: float | None) -> None:
+    if value is not None and (value < 0 or value != value):
+        raise UsageError(f"--{name} must be a price of 0 or more (USD per million tokens)")
+
+
+def set_override(
+    model: str,
+    provider: str,
+    input: float,
+    output: float,
+    cache_read: float | None = None,
+    cache_write: float | None = None,
+) -> UnitPrices:
+    from agentik_cli.providers.catalog import PROVIDERS
+
+    if provider not in PROVIDERS:
+        raise UsageError(f"unknown provider '{provider}'", hint=f"use one of: {', '.join(PROVIDERS)}")
+    if not model.strip():
+        raise UsageError("the model cannot be empty")
+    for name, value in (("input", input), ("output", output), ("cache-read", cache_read), ("cache-write", cache_write)):
+        _check_price(name, value)
+    entry: dict[str, Any] = {"model": model, "provider": provider, "input": input, "output": output}
+    if cache_read is not None:
+        entry["cache_read"] = cache_read
+    if cache_write is not None:
+        entry["cache_write"] = cache_write
+    overrides = load_overrides()
+    overrides[_key(provider, model)] = entry
+    _save_overrides(overrides)
+    return _from_override(entry)
+
+
+def remove_override(model: str, provider: str) -> bool:
+    overrides = load_overrides()
+    if overrides.pop(_key(provider, model), None) is None:
+        return False
+    _save_overrides(overrides)
+    return True
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _from_override(entry: dict[str, Any]) -> UnitPrices:
+    return UnitPrices(
+        input=Decimal(str(entry["input"])),
+        output=Decimal(str(entry["output"])),
+        cache_read=_dec(entry.get("cache_read")),
+        cache_write=_dec(entry.get("cache_write")),
+        source="override",
+        model_id=entry.get("model"),
+    )
+
+
+# ---- lookups ----
+
+
+def _tier(value: Any, input_total: int) -> Decimal | None:
+    """A genai-prices unit price: a Decimal, or tiered prices where crossing a tier prices all tokens."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value
+    price = value.base
+    for tier in value.tiers:
+        if input_total >= tier.start:
+            price = tier.price
+    return Decimal(price)
+
+
+def lookup(model: str, provider: str, overrides: dict[str, dict[str, Any]] | None = None) -> UnitPrices | None:
+    """The unit prices of a model (for a small prompt), or None when it has no known price."""
+    overrides = load_overrides() if overrides is None else overrides
+    entry = overrides.get(_key(provider, model))
+    if entry is not None:
+        return _from_override(entry)
+    try:
+        result = _genai_calc(model, provider, Usage(input_tokens=0, output_tokens=0))
+    except LookupError:
+        return None
+    return _unit_prices(result, 0)
+
+
+def _genai_calc(model: str, provider: str, usage: Usage) -> Any:
+    from genai_prices import Usage as GenaiUsage
+    from genai_prices import calc_price
+
+    return calc_price(
+        GenaiUsage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        ),
+        model,
+        provider_id=provider,
+    )
+
+
+def _unit_prices(result: Any, input_total: int) -> UnitPrices:
+    price = result.model_price
+    return UnitPrices(
+        input=_tier(getattr(price, "input_mtok", None), input_total) or Decimal(0),
+        output=_tier(getattr(price, "output_mtok", None), input_total) or Decimal(0),
+        cache_read=_tier(getattr(price, "cache_read_mtok", None), input_total),
+        cache_write=_tier(getattr(price, "cache_write_mtok", None), input_total),
+        source="genai-prices",
+        model_id=result.model.id,
+    )
+
+
+def _cost_from_units(prices: UnitPrices, usage: Usage) -> Priced:
+    uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
+    cache_read_rate = prices.cache_read if prices.cache_read is not None else prices.input
+    cache_write_rate = prices.cache_write if prices.cache_write is not None else prices.input
+    input_usd = (
+        Decimal(max(uncached, 0)) * prices.input
+        + Decimal(usage.cache_read_tokens) * cache_read_rate
+        + Decimal(usage.cache_write_tokens) * cache_write_rate
+    ) / MTOK
+    output_usd = Decimal(usage.output_tokens) * prices.output / MTOK
+    return Priced(to_nd(input_usd), to_nd(output_usd), prices)
+
+
+def price_call(
+    model: str, provider: str, usage: Usage, overrides: dict[str, dict[str, Any]] | None = None
+) -> Priced | None:
+    """The cost of one call at today's prices, or None when the model has no known price."""
+    overrides = load_overrides() if overrides is None else overrides
+    entry = overrides.get(_key(provider, model))
+    if entry is not None:
+        return _cost_from_units(_from_override(entry), usage)
+    try:
+        result = _genai_calc(model, provider, usage)
+    except LookupError:
+        return None
+    return Priced(to_nd(result.input_price), to_nd(result.output_price), _unit_prices(result, usage.input_tokens))
+
+
+def known_models(provider: str | None = None) -> list[tuple[str, str, UnitPrices]]:
+    """Every model with a known price: (provider, model, prices), overrides included and first."""
+    from agentik_cli.providers.catalog import PROVIDERS
+
+    overrides = load_overrides()
+    rows: dict[tuple[str, str], UnitPrices] = {}
+    for entry in overrides.values():
+        rows[(entry["provider"], entry["model"])] = _from_override(entry)
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    for p in snapshot.providers:
+        if p.id not in PROVIDERS or (provider and p.id != provider):
+            continue
+        for model in p.models:
+            if (p.id, model.id) in rows:
+                continue
+            prices = model.prices
+            if isinstance(prices, list):  # conditional prices: the last that applies now
+                if not prices:
+                    continue
+                prices = prices[-1].prices
+            rows[(p.id, model.id)] = UnitPrices(
+                input=_tier(getattr(prices, "input_mtok", None), 0) or Decimal(0),
+                output=_tier(getattr(prices, "output_mtok", None), 0) or Decimal(0),
+                cache_read=_tier(getattr(prices, "cache_read_mtok", None), 0),
+                cache_write=_tier(getattr(prices, "cache_write_mtok", None), 0),
+                model_id=model.id,
+            )
+    return sorted(
+        ((prov, model, prices) for (prov, model), prices in rows.items() if not provider or prov == provider),
+        key=lambda row: (row[0], row[1]),
+    )
+
+
+def per_mtok_nd(value: Decimal | None) -> int | None:
+    """A unit price as stored on a cost row: nano-dollars per million tokens."""
+    return None if value is None else to_nd(value)

@@ -1,0 +1,196 @@
+"""Append-only, named migrations, applied in order on open (see engine.MIGRATION_NAMES).
+
+Each migration describes the schema as it was when it was written, so the tables are frozen here
+rather than taken from models.py: a later change to the models must arrive as a new migration.
+tests/test_migrations.py checks that the migrated schema equals the models' schema."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    text,
+)
+from sqlalchemy.engine import Connection
+
+from agentik_cli.store.engine import MIGRATION_NAMES
+
+
+def _tracking_table(metadata: MetaData) -> Table:
+    return Table(
+        "agentik_migrations",
+        metadata,
+        Column("name", String, primary_key=True),
+        Column("applied_at", DateTime(timezone=True), nullable=False),
+    )
+
+
+def _money(name: str, nullable: bool = True) -> Column:
+    return Column(name, BigInteger, nullable=nullable)
+
+
+def m0001_initial(conn: Connection) -> None:
+    md = MetaData()
+    Table(
+        "agents",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("name", String, nullable=False),
+        Column("name_key", String, nullable=False, unique=True),
+        Column("description", String, nullable=False),
+        Column("system_prompt", String, nullable=False),
+        Column("model", String, nullable=False),
+        Column("provider", String, nullable=False),
+        Column("temperature", Float, nullable=True),
+        Column("max_tokens", Integer, nullable=True),
+        Column("channels", JSON, nullable=False),
+        Column("skills", JSON, nullable=False),
+        Column("status", String, nullable=False),
+        Column("base_url", String, nullable=True),
+        Column("api_key_env", String, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("last_active_at", DateTime(timezone=True), nullable=True),
+        Column("stat_sessions", Integer, nullable=False),
+        Column("stat_messages", Integer, nullable=False),
+        _money("stat_input_tokens", False),
+        _money("stat_output_tokens", False),
+        _money("stat_cost_nd", False),
+        _money("stat_response_ms", False),
+        Column("stat_responses", Integer, nullable=False),
+        Index("ix_agents_by_status", "status"),
+        Index("ix_agents_by_created", "created_at"),
+        Index("ix_agents_by_last_active", "last_active_at"),
+    )
+    Table(
+        "sessions",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("agent_id", Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+        Column("title", String, nullable=False),
+        Column("channel", String, nullable=False),
+        Column("started_at", DateTime(timezone=True), nullable=False),
+        Column("last_message_at", DateTime(timezone=True), nullable=False),
+        Column("message_count", Integer, nullable=False),
+        _money("input_tokens", False),
+        _money("output_tokens", False),
+        _money("cost_nd", False),
+        Column("unpriced_calls", Integer, nullable=False),
+        Index("ix_sessions_by_agent_and_last_message", "agent_id", "last_message_at"),
+        Index("ix_sessions_by_last_message", "last_message_at"),
+        Index("ix_sessions_by_channel", "channel"),
+    )
+    Table(
+        "messages",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("agent_id", Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+        Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+        Column("channel", String, nullable=False),
+        Column("role", String, nullable=False),
+        Column("content", String, nullable=False),
+        Column("timestamp", DateTime(timezone=True), nullable=False),
+        Column("model", String, nullable=True),
+        Column("input_tokens", Integer, nullable=True),
+        Column("output_tokens", Integer, nullable=True),
+        Column("tokens_used", Integer, nullable=True),
+        _money("cost_nd"),
+        Column("response_ms", Integer, nullable=True),
+        Column("error", String, nullable=True),
+        Column("interrupted", Boolean, nullable=False),
+        Column("attachments", JSON, nullable=False),
+        Column("skills_used", JSON, nullable=False),
+        Index("ix_messages_by_agent", "agent_id"),
+        Index("ix_messages_by_timestamp", "timestamp"),
+        Index("ix_messages_by_session", "session_id", "id"),
+        Index("ix_messages_by_agent_and_session", "agent_id", "session_id"),
+        Index("ix_messages_by_channel", "channel"),
+    )
+    Table(
+        "costs",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("agent_id", Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True),
+        Column("agent_name", String, nullable=True),
+        Column("session_id", Integer, ForeignKey("sessions.id", ondelete="SET NULL"), nullable=True),
+        Column("conversation_id", Integer, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
+        Column("model", String, nullable=False),
+        Column("provider", String, nullable=False),
+        _money("input_tokens", False),
+        _money("output_tokens", False),
+        _money("cache_read_tokens", False),
+        _money("cache_write_tokens", False),
+        _money("total_tokens", False),
+        _money("input_cost_nd"),
+        _money("output_cost_nd"),
+        _money("total_cost_nd"),
+        _money("price_input_nd"),
+        _money("price_output_nd"),
+        _money("price_cache_read_nd"),
+        _money("price_cache_write_nd"),
+        Column("timestamp", DateTime(timezone=True), nullable=False),
+        Column("response_ms", Integer, nullable=True),
+        Column("channel", String, nullable=True),
+        Column("endpoint", String, nullable=True),
+        Index("ix_costs_by_agent", "agent_id"),
+        Index("ix_costs_by_timestamp", "timestamp"),
+        Index("ix_costs_by_model", "model"),
+        Index("ix_costs_by_provider", "provider"),
+        Index("ix_costs_by_agent_and_timestamp", "agent_id", "timestamp"),
+        Index("ix_costs_by_session", "session_id"),
+        Index("ix_costs_by_conversation", "conversation_id"),
+    )
+    md.create_all(conn)
+
+
+def m0002_settings(conn: Connection) -> None:
+    """Key-value settings kept with the data (the default agent), so that two databases chosen with
+    --db each keep their own."""
+    md = MetaData()
+    Table(
+        "settings",
+        md,
+        Column("key", String, primary_key=True),
+        Column("value", String, nullable=False),
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: dict[str, Callable[[Connection], None]] = {
+    "0001_initial": m0001_initial,
+    "0002_settings": m0002_settings,
+}
+assert tuple(MIGRATIONS) == MIGRATION_NAMES, "engine.MIGRATION_NAMES and MIGRATIONS disagree"
+
+
+def apply(conn: Connection, applied: set[str], upto: str | None = None) -> list[str]:
+    """Apply, in order, every migration not yet applied (up to and including `upto`)."""
+    md = MetaData()
+    tracking = _tracking_table(md)
+    md.create_all(conn)
+    done = []
+    for name, migration in MIGRATIONS.items():
+        if name not in applied:
+            migration(conn)
+            conn.execute(tracking.insert().values(name=name, applied_at=datetime.now(UTC)))
+            done.append(name)
+        if name == upto:
+            break
+    return done
+
+
+def applied_names(conn: Connection) -> list[str]:
+    return list(conn.execute(text("SELECT name FROM agentik_migrations ORDER BY name")).scalars())

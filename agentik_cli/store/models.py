@@ -1,0 +1,160 @@
+"""The tables. Every field and index of the seed backend (agents, conversations, costs), plus what a
+CLI needs: a sessions table with running totals, cache tokens and unit prices on each cost row, and
+settings. Money is integer nano-dollars (1e-9 USD) so sums are exact; prices are nano-dollars per
+million tokens. Every datetime is UTC-aware."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Agent(SQLModel, table=True):
+    __tablename__ = "agents"
+    __table_args__ = (
+        Index("ix_agents_by_status", "status"),
+        Index("ix_agents_by_created", "created_at"),
+        Index("ix_agents_by_last_active", "last_active_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    # lower-cased name: names are unique regardless of case
+    name_key: str = Field(unique=True)
+    description: str = ""
+    system_prompt: str = ""
+    model: str
+    provider: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    channels: list[str] = Field(default_factory=list, sa_type=JSON)
+    skills: list[str] = Field(default_factory=list, sa_type=JSON)
+    status: str = "active"
+    base_url: str | None = None
+    api_key_env: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    last_active_at: datetime | None = None
+    # Running totals, moved by the store in the transaction that records a message or a cost
+    # (the seed's updateStats), so stats never need a scan.
+    stat_sessions: int = 0
+    stat_messages: int = 0
+    stat_input_tokens: int = Field(default=0, sa_type=BigInteger)
+    stat_output_tokens: int = Field(default=0, sa_type=BigInteger)
+    stat_cost_nd: int = Field(default=0, sa_type=BigInteger)
+    stat_response_ms: int = Field(default=0, sa_type=BigInteger)
+    stat_responses: int = 0
+
+
+class ChatSession(SQLModel, table=True):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        Index("ix_sessions_by_agent_and_last_message", "agent_id", "last_message_at"),
+        Index("ix_sessions_by_last_message", "last_message_at"),
+        Index("ix_sessions_by_channel", "channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(sa_column=Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False))
+    title: str = ""
+    channel: str = "cli"
+    started_at: datetime = Field(default_factory=utcnow)
+    last_message_at: datetime = Field(default_factory=utcnow)
+    message_count: int = 0
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    cost_nd: int = Field(default=0, sa_type=BigInteger)
+    unpriced_calls: int = 0
+
+
+class Message(SQLModel, table=True):
+    """The seed's conversations table: one row per message."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_by_agent", "agent_id"),
+        Index("ix_messages_by_timestamp", "timestamp"),
+        Index("ix_messages_by_session", "session_id", "id"),
+        Index("ix_messages_by_agent_and_session", "agent_id", "session_id"),
+        Index("ix_messages_by_channel", "channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int = Field(sa_column=Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False))
+    session_id: int = Field(sa_column=Column(Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False))
+    channel: str = "cli"
+    role: str
+    content: str = ""
+    timestamp: datetime = Field(default_factory=utcnow)
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    tokens_used: int | None = None
+    cost_nd: int | None = Field(default=None, sa_type=BigInteger)
+    response_ms: int | None = None
+    error: str | None = None
+    # interrupted replies are kept as the user saw them; they are re-sent unless empty
+    interrupted: bool = False
+    attachments: list[dict] = Field(default_factory=list, sa_type=JSON)
+    skills_used: list[str] = Field(default_factory=list, sa_type=JSON)
+
+
+class Cost(SQLModel, table=True):
+    """The cost ledger: one row per provider call (or recorded/imported usage). Rows outlive the
+    agent and session they belong to; agent_name keeps them reporting under the agent's name."""
+
+    __tablename__ = "costs"
+    __table_args__ = (
+        Index("ix_costs_by_agent", "agent_id"),
+        Index("ix_costs_by_timestamp", "timestamp"),
+        Index("ix_costs_by_model", "model"),
+        Index("ix_costs_by_provider", "provider"),
+        Index("ix_costs_by_agent_and_timestamp", "agent_id", "timestamp"),
+        # without these, deleting a session would scan the ledger once per message (SET NULL)
+        Index("ix_costs_by_session", "session_id"),
+        Index("ix_costs_by_conversation", "conversation_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    )
+    agent_name: str | None = None
+    session_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("sessions.id", ondelete="SET NULL"), nullable=True)
+    )
+    conversation_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
+    )
+    model: str
+    provider: str
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_read_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_write_tokens: int = Field(default=0, sa_type=BigInteger)
+    total_tokens: int = Field(default=0, sa_type=BigInteger)
+    # null when the model has no known price: unpriced is never counted as $0
+    input_cost_nd: int | None = Field(default=None, sa_type=BigInteger)
+    output_cost_nd: int | None = Field(default=None, sa_type=BigInteger)
+    total_cost_nd: int | None = Field(default=None, sa_type=BigInteger)
+    price_input_nd: int | None = Field(default=None, sa_type=BigInteger)
+    price_output_nd: int | None = Field(default=None, sa_type=BigInteger)
+    price_cache_read_nd: int | None = Field(default=None, sa_type=BigInteger)
+    price_cache_write_nd: int | None = Field(default=None, sa_type=BigInteger)
+    timestamp: datetime = Field(default_factory=utcnow)
+    response_ms: int | None = None
+    channel: str | None = None
+    endpoint: str | None = None
+
+
+class Setting(SQLModel, table=True):
+    __tablename__ = "settings"
+
+    key: str = Field(primary_key=True)
+    value: str

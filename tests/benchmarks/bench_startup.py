@@ -1,0 +1,47 @@
+"""Start-up and listing speed (issue 2).
+
+    python tests/benchmarks/bench_startup.py
+
+Prints the median of 11 runs of: a bare interpreter, `agentik --version`, `agentik --help`, and
+`agentik agents list --json` over 1,000 agents, with the import time of the modules that matter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.benchmarks.common import AGENTIK, PYTHON, report, timed  # noqa: E402
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as home:
+        env = {"AGENTIK_HOME": home}
+        bare = timed([PYTHON, "-c", "pass"])
+        report("python -c pass", bare)
+        version = timed([*AGENTIK, "--version"], env)
+        report("agentik --version", version, f"(+{(version - bare) * 1000:.0f} ms over bare python)")
+        report("agentik --help", timed([*AGENTIK, "--help"], env))
+
+        seed = (
+            "from agentik_cli.config import store\n"
+            "from agentik_cli.services import agents\n"
+            "s = store()\n"
+            "for i in range(1000):\n"
+            "    agents.create(s, agents.AgentFields(name=f'agent-{i:04d}', model='claude-sonnet-4-0',"
+            " description='benchmark agent', system_prompt='You are agent %d.' % i))\n"
+        )
+        import os
+
+        subprocess.run([PYTHON, "-c", seed], env={**os.environ, **env}, check=True)
+        listing = timed([*AGENTIK, "agents", "list", "--json"], env)
+        report("agentik agents list --json (1,000 agents)", listing)
+        imports = timed([PYTHON, "-c", "import sqlmodel, rich.console, typer"], env)
+        report("  of which: python + import sqlmodel, rich, typer", imports)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""Migrations: a blank database, an upgrade from the first schema, and the models' schema."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+from sqlalchemy import create_engine
+from sqlmodel import SQLModel
+
+from agentik_cli.store import engine as store_engine
+from agentik_cli.store import migrations
+from agentik_cli.store.engine import MIGRATION_NAMES, Store
+
+
+def schema(path) -> dict:
+    """Tables -> (columns with type and nullability, indexes with their columns)."""
+    with sqlite3.connect(path) as db:
+        tables = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' "
+                "AND name != 'agentik_migrations' AND name NOT LIKE '%_fts%'"
+            )
+        ]
+        result = {}
+        for table in tables:
+            columns = {(r[1], r[2].upper(), r[3], r[5]) for r in db.execute(f"PRAGMA table_info({table})")}
+            indexes = {}
+            for r in db.execute(f"PRAGMA index_list({table})"):
+                cols = tuple(c[2] for c in db.execute(f"PRAGMA index_info('{r[1]}')"))
+                indexes[cols] = bool(r[2])
+            fks = {(r[2], r[3], r[4], r[6]) for r in db.execute(f"PRAGMA foreign_key_list({table})")}
+            result[table] = (columns, indexes, fks)
+        return result
+
+
+def test_blank_database_gets_every_migration(tmp_path):
+    store = Store(f"sqlite:///{tmp_path / 'a.db'}")
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert migrations.applied_names(conn) == list(MIGRATION_NAMES)
+
+
+def test_migrated_schema_equals_the_models(tmp_path):
+    migrated = tmp_path / "migrated.db"
+    store = Store(f"sqlite:///{migrated}")
+    store.migrate()
+    store.dispose()
+    modelled = tmp_path / "modelled.db"
+    plain = create_engine(f"sqlite:///{modelled}")
+    SQLModel.metadata.create_all(plain)
+    plain.dispose()
+    assert schema(migrated) == schema(modelled)
+
+
+def test_upgrade_from_the_first_schema_keeps_data(tmp_path):
+    path = tmp_path / "old.db"
+    old = Store(f"sqlite:///{path}")
+    with old.engine.connect() as conn, conn.begin():
+        migrations.apply(conn, set(), upto="0001_initial")
+        conn.exec_driver_sql(
+            "INSERT INTO agents (name, name_key, description, system_prompt, model, provider, status, created_at, "
+            "updated_at, stat_sessions, stat_messages, stat_input_tokens, stat_output_tokens, stat_cost_nd, "
+            "stat_response_ms, stat_responses, channels, skills) VALUES ('Old', 'old', '', '', 'gpt-4o', 'openai', "
+            "'active', ?, ?, 0, 0, 0, 0, 0, 0, 0, '[]', '[]')",
+            (datetime.now(UTC).isoformat(" "), datetime.now(UTC).isoformat(" ")),
+        )
+    with old.engine.connect() as conn:
+        assert migrations.applied_names(conn) == ["0001_initial"]
+    old.dispose()
+
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    with store.engine.connect() as conn:
+        assert migrations.applied_names(conn) == list(MIGRATION_NAMES)
+    from agentik_cli.services import agents
+
+    assert agents.get(store, "old").name == "Old"
+    agents.set_default(store, "old")  # the settings table came with the upgrade
+    assert agents.get_default(store).name == "Old"
+
+
+def test_a_current_database_opens_without_the_migration_module(tmp_path):
+    path = tmp_path / "current.db"
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    store.dispose()
+    code = (
+        "import sys; from agentik_cli.store.engine import Store; "
+        f"s = Store('sqlite:///{path}'); s.migrate(); "
+        "print('agentik_cli.store.migrations' in sys.modules, 'alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+    assert store_engine.MIGRATION_NAMES == tuple(migrations.MIGRATIONS)

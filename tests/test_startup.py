@@ -1,0 +1,36 @@
+"""Fast start: --help and --version must not pay for the SDKs, the ORM or the price list."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("anthropic", "openai", "genai_prices", "alembic", "sqlalchemy", "sqlmodel")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["agents", "--help"], ["agents", "create", "--help"]])
+def test_start_up_imports_nothing_heavy(args, tmp_path):
+    code = (
+        "import sys\n"
+        f"sys.argv = ['agentik', *{args!r}]\n"
+        "from agentik_cli.cli.app import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"AGENTIK_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+    )
+    assert "HEAVY=\n" in result.stderr, result.stderr
+    assert result.stdout
+
+
+def test_version(cli):
+    from agentik_cli import __version__
+
+    assert cli("--version").stdout == f"agentik {__version__}\n"
