@@ -23,6 +23,9 @@ def fmt_usd(nd: int | None, places: int | None = None) -> str:
     if nd is None:
         return "n/a"
     usd = Decimal(nd) / NANO
-    if places is None:
-        places = 2 if abs(usd) >= 1 or usd == 0 else 4 if abs(usd) >= Decimal("0.01") else 6
-    return f"${usd:,.{places}f}"
+    if places is not None or abs(usd) >= 1 or usd == 0:
+        return f"${usd:,.{2 if places is None else places}f}"
+    text = f"{usd:.6f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{usd:.2f}"
+    return f"${text}" if usd >= Decimal("0.000001") or usd < 0 else "<$0.000001"

@@ -66,3 +66,24 @@ def cli() -> Runner:
 @pytest.fixture
 def store():
     return config.store()
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch):
+    """The fake provider server, with both SDKs pointed at it and test keys in the environment."""
+    from tests.fakeprovider import FakeProvider
+
+    server = FakeProvider().start()
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+    monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test-key-0123456789")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-test-key-0123456789")
+    yield server
+    server.stop()
+
+
+def db_rows(home: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    import sqlite3
+
+    with sqlite3.connect(home / "agentik.db") as db:
+        return db.execute(sql, params).fetchall()

@@ -1,0 +1,230 @@
+"""`agentik chat`: one-shot from -m or piped stdin, or the interactive chat."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from agentik_cli import config
+from agentik_cli.cli import render
+from agentik_cli.cli.options import Json
+from agentik_cli.errors import INTERRUPTED, AgentikError, Interrupted, UsageError
+
+HELP = """\
+/help      this help
+/new       start a new session with the same agent
+/cost      tokens and cost of this session so far
+/exit      leave (Ctrl-D works too)
+Ctrl-C stops the reply being streamed and returns to the prompt."""
+
+
+def chat(
+    agent: Annotated[str | None, typer.Argument(help="The agent (name or id); the default agent when omitted.")] = None,
+    message: Annotated[str | None, typer.Option("--message", "-m", help="The message; else stdin when piped.")] = None,
+    session: Annotated[int | None, typer.Option("--session", help="Continue this session.")] = None,
+    continue_: Annotated[
+        bool, typer.Option("--continue", "-c", help="Continue the agent's most recent session.")
+    ] = False,
+    model: Annotated[str | None, typer.Option("--model", help="Use this model for this call.")] = None,
+    system: Annotated[str | None, typer.Option("--system", help="Use this system prompt for this call.")] = None,
+    temperature: Annotated[float | None, typer.Option("--temperature", help="0 to 2, for this call.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Most tokens in the reply.")] = None,
+    attach: Annotated[
+        list[Path] | None, typer.Option("--attach", help="An image (PNG, JPEG, GIF, WebP) or text file (repeatable).")
+    ] = None,
+    channel: Annotated[str, typer.Option("--channel", help="Channel recorded with the messages.")] = "cli",
+    no_stream: Annotated[bool, typer.Option("--no-stream", help="Wait for the whole reply.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Chat with an agent: one message with -m (or piped stdin), else the interactive chat.
+
+    Example: agentik chat helper -m "Summarise RFC 9110 in three lines"
+
+    Example: git diff | agentik chat reviewer -c --json
+    """
+    from agentik_cli.services import attachments
+    from agentik_cli.services.chat import ChatOptions, open_conversation
+
+    options = ChatOptions(
+        agent=agent,
+        session_id=session,
+        continue_session=continue_,
+        model=model,
+        system=system,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        channel=channel,
+        stream=not no_stream,
+    )
+    if message is not None and not message.strip():
+        raise UsageError("the message is empty")
+    conversation = open_conversation(config.store(), options)
+    text = _message(message)
+    if as_json and text is None:
+        raise UsageError("--json is for one message", hint='add -m "..." or pipe the message in')
+    files = [attachments.load(str(path), conversation.provider_name) for path in attach or []]
+    if text is None:
+        _interactive(conversation, files)
+    else:
+        _one_shot(conversation, text, files, as_json)
+
+
+def _message(message: str | None) -> str | None:
+    if message is not None:
+        return message
+    if sys.stdin.isatty():
+        return None
+    text = sys.stdin.read()
+    if not text.strip():
+        raise UsageError("the message is empty (nothing came in on stdin)", hint='use -m "..." or pipe a message in')
+    return text
+
+
+def _warn_unpriced(result: Any) -> None:
+    if result.cost is None:
+        render.warn(
+            f"no price known for {result.model} ({result.provider}): the cost is recorded as unknown; "
+            f"`agentik prices set {result.model} --provider {result.provider} --input USD --output USD` sets one"
+        )
+
+
+def _usage_line(result: Any) -> None:
+    from agentik_cli.money import fmt_usd
+
+    usage = result.usage
+    cached = f" ({usage.cache_read_tokens:,} cached)" if usage.cache_read_tokens else ""
+    cost = fmt_usd(result.cost.total_nd) if result.cost else "cost unknown"
+    mark = " · interrupted" if result.interrupted else (" · failed" if result.error else "")
+    render.note(
+        f"{result.model} · {usage.input_tokens:,} in{cached} / {usage.output_tokens:,} out · {cost} · "
+        f"{result.response_ms / 1000:.1f} s · session {result.session_id}{mark}"
+    )
+
+
+def _send(conversation: Any, text: str, files: list[Any], stream_out: bool) -> Any:
+    from agentik_cli.cli.render_stream import printer
+    from agentik_cli.providers.base import Chunk
+
+    out = printer(render.stdout_is_terminal()) if stream_out else None
+
+    def on_chunk(chunk: Chunk) -> None:
+        if out is None:
+            return
+        if chunk.kind == "text":
+            out.text(chunk.text)
+        else:
+            out.thinking(chunk.text)
+
+    try:
+        return conversation.send(text, files, on_chunk)
+    finally:
+        if out is not None:
+            out.close()
+
+
+def _one_shot(conversation: Any, text: str, files: list[Any], as_json: bool) -> None:
+    try:
+        result = _send(conversation, text, files, stream_out=not as_json)
+    except Interrupted:
+        render.note("interrupted: the reply so far is kept in the session")
+        raise typer.Exit(INTERRUPTED) from None
+    if as_json:
+        render.print_json(result.to_dict())
+    _usage_line(result)
+    _warn_unpriced(result)
+
+
+def _setup_readline() -> None:
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - not on this platform
+        return
+    import atexit
+
+    from agentik_cli import paths
+
+    history = paths.history_path()
+    try:
+        paths.ensure_data_dir()
+        readline.read_history_file(history)
+    except OSError:
+        pass
+    readline.set_history_length(2000)
+
+    def save() -> None:
+        try:
+            readline.write_history_file(history)
+        except OSError:
+            pass
+
+    atexit.register(save)
+
+
+def _preload_sdk(provider: str) -> None:
+    """Import the SDK (over a second for anthropic) while the person types: waiting for keystrokes
+    releases the GIL, so the import is done by the time they press Enter."""
+    import importlib
+    import threading
+
+    threading.Thread(target=importlib.import_module, args=(provider,), daemon=True).start()
+
+
+def _interactive(conversation: Any, files: list[Any]) -> None:
+    from agentik_cli.money import fmt_usd
+
+    _preload_sdk(conversation.provider_name)
+    _setup_readline()
+    where = f"session {conversation.session_id}" if conversation.session_id else "new session"
+    render.note(
+        f"agentik · {conversation.agent.name} ({conversation.model}) · {where} · /help for commands, Ctrl-D to leave"
+    )
+    while True:
+        try:
+            line = input("› ")
+        except EOFError:
+            sys.stdout.write("\n")
+            return
+        except KeyboardInterrupt:
+            sys.stdout.write("\n")
+            continue
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            command = text.split()[0].lower()
+            if command in ("/exit", "/quit"):
+                return
+            if command == "/help":
+                render.note(HELP)
+                continue
+            if command == "/new":
+                conversation.new_session()
+                render.note(f"new session with {conversation.agent.name}")
+                continue
+            if command == "/cost":
+                totals = conversation.totals()
+                unpriced = f", {totals['unpriced_calls']} unpriced" if totals["unpriced_calls"] else ""
+                render.note(
+                    f"this session: {totals['messages']} messages · {totals['input_tokens']:,} in / "
+                    f"{totals['output_tokens']:,} out · {fmt_usd(totals['cost_nd'])}{unpriced}"
+                )
+                continue
+            if " " not in text:
+                render.warn(f"unknown command {command}: /help lists them")
+                continue
+        try:
+            result = _send(conversation, line, files, stream_out=True)
+        except Interrupted:
+            render.note("interrupted: the reply so far is kept")
+            continue
+        except AgentikError as exc:
+            render.err().print(f"agentik: error: {exc.message}", style="red", markup=False)
+            if exc.hint:
+                render.note(f"hint: {exc.hint}")
+            continue
+        files = []
+        _usage_line(result)
+        _warn_unpriced(result)

@@ -1,0 +1,67 @@
+"""`agentik keys`: provider keys kept in keys.json (mode 0600). The environment wins over the file."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from agentik_cli.cli import render
+from agentik_cli.cli.options import Json
+
+app = typer.Typer(
+    help="Store provider keys (the environment variables win).\n\nExample: agentik keys set anthropic",
+    no_args_is_help=True,
+)
+
+ProviderArg = Annotated[str, typer.Argument(help="anthropic or openai.", show_default=False)]
+
+
+@app.command("set")
+def set_(provider: ProviderArg) -> None:
+    """Store a key: typed at a hidden prompt, or read from stdin.
+
+    Example: printf %s "$KEY" | agentik keys set openai
+    """
+    from agentik_cli.services import keys
+
+    keys.check_provider(provider)  # before asking for the key
+    if sys.stdin.isatty():
+        value = typer.prompt(f"{provider} key", hide_input=True, err=True)
+    else:
+        value = sys.stdin.readline()
+    keys.set_key(provider, value)
+    render.note(f"stored the {provider} key")
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """Which keys are set, and where from (masked).
+
+    Example: agentik keys list
+    """
+    from agentik_cli.services import keys
+
+    rows = keys.list_keys()
+    if as_json:
+        render.print_json(rows)
+        return
+    render.print_table(
+        ["provider", "key", "from"],
+        ([r["provider"], r["key"] or "not set", r["source"] or ""] for r in rows),
+    )
+
+
+@app.command()
+def remove(provider: ProviderArg) -> None:
+    """Remove a stored key (the environment is left alone).
+
+    Example: agentik keys remove openai
+    """
+    from agentik_cli.errors import NotFound
+    from agentik_cli.services import keys
+
+    if not keys.remove_key(provider):
+        raise NotFound(f"no {provider} key is stored")
+    render.note(f"removed the stored {provider} key")

@@ -1,0 +1,153 @@
+"""`agentik prices`: the bundled price list (genai-prices) and your overrides (prices.toml)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from agentik_cli.cli import render
+from agentik_cli.cli.options import Json
+
+app = typer.Typer(
+    help="Model prices, USD per million tokens: the bundled list and your overrides.\n\n"
+    "Example: agentik prices show claude-sonnet-4-0",
+    no_args_is_help=True,
+)
+
+ModelArg = Annotated[str, typer.Argument(help="The model name.", show_default=False)]
+ProviderOpt = Annotated[str | None, typer.Option("--provider", help="anthropic or openai.")]
+
+
+def _per_mtok(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _price_dict(provider: str, model: str, prices: Any) -> dict[str, Any]:
+    return {
+        "model": model,
+        "provider": provider,
+        "input": _per_mtok(prices.input),
+        "output": _per_mtok(prices.output),
+        "cache_read": _per_mtok(prices.cache_read),
+        "cache_write": _per_mtok(prices.cache_write),
+        "source": prices.source,
+        "override": prices.source == "override",
+    }
+
+
+def _usd(value: float | None) -> str:
+    return "" if value is None else f"${value:g}"
+
+
+def _per_million(value: float | None) -> str | None:
+    return None if value is None else f"{_usd(value)} per million tokens"
+
+
+@app.command()
+def show(model: ModelArg, provider: ProviderOpt = None, as_json: Json = False) -> None:
+    """The price of one model.
+
+    Example: agentik prices show gpt-4o-mini --json
+    """
+    from agentik_cli.errors import NotFound
+    from agentik_cli.providers.catalog import infer_provider
+    from agentik_cli.services import pricing
+
+    provider = provider or infer_provider(model)
+    if provider is None:
+        from agentik_cli.errors import UsageError
+
+        raise UsageError(f"cannot tell the provider of model '{model}'", hint="add --provider")
+    prices = pricing.lookup(model, provider)
+    if prices is None:
+        raise NotFound(
+            f"no price known for {model} ({provider})",
+            hint=f"agentik prices set {model} --provider {provider} --input USD --output USD",
+        )
+    data = _price_dict(provider, model, prices)
+    if as_json:
+        render.print_json(data)
+        return
+    render.print_fields(
+        [
+            ("model", f"{model} ({provider})" + (f", priced as {prices.model_id}" if prices.model_id != model else "")),
+            ("input", _per_million(data["input"])),
+            ("output", _per_million(data["output"])),
+            (
+                "cache read",
+                f"{_usd(data['cache_read'])} per million tokens" if data["cache_read"] is not None else None,
+            ),
+            (
+                "cache write",
+                f"{_usd(data['cache_write'])} per million tokens" if data["cache_write"] is not None else None,
+            ),
+            ("from", "your override (prices.toml)" if data["override"] else "genai-prices, bundled"),
+        ]
+    )
+
+
+@app.command("set")
+def set_(
+    model: ModelArg,
+    provider: Annotated[str, typer.Option("--provider", help="anthropic or openai.")],
+    input: Annotated[float, typer.Option("--input", help="USD per million input tokens.")],
+    output: Annotated[float, typer.Option("--output", help="USD per million output tokens.")],
+    cache_read: Annotated[float | None, typer.Option("--cache-read", help="USD per million cache-read tokens.")] = None,
+    cache_write: Annotated[
+        float | None, typer.Option("--cache-write", help="USD per million cache-write tokens.")
+    ] = None,
+) -> None:
+    """Set a price (overrides the bundled list; prices a model it does not know).
+
+    Example: agentik prices set llama3.2 --provider openai --input 0 --output 0
+    """
+    from agentik_cli.services import pricing
+
+    pricing.set_override(model, provider, input, output, cache_read, cache_write)
+    render.note(f"price set for {model} ({provider}): ${input:g} in / ${output:g} out per million tokens")
+
+
+@app.command("list")
+def list_(provider: ProviderOpt = None, as_json: Json = False) -> None:
+    """Every model with a known price; your overrides are marked.
+
+    Example: agentik prices list --provider anthropic
+    """
+    from agentik_cli.services import pricing
+
+    rows = [_price_dict(p, m, prices) for p, m, prices in pricing.known_models(provider)]
+    if as_json:
+        render.print_json(rows)
+        return
+    render.print_table(
+        ["provider", "model", "input", "output", "cache read", "cache write", ""],
+        (
+            [
+                r["provider"],
+                r["model"],
+                _usd(r["input"]),
+                _usd(r["output"]),
+                _usd(r["cache_read"]),
+                _usd(r["cache_write"]),
+                "override" if r["override"] else "",
+            ]
+            for r in rows
+        ),
+        right=["input", "output", "cache read", "cache write"],
+        title="USD per million tokens",
+    )
+
+
+@app.command()
+def remove(model: ModelArg, provider: Annotated[str, typer.Option("--provider", help="anthropic or openai.")]) -> None:
+    """Remove your price for a model (the bundled price, if any, applies again).
+
+    Example: agentik prices remove llama3.2 --provider openai
+    """
+    from agentik_cli.errors import NotFound
+    from agentik_cli.services import pricing
+
+    if not pricing.remove_override(model, provider):
+        raise NotFound(f"no price of yours for {model} ({provider})")
+    render.note(f"removed your price for {model} ({provider})")

@@ -1,0 +1,118 @@
+"""Printing a reply while it streams.
+
+Piped: the raw text, chunk by chunk; reasoning is never written to stdout.
+On a terminal: Markdown. Re-rendering the whole reply on every token is quadratic (a 20,000-word
+reply slows to a crawl), so each block is rendered once when it is complete (a blank line outside a
+code fence ends it) and only the unfinished tail stays live."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from agentik_cli.cli import render
+
+
+class RawPrinter:
+    def __init__(self) -> None:
+        self.last = ""
+
+    def text(self, chunk: str) -> None:
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+        self.last = chunk or self.last
+
+    def thinking(self, chunk: str) -> None:
+        pass
+
+    def close(self) -> None:
+        if self.last and not self.last.endswith("\n"):
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+
+
+class MarkdownPrinter:
+    def __init__(self) -> None:
+        from rich.live import Live
+
+        self.console = render.out()
+        self.settled_any = False
+        self.lines: list[str] = []  # complete lines of the unfinished block
+        self.partial = ""  # the line being written
+        self.in_fence = False
+        self.thought = ""
+        self.live = Live(
+            console=self.console,
+            auto_refresh=True,
+            refresh_per_second=8,
+            transient=False,
+            vertical_overflow="visible",
+            get_renderable=self._tail,
+        )
+        self.live.start()
+
+    def _markdown(self, text: str) -> Any:
+        from rich.markdown import Markdown
+
+        return Markdown(text, code_theme="ansi_dark")
+
+    def _tail(self) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        parts: list[Any] = []
+        if self.thought:
+            parts.append(Text(self.thought, style="dim italic"))
+        tail = "".join(self.lines) + self.partial
+        if tail.strip():
+            if self.settled_any:
+                parts.append(Text(""))
+            parts.append(self._markdown(tail))
+        return Group(*parts)
+
+    def thinking(self, chunk: str) -> None:
+        self.thought += chunk
+
+    def _settle_thinking(self) -> None:
+        if self.thought:
+            from rich.text import Text
+
+            self.live.console.print(Text(self.thought.rstrip() + "\n", style="dim italic"))
+            self.thought = ""
+
+    def _settle(self) -> None:
+        block = "".join(self.lines)
+        self.lines = []
+        if block.strip():
+            if self.settled_any:
+                self.live.console.print()
+            self.live.console.print(self._markdown(block))
+            self.settled_any = True
+
+    def text(self, chunk: str) -> None:
+        if self.thought:
+            self._settle_thinking()
+        self.partial += chunk
+        if "\n" not in chunk:
+            return
+        *complete, self.partial = self.partial.split("\n")
+        for line in complete:
+            stripped = line.strip()
+            if stripped.startswith(("```", "~~~")):
+                self.in_fence = not self.in_fence
+            if not stripped and not self.in_fence and self.lines:
+                self._settle()
+            else:
+                self.lines.append(line + "\n")
+
+    def close(self) -> None:
+        self._settle_thinking()
+        if self.partial:
+            self.lines.append(self.partial)
+            self.partial = ""
+        # the last block is drawn by the final refresh of the live region, not printed again
+        self.live.stop()
+
+
+def printer(markdown: bool) -> RawPrinter | MarkdownPrinter:
+    return MarkdownPrinter() if markdown else RawPrinter()

@@ -1,0 +1,129 @@
+"""Anthropic through the `anthropic` SDK: the Messages API, streamed.
+
+The API version the SDK sends (2026-10-21) accepts no sampling parameters, so temperature is never
+sent. Newer models stream `thinking` blocks before the text; their tokens count as output."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from agentik_cli.providers.base import (
+    CallState,
+    ChatRequest,
+    Chunk,
+    Provider,
+    Turn,
+    incomplete,
+    provider_error,
+    strip_credentials,
+)
+
+
+def _content(turn: Turn) -> Any:
+    images = [a for a in turn.attachments if a.is_image and a.data is not None]
+    text = turn.text_with_files()
+    if not images:
+        return text
+    blocks: list[dict[str, Any]] = [
+        {"type": "image", "source": {"type": "base64", "media_type": a.mime, "data": a.b64()}} for a in images
+    ]
+    if text:
+        blocks.append({"type": "text", "text": text})
+    return blocks
+
+
+class AnthropicProvider(Provider):
+    name = "anthropic"
+    endpoint_path = "/v1/messages"
+    label = "Anthropic"
+
+    def make_client(self) -> Any:
+        import anthropic
+
+        kwargs: dict[str, Any] = {"api_key": self.api_key}
+        if self.base_url:
+            kwargs["base_url"] = self.base_url
+        if self.timeout is not None:
+            kwargs["timeout"] = self.timeout
+        return anthropic.Anthropic(**kwargs)
+
+    @property
+    def endpoint(self) -> str:
+        import os
+
+        base = self.base_url or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
+        return strip_credentials(base).rstrip("/") + self.endpoint_path
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": request.max_tokens,
+            "messages": [{"role": t.role, "content": _content(t)} for t in request.messages],
+        }
+        if request.system:
+            params["system"] = request.system
+        return params
+
+    def stream(self, request: ChatRequest, state: CallState) -> Iterator[Chunk]:
+        import anthropic
+
+        client = self.connect()
+        try:
+            if not request.stream:
+                message = client.messages.create(**self._params(request))
+                state.model = message.model
+                self._take_usage(state, message.usage)
+                state.stop_reason = message.stop_reason
+                for block in message.content:
+                    if block.type == "thinking":
+                        state.thinking += block.thinking
+                        yield Chunk("thinking", block.thinking)
+                    elif block.type == "text":
+                        state.text += block.text
+                        yield Chunk("text", block.text)
+                return
+            stream = client.messages.create(**self._params(request), stream=True)
+            with stream:
+                for event in stream:
+                    kind = event.type
+                    if kind == "content_block_delta":
+                        delta = event.delta
+                        if delta.type == "text_delta":
+                            state.text += delta.text
+                            yield Chunk("text", delta.text)
+                        elif delta.type == "thinking_delta":
+                            state.thinking += delta.thinking
+                            yield Chunk("thinking", delta.thinking)
+                    elif kind == "message_start":
+                        state.model = event.message.model
+                        self._take_usage(state, event.message.usage)
+                    elif kind == "message_delta":
+                        self._take_usage(state, event.usage)
+                        state.stop_reason = event.delta.stop_reason
+            if state.stop_reason is None:
+                raise incomplete(self.label, self.endpoint)
+        except anthropic.APIError as exc:
+            raise provider_error(exc, anthropic, self.label, self.endpoint) from exc
+
+    @staticmethod
+    def _take_usage(state: CallState, usage: Any) -> None:
+        """message_start carries the input side and a provisional output count; message_delta the
+        final output count and, optionally, cumulative input fields that replace the earlier ones.
+        Anthropic's input_tokens excludes cache tokens; agentik's input_tokens counts them all."""
+        if usage is None:
+            return
+        uncached = state.input_tokens - state.cache_write_tokens - state.cache_read_tokens
+        fresh = getattr(usage, "input_tokens", None)
+        write = getattr(usage, "cache_creation_input_tokens", None)
+        read = getattr(usage, "cache_read_input_tokens", None)
+        if write is not None:
+            state.cache_write_tokens = write
+        if read is not None:
+            state.cache_read_tokens = read
+        if fresh is not None:
+            uncached = fresh
+        state.input_tokens = uncached + state.cache_write_tokens + state.cache_read_tokens
+        output = getattr(usage, "output_tokens", None)
+        if output is not None:
+            state.output_tokens = output

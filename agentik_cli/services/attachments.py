@@ -1,0 +1,60 @@
+"""`--attach FILE`: images go as image blocks, text files as text; anything else, a missing file or
+one over the provider's limit is refused before anything is sent."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from agentik_cli.errors import UsageError
+from agentik_cli.providers.base import Attachment
+
+MIB = 1024 * 1024
+# The providers' per-image limits (Anthropic: 5 MB an image through the API; OpenAI: 20 MB).
+IMAGE_LIMITS = {"anthropic": 5 * MIB, "openai": 20 * MIB}
+TEXT_LIMIT = 2 * MIB
+
+
+def _image_type(head: bytes) -> str | None:
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def load(path_text: str, provider: str) -> Attachment:
+    path = Path(path_text).expanduser()
+    if not path.exists():
+        raise UsageError(f"--attach {path_text}: no such file")
+    if not path.is_file():
+        raise UsageError(f"--attach {path_text}: not a file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"--attach {path_text}: cannot read it ({exc.strerror})") from None
+    digest = hashlib.sha256(data).hexdigest()
+    mime = _image_type(data[:16])
+    if mime is not None:
+        limit = IMAGE_LIMITS.get(provider, 5 * MIB)
+        if len(data) > limit:
+            raise UsageError(
+                f"--attach {path_text}: {len(data) / MIB:.1f} MiB is over the {provider} limit of "
+                f"{limit // MIB} MiB an image"
+            )
+        return Attachment(name=path.name, mime=mime, size=len(data), sha256=digest, data=data)
+    if b"\x00" in data:
+        raise UsageError(f"--attach {path_text}: only images (PNG, JPEG, GIF, WebP) and text files can be attached")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(
+            f"--attach {path_text}: only images (PNG, JPEG, GIF, WebP) and UTF-8 text files can be attached"
+        ) from None
+    if len(data) > TEXT_LIMIT:
+        raise UsageError(f"--attach {path_text}: a text file over {TEXT_LIMIT // MIB} MiB is too large to send")
+    return Attachment(name=path.name, mime="text/plain", size=len(data), sha256=digest, text=text)

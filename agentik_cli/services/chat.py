@@ -1,0 +1,422 @@
+"""A chat turn: the user's message is stored before the provider is called; the reply is stored
+with its tokens, cost and time, complete or as far as it got (Ctrl-C, a dropped connection, a
+provider error), marked, in the same transaction as the cost row and the running totals."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
+from agentik_cli.providers.base import DEFAULT_MAX_TOKENS, Attachment, CallState, ChatRequest, Chunk, Provider, Turn
+from agentik_cli.providers.catalog import PROVIDERS, takes_temperature
+from agentik_cli.services import agents, keys, ledger
+from agentik_cli.services.pricing import Priced, Usage
+from agentik_cli.store.engine import Store
+from agentik_cli.store.models import Agent, ChatSession, Message
+
+ASSISTANT = "assistant"
+ASSISTANT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4o-mini"}
+INTERRUPTED = "interrupted"
+
+
+@dataclass
+class ChatOptions:
+    agent: str | None = None
+    session_id: int | None = None
+    continue_session: bool = False
+    model: str | None = None
+    system: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    channel: str = "cli"
+    stream: bool = True
+
+
+@dataclass
+class TurnResult:
+    session_id: int
+    message_id: int
+    content: str
+    model: str
+    provider: str
+    usage: Usage
+    cost: Priced | None
+    response_ms: int
+    interrupted: bool = False
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        from agentik_cli.money import to_usd
+
+        cost = self.cost
+        return {
+            "session_id": self.session_id,
+            "message_id": self.message_id,
+            "content": self.content,
+            "model": self.model,
+            "provider": self.provider,
+            "usage": {
+                "input_tokens": self.usage.input_tokens,
+                "output_tokens": self.usage.output_tokens,
+                "cache_read_tokens": self.usage.cache_read_tokens,
+                "cache_write_tokens": self.usage.cache_write_tokens,
+                "total_tokens": self.usage.total_tokens,
+            },
+            "cost": {
+                "input": to_usd(cost.input_nd) if cost else None,
+                "output": to_usd(cost.output_nd) if cost else None,
+                "total": to_usd(cost.total_nd) if cost else None,
+            },
+            "response_ms": self.response_ms,
+        }
+
+
+@dataclass
+class Conversation:
+    store: Store
+    agent: Agent
+    options: ChatOptions
+    session_id: int | None = None
+    history: list[Turn] = field(default_factory=list)
+    _provider: Provider | None = None
+
+    @property
+    def model(self) -> str:
+        return self.options.model or self.agent.model
+
+    @property
+    def provider_name(self) -> str:
+        return self.agent.provider
+
+    @property
+    def max_tokens(self) -> int:
+        return self.options.max_tokens or self.agent.max_tokens or DEFAULT_MAX_TOKENS
+
+    @property
+    def temperature(self) -> float | None:
+        value = self.options.temperature if self.options.temperature is not None else self.agent.temperature
+        return value if takes_temperature(self.provider_name) else None
+
+    @property
+    def system(self) -> str | None:
+        return self.options.system if self.options.system is not None else (self.agent.system_prompt or None)
+
+    def provider(self) -> Provider:
+        if self._provider is None:
+            self._provider = make_provider(self.agent)
+        return self._provider
+
+    def new_session(self) -> None:
+        self.session_id = None
+        self.history = []
+
+    def send(
+        self,
+        text: str,
+        attachments: list[Attachment] | None = None,
+        on_chunk: Callable[[Chunk], None] | None = None,
+    ) -> TurnResult:
+        """One turn. Raises Interrupted on Ctrl-C and ProviderError on failure, after storing what
+        there is to store."""
+        if not text.strip() and not attachments:
+            raise UsageError("the message is empty")
+        attachments = attachments or []
+        provider = self.provider()
+        provider.connect()  # the SDK import is not part of the response time
+        turn = Turn("user", text, attachments)
+        with shielded():
+            self.session_id, user_message_id = ledger.add_user_message(
+                self.store,
+                agent_id=self.agent_id,
+                session_id=self.session_id,
+                content=text,
+                channel=self.options.channel,
+                attachments=[a.meta() for a in attachments],
+            )
+        request = ChatRequest(
+            model=self.model,
+            messages=[*self.history, turn],
+            system=self.system,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            stream=self.options.stream,
+        )
+        state = CallState()
+        started = time.perf_counter()
+        try:
+            for chunk in provider.stream(request, state):
+                if on_chunk is not None:
+                    on_chunk(chunk)
+        except KeyboardInterrupt:
+            with shielded():
+                result = self._finish(state, started, user_message_id, error=INTERRUPTED, interrupted=True)
+            self._remember(turn, result)
+            raise Interrupted("interrupted", hint=None) from None
+        except AgentikError as exc:
+            with shielded():
+                if state.text or state.input_tokens or state.output_tokens:
+                    result = self._finish(state, started, user_message_id, error=exc.message)
+                    self._remember(turn, result)
+                else:
+                    ledger.mark_failed(self.store, user_message_id, exc.message)
+            raise
+        with shielded():
+            result = self._finish(state, started, user_message_id)
+        self._remember(turn, result)
+        return result
+
+    @property
+    def agent_id(self) -> int:
+        assert self.agent.id is not None
+        return self.agent.id
+
+    def _finish(
+        self,
+        state: CallState,
+        started: float,
+        user_message_id: int,
+        *,
+        error: str | None = None,
+        interrupted: bool = False,
+    ) -> TurnResult:
+        from agentik_cli.services.pricing import price_call
+
+        response_ms = round((time.perf_counter() - started) * 1000)
+        usage = state.usage()
+        priced = price_call(self.model, self.provider_name, usage)
+        entry = ledger.CostEntry(
+            model=self.model,
+            provider=self.provider_name,
+            usage=usage,
+            priced=priced,
+            response_ms=response_ms,
+            channel=self.options.channel,
+            endpoint=self.provider().endpoint,
+        )
+        assert self.session_id is not None
+        message_id, _ = ledger.add_reply(
+            self.store,
+            agent_id=self.agent_id,
+            agent_name=self.agent.name,
+            session_id=self.session_id,
+            content=state.text,
+            channel=self.options.channel,
+            cost=entry,
+            error=error,
+            interrupted=interrupted,
+        )
+        return TurnResult(
+            session_id=self.session_id,
+            message_id=message_id,
+            content=state.text,
+            model=self.model,
+            provider=self.provider_name,
+            usage=usage,
+            cost=priced,
+            response_ms=response_ms,
+            interrupted=interrupted,
+            error=error,
+        )
+
+    def _remember(self, turn: Turn, result: TurnResult) -> None:
+        # the reply as the user saw it goes into the history; an empty one is left out
+        self.history.append(turn)
+        if result.content:
+            self.history.append(Turn("assistant", result.content))
+
+    def totals(self) -> dict[str, Any]:
+        if self.session_id is None:
+            return {"messages": 0, "input_tokens": 0, "output_tokens": 0, "cost_nd": 0, "unpriced_calls": 0}
+        with self.store.read() as session:
+            row = session.get(ChatSession, self.session_id)
+            assert row is not None
+            return {
+                "messages": row.message_count,
+                "input_tokens": row.input_tokens,
+                "output_tokens": row.output_tokens,
+                "cost_nd": row.cost_nd,
+                "unpriced_calls": row.unpriced_calls,
+            }
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Hold Ctrl-C while a record is written, so a second Ctrl-C never leaves half a turn."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[bool] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pending.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pending:
+        raise KeyboardInterrupt
+
+
+def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
+    """The provider for an agent, with its key. A server of the agent's own (--base-url) gets the key
+    named by --api-key-env, or none: a provider's key never goes to another host."""
+    import os
+
+    if agent.base_url:
+        api_key = None
+        if agent.api_key_env:
+            api_key = os.environ.get(agent.api_key_env)
+            if not api_key:
+                raise UsageError(
+                    f"agent {agent.name} takes its key from ${agent.api_key_env}, which is not set",
+                    hint=f"export {agent.api_key_env}=...",
+                )
+    else:
+        api_key = keys.require_key(agent.provider)
+    if timeout is None and os.environ.get("AGENTIK_TIMEOUT"):
+        try:
+            timeout = float(os.environ["AGENTIK_TIMEOUT"])
+        except ValueError:
+            raise UsageError("AGENTIK_TIMEOUT takes a number of seconds") from None
+    if agent.provider == "anthropic":
+        from agentik_cli.providers.anthropic_provider import AnthropicProvider
+
+        return AnthropicProvider(api_key=api_key, base_url=agent.base_url, timeout=timeout)
+    from agentik_cli.providers.openai_provider import OpenAIProvider
+
+    return OpenAIProvider(api_key=api_key, base_url=agent.base_url, timeout=timeout)
+
+
+def _validate(options: ChatOptions) -> None:
+    if options.temperature is not None and not 0 <= options.temperature <= 2:
+        raise UsageError(f"temperature must be between 0 and 2, not {options.temperature:g}")
+    if options.max_tokens is not None and options.max_tokens <= 0:
+        raise UsageError(f"max tokens must be a positive number, not {options.max_tokens}")
+    if options.session_id is not None and options.continue_session:
+        raise UsageError("give --session or --continue, not both")
+    if not options.channel.strip():
+        raise UsageError("the channel cannot be empty")
+
+
+def _looks_like_a_message(words: str) -> bool:
+    return " " in words.strip() or words.rstrip().endswith(("?", "!", "."))
+
+
+def _choose_agent(store: Store, options: ChatOptions, session_row: ChatSession | None) -> Agent:
+    with store.read() as session:
+        if options.agent is not None:
+            agent = agents.find(session, options.agent)
+            if agent is None:
+                hint = (
+                    f'to send a message, use -m: agentik chat -m "{options.agent}"'
+                    if _looks_like_a_message(options.agent)
+                    else "`agentik agents list` shows the agents"
+                )
+                raise NotFound(f"no agent named '{options.agent}'", hint=hint)
+            return agent
+        if session_row is not None:
+            found = session.get(Agent, session_row.agent_id)
+            assert found is not None
+            return found
+        default_id = agents.get_default_id(session)
+        if default_id is not None and (found := session.get(Agent, default_id)) is not None:
+            return found
+        if (found := agents.find(session, ASSISTANT)) is not None:
+            return found
+        everyone = list(session.execute(select(Agent).limit(2)).scalars())
+    if len(everyone) == 1:
+        return everyone[0]
+    if everyone:
+        raise UsageError(
+            "which agent? there is no default agent",
+            hint="name one (`agentik chat NAME`) or set one with `agentik agents default NAME`",
+        )
+    return _create_assistant(store)
+
+
+def _create_assistant(store: Store) -> Agent:
+    """First use with no agents at all: an agent called `assistant` on the provider whose key is set."""
+    for provider in PROVIDERS:
+        if keys.get_key(provider):
+            return agents.create(
+                store,
+                agents.AgentFields(
+                    name=ASSISTANT,
+                    model=ASSISTANT_MODELS[provider],
+                    provider=provider,
+                    description="Created by agentik on first use",
+                    system_prompt="You are a helpful assistant.",
+                ),
+            )
+    raise UsageError(
+        "no agents yet, and no provider key to create one with",
+        hint="set ANTHROPIC_API_KEY or OPENAI_API_KEY (or `agentik keys set anthropic`), "
+        "or create an agent: agentik agents create NAME --model MODEL",
+    )
+
+
+def _load_session(store: Store, options: ChatOptions) -> ChatSession | None:
+    if options.session_id is None:
+        return None
+    with store.read() as session:
+        row = session.get(ChatSession, options.session_id)
+    if row is None:
+        raise NotFound(f"no session {options.session_id}", hint="`agentik sessions list` shows the sessions")
+    return row
+
+
+def _history(store: Store, session_id: int) -> list[Turn]:
+    """The session as the user saw it: replies cut short are in (the empty ones out); a user message
+    whose call failed outright is kept in the log but not re-sent."""
+    turns: list[Turn] = []
+    with store.read() as session:
+        rows = session.execute(
+            select(Message.role, Message.content, Message.error, Message.attachments)
+            .where(Message.session_id == session_id)
+            .order_by(Message.id)  # type: ignore[arg-type]
+        ).all()
+    for role, content, error, attachments in rows:
+        if role == "user" and error:
+            continue
+        if role == "assistant" and not content:
+            continue
+        files = [
+            Attachment(name=a["name"], mime=a["type"], size=a["size"], sha256=a["sha256"], text=a.get("text"))
+            for a in attachments or []
+        ]
+        turns.append(Turn(role, content, files))
+    return turns
+
+
+def open_conversation(store: Store, options: ChatOptions) -> Conversation:
+    """Everything checked before anything is sent or written: the agent, the session, the key."""
+    _validate(options)
+    session_row = _load_session(store, options)
+    agent = _choose_agent(store, options, session_row)
+    if session_row is not None and session_row.agent_id != agent.id:
+        raise UsageError(
+            f"session {session_row.id} belongs to another agent",
+            hint=f"leave out the agent name, or use `agentik chat --session {session_row.id}`",
+        )
+    conversation = Conversation(store=store, agent=agent, options=options)
+    conversation.provider()  # the key is checked here, before the user's message is stored
+    if options.continue_session:
+        with store.read() as session:
+            latest = session.execute(
+                select(ChatSession.id)
+                .where(ChatSession.agent_id == agent.id)
+                .order_by(ChatSession.last_message_at.desc(), ChatSession.id.desc())  # type: ignore[attr-defined]
+                .limit(1)
+            ).scalar_one_or_none()
+        conversation.session_id = latest
+    elif session_row is not None:
+        conversation.session_id = session_row.id
+    if conversation.session_id is not None:
+        conversation.history = _history(store, conversation.session_id)
+    return conversation

@@ -1,0 +1,347 @@
+"""A local HTTP server that speaks the Anthropic Messages and OpenAI Chat Completions wire formats:
+JSON and server-sent event streams with each provider's usage blocks (cache tokens included), error
+bodies with status codes and retry headers, slow streams and dropped connections. The tests point the
+real SDKs at it with their base-URL settings, and read back what each request carried.
+
+Also runnable on its own (the benchmarks and manual checks use it):
+    python tests/fakeprovider.py --port 8765 [--words 20000]"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """One scripted answer. With `status` set, an error body instead of a reply."""
+
+    text: str = "Hello from the fake provider."
+    thinking: str = ""
+    chunks: int | None = None  # how many pieces to stream the text in (default: by word)
+    delay: float = 0.0  # seconds between pieces
+    input_tokens: int = 25
+    output_tokens: int = 12
+    cache_read: int = 0
+    cache_write: int = 0
+    model: str | None = None
+    usage: bool = True  # OpenAI-compatible servers may send none
+    drop_after: int | None = None  # close the connection after this many pieces
+    status: int | None = None
+    error_message: str = "something went wrong"
+    error_type: str = "api_error"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+class FakeProvider:
+    def __init__(self, port: int = 0, default: Reply | None = None) -> None:
+        self.script: deque[Reply] = deque()
+        self.requests: list[Request] = []
+        self.default = default or Reply()
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeProvider:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def add(self, *replies: Reply) -> None:
+        self.script.extend(replies)
+
+    def next_reply(self) -> Reply:
+        with self.lock:
+            return self.script.popleft() if self.script else self.default
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("content-length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with fake.lock:
+                    fake.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                reply = fake.next_reply()
+                anthropic = self.path.endswith("/messages")
+                if reply.status is not None:
+                    self._error(reply, anthropic)
+                elif body.get("stream"):
+                    (_anthropic_stream if anthropic else _openai_stream)(self, reply, body)
+                else:
+                    payload = (_anthropic_json if anthropic else _openai_json)(reply, body)
+                    self._send(200, payload, reply.headers)
+
+            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, reply: Reply, anthropic: bool) -> None:
+                if anthropic:
+                    payload: dict[str, Any] = {
+                        "type": "error",
+                        "error": {"type": reply.error_type, "message": reply.error_message},
+                    }
+                else:
+                    payload = {
+                        "error": {"message": reply.error_message, "type": reply.error_type, "param": None, "code": None}
+                    }
+                self._send(reply.status or 500, payload, {"request-id": "req_fake", **reply.headers})
+
+        return Handler
+
+
+def _pieces(reply: Reply) -> list[str]:
+    if reply.chunks:
+        size = max(1, -(-len(reply.text) // reply.chunks))
+        return [reply.text[i : i + size] for i in range(0, len(reply.text), size)]
+    words = reply.text.split(" ")
+    return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+
+
+def _begin_stream(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    handler.send_response(200)
+    handler.send_header("content-type", "text/event-stream")
+    handler.send_header("cache-control", "no-cache")
+    handler.send_header("connection", "close")
+    for key, value in reply.headers.items():
+        handler.send_header(key, value)
+    handler.end_headers()
+    handler.close_connection = True
+
+
+def _emit(handler: BaseHTTPRequestHandler, event: str | None, data: Any) -> None:
+    text = (f"event: {event}\n" if event else "") + f"data: {data if isinstance(data, str) else json.dumps(data)}\n\n"
+    handler.wfile.write(text.encode())
+    handler.wfile.flush()
+
+
+def _anthropic_usage(reply: Reply, output: int) -> dict[str, int]:
+    return {
+        "input_tokens": reply.input_tokens - reply.cache_read - reply.cache_write,
+        "cache_creation_input_tokens": reply.cache_write,
+        "cache_read_input_tokens": reply.cache_read,
+        "output_tokens": output,
+    }
+
+
+def _anthropic_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[str, Any]) -> None:
+    model = reply.model or body.get("model", "claude-sonnet-4-0")
+    _begin_stream(handler, reply)
+    try:
+        _emit(
+            handler,
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": "msg_fake",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": _anthropic_usage(reply, 1),
+                },
+            },
+        )
+        index = 0
+        if reply.thinking:
+            _emit(
+                handler,
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+                },
+            )
+            _emit(
+                handler,
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "thinking_delta", "thinking": reply.thinking},
+                },
+            )
+            _emit(
+                handler,
+                "content_block_delta",
+                {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "c2ln"}},
+            )
+            _emit(handler, "content_block_stop", {"type": "content_block_stop", "index": 0})
+            index = 1
+        _emit(
+            handler,
+            "content_block_start",
+            {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}},
+        )
+        _emit(handler, "ping", {"type": "ping"})
+        for n, piece in enumerate(_pieces(reply)):
+            if reply.drop_after is not None and n >= reply.drop_after:
+                return  # the connection closes mid-stream
+            _emit(
+                handler,
+                "content_block_delta",
+                {"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}},
+            )
+            if reply.delay:
+                time.sleep(reply.delay)
+        _emit(handler, "content_block_stop", {"type": "content_block_stop", "index": index})
+        _emit(
+            handler,
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": reply.output_tokens},
+            },
+        )
+        _emit(handler, "message_stop", {"type": "message_stop"})
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _anthropic_json(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if reply.thinking:
+        content.append({"type": "thinking", "thinking": reply.thinking, "signature": "c2ln"})
+    content.append({"type": "text", "text": reply.text})
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": reply.model or body.get("model"),
+        "content": content,
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": _anthropic_usage(reply, reply.output_tokens),
+    }
+
+
+def _openai_usage(reply: Reply) -> dict[str, Any]:
+    return {
+        "prompt_tokens": reply.input_tokens,
+        "completion_tokens": reply.output_tokens,
+        "total_tokens": reply.input_tokens + reply.output_tokens,
+        "prompt_tokens_details": {"cached_tokens": reply.cache_read},
+    }
+
+
+def _openai_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[str, Any]) -> None:
+    model = reply.model or body.get("model", "gpt-4o-mini")
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+    _begin_stream(handler, reply)
+    try:
+        _emit(
+            handler,
+            None,
+            {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]},
+        )
+        if reply.thinking:
+            _emit(
+                handler,
+                None,
+                {
+                    **base,
+                    "choices": [{"index": 0, "delta": {"reasoning_content": reply.thinking}, "finish_reason": None}],
+                },
+            )
+        for n, piece in enumerate(_pieces(reply)):
+            if reply.drop_after is not None and n >= reply.drop_after:
+                return
+            _emit(
+                handler, None, {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+            )
+            if reply.delay:
+                time.sleep(reply.delay)
+        _emit(handler, None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
+            _emit(handler, None, {**base, "choices": [], "usage": _openai_usage(reply)})
+        _emit(handler, None, "[DONE]")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def _openai_json(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+    if reply.thinking:
+        message["reasoning_content"] = reply.thinking
+    result: dict[str, Any] = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": reply.model or body.get("model"),
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+    }
+    if reply.usage:
+        result["usage"] = _openai_usage(reply)
+    return result
+
+
+def words(n: int) -> str:
+    """A Markdown reply of n words in paragraphs, with the odd list and code block."""
+    vocabulary = "the agent streams tokens while the terminal renders markdown quickly and exactly".split()
+    out, count, para = [], 0, 0
+    while count < n:
+        para += 1
+        if para % 7 == 0:
+            out.append(f"```python\nprint('block {para}')\n```")
+            count += 2
+            continue
+        if para % 5 == 0:
+            out.append("\n".join(f"- item {i} of list {para}" for i in range(4)))
+            count += 20
+            continue
+        size = min(60, n - count)
+        out.append(" ".join(vocabulary[(para + i) % len(vocabulary)] for i in range(size)) + ".")
+        count += size
+    return "\n\n".join(out)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--words", type=int, default=0)
+    args = parser.parse_args()
+    default = Reply(text=words(args.words), output_tokens=int(args.words * 1.3)) if args.words else Reply()
+    server = FakeProvider(args.port, default)
+    print(server.url, flush=True)
+    server.server.serve_forever()
