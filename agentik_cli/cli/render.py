@@ -28,7 +28,8 @@ def out() -> Console:
     return Console(
         file=sys.stdout,
         no_color=not config.settings.color,
-        force_terminal=tty and config.settings.color or None,
+        # NO_COLOR and --no-color: no styling codes at all, not only no colours
+        color_system="auto" if config.settings.color else None,
         highlight=False,
         # piped output is read by programs: never wrap it at an assumed 80 columns
         width=None if tty else 1000,
@@ -43,6 +44,7 @@ def err() -> Console:
         file=sys.stderr,
         stderr=True,
         no_color=not config.settings.color or not sys.stderr.isatty(),
+        color_system="auto" if config.settings.color and sys.stderr.isatty() else None,
         highlight=False,
         soft_wrap=True,
         emoji=False,

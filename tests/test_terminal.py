@@ -1,0 +1,161 @@
+"""What a person does at a terminal, through a real pseudo-terminal (pexpect): the interactive chat,
+line editing and history, Ctrl-C during a reply, Ctrl-D, and Markdown rendering."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import pexpect
+import pytest
+
+from tests.conftest import db_rows
+from tests.fakeprovider import Reply
+
+PROMPT = "› "
+LEFT, UP = "\x1b[D", "\x1b[A"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
+
+
+@pytest.fixture
+def term(fake, agentik_home, cli):
+    cli("agents", "create", "claude", "--model", "claude-sonnet-4-0", "--system", "Be brief.")
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "AGENTIK_HOME": str(agentik_home),
+        "ANTHROPIC_BASE_URL": fake.url,
+        "ANTHROPIC_API_KEY": "sk-ant-test-key-0123456789",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("NO_COLOR", None)
+    children = []
+
+    def spawn(*args: str, **extra_env: str) -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "agentik_cli", *args],
+            env={**env, **extra_env},
+            encoding="utf-8",
+            timeout=20,
+            dimensions=(30, 100),
+        )
+        children.append(child)
+        return child
+
+    yield spawn
+    for child in children:
+        child.close(force=True)
+
+
+def test_interactive_chat_session(term, fake, agentik_home):
+    fake.add(Reply(text="Hello, *world*."), Reply(text="Second."), Reply(text="Third."), Reply(text="Fresh."))
+    child = term("chat", "claude")
+    child.expect("/help for commands")
+    child.expect(PROMPT)
+    child.sendline("/help")
+    child.expect("/cost")
+    child.expect(PROMPT)
+    # line editing: fix a typo with the arrow keys before pressing Enter
+    child.send("hello wrld")
+    child.send(LEFT * 3 + "o")
+    child.send("\r")
+    child.expect("Hello")
+    child.expect("session 1")  # the usage line
+    child.expect(PROMPT)
+    assert fake.requests[0].body["messages"] == [{"role": "user", "content": "hello world"}]
+    # history: the up arrow brings the last line back
+    child.send(UP)
+    child.send("\r")
+    child.expect("Second")
+    child.expect(PROMPT)
+    assert fake.requests[1].body["messages"][-1] == {"role": "user", "content": "hello world"}
+    assert len(fake.requests[1].body["messages"]) == 3
+    child.sendline("/cost")
+    child.expect("this session: 4 messages")
+    child.expect(PROMPT)
+    child.sendline("/new")
+    child.expect("new session")
+    child.expect(PROMPT)
+    child.sendline("start over")
+    child.expect("Third")
+    child.expect(PROMPT)
+    assert fake.requests[2].body["messages"] == [{"role": "user", "content": "start over"}]
+    # Ctrl-C at the prompt just gives a fresh prompt
+    child.send("half a line")
+    child.expect("half a line")  # as a person would, press Ctrl-C once the line shows
+    child.sendintr()
+    child.expect(PROMPT)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert db_rows(agentik_home, "SELECT count(*) FROM sessions") == [(2,)]
+
+
+def test_ctrl_c_stops_the_reply_and_the_chat_goes_on(term, fake, agentik_home):
+    slow = " ".join(f"word{i}" for i in range(400))
+    fake.add(Reply(text=slow, delay=0.02), Reply(text="After."))
+    child = term("chat", "claude")
+    child.expect(PROMPT)
+    child.sendline("tell me a long story")
+    child.expect("word5")
+    child.sendintr()
+    child.expect("interrupted")
+    child.expect(PROMPT)
+    partial = db_rows(agentik_home, "SELECT content, error, interrupted FROM messages WHERE role='assistant'")
+    assert len(partial) == 1
+    content, error, interrupted = partial[0]
+    assert content.startswith("word0 word1") and len(content) < len(slow)
+    assert (error, interrupted) == ("interrupted", 1)
+    child.sendline("go on")
+    child.expect("After")
+    child.expect(PROMPT)
+    sent = fake.requests[1].body["messages"]
+    assert sent[1] == {"role": "assistant", "content": content}  # as the user saw it
+    assert sent[2] == {"role": "user", "content": "go on"}
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+
+
+def test_ctrl_c_during_one_shot_exits_130_and_keeps_the_partial_reply(term, fake, agentik_home):
+    fake.add(Reply(text=" ".join(f"w{i}" for i in range(500)), delay=0.02, input_tokens=40))
+    child = term("chat", "claude", "-m", "long please")
+    child.expect("w10")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130 or child.signalstatus is None and child.status == 130 << 8
+    rows = db_rows(agentik_home, "SELECT role, content, error, interrupted FROM messages ORDER BY id")
+    assert rows[0][:2] == ("user", "long please")
+    assert rows[1][0] == "assistant" and rows[1][1].startswith("w0 w1") and rows[1][2:] == ("interrupted", 1)
+    assert db_rows(agentik_home, "SELECT input_tokens FROM costs") == [(40,)]
+
+
+def test_markdown_is_rendered_on_a_terminal(term, fake):
+    fake.add(
+        Reply(
+            text="# Title\n\nSome **bold** words.\n\n```python\nx = 1\n```\n\n- one\n- two",
+            thinking="Considering the question.",
+        )
+    )
+    child = term("chat", "claude", "-m", "format something")
+    child.expect(pexpect.EOF)
+    raw = child.before
+    screen = ANSI.sub("", raw)
+    assert "Title" in screen and "bold" in screen and "x = 1" in screen and "• one" in screen
+    assert "**bold**" not in screen and "# Title" not in screen  # rendered, not raw
+    assert "\x1b[1m" in raw  # styled
+    assert "\x1b[2;3mConsidering the question." in raw  # reasoning, dimmed, on a terminal only
+
+
+@pytest.mark.parametrize("how", ["--no-color", "NO_COLOR"])
+def test_no_color_on_a_terminal(term, fake, how):
+    if how == "NO_COLOR":
+        child = term("agents", "list", NO_COLOR="1")
+    else:
+        child = term("--no-color", "agents", "list")
+    child.expect(pexpect.EOF)
+    assert "claude" in child.before
+    assert "\x1b[" not in child.before
