@@ -116,4 +116,26 @@ app.add_typer(keys.app, name="keys")
 
 
 def main() -> None:
-    app()
+    """The console script. Once the command is done and its output flushed, the process leaves with
+    os._exit: tearing down the SDK's thousands of pydantic classes at interpreter shutdown costs about
+    0.4 s after a chat (measured in tests/benchmarks/bench_chat.py), and everything that matters is
+    already committed. atexit handlers (the chat history file) still run first."""
+    import atexit
+    import os
+
+    try:
+        app()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            sys.stderr.write(f"{exc.code}\n")
+    try:
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = code or 1
+    except Exception:
+        pass
+    os._exit(code)
