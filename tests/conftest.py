@@ -32,12 +32,19 @@ def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     monkeypatch.setenv("AGENTIK_HOME", str(home))
     for name in _SCRUB:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("TZ", os.environ.get("AGENTIK_TEST_TZ", "UTC"))
+    set_tz(monkeypatch, os.environ.get("AGENTIK_TEST_TZ", "UTC"))
     engine.reset_stores()
     config.settings.db = None
     config.settings.no_color = False
     yield home
     engine.reset_stores()
+
+
+def set_tz(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", name)
+    time.tzset()
 
 
 class Runner:

@@ -11,7 +11,10 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 from agentik_cli.store import engine as store_engine
-from agentik_cli.store import migrations
+from agentik_cli.store import (
+    migrations,
+    models,  # noqa: F401 - the tables SQLModel.metadata holds
+)
 from agentik_cli.store.engine import MIGRATION_NAMES, Store
 
 

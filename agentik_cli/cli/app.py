@@ -13,7 +13,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort
 
 from agentik_cli import __version__, config
-from agentik_cli.cli import agents, chat, keys, prices
+from agentik_cli.cli import agents, chat, costs, keys, prices, sessions
 from agentik_cli.errors import FAILED, AgentikError
 
 
@@ -111,6 +111,8 @@ def root(
 
 app.add_typer(agents.app, name="agents")
 app.command("chat")(chat.chat)
+app.add_typer(sessions.app, name="sessions")
+app.add_typer(costs.app, name="costs")
 app.add_typer(prices.app, name="prices")
 app.add_typer(keys.app, name="keys")
 

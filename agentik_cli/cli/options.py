@@ -31,3 +31,12 @@ def confirm(question: str, yes: bool) -> None:
         raise UsageError("not removing anything without confirmation", hint="add --yes when not on a terminal")
     if not typer.confirm(question, default=False, err=True):
         raise AgentikError("nothing was removed")
+
+
+def when(value: str | None, option: str, *, end_of_day: bool = False):  # noqa: ANN201 - datetime | None
+    """A WHEN option (ISO date or datetime, 7d, 24h, today) as an aware UTC datetime."""
+    if value is None:
+        return None
+    from agentik_cli.timeutil import parse_when
+
+    return parse_when(value, end_of_day=end_of_day, option=option)

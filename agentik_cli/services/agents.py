@@ -13,7 +13,7 @@ from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.money import to_usd
 from agentik_cli.providers.catalog import PROVIDERS, infer_provider, takes_temperature
 from agentik_cli.store.engine import Store
-from agentik_cli.store.models import Agent, ChatSession, Cost, Setting
+from agentik_cli.store.models import Agent, ChatSession, Cost, CostTotal, Setting
 from agentik_cli.timeutil import iso
 
 STATUSES = ("active", "paused", "archived")
@@ -182,6 +182,9 @@ def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
             agent.name_key = fields.name.lower()
             # the ledger reports under the agent's current name
             session.execute(update(Cost).where(Cost.agent_id == agent.id).values(agent_name=fields.name))
+            session.execute(
+                update(CostTotal).where(CostTotal.agent_key == agent.id).values(agent_name=fields.name)  # type: ignore[arg-type]
+            )
         for attr in (
             "description",
             "system_prompt",

@@ -5,15 +5,15 @@ ever needs to scan messages."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
 from agentik_cli.services.pricing import Priced, Usage, per_mtok_nd
 from agentik_cli.store.engine import Store
-from agentik_cli.store.models import Agent, ChatSession, Cost, Message
+from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message
 from agentik_cli.timeutil import now_utc
 
 TITLE_LENGTH = 60
@@ -100,30 +100,136 @@ def _bump_agent_costs(session: Session, agent_id: int, input_tokens: int, output
     )
 
 
-def write_cost(session: Session, entry: CostEntry) -> int:
-    """Insert one ledger row and move the agent's totals, inside the caller's transaction."""
-    cost_id = session.execute(insert(Cost).values(**entry.row()).returning(Cost.id)).scalar_one()  # type: ignore[arg-type]
-    if entry.agent_id is not None:
-        _bump_agent_costs(
-            session, entry.agent_id, entry.usage.input_tokens, entry.usage.output_tokens, entry.cost_nd or 0
+SUM_COLUMNS = (
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_nd",
+    "unpriced_calls",
+)
+
+
+def quarter_hour(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)
+
+
+def _dialect_insert(session: Session) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert
+
+
+def _add_sums(session: Session, model: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
+    """Add each row's sums to the aggregate row with its keys (an upsert, executed for many rows)."""
+    if not rows:
+        return
+    table = model.__table__
+    stmt = _dialect_insert(session)(table)
+    updates = {column: table.c[column] + stmt.excluded[column] for column in SUM_COLUMNS}
+    if "agent_name" in table.c:
+        updates["agent_name"] = stmt.excluded["agent_name"]
+    session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), rows)
+
+
+def fold_into_aggregates(session: Session, rows: list[dict[str, Any]], sign: int = 1) -> None:
+    """Move the maintained aggregates (cost_totals, cost_buckets, agents' running totals) by these
+    ledger rows: sign=1 when they are written, -1 when they are removed."""
+    totals: dict[tuple[int, str, str], dict[str, Any]] = {}
+    buckets: dict[datetime, dict[str, Any]] = {}
+    agents: dict[int, list[int]] = {}
+    for row in rows:
+        cost = row["total_cost_nd"]
+        sums = (
+            1,
+            row["input_tokens"],
+            row["output_tokens"],
+            row["cache_read_tokens"],
+            row["cache_write_tokens"],
+            cost or 0,
+            1 if cost is None else 0,
         )
+        agent_key = row["agent_id"] or 0
+        total = totals.get((agent_key, row["model"], row["provider"]))
+        if total is None:
+            total = totals[(agent_key, row["model"], row["provider"])] = {
+                "agent_key": agent_key,
+                "model": row["model"],
+                "provider": row["provider"],
+                "agent_name": row["agent_name"],
+                **dict.fromkeys(SUM_COLUMNS, 0),
+            }
+        start = quarter_hour(row["timestamp"])
+        bucket = buckets.get(start)
+        if bucket is None:
+            bucket = buckets[start] = {"start": start, **dict.fromkeys(SUM_COLUMNS, 0)}
+        for column, value in zip(SUM_COLUMNS, sums, strict=True):
+            total[column] += sign * value
+            bucket[column] += sign * value
+        if row["agent_id"] is not None:
+            a = agents.setdefault(row["agent_id"], [0, 0, 0])
+            a[0] += sign * row["input_tokens"]
+            a[1] += sign * row["output_tokens"]
+            a[2] += sign * (cost or 0)
+    _add_sums(session, CostTotal, ("agent_key", "model", "provider"), list(totals.values()))
+    _add_sums(session, CostBucket, ("start",), list(buckets.values()))
+    for agent_id, (input_tokens, output_tokens, cost_nd) in agents.items():
+        _bump_agent_costs(session, agent_id, input_tokens, output_tokens, cost_nd)
+
+
+def write_cost(session: Session, entry: CostEntry) -> int:
+    """Insert one ledger row and move the aggregates, inside the caller's transaction."""
+    return write_cost_row(session, entry.row())
+
+
+def write_cost_row(session: Session, row: dict[str, Any]) -> int:
+    cost_id = session.execute(insert(Cost).values(**row).returning(Cost.id)).scalar_one()  # type: ignore[arg-type]
+    fold_into_aggregates(session, [row])
     return cost_id
 
 
-def write_costs(session: Session, entries: list[dict[str, Any]]) -> None:
-    """Bulk insert of ledger rows (import): one executemany, then one update per agent."""
-    if not entries:
+def subtract_from_aggregates(session: Session, condition: Any) -> None:
+    """Before ledger rows matching `condition` are deleted: take their sums off cost_totals and the
+    agents' running totals, with grouped SQL aggregates (buckets are deleted whole by the caller)."""
+    c = Cost
+    grouped = session.execute(
+        select(
+            func.coalesce(c.agent_id, 0).label("agent_key"),
+            c.model,
+            c.provider,
+            func.max(c.agent_name).label("agent_name"),
+            func.count().label("calls"),
+            func.sum(c.input_tokens).label("input_tokens"),
+            func.sum(c.output_tokens).label("output_tokens"),
+            func.sum(c.cache_read_tokens).label("cache_read_tokens"),
+            func.sum(c.cache_write_tokens).label("cache_write_tokens"),
+            func.coalesce(func.sum(c.total_cost_nd), 0).label("cost_nd"),
+            func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),  # type: ignore[union-attr]
+        )
+        .where(condition)
+        .group_by(func.coalesce(c.agent_id, 0), c.model, c.provider)
+    ).all()
+    rows = []
+    for g in grouped:
+        row = {"agent_key": g.agent_key, "model": g.model, "provider": g.provider, "agent_name": g.agent_name}
+        row.update({column: -int(getattr(g, column)) for column in SUM_COLUMNS})
+        rows.append(row)
+    _add_sums(session, CostTotal, ("agent_key", "model", "provider"), rows)
+    for g in grouped:
+        if g.agent_key:
+            _bump_agent_costs(session, g.agent_key, -int(g.input_tokens), -int(g.output_tokens), -int(g.cost_nd))
+
+
+def write_costs(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert of ledger rows (import): one executemany, then the aggregates once per batch."""
+    if not rows:
         return
-    session.execute(insert(Cost), entries)
-    totals: dict[int, list[int]] = {}
-    for row in entries:
-        if row["agent_id"] is not None:
-            t = totals.setdefault(row["agent_id"], [0, 0, 0])
-            t[0] += row["input_tokens"]
-            t[1] += row["output_tokens"]
-            t[2] += row["total_cost_nd"] or 0
-    for agent_id, (input_tokens, output_tokens, cost_nd) in totals.items():
-        _bump_agent_costs(session, agent_id, input_tokens, output_tokens, cost_nd)
+    session.execute(insert(Cost), rows)
+    fold_into_aggregates(session, rows)
 
 
 def add_user_message(

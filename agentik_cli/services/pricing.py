@@ -161,17 +161,52 @@ def _tier(value: Any, input_total: int) -> Decimal | None:
     return Decimal(price)
 
 
-def lookup(model: str, provider: str, overrides: dict[str, dict[str, Any]] | None = None) -> UnitPrices | None:
+class PriceBook:
+    """Prices as of now: your overrides, then genai-prices. Looks each model up once (an import of a
+    million rows prices them all with a handful of lookups)."""
+
+    def __init__(self, overrides: dict[str, dict[str, Any]] | None = None) -> None:
+        self.overrides = load_overrides() if overrides is None else overrides
+        self._models: dict[tuple[str, str], Any] = {}
+
+    def _model_price(self, model: str, provider: str) -> Any:
+        key = (provider, model)
+        if key not in self._models:
+            entry = self.overrides.get(_key(provider, model))
+            if entry is not None:
+                self._models[key] = _from_override(entry)
+            else:
+                try:
+                    result = _genai_calc(model, provider, Usage())
+                    self._models[key] = (result.model_price, result.model.id)
+                except LookupError:
+                    self._models[key] = None
+        return self._models[key]
+
+    def unit_prices(self, model: str, provider: str, input_total: int = 0) -> UnitPrices | None:
+        """The unit prices of a model for a prompt of this size (long prompts can cross a tier)."""
+        found = self._model_price(model, provider)
+        if found is None or isinstance(found, UnitPrices):
+            return found
+        price, model_id = found
+        return UnitPrices(
+            input=_tier(getattr(price, "input_mtok", None), input_total) or Decimal(0),
+            output=_tier(getattr(price, "output_mtok", None), input_total) or Decimal(0),
+            cache_read=_tier(getattr(price, "cache_read_mtok", None), input_total),
+            cache_write=_tier(getattr(price, "cache_write_mtok", None), input_total),
+            source="genai-prices",
+            model_id=model_id,
+        )
+
+    def price(self, model: str, provider: str, usage: Usage) -> Priced | None:
+        """The cost of one call at today's prices, or None when the model has no known price."""
+        prices = self.unit_prices(model, provider, usage.input_tokens)
+        return None if prices is None else _cost_from_units(prices, usage)
+
+
+def lookup(model: str, provider: str) -> UnitPrices | None:
     """The unit prices of a model (for a small prompt), or None when it has no known price."""
-    overrides = load_overrides() if overrides is None else overrides
-    entry = overrides.get(_key(provider, model))
-    if entry is not None:
-        return _from_override(entry)
-    try:
-        result = _genai_calc(model, provider, Usage(input_tokens=0, output_tokens=0))
-    except LookupError:
-        return None
-    return _unit_prices(result, 0)
+    return PriceBook().unit_prices(model, provider)
 
 
 def _genai_calc(model: str, provider: str, usage: Usage) -> Any:
@@ -190,18 +225,6 @@ def _genai_calc(model: str, provider: str, usage: Usage) -> Any:
     )
 
 
-def _unit_prices(result: Any, input_total: int) -> UnitPrices:
-    price = result.model_price
-    return UnitPrices(
-        input=_tier(getattr(price, "input_mtok", None), input_total) or Decimal(0),
-        output=_tier(getattr(price, "output_mtok", None), input_total) or Decimal(0),
-        cache_read=_tier(getattr(price, "cache_read_mtok", None), input_total),
-        cache_write=_tier(getattr(price, "cache_write_mtok", None), input_total),
-        source="genai-prices",
-        model_id=result.model.id,
-    )
-
-
 def _cost_from_units(prices: UnitPrices, usage: Usage) -> Priced:
     uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
     cache_read_rate = prices.cache_read if prices.cache_read is not None else prices.input
@@ -215,19 +238,8 @@ def _cost_from_units(prices: UnitPrices, usage: Usage) -> Priced:
     return Priced(to_nd(input_usd), to_nd(output_usd), prices)
 
 
-def price_call(
-    model: str, provider: str, usage: Usage, overrides: dict[str, dict[str, Any]] | None = None
-) -> Priced | None:
-    """The cost of one call at today's prices, or None when the model has no known price."""
-    overrides = load_overrides() if overrides is None else overrides
-    entry = overrides.get(_key(provider, model))
-    if entry is not None:
-        return _cost_from_units(_from_override(entry), usage)
-    try:
-        result = _genai_calc(model, provider, usage)
-    except LookupError:
-        return None
-    return Priced(to_nd(result.input_price), to_nd(result.output_price), _unit_prices(result, usage.input_tokens))
+def price_call(model: str, provider: str, usage: Usage) -> Priced | None:
+    return PriceBook().price(model, provider, usage)
 
 
 def known_models(provider: str | None = None) -> list[tuple[str, str, UnitPrices]]:

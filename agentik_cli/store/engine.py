@@ -26,6 +26,7 @@ from agentik_cli.errors import StoreError, UsageError
 MIGRATION_NAMES: tuple[str, ...] = (
     "0001_initial",
     "0002_settings",
+    "0003_reports",
 )
 
 BUSY_TIMEOUT_MS = 10_000

@@ -91,7 +91,7 @@ def m0001_initial(conn: Connection) -> None:
         Column("unpriced_calls", Integer, nullable=False),
         Index("ix_sessions_by_agent_and_last_message", "agent_id", "last_message_at"),
         Index("ix_sessions_by_last_message", "last_message_at"),
-        Index("ix_sessions_by_channel", "channel"),
+        Index("ix_sessions_by_channel", "channel", "last_message_at"),
     )
     Table(
         "messages",
@@ -169,9 +169,81 @@ def m0002_settings(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _sums(md: MetaData, name: str, *keys: Column) -> Table:
+    return Table(
+        name,
+        md,
+        *keys,
+        *(
+            Column(column, BigInteger, nullable=False)
+            for column in (
+                "calls",
+                "input_tokens",
+                "output_tokens",
+                "cache_read_tokens",
+                "cache_write_tokens",
+                "cost_nd",
+                "unpriced_calls",
+            )
+        ),
+    )
+
+
+QUARTER_HOUR_SQLITE = (
+    "substr(timestamp, 1, 14) || printf('%02d', (CAST(substr(timestamp, 15, 2) AS INTEGER) / 15) * 15) || ':00.000000'"
+)
+SUMS_SQL = (
+    "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
+    "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END)"
+)
+
+
+def m0003_reports(conn: Connection) -> None:
+    """Maintained aggregates for the cost reports, filled from the ledger as it stands; and, on
+    SQLite, a full-text index of message content kept in step by triggers."""
+    md = MetaData()
+    _sums(
+        md,
+        "cost_totals",
+        Column("agent_key", Integer, primary_key=True),
+        Column("model", String, primary_key=True),
+        Column("provider", String, primary_key=True),
+        Column("agent_name", String, nullable=True),
+    )
+    _sums(md, "cost_buckets", Column("start", DateTime(timezone=True), primary_key=True))
+    md.create_all(conn)
+    conn.execute(
+        text(
+            "INSERT INTO cost_totals (agent_key, model, provider, agent_name, calls, input_tokens, output_tokens, "
+            f"cache_read_tokens, cache_write_tokens, cost_nd, unpriced_calls) SELECT coalesce(agent_id, 0), model, "
+            f"provider, max(agent_name), {SUMS_SQL} FROM costs GROUP BY coalesce(agent_id, 0), model, provider"
+        )
+    )
+    if conn.dialect.name != "sqlite":
+        raise NotImplementedError("agentik's reports migration is written for SQLite so far")
+    conn.exec_driver_sql(
+        "INSERT INTO cost_buckets (start, calls, input_tokens, output_tokens, cache_read_tokens, "
+        f"cache_write_tokens, cost_nd, unpriced_calls) SELECT {QUARTER_HOUR_SQLITE}, {SUMS_SQL} FROM costs "
+        f"GROUP BY {QUARTER_HOUR_SQLITE}"
+    )
+    for statement in (
+        "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id')",
+        "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
+        "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
+        "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN "
+        "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content); END",
+        "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN "
+        "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content); "
+        "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
+        "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
+    ):
+        conn.exec_driver_sql(statement)
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
+    "0003_reports": m0003_reports,
 }
 assert tuple(MIGRATIONS) == MIGRATION_NAMES, "engine.MIGRATION_NAMES and MIGRATIONS disagree"
 

@@ -57,7 +57,7 @@ class ChatSession(SQLModel, table=True):
     __table_args__ = (
         Index("ix_sessions_by_agent_and_last_message", "agent_id", "last_message_at"),
         Index("ix_sessions_by_last_message", "last_message_at"),
-        Index("ix_sessions_by_channel", "channel"),
+        Index("ix_sessions_by_channel", "channel", "last_message_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -151,6 +151,44 @@ class Cost(SQLModel, table=True):
     response_ms: int | None = None
     channel: str | None = None
     endpoint: str | None = None
+
+
+class CostTotal(SQLModel, table=True):
+    """Running totals of the ledger per agent and model, moved in the transaction that writes (or
+    removes) cost rows: `costs summary` and the unfiltered by-agent/model/provider reports read these
+    few hundred rows instead of a million. agent_key is the agent's id, or 0 for usage of no agent
+    (a key column cannot be NULL and still conflict in an upsert)."""
+
+    __tablename__ = "cost_totals"
+
+    agent_key: int = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    provider: str = Field(primary_key=True)
+    agent_name: str | None = None
+    calls: int = Field(default=0, sa_type=BigInteger)
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_read_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_write_tokens: int = Field(default=0, sa_type=BigInteger)
+    cost_nd: int = Field(default=0, sa_type=BigInteger)
+    unpriced_calls: int = Field(default=0, sa_type=BigInteger)
+
+
+class CostBucket(SQLModel, table=True):
+    """The ledger summed per 15 minutes (UTC). Every time zone's midnight falls on a quarter hour, so
+    today, this month and local day, week and month buckets of `costs history` are sums of these
+    (35,040 rows a year at most) rather than scans of the ledger."""
+
+    __tablename__ = "cost_buckets"
+
+    start: datetime = Field(primary_key=True)
+    calls: int = Field(default=0, sa_type=BigInteger)
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_read_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_write_tokens: int = Field(default=0, sa_type=BigInteger)
+    cost_nd: int = Field(default=0, sa_type=BigInteger)
+    unpriced_calls: int = Field(default=0, sa_type=BigInteger)
 
 
 class Setting(SQLModel, table=True):

@@ -1,0 +1,408 @@
+"""`agentik costs`: what each agent, model and day has cost."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from agentik_cli import config
+from agentik_cli.cli import render
+from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
+
+app = typer.Typer(
+    help="Spend: summary, breakdowns, history, the raw ledger; record and import usage.\n\n"
+    "Example: agentik costs summary",
+    no_args_is_help=True,
+)
+
+Since = Annotated[str | None, typer.Option("--since", help="From WHEN: 2026-11-01, 2026-11-01T09:00, 7d, 24h, today.")]
+Until = Annotated[str | None, typer.Option("--until", help="Up to WHEN (a date includes that whole day).")]
+AgentOpt = Annotated[str | None, typer.Option("--agent", help="Only this agent's.")]
+
+FIGURES = [
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost",
+    "unpriced_calls",
+]
+LEDGER_COLUMNS = [
+    "id",
+    "timestamp",
+    "agent_id",
+    "agent",
+    "session_id",
+    "conversation_id",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "total_tokens",
+    "input_cost",
+    "output_cost",
+    "total_cost",
+    "price_input_per_mtok",
+    "price_output_per_mtok",
+    "price_cache_read_per_mtok",
+    "price_cache_write_per_mtok",
+    "response_ms",
+    "channel",
+    "endpoint",
+]
+
+
+def _usd(nd: int | None) -> str:
+    from agentik_cli.money import fmt_usd
+
+    return fmt_usd(nd)
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if not k.endswith("_nd")}
+
+
+def _window(since: str | None, until: str | None) -> Any:
+    from agentik_cli.services.reports import Window
+
+    window = Window(when(since, "--since"), when(until, "--until", end_of_day=True))
+    window.check()
+    return window
+
+
+@app.command()
+def summary(as_json: Json = False) -> None:
+    """Today, this month, all time, and each model's share.
+
+    Example: agentik costs summary --json | jq .month
+    """
+    from agentik_cli.money import to_nd
+    from agentik_cli.services import reports
+
+    data = reports.summary(config.store())
+    if as_json:
+        render.print_json(_public(data))
+        return
+
+    def with_unpriced(usd: float, unpriced: int) -> str:
+        return _usd(to_nd(usd)) + (f"  (+{unpriced} unpriced)" if unpriced else "")
+
+    render.print_fields(
+        [
+            ("today", with_unpriced(data["today"], data["today_unpriced_calls"])),
+            ("this month", with_unpriced(data["month"], data["month_unpriced_calls"])),
+            ("all time", with_unpriced(data["total"], data["unpriced_calls"])),
+            ("calls", f"{data['calls']:,}"),
+        ]
+    )
+    if data["models"]:
+        render.print_line()
+        render.print_table(
+            ["model", "provider", "calls", "input tokens", "output tokens", "cost", "unpriced"],
+            (
+                [
+                    m["model"],
+                    m["provider"],
+                    f"{m['calls']:,}",
+                    f"{m['input_tokens']:,}",
+                    f"{m['output_tokens']:,}",
+                    _usd(to_nd(m["cost"])),
+                    m["unpriced_calls"] or "",
+                ]
+                for m in data["models"]
+            ),
+            right=["calls", "input tokens", "output tokens", "cost", "unpriced"],
+        )
+
+
+def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
+    from agentik_cli.services import reports
+
+    check_formats(as_json, as_csv)
+    rows = reports.breakdown(config.store(), by, _window(since, until))
+    keys = {"agent": ["agent"], "model": ["model", "provider"], "provider": ["provider"]}[by]
+    if as_json:
+        render.print_json([_public(r) for r in rows])
+    elif as_csv:
+        render.print_csv(rows, keys + FIGURES)
+    else:
+        total = sum(r["cost_nd"] for r in rows)
+        render.print_table(
+            [*keys, "calls", "input tokens", "output tokens", "cache read", "cache write", "cost", "share", "unpriced"],
+            (
+                [
+                    *(r[k] for k in keys),
+                    f"{r['calls']:,}",
+                    f"{r['input_tokens']:,}",
+                    f"{r['output_tokens']:,}",
+                    f"{r['cache_read_tokens']:,}",
+                    f"{r['cache_write_tokens']:,}",
+                    _usd(r["cost_nd"]),
+                    f"{r['cost_nd'] / total:.0%}" if total else "",
+                    r["unpriced_calls"] or "",
+                ]
+                for r in rows
+            ),
+            right=["calls", "input tokens", "output tokens", "cache read", "cache write", "cost", "share", "unpriced"],
+            empty="no costs recorded in that time",
+        )
+
+
+@app.command("by-agent")
+def by_agent(since: Since = None, until: Until = None, as_json: Json = False, as_csv: Csv = False) -> None:
+    """Spend per agent, largest first (removed agents keep reporting under their name).
+
+    Example: agentik costs by-agent --since 2026-11-01 --until 2026-11-30
+    """
+    _breakdown("agent", since, until, as_json, as_csv)
+
+
+@app.command("by-model")
+def by_model(since: Since = None, until: Until = None, as_json: Json = False, as_csv: Csv = False) -> None:
+    """Spend per model, largest first.
+
+    Example: agentik costs by-model --since 7d --csv
+    """
+    _breakdown("model", since, until, as_json, as_csv)
+
+
+@app.command("by-provider")
+def by_provider(since: Since = None, until: Until = None, as_json: Json = False, as_csv: Csv = False) -> None:
+    """Spend per provider, largest first.
+
+    Example: agentik costs by-provider --since today
+    """
+    _breakdown("provider", since, until, as_json, as_csv)
+
+
+@app.command()
+def history(
+    days: Annotated[int | None, typer.Option("--days", help="The last N days, today included (default 30).")] = None,
+    since: Since = None,
+    by: Annotated[str, typer.Option("--by", help="day, week or month.")] = "day",
+    agent: AgentOpt = None,
+    as_json: Json = False,
+    as_csv: Csv = False,
+) -> None:
+    """Spend per day, week or month, oldest first, empty periods included (a chart on a terminal).
+
+    Example: agentik costs history --days 14
+    """
+    from agentik_cli.services import reports
+
+    check_formats(as_json, as_csv)
+    rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
+    columns = ["period", "calls", "input_tokens", "output_tokens", "cost", "unpriced_calls"]
+    if as_json:
+        render.print_json([{k: r[k] for k in columns} for r in rows])
+    elif as_csv:
+        render.print_csv(rows, columns)
+    else:
+        _chart(rows)
+
+
+def _chart(rows: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    top = max((r["cost_nd"] for r in rows), default=0)
+    width = 40
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
+    table.add_column("period")
+    table.add_column("", no_wrap=True)
+    table.add_column("cost", justify="right")
+    table.add_column("calls", justify="right")
+    for r in rows:
+        filled = round(r["cost_nd"] / top * width) if top else 0
+        if r["cost_nd"] and not filled:
+            filled = 1
+        bar = Text("█" * filled, style="cyan") + Text("·" * (width - filled) if not r["calls"] else "", style="dim")
+        unpriced = f" +{r['unpriced_calls']}?" if r["unpriced_calls"] else ""
+        table.add_row(r["period"], bar, _usd(r["cost_nd"]) + unpriced, f"{r['calls']:,}")
+    render.out().print(table)
+    total = sum(r["cost_nd"] for r in rows)
+    render.note(f"total {_usd(total)} over {len(rows)} periods")
+
+
+@app.command("list")
+def list_(
+    since: Since = None,
+    until: Until = None,
+    agent: AgentOpt = None,
+    model: Annotated[str | None, typer.Option("--model", help="Only this model's.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many rows.", min=1)] = 50,
+    as_json: Json = False,
+    as_csv: Csv = False,
+) -> None:
+    """The raw ledger, newest first, with every field.
+
+    Example: agentik costs list --since today --csv > today.csv
+    """
+    from agentik_cli.services import reports
+
+    check_formats(as_json, as_csv)
+    rows = reports.list_costs(config.store(), _window(since, until), agent=agent, model=model, limit=limit)
+    if as_json:
+        render.print_json(rows)
+    elif as_csv:
+        render.print_csv(rows, LEDGER_COLUMNS)
+    else:
+        from agentik_cli.money import to_nd
+
+        render.print_table(
+            ["id", "when", "agent", "model", "in", "out", "cost"],
+            (
+                [
+                    r["id"],
+                    _local(r["timestamp"]),
+                    r["agent"] or "",
+                    r["model"],
+                    f"{r['input_tokens']:,}",
+                    f"{r['output_tokens']:,}",
+                    _usd(None if r["total_cost"] is None else to_nd(r["total_cost"])),
+                ]
+                for r in rows
+            ),
+            right=["id", "in", "out", "cost"],
+            empty="no costs recorded in that time",
+        )
+
+
+def _local(stamp: str) -> str:
+    from datetime import datetime
+
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+@app.command()
+def record(
+    model: Annotated[str, typer.Option("--model", help="The model used.", show_default=False)],
+    provider: Annotated[
+        str, typer.Option("--provider", help="Who served it (anthropic, openai, ...).", show_default=False)
+    ],
+    input_tokens: Annotated[
+        int, typer.Option("--input-tokens", help="Every prompt token, cache included.", show_default=False)
+    ],
+    output_tokens: Annotated[int, typer.Option("--output-tokens", help="Output tokens.", show_default=False)],
+    cache_read_tokens: Annotated[int, typer.Option("--cache-read-tokens", help="Of the input: read from cache.")] = 0,
+    cache_write_tokens: Annotated[
+        int, typer.Option("--cache-write-tokens", help="Of the input: written to cache.")
+    ] = 0,
+    agent: AgentOpt = None,
+    cost: Annotated[float | None, typer.Option("--cost", help="USD; from the price list when not given.")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="Channel.")] = None,
+    endpoint: Annotated[str | None, typer.Option("--endpoint", help="Endpoint called.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="When (default now): ISO date or datetime, 2h ...")] = None,
+    as_json: Json = False,
+) -> None:
+    """Record usage that happened elsewhere (a batch job, another tool), priced at today's prices.
+
+    Example: agentik costs record --model gpt-4o-mini --provider openai --input-tokens 1200 --output-tokens 300
+    """
+    from agentik_cli.services import costs, reports
+
+    fields = {
+        "model": model,
+        "provider": provider,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_read_tokens": cache_read_tokens,
+        "cache_write_tokens": cache_write_tokens,
+        "agent": agent,
+        "cost": cost,
+        "channel": channel,
+        "endpoint": endpoint,
+        "at": at,
+    }
+    row = costs.record(config.store(), fields)
+    if row["total_cost_nd"] is None:
+        render.warn(f"no price known for {model} ({provider}): recorded as unpriced")
+    if as_json:
+        render.print_json(reports.get_cost(config.store(), row["id"]))
+    else:
+        render.print_line(str(row["id"]))
+
+
+@app.command("import")
+def import_(
+    file: Annotated[str, typer.Argument(help="A .jsonl or .csv file, or - for stdin.", show_default=False)],
+    fmt: Annotated[str | None, typer.Option("--format", help="jsonl or csv (default: from the file name).")] = None,
+    as_json: Json = False,
+) -> None:
+    """Import usage records: one JSON object a line, or CSV with a header. All rows or none.
+
+    Example: agentik costs import usage.jsonl
+    """
+    import os
+    import sys
+
+    from agentik_cli.services import costs
+
+    store = config.store()
+    size = os.path.getsize(file) if file != "-" and os.path.isfile(file) else 0
+    if size > 1_000_000 and sys.stderr.isatty():
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        with Progress(
+            "importing", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=render.err(), transient=True
+        ) as bar:
+            task = bar.add_task("import", total=size)
+            count = costs.import_file(store, file, fmt, progress=lambda done: bar.update(task, completed=done))
+    else:
+        count = costs.import_file(store, file, fmt)
+    if as_json:
+        render.print_json({"imported": count})
+    else:
+        render.print_line(str(count))
+
+
+@app.command()
+def cleanup(
+    older_than: Annotated[
+        int, typer.Option("--older-than", help="Remove ledger rows older than DAYS.", show_default=False)
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would go.")] = False,
+    yes: Yes = False,
+    as_json: Json = False,
+) -> None:
+    """Remove old rows from the cost ledger (sessions are removed with `sessions remove`).
+
+    Example: agentik costs cleanup --older-than 365 --dry-run
+    """
+    from agentik_cli.errors import UsageError
+    from agentik_cli.money import to_usd
+    from agentik_cli.services import costs
+
+    if older_than <= 0:
+        raise UsageError("--older-than must be 1 day or more")
+    store = config.store()
+    plan = costs.cleanup(store, older_than, dry_run=True)
+    unpriced = f" and {plan.unpriced_calls} unpriced calls" if plan.unpriced_calls else ""
+    what = (
+        f"{plan.rows:,} ledger rows worth {_usd(plan.cost_nd)}{unpriced}, older than {plan.before:%Y-%m-%d %H:%M} UTC"
+    )
+    result = plan
+    if not dry_run and plan.rows:
+        confirm(f"Remove {what}?", yes)
+        result = costs.cleanup(store, older_than)
+    if as_json:
+        render.print_json(
+            {
+                "removed": 0 if dry_run else result.rows,
+                "rows": result.rows,
+                "cost": to_usd(result.cost_nd),
+                "unpriced_calls": result.unpriced_calls,
+                "before": result.before.isoformat(),
+                "dry_run": dry_run,
+            }
+        )
+    elif dry_run:
+        render.print_line(f"would remove {what}")
+    elif result.rows:
+        render.print_line(f"removed {result.rows:,} ledger rows worth {_usd(result.cost_nd)}{unpriced}")
+    else:
+        render.print_line("nothing to remove")

@@ -1,0 +1,260 @@
+"""Sessions: listing (totals from the sessions table, never a scan of messages), transcripts, recent
+messages, full-text search (SQLite FTS5, kept in step with messages by triggers), rename, remove."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+
+from agentik_cli.errors import NotFound, UsageError
+from agentik_cli.money import to_usd
+from agentik_cli.services import agents
+from agentik_cli.store.engine import Store
+from agentik_cli.store.models import Agent, ChatSession, Message
+from agentik_cli.timeutil import iso
+
+# Search ranks the newest matches: for a word in a million messages, ranking every match would
+# scan them all; the newest SEARCH_WINDOW matches are ranked by bm25 instead.
+SEARCH_WINDOW = 2000
+
+
+def _session_dict(row: ChatSession, agent_name: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "agent": agent_name,
+        "agent_id": row.agent_id,
+        "title": row.title,
+        "channel": row.channel,
+        "messages": row.message_count,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "total_cost": to_usd(row.cost_nd),
+        "unpriced_calls": row.unpriced_calls,
+        "started_at": iso(row.started_at),
+        "last_message_at": iso(row.last_message_at),
+    }
+
+
+def message_dict(row: Message) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "role": row.role,
+        "content": row.content,
+        "timestamp": iso(row.timestamp),
+        "model": row.model,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "cost": to_usd(row.cost_nd),
+        "response_ms": row.response_ms,
+        "error": row.error,
+        "interrupted": row.interrupted,
+        "attachments": [{k: v for k, v in a.items() if k != "text"} for a in row.attachments or []],
+        "skills_used": list(row.skills_used or []),
+    }
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit <= 0:
+        raise UsageError("--limit must be a positive number")
+
+
+def list_sessions(
+    store: Store,
+    agent: str | None = None,
+    channel: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = 50,
+) -> list[dict[str, Any]]:
+    _check_limit(limit)
+    with store.read() as session:
+        query = select(ChatSession, Agent.name).join(Agent, Agent.id == ChatSession.agent_id)  # type: ignore[arg-type]
+        if agent is not None:
+            query = query.where(ChatSession.agent_id == agents.resolve(session, agent).id)  # type: ignore[arg-type]
+        if channel is not None:
+            query = query.where(ChatSession.channel == channel)  # type: ignore[arg-type]
+        if since is not None:
+            query = query.where(ChatSession.last_message_at >= since)  # type: ignore[arg-type]
+        query = query.order_by(ChatSession.last_message_at.desc(), ChatSession.id.desc())  # type: ignore[attr-defined]
+        if limit:
+            query = query.limit(limit)
+        return [_session_dict(row, name) for row, name in session.execute(query).all()]
+
+
+def get_session(store: Store, session_id: int) -> dict[str, Any]:
+    with store.read() as session:
+        found = session.execute(
+            select(ChatSession, Agent.name)
+            .join(Agent, Agent.id == ChatSession.agent_id)  # type: ignore[arg-type]
+            .where(ChatSession.id == session_id)  # type: ignore[arg-type]
+        ).first()
+        if found is None:
+            raise NotFound(f"no session {session_id}", hint="`agentik sessions list` shows the sessions")
+        row, name = found
+        messages = session.execute(
+            select(Message).where(Message.session_id == session_id).order_by(Message.id)  # type: ignore[arg-type]
+        ).scalars()
+        data = _session_dict(row, name)
+        data["message_count"] = data["messages"]
+        data["messages"] = [message_dict(m) for m in messages]
+    return data
+
+
+def recent(store: Store, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest messages across all sessions (the seed's `recent`)."""
+    _check_limit(limit)
+    with store.read() as session:
+        rows = session.execute(
+            select(Message, Agent.name, ChatSession.title)
+            .join(Agent, Agent.id == Message.agent_id)  # type: ignore[arg-type]
+            .join(ChatSession, ChatSession.id == Message.session_id)  # type: ignore[arg-type]
+            .order_by(Message.timestamp.desc(), Message.id.desc())  # type: ignore[attr-defined]
+            .limit(limit)
+        ).all()
+    return [{"session_id": m.session_id, "agent": name, "title": title, **message_dict(m)} for m, name, title in rows]
+
+
+def _fts_query(words: str) -> str:
+    """Each word quoted, so that FTS5 syntax in what a person typed is only ever text."""
+    tokens = re.findall(r"\w+", words)
+    if not tokens:
+        raise UsageError("the search query has no words in it")
+    return " ".join(f'"{t}"' for t in tokens)
+
+
+def snippet(content: str, words: str, width: int = 80) -> str:
+    """A window of the message around the first word of the query that it contains."""
+    flat = " ".join(content.split())
+    lowered = flat.lower()
+    positions = [lowered.find(w.lower()) for w in re.findall(r"\w+", words)]
+    hits = [p for p in positions if p >= 0]
+    if not hits:
+        return flat[:width] + ("…" if len(flat) > width else "")
+    start = max(min(hits) - width // 3, 0)
+    piece = flat[start : start + width]
+    return ("…" if start else "") + piece + ("…" if start + width < len(flat) else "")
+
+
+def search(store: Store, query: str, agent: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    _check_limit(limit)
+    if not query.strip():
+        raise UsageError("the search query is empty")
+    with store.read() as session:
+        agent_id = agents.resolve(session, agent).id if agent is not None else None
+        if store.is_sqlite:
+            match = _fts_query(query)
+            # The newest matches first (FTS5 walks rowids backwards without sorting), ranked by bm25.
+            window = text(
+                "SELECT rowid AS id, bm25(messages_fts) AS score FROM messages_fts WHERE messages_fts MATCH :q "
+                + ("AND rowid IN (SELECT id FROM messages WHERE agent_id = :agent) " if agent_id else "")
+                + "ORDER BY rowid DESC LIMIT :window"
+            )
+            params: dict[str, Any] = {"q": match, "window": SEARCH_WINDOW}
+            if agent_id:
+                params["agent"] = agent_id
+            ranked = session.execute(window, params).all()
+            ranked.sort(key=lambda r: (r.score, -r.id))
+            ids = [r.id for r in ranked[:limit]]
+        else:
+            pattern = f"%{query.strip().lower()}%"
+            stmt = select(Message.id).where(func.lower(Message.content).like(pattern))
+            if agent_id:
+                stmt = stmt.where(Message.agent_id == agent_id)  # type: ignore[arg-type]
+            ids = list(session.execute(stmt.order_by(Message.id.desc()).limit(limit)).scalars())  # type: ignore[union-attr]
+        if not ids:
+            return []
+        rows = {
+            m.id: (m, name, title)
+            for m, name, title in session.execute(
+                select(Message, Agent.name, ChatSession.title)
+                .join(Agent, Agent.id == Message.agent_id)  # type: ignore[arg-type]
+                .join(ChatSession, ChatSession.id == Message.session_id)  # type: ignore[arg-type]
+                .where(Message.id.in_(ids))  # type: ignore[union-attr]
+            ).all()
+        }
+    results = []
+    for message_id in ids:
+        m, name, title = rows[message_id]
+        results.append(
+            {
+                "session_id": m.session_id,
+                "message_id": m.id,
+                "agent": name,
+                "title": title,
+                "role": m.role,
+                "timestamp": iso(m.timestamp),
+                "snippet": snippet(m.content, query),
+                "content": m.content,
+            }
+        )
+    return results
+
+
+def rename(store: Store, session_id: int, title: str) -> None:
+    title = " ".join(title.split())
+    if not title:
+        raise UsageError("the title cannot be empty")
+    with store.write() as session:
+        if session.get(ChatSession, session_id) is None:
+            raise NotFound(f"no session {session_id}")
+        session.execute(update(ChatSession).where(ChatSession.id == session_id).values(title=title))  # type: ignore[arg-type]
+
+
+def describe(store: Store, session_id: int) -> ChatSession:
+    with store.read() as session:
+        row = session.get(ChatSession, session_id)
+    if row is None:
+        raise NotFound(f"no session {session_id}", hint="`agentik sessions list` shows the sessions")
+    return row
+
+
+def remove(store: Store, session_id: int) -> ChatSession:
+    """The session and its messages go; the cost ledger keeps every row (session and message ids set
+    to NULL), so cost totals before and after are equal."""
+    with store.write() as session:
+        row = session.get(ChatSession, session_id)
+        if row is None:
+            raise NotFound(f"no session {session_id}")
+        session.execute(delete(ChatSession).where(ChatSession.id == session_id))  # type: ignore[arg-type]
+        session.execute(
+            update(Agent)
+            .where(Agent.id == row.agent_id)  # type: ignore[arg-type]
+            .values(stat_sessions=Agent.stat_sessions - 1, stat_messages=Agent.stat_messages - row.message_count)
+        )
+    return row
+
+
+def transcript(data: dict[str, Any]) -> str:
+    """A session as Markdown that reads well in any Markdown viewer."""
+    lines = [
+        f"# {data['title'] or 'Session ' + str(data['id'])}",
+        "",
+        f"- Session: {data['id']}",
+        f"- Agent: {data['agent']}",
+        f"- Channel: {data['channel']}",
+        f"- Started: {data['started_at']}",
+        f"- Messages: {data['message_count']}",
+        f"- Tokens: {data['input_tokens']:,} in / {data['output_tokens']:,} out",
+        f"- Cost: ${data['total_cost']:.6f}"
+        + (f" ({data['unpriced_calls']} unpriced calls)" if data["unpriced_calls"] else ""),
+        "",
+    ]
+    for m in data["messages"]:
+        who = "You" if m["role"] == "user" else data["agent"]
+        meta = [m["timestamp"]]
+        if m["model"]:
+            meta.append(m["model"])
+        if m["cost"] is not None:
+            meta.append(f"${m['cost']:.6f}")
+        lines += [f"## {who}", "", f"*{' · '.join(meta)}*", ""]
+        for a in m["attachments"]:
+            lines.append(f"> attached: `{a['name']}` ({a['type']}, {a['size']:,} bytes)")
+        if m["attachments"]:
+            lines.append("")
+        lines.append(m["content"] or "*(no text)*")
+        if m["error"]:
+            lines += ["", f"> **{'Interrupted' if m['interrupted'] else 'Error'}:** {m['error']}"]
+        lines.append("")
+    return "\n".join(lines)
