@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from agentik_cli import config
-from agentik_cli.cli import render
+from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Limit, Yes, check_formats, confirm
 from agentik_cli.errors import UsageError
 
@@ -17,11 +17,21 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-AgentArg = Annotated[str, typer.Argument(help="The agent's name (any case) or id.", show_default=False)]
-Model = Annotated[str | None, typer.Option("--model", help="Model name, e.g. claude-sonnet-4-0, gpt-4o-mini.")]
+AgentArg = Annotated[
+    str,
+    typer.Argument(help="The agent's name (any case) or id.", show_default=False, autocompletion=complete.agent_names),
+]
+Model = Annotated[
+    str | None,
+    typer.Option("--model", help="Model name, e.g. claude-sonnet-4-0, gpt-4o-mini.", autocompletion=complete.models),
+]
 Provider = Annotated[
     str | None,
-    typer.Option("--provider", help="anthropic or openai; inferred from the model when not given."),
+    typer.Option(
+        "--provider",
+        help="anthropic or openai; inferred from the model when not given.",
+        autocompletion=complete.providers,
+    ),
 ]
 Description = Annotated[str | None, typer.Option("--description", help="What the agent is for.")]
 System = Annotated[str | None, typer.Option("--system", help="The system prompt.")]
@@ -32,7 +42,9 @@ Temperature = Annotated[
 MaxTokens = Annotated[int | None, typer.Option("--max-tokens", help="Most tokens in a reply (default 8192).")]
 Channels = Annotated[list[str] | None, typer.Option("--channel", help="A channel (repeatable).")]
 Skills = Annotated[list[str] | None, typer.Option("--skill", help="A skill (repeatable).")]
-Status = Annotated[str | None, typer.Option("--status", help="active, paused or archived.")]
+Status = Annotated[
+    str | None, typer.Option("--status", help="active, paused or archived.", autocompletion=complete.statuses)
+]
 BaseUrl = Annotated[
     str | None, typer.Option("--base-url", help="An OpenAI-compatible server (Ollama, vLLM, LM Studio, ...).")
 ]
@@ -299,7 +311,9 @@ def remove(agent: AgentArg, yes: Yes = False) -> None:
 
 @app.command()
 def stats(
-    agent: Annotated[str | None, typer.Argument(help="One agent; all agents when omitted.")] = None,
+    agent: Annotated[
+        str | None, typer.Argument(help="One agent; all agents when omitted.", autocompletion=complete.agent_names)
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Usage stats: sessions, messages, tokens, cost, average response time.
@@ -360,7 +374,9 @@ def search(
 
 @app.command()
 def default(
-    agent: Annotated[str | None, typer.Argument(help="The agent to make the default.")] = None,
+    agent: Annotated[
+        str | None, typer.Argument(help="The agent to make the default.", autocompletion=complete.agent_names)
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Show, or set, the agent that `chat` uses when none is named.

@@ -126,7 +126,7 @@ def main() -> None:
     import os
 
     try:
-        app()
+        app(prog_name="agentik")  # also under `python -m agentik_cli`, for messages and completion
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from agentik_cli import config
-from agentik_cli.cli import render
+from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Json
 from agentik_cli.errors import INTERRUPTED, AgentikError, Interrupted, UsageError
 
@@ -22,13 +22,22 @@ Ctrl-C stops the reply being streamed and returns to the prompt."""
 
 
 def chat(
-    agent: Annotated[str | None, typer.Argument(help="The agent (name or id); the default agent when omitted.")] = None,
+    agent: Annotated[
+        str | None,
+        typer.Argument(
+            help="The agent (name or id); the default agent when omitted.", autocompletion=complete.agent_names
+        ),
+    ] = None,
     message: Annotated[str | None, typer.Option("--message", "-m", help="The message; else stdin when piped.")] = None,
-    session: Annotated[int | None, typer.Option("--session", help="Continue this session.")] = None,
+    session: Annotated[
+        int | None, typer.Option("--session", help="Continue this session.", autocompletion=complete.session_ids)
+    ] = None,
     continue_: Annotated[
         bool, typer.Option("--continue", "-c", help="Continue the agent's most recent session.")
     ] = False,
-    model: Annotated[str | None, typer.Option("--model", help="Use this model for this call.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Use this model for this call.", autocompletion=complete.models)
+    ] = None,
     system: Annotated[str | None, typer.Option("--system", help="Use this system prompt for this call.")] = None,
     temperature: Annotated[float | None, typer.Option("--temperature", help="0 to 2, for this call.")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Most tokens in the reply.")] = None,

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from agentik_cli import config
-from agentik_cli.cli import render
+from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
 
 app = typer.Typer(
@@ -18,7 +18,9 @@ app = typer.Typer(
 
 Since = Annotated[str | None, typer.Option("--since", help="From WHEN: 2026-11-01, 2026-11-01T09:00, 7d, 24h, today.")]
 Until = Annotated[str | None, typer.Option("--until", help="Up to WHEN (a date includes that whole day).")]
-AgentOpt = Annotated[str | None, typer.Option("--agent", help="Only this agent's.")]
+AgentOpt = Annotated[
+    str | None, typer.Option("--agent", help="Only this agent's.", autocompletion=complete.agent_names)
+]
 
 FIGURES = [
     "calls",
@@ -183,7 +185,7 @@ def by_provider(since: Since = None, until: Until = None, as_json: Json = False,
 def history(
     days: Annotated[int | None, typer.Option("--days", help="The last N days, today included (default 30).")] = None,
     since: Since = None,
-    by: Annotated[str, typer.Option("--by", help="day, week or month.")] = "day",
+    by: Annotated[str, typer.Option("--by", help="day, week or month.", autocompletion=complete.periods)] = "day",
     agent: AgentOpt = None,
     as_json: Json = False,
     as_csv: Csv = False,
@@ -233,7 +235,9 @@ def list_(
     since: Since = None,
     until: Until = None,
     agent: AgentOpt = None,
-    model: Annotated[str | None, typer.Option("--model", help="Only this model's.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Only this model's.", autocompletion=complete.models)
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many rows.", min=1)] = 50,
     as_json: Json = False,
     as_csv: Csv = False,

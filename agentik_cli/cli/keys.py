@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from agentik_cli.cli import render
+from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Json
 
 app = typer.Typer(
@@ -15,7 +15,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ProviderArg = Annotated[str, typer.Argument(help="anthropic or openai.", show_default=False)]
+ProviderArg = Annotated[
+    str, typer.Argument(help="anthropic or openai.", show_default=False, autocompletion=complete.providers)
+]
 
 
 @app.command("set")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli.cli import render
+from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Json
 
 app = typer.Typer(
@@ -15,8 +15,10 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-ModelArg = Annotated[str, typer.Argument(help="The model name.", show_default=False)]
-ProviderOpt = Annotated[str | None, typer.Option("--provider", help="anthropic or openai.")]
+ModelArg = Annotated[str, typer.Argument(help="The model name.", show_default=False, autocompletion=complete.models)]
+ProviderOpt = Annotated[
+    str | None, typer.Option("--provider", help="anthropic or openai.", autocompletion=complete.providers)
+]
 
 
 def _per_mtok(value: Any) -> float | None:

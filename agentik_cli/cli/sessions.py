@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from agentik_cli import config
-from agentik_cli.cli import render
+from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
 
 app = typer.Typer(
@@ -15,8 +15,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-SessionArg = Annotated[int, typer.Argument(help="The session id.", show_default=False)]
-AgentOpt = Annotated[str | None, typer.Option("--agent", help="Only this agent's.")]
+SessionArg = Annotated[
+    int, typer.Argument(help="The session id.", show_default=False, autocompletion=complete.session_ids)
+]
+AgentOpt = Annotated[
+    str | None, typer.Option("--agent", help="Only this agent's.", autocompletion=complete.agent_names)
+]
 
 LIST_COLUMNS = [
     "id",

@@ -156,7 +156,11 @@ def breakdown(store: Store, by: str, window: Window) -> list[dict[str, Any]]:
             keys = {"agent": [agent_name.label("agent")], "model": [c.model, c.provider], "provider": [c.provider]}[by]
             query = select(*keys, *_ledger_sums())
             if window.since is not None:
-                query = query.where(c.timestamp >= window.since)  # type: ignore[arg-type]
+                # left to itself, SQLite walks the whole ledger in GROUP BY order (ix_costs_by_model)
+                # instead of the time range
+                query = query.where(c.timestamp >= window.since).with_hint(  # type: ignore[arg-type]
+                    c, "INDEXED BY ix_costs_by_timestamp", "sqlite"
+                )
             if window.until is not None:
                 query = query.where(c.timestamp < window.until)  # type: ignore[arg-type]
             if by == "agent":
