@@ -133,7 +133,8 @@ def plans(db: Path) -> None:
         "costs history --agent": "WITH periods (i, lo, hi) AS (VALUES (0, '2026-11-01', '2026-11-02')) SELECT p.i, "
         "sum(c.total_cost_nd) FROM periods p JOIN costs c ON c.agent_id = 1 AND c.timestamp >= p.lo AND "
         "c.timestamp < p.hi GROUP BY p.i",
-        "costs by-model --since": "SELECT model, provider, sum(total_cost_nd) FROM costs INDEXED BY ix_costs_by_timestamp WHERE timestamp >= "
+        "costs by-model --since": "SELECT model, provider, sum(total_cost_nd) FROM costs "
+        "INDEXED BY ix_costs_by_timestamp WHERE timestamp >= "
         "'2026-11-01' GROUP BY model, provider",
         "costs list": "SELECT * FROM costs ORDER BY timestamp DESC, id DESC LIMIT 50",
         "sessions list": "SELECT * FROM sessions JOIN agents ON agents.id = sessions.agent_id "
