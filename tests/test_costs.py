@@ -272,6 +272,8 @@ def test_import_from_stdin(cli, ledger):
             "line 2: cannot read the time",
         ),
         (['{"model": "m", "provider": "openai", "input_tokens": 1, "output_tokens": 1'], "line 2: not valid JSON"),
+        (['{"model": "m"}, {"provider": "openai"}'], "line 2: not valid JSON"),
+        (["[1, 2]"], "line 2: a record must be a JSON object"),
         (
             ['{"model": "m", "provider": "openai", "input_tokens": "many", "output_tokens": 1}'],
             "line 2: input_tokens must be a whole number",

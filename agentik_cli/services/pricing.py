@@ -10,6 +10,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from agentik_cli import paths
@@ -29,6 +30,28 @@ class UnitPrices:
     cache_write: Decimal | None = None
     source: str = "genai-prices"  # or "override"
     model_id: str | None = None
+
+    @cached_property
+    def stored(self) -> dict[str, int | None]:
+        """As kept on a cost row: nano-dollars per million tokens, None where there is no price."""
+        return {
+            "price_input_nd": to_nd(self.input),
+            "price_output_nd": to_nd(self.output),
+            "price_cache_read_nd": None if self.cache_read is None else to_nd(self.cache_read),
+            "price_cache_write_nd": None if self.cache_write is None else to_nd(self.cache_write),
+        }
+
+    @cached_property
+    def nd(self) -> tuple[int, int, int, int]:
+        """Nano-dollars per million tokens: input, output, cache read, cache write (a missing cache
+        price is the input price)."""
+        base = to_nd(self.input)
+        return (
+            base,
+            to_nd(self.output),
+            base if self.cache_read is None else to_nd(self.cache_read),
+            base if self.cache_write is None else to_nd(self.cache_write),
+        )
 
 
 @dataclass(frozen=True)
@@ -168,6 +191,7 @@ class PriceBook:
     def __init__(self, overrides: dict[str, dict[str, Any]] | None = None) -> None:
         self.overrides = load_overrides() if overrides is None else overrides
         self._models: dict[tuple[str, str], Any] = {}
+        self._units: dict[tuple[str, str, int], UnitPrices] = {}
 
     def _model_price(self, model: str, provider: str) -> Any:
         key = (provider, model)
@@ -178,7 +202,11 @@ class PriceBook:
             else:
                 try:
                     result = _genai_calc(model, provider, Usage())
-                    self._models[key] = (result.model_price, result.model.id)
+                    price = result.model_price
+                    starts = sorted(
+                        {tier.start for value in vars(price).values() for tier in getattr(value, "tiers", None) or ()}
+                    )
+                    self._models[key] = (price, result.model.id, starts)
                 except LookupError:
                     self._models[key] = None
         return self._models[key]
@@ -188,7 +216,15 @@ class PriceBook:
         found = self._model_price(model, provider)
         if found is None or isinstance(found, UnitPrices):
             return found
-        price, model_id = found
+        price, model_id, starts = found
+        key = (provider, model, sum(1 for start in starts if input_total >= start))
+        cached = self._units.get(key)
+        if cached is None:
+            cached = self._units[key] = self._units_at(price, model_id, input_total)
+        return cached
+
+    @staticmethod
+    def _units_at(price: Any, model_id: str, input_total: int) -> UnitPrices:
         return UnitPrices(
             input=_tier(getattr(price, "input_mtok", None), input_total) or Decimal(0),
             output=_tier(getattr(price, "output_mtok", None), input_total) or Decimal(0),
@@ -225,17 +261,19 @@ def _genai_calc(model: str, provider: str, usage: Usage) -> Any:
     )
 
 
+def _per_million(numerator: int) -> int:
+    """numerator / 1,000,000, rounded half to even: integer arithmetic, exact."""
+    quotient, remainder = divmod(numerator, MTOK)
+    if remainder * 2 > MTOK or (remainder * 2 == MTOK and quotient % 2):
+        quotient += 1
+    return quotient
+
+
 def _cost_from_units(prices: UnitPrices, usage: Usage) -> Priced:
-    uncached = usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens
-    cache_read_rate = prices.cache_read if prices.cache_read is not None else prices.input
-    cache_write_rate = prices.cache_write if prices.cache_write is not None else prices.input
-    input_usd = (
-        Decimal(max(uncached, 0)) * prices.input
-        + Decimal(usage.cache_read_tokens) * cache_read_rate
-        + Decimal(usage.cache_write_tokens) * cache_write_rate
-    ) / MTOK
-    output_usd = Decimal(usage.output_tokens) * prices.output / MTOK
-    return Priced(to_nd(input_usd), to_nd(output_usd), prices)
+    p_in, p_out, p_read, p_write = prices.nd
+    uncached = max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0)
+    input_nd = _per_million(uncached * p_in + usage.cache_read_tokens * p_read + usage.cache_write_tokens * p_write)
+    return Priced(input_nd, _per_million(usage.output_tokens * p_out), prices)
 
 
 def price_call(model: str, provider: str, usage: Usage) -> Priced | None:
@@ -275,8 +313,3 @@ def known_models(provider: str | None = None) -> list[tuple[str, str, UnitPrices
         ((prov, model, prices) for (prov, model), prices in rows.items() if not provider or prov == provider),
         key=lambda row: (row[0], row[1]),
     )
-
-
-def per_mtok_nd(value: Decimal | None) -> int | None:
-    """A unit price as stored on a cost row: nano-dollars per million tokens."""
-    return None if value is None else to_nd(value)

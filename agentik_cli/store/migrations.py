@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from agentik_cli.store.engine import MIGRATION_NAMES
+from agentik_cli.store.sql import QUARTER_HOUR_SQLITE, SUMS_SQL
 
 
 def _tracking_table(metadata: MetaData) -> Table:
@@ -150,8 +151,18 @@ def m0001_initial(conn: Connection) -> None:
         Index("ix_costs_by_model", "model"),
         Index("ix_costs_by_provider", "provider"),
         Index("ix_costs_by_agent_and_timestamp", "agent_id", "timestamp"),
-        Index("ix_costs_by_session", "session_id"),
-        Index("ix_costs_by_conversation", "conversation_id"),
+        Index(
+            "ix_costs_by_session",
+            "session_id",
+            sqlite_where=text("session_id IS NOT NULL"),
+            postgresql_where=text("session_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_costs_by_conversation",
+            "conversation_id",
+            sqlite_where=text("conversation_id IS NOT NULL"),
+            postgresql_where=text("conversation_id IS NOT NULL"),
+        ),
     )
     md.create_all(conn)
 
@@ -187,15 +198,6 @@ def _sums(md: MetaData, name: str, *keys: Column) -> Table:
             )
         ),
     )
-
-
-QUARTER_HOUR_SQLITE = (
-    "substr(timestamp, 1, 14) || printf('%02d', (CAST(substr(timestamp, 15, 2) AS INTEGER) / 15) * 15) || ':00.000000'"
-)
-SUMS_SQL = (
-    "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
-    "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END)"
-)
 
 
 def m0003_reports(conn: Connection) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
 
@@ -116,9 +116,20 @@ class Cost(SQLModel, table=True):
         Index("ix_costs_by_model", "model"),
         Index("ix_costs_by_provider", "provider"),
         Index("ix_costs_by_agent_and_timestamp", "agent_id", "timestamp"),
-        # without these, deleting a session would scan the ledger once per message (SET NULL)
-        Index("ix_costs_by_session", "session_id"),
-        Index("ix_costs_by_conversation", "conversation_id"),
+        # without these, deleting a session would scan the ledger once per message (SET NULL);
+        # partial, so that usage recorded or imported without a session costs no index upkeep
+        Index(
+            "ix_costs_by_session",
+            "session_id",
+            sqlite_where=text("session_id IS NOT NULL"),
+            postgresql_where=text("session_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_costs_by_conversation",
+            "conversation_id",
+            sqlite_where=text("conversation_id IS NOT NULL"),
+            postgresql_where=text("conversation_id IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

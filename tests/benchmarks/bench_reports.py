@@ -116,7 +116,9 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int) -> None:
             costs.append(entry.row())
         with store.write() as session:
             session.execute(insert(Message), messages)
-            ledger.write_costs(session, costs)
+            writer = ledger.BulkWriter(session)
+            writer.add(costs)
+            writer.finish()
     reset_stores()
 
 
