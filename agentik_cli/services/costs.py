@@ -18,7 +18,7 @@ from sqlalchemy import delete, func, select
 from agentik_cli.errors import UsageError
 from agentik_cli.money import to_nd
 from agentik_cli.services import ledger
-from agentik_cli.services.pricing import PriceBook, Usage
+from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Cost, CostBucket
 from agentik_cli.timeutil import now_utc, parse_when
@@ -54,6 +54,7 @@ class Resolver:
 
     def __post_init__(self) -> None:
         self.agents: dict[str, tuple[int, str] | None] = {}
+        self.names: dict[tuple[Any, Any], tuple[str, str]] = {}
 
     def agent(self, ref: str) -> tuple[int, str]:
         resolved = self.agents.get(ref, False)
@@ -78,7 +79,10 @@ class Resolver:
         if not model or not provider or input_tokens in (None, "") or output_tokens in (None, ""):
             missing = [name for name in REQUIRED if get(name) in (None, "")]
             raise RowError(f"missing {', '.join(missing)}")
-        model, provider = str(model).strip(), str(provider).strip().lower()
+        names = self.names.get((model, provider))
+        if names is None:
+            names = self.names[(model, provider)] = (str(model).strip(), str(provider).strip().lower())
+        model, provider = names
         if not model or not provider:
             raise RowError("model and provider cannot be empty")
         if type(input_tokens) is not int or input_tokens < 0:
@@ -123,12 +127,13 @@ class Resolver:
             if prices is not None:  # the prices of the day, for the record, even when the cost was given
                 row.update(prices.stored)
             return row
-        priced = self.prices.price(model, provider, Usage(input_tokens, output_tokens, cache_read, cache_write))
-        if priced is not None:
-            row["input_cost_nd"] = priced.input_nd
-            row["output_cost_nd"] = priced.output_nd
-            row["total_cost_nd"] = priced.input_nd + priced.output_nd
-            row.update(priced.prices.stored)
+        prices = self.prices.unit_prices(model, provider, input_tokens)
+        if prices is not None:
+            input_nd, output_nd = prices.cost_nd(input_tokens, output_tokens, cache_read, cache_write)
+            row["input_cost_nd"] = input_nd
+            row["output_cost_nd"] = output_nd
+            row["total_cost_nd"] = input_nd + output_nd
+            row.update(prices.stored)
         return row
 
 

@@ -41,6 +41,15 @@ class UnitPrices:
             "price_cache_write_nd": None if self.cache_write is None else to_nd(self.cache_write),
         }
 
+    def cost_nd(self, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> tuple[int, int]:
+        """(input, output) cost in nano-dollars; input_tokens counts the cache tokens too."""
+        p_in, p_out, p_read, p_write = self.nd
+        uncached = max(input_tokens - cache_read - cache_write, 0)
+        return (
+            _per_million(uncached * p_in + cache_read * p_read + cache_write * p_write),
+            _per_million(output_tokens * p_out),
+        )
+
     @cached_property
     def nd(self) -> tuple[int, int, int, int]:
         """Nano-dollars per million tokens: input, output, cache read, cache write (a missing cache
@@ -217,7 +226,7 @@ class PriceBook:
         if found is None or isinstance(found, UnitPrices):
             return found
         price, model_id, starts = found
-        key = (provider, model, sum(1 for start in starts if input_total >= start))
+        key = (provider, model, sum(1 for start in starts if input_total >= start) if starts else 0)
         cached = self._units.get(key)
         if cached is None:
             cached = self._units[key] = self._units_at(price, model_id, input_total)
@@ -270,10 +279,10 @@ def _per_million(numerator: int) -> int:
 
 
 def _cost_from_units(prices: UnitPrices, usage: Usage) -> Priced:
-    p_in, p_out, p_read, p_write = prices.nd
-    uncached = max(usage.input_tokens - usage.cache_read_tokens - usage.cache_write_tokens, 0)
-    input_nd = _per_million(uncached * p_in + usage.cache_read_tokens * p_read + usage.cache_write_tokens * p_write)
-    return Priced(input_nd, _per_million(usage.output_tokens * p_out), prices)
+    input_nd, output_nd = prices.cost_nd(
+        usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens
+    )
+    return Priced(input_nd, output_nd, prices)
 
 
 def price_call(model: str, provider: str, usage: Usage) -> Priced | None:
