@@ -159,3 +159,35 @@ def test_no_color_on_a_terminal(term, fake, how):
     child.expect(pexpect.EOF)
     assert "claude" in child.before
     assert "\x1b[" not in child.before
+
+
+def screen_lines(raw: str, columns: int = 100, rows: int = 30) -> list[str]:
+    """What a person sees, scrollback included: the output replayed through a terminal emulator."""
+    import pyte
+
+    screen = pyte.HistoryScreen(columns, rows, history=5000, ratio=0.5)
+    stream = pyte.Stream(screen)
+    stream.feed(raw.replace("\n", "\r\n") if "\r\n" not in raw else raw)
+    top = [
+        "".join(ch.data for ch in line.values())
+        if isinstance(line, dict)
+        else "".join(line[x].data for x in range(columns))
+        for line in screen.history.top
+    ]
+    return [line.rstrip() for line in [*top, *screen.display]]
+
+
+def test_a_long_reply_renders_once_on_a_small_terminal(term, fake):
+    """A reply far taller than the terminal (a 60-line code block, then prose): every line is on
+    the screen or in the scrollback exactly once, in order; nothing is drawn twice or lost."""
+    code = "\n".join(f"print({i})" for i in range(60))
+    prose = "\n\n".join(f"Paragraph {i} says something useful." for i in range(40))
+    fake.add(Reply(text=f"# Listing\n\n```python\n{code}\n```\n\n{prose}", chunks=400, delay=0.002))
+    child = term("chat", "claude", "-m", "show me")
+    child.expect(pexpect.EOF)
+    lines = screen_lines(child.before)
+    printed = [line.strip() for line in lines if line.strip().startswith("print(")]
+    assert printed == [f"print({i})" for i in range(60)]
+    paragraphs = [line.strip() for line in lines if line.strip().startswith("Paragraph")]
+    assert paragraphs == [f"Paragraph {i} says something useful." for i in range(40)]
+    assert sum("session 1" in line for line in lines) == 1

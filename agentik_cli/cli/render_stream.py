@@ -37,9 +37,13 @@ class MarkdownPrinter:
 
         self.console = render.out()
         self.settled_any = False
+        self.separate_next = True
         self.lines: list[str] = []  # complete lines of the unfinished block
         self.partial = ""  # the line being written
         self.in_fence = False
+        self.fence = ""  # the line that opened the code block the tail is in
+        # the live tail must fit on the screen (rich cannot redraw lines that scrolled away)
+        self.max_lines = max(self.console.height - 6, 8)
         self.thought = ""
         self.live = Live(
             console=self.console,
@@ -65,7 +69,7 @@ class MarkdownPrinter:
             parts.append(Text(self.thought, style="dim italic"))
         tail = "".join(self.lines) + self.partial
         if tail.strip():
-            if self.settled_any:
+            if self.settled_any and self.separate_next:
                 parts.append(Text(""))
             parts.append(self._markdown(tail))
         return Group(*parts)
@@ -80,12 +84,13 @@ class MarkdownPrinter:
             self.live.console.print(Text(self.thought.rstrip() + "\n", style="dim italic"))
             self.thought = ""
 
-    def _settle(self) -> None:
+    def _settle(self, separate: bool = True) -> None:
         block = "".join(self.lines)
         self.lines = []
         if block.strip():
-            if self.settled_any:
+            if self.settled_any and self.separate_next:
                 self.live.console.print()
+            self.separate_next = separate
             self.live.console.print(self._markdown(block))
             self.settled_any = True
 
@@ -100,10 +105,23 @@ class MarkdownPrinter:
             stripped = line.strip()
             if stripped.startswith(("```", "~~~")):
                 self.in_fence = not self.in_fence
+                self.fence = line + "\n" if self.in_fence else ""
             if not stripped and not self.in_fence and self.lines:
                 self._settle()
-            else:
-                self.lines.append(line + "\n")
+                continue
+            self.lines.append(line + "\n")
+            if len(self.lines) >= self.max_lines:
+                self._settle_tall()
+
+    def _settle_tall(self) -> None:
+        """A block taller than the screen is settled in pieces: a code block is closed and opened
+        again with the same fence, so each piece renders as code."""
+        if self.in_fence:
+            self.lines.append(self.fence.strip()[:3] + "\n")
+            self._settle(separate=False)
+            self.lines = [self.fence]
+        else:
+            self._settle(separate=False)
 
     def close(self) -> None:
         self._settle_thinking()
