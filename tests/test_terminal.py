@@ -191,3 +191,25 @@ def test_a_long_reply_renders_once_on_a_small_terminal(term, fake):
     paragraphs = [line.strip() for line in lines if line.strip().startswith("Paragraph")]
     assert paragraphs == [f"Paragraph {i} says something useful." for i in range(40)]
     assert sum("session 1" in line for line in lines) == 1
+
+
+def test_ctrl_c_leaves_a_clean_screen(term, fake):
+    """After Ctrl-C the partial reply is on the screen once, followed by the note and the prompt
+    (the echoed ^C must not push the live line down and leave a copy)."""
+    import io
+
+    fake.add(Reply(text=" ".join(f"Step {i}: rebase." for i in range(300)), delay=0.02))
+    child = term("chat", "claude")
+    log = io.StringIO()
+    child.logfile_read = log
+    child.expect(PROMPT)
+    child.sendline("rebase, step by step")
+    child.expect("Step 3")
+    child.sendintr()
+    child.expect(PROMPT)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    lines = [line for line in screen_lines(log.getvalue()) if line]
+    steps = [line for line in lines if line.startswith("Step 0:")]
+    assert len(steps) == 1, lines
+    assert lines[lines.index(steps[0]) + 1] == "interrupted: the reply so far is kept"

@@ -45,6 +45,7 @@ class MarkdownPrinter:
         # the live tail must fit on the screen (rich cannot redraw lines that scrolled away)
         self.max_lines = max(self.console.height - 6, 8)
         self.thought = ""
+        self._quiet_ctrl_c()
         self.live = Live(
             console=self.console,
             auto_refresh=True,
@@ -54,6 +55,36 @@ class MarkdownPrinter:
             get_renderable=self._tail,
         )
         self.live.start()
+
+    def _quiet_ctrl_c(self) -> None:
+        """While the reply streams the terminal echoes nothing: rich pads the live lines to the full
+        width, so an echoed ^C (or a key typed ahead) would wrap onto a line of its own and the
+        redraw would leave the last line twice on the screen. Keys typed ahead are not lost: the
+        next prompt reads them."""
+        self._saved_tty: list[Any] | None = None
+        try:
+            import termios
+
+            fd = sys.stdin.fileno()
+            if not sys.stdin.isatty():
+                return
+            attrs = termios.tcgetattr(fd)
+            self._saved_tty = [fd, termios.tcgetattr(fd)]
+            attrs[3] &= ~(termios.ECHO | termios.ECHOCTL)
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        except (ImportError, OSError, ValueError, AttributeError):
+            self._saved_tty = None
+
+    def _restore_tty(self) -> None:
+        if self._saved_tty is not None:
+            import termios
+
+            fd, attrs = self._saved_tty
+            try:
+                termios.tcsetattr(fd, termios.TCSANOW, attrs)
+            except (OSError, termios.error):
+                pass
+            self._saved_tty = None
 
     def _markdown(self, text: str) -> Any:
         from rich.markdown import Markdown
@@ -129,7 +160,10 @@ class MarkdownPrinter:
             self.lines.append(self.partial)
             self.partial = ""
         # the last block is drawn by the final refresh of the live region, not printed again
-        self.live.stop()
+        try:
+            self.live.stop()
+        finally:
+            self._restore_tty()
 
 
 def printer(markdown: bool) -> RawPrinter | MarkdownPrinter:
