@@ -262,7 +262,7 @@ def list_(
             (
                 [
                     r["id"],
-                    _local(r["timestamp"]),
+                    render.local_time(r["timestamp"]),
                     r["agent"] or "",
                     r["model"],
                     f"{r['input_tokens']:,}",
@@ -274,12 +274,6 @@ def list_(
             right=["id", "in", "out", "cost"],
             empty="no costs recorded in that time",
         )
-
-
-def _local(stamp: str) -> str:
-    from datetime import datetime
-
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 @app.command()

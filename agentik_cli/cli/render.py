@@ -51,6 +51,15 @@ def err() -> Console:
     )
 
 
+def local_time(stamp: str | None) -> str:
+    """An ISO UTC timestamp from the data, as local time for a table."""
+    from datetime import datetime
+
+    if not stamp:
+        return ""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     sys.stdout.flush()

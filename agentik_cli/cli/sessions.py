@@ -36,14 +36,6 @@ LIST_COLUMNS = [
 ]
 
 
-def _local(stamp: str | None) -> str:
-    from datetime import datetime
-
-    if not stamp:
-        return ""
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
 def _money(value: float | None) -> str:
     from agentik_cli.money import fmt_usd, to_nd
 
@@ -84,7 +76,7 @@ def list_(
                     r["messages"],
                     f"{r['input_tokens']:,}/{r['output_tokens']:,}",
                     _money(r["total_cost"]),
-                    _local(r["last_message_at"]),
+                    render.local_time(r["last_message_at"]),
                 ]
                 for r in rows
             ),
@@ -141,7 +133,7 @@ def recent(
             [
                 r["session_id"],
                 r["agent"],
-                _local(r["timestamp"]),
+                render.local_time(r["timestamp"]),
                 r["role"],
                 sessions.snippet(r["content"], "", width=70),
             ]
@@ -184,7 +176,7 @@ def search(
     for r in rows:
         snippet = Text(r["snippet"])
         snippet.highlight_words(words, style="bold yellow", case_sensitive=False)
-        table.add_row(str(r["session_id"]), r["agent"], _local(r["timestamp"]), snippet)
+        table.add_row(str(r["session_id"]), r["agent"], render.local_time(r["timestamp"]), snippet)
     render.out().print(table)
 
 

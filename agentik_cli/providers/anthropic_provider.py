@@ -16,7 +16,6 @@ from agentik_cli.providers.base import (
     Turn,
     incomplete,
     provider_error,
-    strip_credentials,
 )
 
 
@@ -35,6 +34,8 @@ def _content(turn: Turn) -> Any:
 
 class AnthropicProvider(Provider):
     name = "anthropic"
+    base_url_env = "ANTHROPIC_BASE_URL"
+    default_base_url = "https://api.anthropic.com"
     endpoint_path = "/v1/messages"
     label = "Anthropic"
 
@@ -47,13 +48,6 @@ class AnthropicProvider(Provider):
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
         return anthropic.Anthropic(**kwargs)
-
-    @property
-    def endpoint(self) -> str:
-        import os
-
-        base = self.base_url or os.environ.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com"
-        return strip_credentials(base).rstrip("/") + self.endpoint_path
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {

@@ -95,6 +95,8 @@ class Provider:
     API path called, for the ledger."""
 
     name: ClassVar[str]
+    base_url_env: ClassVar[str]  # the SDK's own base-URL variable
+    default_base_url: ClassVar[str]
     endpoint_path: ClassVar[str]
 
     def __init__(self, *, api_key: str | None, base_url: str | None, timeout: float | None = None) -> None:
@@ -119,8 +121,11 @@ class Provider:
 
     @property
     def endpoint(self) -> str:
-        """The URL called, without credentials: kept on the cost row."""
-        raise NotImplementedError
+        """The URL called, without credentials: kept on the cost row and named in errors."""
+        import os
+
+        base = self.base_url or os.environ.get(self.base_url_env) or self.default_base_url
+        return strip_credentials(base).rstrip("/") + self.endpoint_path
 
     def stream(self, request: ChatRequest, state: CallState) -> Iterator[Chunk]:
         """Yield the reply as it arrives, keeping `state` current. Raises ProviderError."""

@@ -15,7 +15,6 @@ from agentik_cli.providers.base import (
     Turn,
     incomplete,
     provider_error,
-    strip_credentials,
 )
 
 # OpenAI's reasoning models reject a non-default temperature and want max_completion_tokens.
@@ -34,6 +33,8 @@ def _content(turn: Turn) -> Any:
 
 class OpenAIProvider(Provider):
     name = "openai"
+    base_url_env = "OPENAI_BASE_URL"
+    default_base_url = "https://api.openai.com/v1"
     endpoint_path = "/chat/completions"
 
     @property
@@ -57,13 +58,6 @@ class OpenAIProvider(Provider):
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
         return openai.OpenAI(**kwargs)
-
-    @property
-    def endpoint(self) -> str:
-        import os
-
-        base = self.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
-        return strip_credentials(base).rstrip("/") + self.endpoint_path
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []

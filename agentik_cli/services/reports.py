@@ -13,11 +13,13 @@ from sqlalchemy import Select, bindparam, func, literal, select, text
 from agentik_cli.errors import UsageError
 from agentik_cli.money import to_usd
 from agentik_cli.services import agents
+from agentik_cli.services.ledger import SUM_COLUMNS
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Agent, Cost, CostBucket, CostTotal
 from agentik_cli.timeutil import iso, local_midnight, today_local
 
 GROUPS = ("agent", "model", "provider")
+MAX_PERIODS = 5000  # each period is three bound parameters; SQLite takes 32,766
 KEYS = {"agent": ("agent",), "model": ("model", "provider"), "provider": ("provider",)}
 PERIODS = ("day", "week", "month")
 
@@ -58,19 +60,8 @@ def _ledger_sums() -> list[Any]:
     ]
 
 
-SUM_NAMES = (
-    "calls",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_nd",
-    "unpriced_calls",
-)
-
-
 def _bucket_sums() -> list[Any]:
-    return [func.coalesce(func.sum(getattr(CostBucket, name)), 0).label(name) for name in SUM_NAMES]
+    return [func.coalesce(func.sum(getattr(CostBucket, name)), 0).label(name) for name in SUM_COLUMNS]
 
 
 def _figures(row: Any) -> dict[str, Any]:
@@ -233,6 +224,8 @@ def history(
     else:
         first = today - timedelta(days=(days or 30) - 1)
     periods = _periods(by, first, today)
+    if len(periods) > MAX_PERIODS:
+        raise UsageError(f"{len(periods):,} periods are too many to chart", hint="use --by week or --by month")
     bounds = [
         (i, local_midnight(start), local_midnight(_next_start(by, start))) for i, (_, start) in enumerate(periods)
     ]
@@ -247,7 +240,7 @@ def history(
     cte = f"WITH periods (i, lo, hi) AS (VALUES {rows_sql}) "
     with store.read() as session:
         if agent is None:
-            sums = ", ".join(f"coalesce(sum(b.{n}), 0) AS {n}" for n in SUM_NAMES)
+            sums = ", ".join(f"coalesce(sum(b.{n}), 0) AS {n}" for n in SUM_COLUMNS)
             sql = f"SELECT p.i AS i, {sums} FROM periods p JOIN cost_buckets b ON b.start >= p.lo AND b.start < p.hi"
         else:
             params.append(bindparam("agent", agents.resolve(session, agent).id))

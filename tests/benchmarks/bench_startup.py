@@ -3,7 +3,7 @@
     python tests/benchmarks/bench_startup.py
 
 Prints the median of 11 runs of: a bare interpreter, `agentik --version`, `agentik --help`, and
-`agentik agents list --json` over 1,000 agents, with the import time of the modules that matter."""
+`agentik agents list --json` over 1,000 agents, and completing an agent name (Tab) over them."""
 
 from __future__ import annotations
 
@@ -41,6 +41,14 @@ def main() -> None:
         report("agentik agents list --json (1,000 agents)", listing)
         imports = timed([PYTHON, "-c", "import sqlmodel, rich.console, typer"], env)
         report("  of which: python + import sqlmodel, rich, typer", imports)
+        complete_env = {
+            **env,
+            "_AGENTIK_COMPLETE": "complete_bash",
+            "COMP_WORDS": "agentik\nchat\nagent-05",
+            "COMP_CWORD": "2",
+        }
+        completing = timed([str(Path(PYTHON).parent / "agentik")], complete_env)
+        report("completing an agent name (1,000 agents), bash", completing)
 
 
 if __name__ == "__main__":
