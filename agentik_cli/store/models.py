@@ -164,7 +164,19 @@ class Cost(SQLModel, table=True):
     endpoint: str | None = None
 
 
-class CostTotal(SQLModel, table=True):
+class CostSums(SQLModel):
+    """The sums kept by the maintained aggregates below (priced calls' cost; unpriced counted)."""
+
+    calls: int = Field(default=0, sa_type=BigInteger)
+    input_tokens: int = Field(default=0, sa_type=BigInteger)
+    output_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_read_tokens: int = Field(default=0, sa_type=BigInteger)
+    cache_write_tokens: int = Field(default=0, sa_type=BigInteger)
+    cost_nd: int = Field(default=0, sa_type=BigInteger)
+    unpriced_calls: int = Field(default=0, sa_type=BigInteger)
+
+
+class CostTotal(CostSums, table=True):
     """Running totals of the ledger per agent and model, moved in the transaction that writes (or
     removes) cost rows: `costs summary` and the unfiltered by-agent/model/provider reports read these
     few hundred rows instead of a million. agent_key is the agent's id, or 0 for usage of no agent
@@ -176,16 +188,9 @@ class CostTotal(SQLModel, table=True):
     model: str = Field(primary_key=True)
     provider: str = Field(primary_key=True)
     agent_name: str | None = None
-    calls: int = Field(default=0, sa_type=BigInteger)
-    input_tokens: int = Field(default=0, sa_type=BigInteger)
-    output_tokens: int = Field(default=0, sa_type=BigInteger)
-    cache_read_tokens: int = Field(default=0, sa_type=BigInteger)
-    cache_write_tokens: int = Field(default=0, sa_type=BigInteger)
-    cost_nd: int = Field(default=0, sa_type=BigInteger)
-    unpriced_calls: int = Field(default=0, sa_type=BigInteger)
 
 
-class CostBucket(SQLModel, table=True):
+class CostBucket(CostSums, table=True):
     """The ledger summed per 15 minutes (UTC). Every time zone's midnight falls on a quarter hour, so
     today, this month and local day, week and month buckets of `costs history` are sums of these
     (35,040 rows a year at most) rather than scans of the ledger."""
@@ -193,13 +198,6 @@ class CostBucket(SQLModel, table=True):
     __tablename__ = "cost_buckets"
 
     start: datetime = Field(primary_key=True)
-    calls: int = Field(default=0, sa_type=BigInteger)
-    input_tokens: int = Field(default=0, sa_type=BigInteger)
-    output_tokens: int = Field(default=0, sa_type=BigInteger)
-    cache_read_tokens: int = Field(default=0, sa_type=BigInteger)
-    cache_write_tokens: int = Field(default=0, sa_type=BigInteger)
-    cost_nd: int = Field(default=0, sa_type=BigInteger)
-    unpriced_calls: int = Field(default=0, sa_type=BigInteger)
 
 
 class Setting(SQLModel, table=True):
