@@ -429,5 +429,13 @@ def test_bad_attachments_are_refused_before_sending(cli, claude, tmp_path, agent
 
 def test_secrets_never_reach_the_database(cli, claude, agentik_home):
     cli("chat", "claude", "-m", "hi")
-    raw = (agentik_home / "agentik.db").read_bytes()
-    assert b"sk-ant-test-key" not in raw
+    raw = b"".join(path.read_bytes() for path in agentik_home.glob("agentik.db*"))  # the WAL too
+    assert b"Hello from the fake provider" in raw and b"sk-ant-test-key" not in raw
+
+
+def test_a_key_in_an_error_body_never_reaches_the_screen_or_the_store(cli, gpt, agentik_home):
+    gpt.add(Reply(status=401, error_message="Incorrect API key provided: sk-openai-test-key-0123456789"))
+    result = cli("chat", "gpt", "-m", "hi", code=1)
+    assert "test-key" not in result.stderr and "[key]" in result.stderr
+    stored = b"".join(path.read_bytes() for path in agentik_home.glob("agentik.db*"))
+    assert b"[key]" in stored and b"test-key" not in stored

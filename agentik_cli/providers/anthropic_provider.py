@@ -98,7 +98,7 @@ class AnthropicProvider(Provider):
             if state.stop_reason is None:
                 raise incomplete(self.label, self.endpoint)
         except anthropic.APIError as exc:
-            raise provider_error(exc, anthropic, self.label, self.endpoint) from exc
+            raise provider_error(exc, anthropic, self.label, self.endpoint, self.api_key) from exc
 
     @staticmethod
     def _take_usage(state: CallState, usage: Any) -> None:

@@ -6,6 +6,7 @@ updating a CallState as it goes so that a call cut short still knows its tokens 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -143,8 +144,26 @@ def _reason(body: Any, fallback: str) -> str:
     return fallback
 
 
-def provider_error(exc: Exception, sdk: Any, label: str, url: str) -> Exception:
+_KEYLIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}")
+
+
+def redact(text: str, key: str | None) -> str:
+    """A provider's words, fit to print and to store: the key (or anything shaped like one) removed."""
+    if key:
+        text = text.replace(key, "[key]")
+    return _KEYLIKE.sub(lambda m: m.group(1) + "-[redacted]", text)
+
+
+def provider_error(exc: Exception, sdk: Any, label: str, url: str, key: str | None = None) -> Exception:
     """Turn an SDK exception into a ProviderError with one clear line (never the key)."""
+    error = _provider_error(exc, sdk, label, url)
+    if hasattr(error, "message"):
+        error.message = redact(error.message, key)  # type: ignore[attr-defined]
+        error.args = (error.message,)  # type: ignore[attr-defined]
+    return error
+
+
+def _provider_error(exc: Exception, sdk: Any, label: str, url: str) -> Exception:
     from agentik_cli.errors import ProviderError
 
     if isinstance(exc, sdk.APITimeoutError):

@@ -124,7 +124,7 @@ class OpenAIProvider(Provider):
             if state.stop_reason is None:
                 raise incomplete(self.label, self.endpoint)
         except openai.APIError as exc:
-            raise provider_error(exc, openai, self.label, self.endpoint) from exc
+            raise provider_error(exc, openai, self.label, self.endpoint, self.api_key) from exc
 
     @staticmethod
     def _take_usage(state: CallState, usage: Any) -> None:
