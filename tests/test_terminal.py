@@ -92,6 +92,8 @@ def test_interactive_chat_session(term, fake, agentik_home):
     child.close()
     assert child.exitstatus == 0
     assert db_rows(agentik_home, "SELECT count(*) FROM sessions") == [(2,)]
+    # the line history outlives the process
+    assert "hello world" in (agentik_home / "chat_history").read_text()
 
 
 def test_ctrl_c_stops_the_reply_and_the_chat_goes_on(term, fake, agentik_home):
@@ -213,3 +215,21 @@ def test_ctrl_c_leaves_a_clean_screen(term, fake):
     steps = [line for line in lines if line.startswith("Step 0:")]
     assert len(steps) == 1, lines
     assert lines[lines.index(steps[0]) + 1] == "interrupted: the reply so far is kept"
+
+
+def test_import_shows_progress_on_a_terminal_and_search_highlights(term, fake, cli, tmp_path):
+    import json
+
+    path = tmp_path / "big.jsonl"
+    line = json.dumps({"model": "gpt-4o-mini", "provider": "openai", "input_tokens": 10, "output_tokens": 5,
+                       "channel": "a-long-channel-name-to-make-the-file-bigger"})
+    path.write_text((line + "\n") * 30_000)
+    child = term("costs", "import", str(path))
+    child.expect("importing")
+    child.expect("30000")
+    child.expect(pexpect.EOF)
+    fake.add(Reply(text="The kettle is boiling."))
+    cli("chat", "claude", "-m", "is the kettle on?")
+    child = term("sessions", "search", "kettle")
+    child.expect(pexpect.EOF)
+    assert "\x1b[1;33mkettle" in child.before  # the matched word, highlighted
