@@ -221,8 +221,15 @@ def test_import_shows_progress_on_a_terminal_and_search_highlights(term, fake, c
     import json
 
     path = tmp_path / "big.jsonl"
-    line = json.dumps({"model": "gpt-4o-mini", "provider": "openai", "input_tokens": 10, "output_tokens": 5,
-                       "channel": "a-long-channel-name-to-make-the-file-bigger"})
+    line = json.dumps(
+        {
+            "model": "gpt-4o-mini",
+            "provider": "openai",
+            "input_tokens": 10,
+            "output_tokens": 5,
+            "channel": "a-long-channel-name-to-make-the-file-bigger",
+        }
+    )
     path.write_text((line + "\n") * 30_000)
     child = term("costs", "import", str(path))
     child.expect("importing")

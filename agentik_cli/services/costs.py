@@ -223,7 +223,9 @@ def _parse_chunk(numbers: list[int], lines: list[str]) -> Iterator[tuple[int, di
             try:
                 values.append(json.loads(line))
             except ValueError as exc:
-                raise UsageError(f"line {number}: not valid JSON ({exc.msg})", hint="nothing was imported") from None
+                raise UsageError(
+                    f"line {number}: not valid JSON ({getattr(exc, 'msg', exc)})", hint="nothing was imported"
+                ) from None
     for number, value in zip(numbers, values, strict=True):
         if type(value) is not dict:
             raise UsageError(f"line {number}: a record must be a JSON object", hint="nothing was imported")
