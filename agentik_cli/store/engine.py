@@ -70,7 +70,6 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.execute(f"PRAGMA cache_size = {os.environ.get('AGENTIK_CACHE_KIB_TEST', '-2000')}")
     cursor.close()
 
 
