@@ -54,6 +54,7 @@ class MarkdownPrinter:
             vertical_overflow="visible",
             get_renderable=self._tail,
         )
+        self.lock = self.live._lock  # rich's own (re-entrant) lock around refresh and printing
         self.live.start()
 
     def _quiet_ctrl_c(self) -> None:
@@ -106,7 +107,8 @@ class MarkdownPrinter:
         return Group(*parts)
 
     def thinking(self, chunk: str) -> None:
-        self.thought += chunk
+        with self.lock:
+            self.thought += chunk
 
     def _settle_thinking(self) -> None:
         if self.thought:
@@ -126,6 +128,13 @@ class MarkdownPrinter:
             self.settled_any = True
 
     def text(self, chunk: str) -> None:
+        # Live's refresh thread draws the tail under this lock; holding it while the tail changes
+        # and while a settled block is printed keeps the two from interleaving their cursor moves
+        # (which left stale lines on the screen).
+        with self.lock:
+            self._text(chunk)
+
+    def _text(self, chunk: str) -> None:
         if self.thought:
             self._settle_thinking()
         self.partial += chunk
@@ -155,10 +164,11 @@ class MarkdownPrinter:
             self._settle(separate=False)
 
     def close(self) -> None:
-        self._settle_thinking()
-        if self.partial:
-            self.lines.append(self.partial)
-            self.partial = ""
+        with self.lock:
+            self._settle_thinking()
+            if self.partial:
+                self.lines.append(self.partial)
+                self.partial = ""
         # the last block is drawn by the final refresh of the live region, not printed again
         try:
             self.live.stop()
