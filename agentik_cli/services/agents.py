@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.money import to_usd
@@ -86,9 +86,9 @@ def _temperature_note(agent: Agent) -> list[str]:
 
 
 def _name_taken(session: Session, name: str, except_id: int | None = None) -> bool:
-    query = select(Agent.id).where(Agent.name_key == name.lower())
+    query = select(col(Agent.id)).where(col(Agent.name_key) == name.lower())
     if except_id is not None:
-        query = query.where(Agent.id != except_id)
+        query = query.where(col(Agent.id) != except_id)
     return session.execute(query).first() is not None
 
 
@@ -127,7 +127,7 @@ def create(store: Store, fields: AgentFields) -> Agent:
 
 def find(session: Session, ref: str) -> Agent | None:
     ref = ref.strip()
-    agent = session.execute(select(Agent).where(Agent.name_key == ref.lower())).scalar_one_or_none()
+    agent = session.execute(select(Agent).where(col(Agent.name_key) == ref.lower())).scalar_one_or_none()
     if agent is None and ref.isdigit():
         agent = session.get(Agent, int(ref))
     return agent
@@ -152,17 +152,17 @@ def list_agents(store: Store, status: str | None = None, limit: int | None = Non
         raise UsageError("--limit must be a positive number")
     query = select(Agent)
     if status:
-        query = query.where(Agent.status == status)
+        query = query.where(col(Agent.status) == status)
     if sort == "created":
-        query = query.order_by(Agent.created_at.desc(), Agent.id.desc())  # type: ignore[attr-defined]
+        query = query.order_by(col(Agent.created_at).desc(), col(Agent.id).desc())
     elif sort == "last-active":
         query = query.order_by(
-            Agent.last_active_at.is_(None),
-            Agent.last_active_at.desc(),
-            Agent.id.desc(),  # type: ignore[union-attr]
+            col(Agent.last_active_at).is_(None),
+            col(Agent.last_active_at).desc(),
+            col(Agent.id).desc(),
         )
     elif sort == "name":
-        query = query.order_by(Agent.name_key)
+        query = query.order_by(col(Agent.name_key))
     else:
         raise UsageError(f"unknown sort '{sort}'", hint="use one of: name, created, last-active")
     if limit:
@@ -181,9 +181,9 @@ def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
             agent.name = fields.name
             agent.name_key = fields.name.lower()
             # the ledger reports under the agent's current name
-            session.execute(update(Cost).where(Cost.agent_id == agent.id).values(agent_name=fields.name))
+            session.execute(update(Cost).where(col(Cost.agent_id) == agent.id).values(agent_name=fields.name))
             session.execute(
-                update(CostTotal).where(CostTotal.agent_key == agent.id).values(agent_name=fields.name)  # type: ignore[arg-type]
+                update(CostTotal).where(col(CostTotal.agent_key) == agent.id).values(agent_name=fields.name)
             )
         for attr in (
             "description",
@@ -217,9 +217,9 @@ def remove(store: Store, ref: str) -> Agent:
     with store.write() as session:
         agent = resolve(session, ref)
         if get_default_id(session) == agent.id:
-            session.execute(delete(Setting).where(Setting.key == DEFAULT_AGENT_KEY))
+            session.execute(delete(Setting).where(col(Setting.key) == DEFAULT_AGENT_KEY))
         # its sessions and messages go (ON DELETE CASCADE); its cost rows stay, agent_id set to NULL
-        session.execute(delete(Agent).where(Agent.id == agent.id))
+        session.execute(delete(Agent).where(col(Agent.id) == agent.id))
     return agent
 
 
@@ -232,12 +232,12 @@ def search(store: Store, query: str, limit: int | None = None) -> list[Agent]:
         select(Agent)
         .where(
             or_(
-                Agent.name_key.like(pattern),  # type: ignore[attr-defined]
-                func.lower(Agent.description).like(pattern),
-                func.lower(Agent.system_prompt).like(pattern),
+                col(Agent.name_key).like(pattern),
+                func.lower(col(Agent.description)).like(pattern),
+                func.lower(col(Agent.system_prompt)).like(pattern),
             )
         )
-        .order_by(Agent.name_key)
+        .order_by(col(Agent.name_key))
     )
     if limit:
         stmt = stmt.limit(limit)
@@ -268,7 +268,7 @@ def set_default(store: Store, ref: str) -> Agent:
 def count_sessions(store: Store, agent: Agent) -> int:
     with store.read() as session:
         return session.execute(
-            select(func.count()).select_from(ChatSession).where(ChatSession.agent_id == agent.id)
+            select(func.count()).select_from(ChatSession).where(col(ChatSession.agent_id) == agent.id)
         ).scalar_one()
 
 

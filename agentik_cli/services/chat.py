@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
 from agentik_cli.providers.base import DEFAULT_MAX_TOKENS, Attachment, CallState, ChatRequest, Chunk, Provider, Turn
@@ -377,9 +378,9 @@ def _history(store: Store, session_id: int) -> list[Turn]:
     turns: list[Turn] = []
     with store.read() as session:
         rows = session.execute(
-            select(Message.role, Message.content, Message.error, Message.attachments)
-            .where(Message.session_id == session_id)
-            .order_by(Message.id)  # type: ignore[arg-type]
+            select(col(Message.role), col(Message.content), col(Message.error), col(Message.attachments))
+            .where(col(Message.session_id) == session_id)
+            .order_by(col(Message.id))
         ).all()
     for role, content, error, attachments in rows:
         if role == "user" and error:
@@ -409,9 +410,9 @@ def open_conversation(store: Store, options: ChatOptions) -> Conversation:
     if options.continue_session:
         with store.read() as session:
             latest = session.execute(
-                select(ChatSession.id)
-                .where(ChatSession.agent_id == agent.id)
-                .order_by(ChatSession.last_message_at.desc(), ChatSession.id.desc())  # type: ignore[attr-defined]
+                select(col(ChatSession.id))
+                .where(col(ChatSession.agent_id) == agent.id)
+                .order_by(col(ChatSession.last_message_at).desc(), col(ChatSession.id).desc())
                 .limit(1)
             ).scalar_one_or_none()
         conversation.session_id = latest

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import delete, func, select
+from sqlmodel import col
 
 from agentik_cli.errors import UsageError
 from agentik_cli.money import to_nd
@@ -57,13 +58,13 @@ class Resolver:
         self.names: dict[tuple[Any, Any], tuple[str, str]] = {}
 
     def agent(self, ref: str) -> tuple[int, str]:
-        resolved = self.agents.get(ref, False)
-        if resolved is False:
+        if ref not in self.agents:
             with self.store.read() as session:
                 from agentik_cli.services.agents import find
 
                 found = find(session, ref)
-            resolved = self.agents[ref] = (found.id, found.name) if found is not None and found.id else None
+            self.agents[ref] = (found.id, found.name) if found is not None and found.id else None
+        resolved = self.agents[ref]
         if resolved is None:
             raise RowError(f"unknown agent '{ref}'")
         return resolved
@@ -328,11 +329,11 @@ def cleanup(store: Store, older_than_days: int, dry_run: bool = False) -> Cleanu
     if older_than_days <= 0:
         raise UsageError("--older-than must be 1 day or more")
     cutoff = ledger.quarter_hour(now_utc() - timedelta(days=older_than_days))
-    old = Cost.timestamp < cutoff  # type: ignore[operator]
+    old = col(Cost.timestamp) < cutoff
     counted = select(
         func.count(),
-        func.coalesce(func.sum(Cost.total_cost_nd), 0),
-        func.count().filter(Cost.total_cost_nd.is_(None)),  # type: ignore[union-attr]
+        func.coalesce(func.sum(col(Cost.total_cost_nd)), 0),
+        func.count().filter(col(Cost.total_cost_nd).is_(None)),
     ).where(old)
     if dry_run:
         with store.read() as session:
@@ -342,6 +343,6 @@ def cleanup(store: Store, older_than_days: int, dry_run: bool = False) -> Cleanu
         rows, cost_nd, unpriced = session.execute(counted).one()
         if rows:
             ledger.subtract_from_aggregates(session, old)
-            session.execute(delete(CostBucket).where(CostBucket.start < cutoff))  # type: ignore[arg-type]
+            session.execute(delete(CostBucket).where(col(CostBucket.start) < cutoff))
             session.execute(delete(Cost).where(old))
     return Cleanup(int(rows), int(cost_nd), int(unpriced), cutoff)

@@ -10,7 +10,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from agentik_cli.services.pricing import Priced, Usage
 from agentik_cli.store.engine import Store
@@ -89,11 +89,11 @@ class CostEntry:
 def _bump_agent_costs(session: Session, agent_id: int, input_tokens: int, output_tokens: int, cost_nd: int) -> None:
     session.execute(
         update(Agent)
-        .where(Agent.id == agent_id)  # type: ignore[arg-type]
+        .where(col(Agent.id) == agent_id)
         .values(
-            stat_input_tokens=Agent.stat_input_tokens + input_tokens,
-            stat_output_tokens=Agent.stat_output_tokens + output_tokens,
-            stat_cost_nd=Agent.stat_cost_nd + cost_nd,
+            stat_input_tokens=col(Agent.stat_input_tokens) + input_tokens,
+            stat_output_tokens=col(Agent.stat_output_tokens) + output_tokens,
+            stat_cost_nd=col(Agent.stat_cost_nd) + cost_nd,
         )
     )
 
@@ -116,10 +116,12 @@ def quarter_hour(moment: datetime) -> datetime:
 
 def _dialect_insert(session: Session) -> Any:
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 def _add_sums(session: Session, model: Any, keys: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
@@ -193,7 +195,7 @@ def write_cost(session: Session, entry: CostEntry) -> int:
 
 
 def write_cost_row(session: Session, row: dict[str, Any]) -> int:
-    cost_id = session.execute(insert(Cost).values(**row).returning(Cost.id)).scalar_one()  # type: ignore[arg-type]
+    cost_id = session.execute(insert(Cost).values(**row).returning(col(Cost.id))).scalar_one()
     Aggregates().add([row]).apply(session)
     return cost_id
 
@@ -201,7 +203,7 @@ def write_cost_row(session: Session, row: dict[str, Any]) -> int:
 def subtract_from_aggregates(session: Session, condition: Any) -> None:
     """Before ledger rows matching `condition` are deleted: take their sums off cost_totals and the
     agents' running totals, with grouped SQL aggregates (buckets are deleted whole by the caller)."""
-    c = Cost
+    c: Any = Cost  # the class's columns, untyped: SQLModel types them as the Python values
     grouped = session.execute(
         select(
             func.coalesce(c.agent_id, 0).label("agent_key"),
@@ -214,7 +216,7 @@ def subtract_from_aggregates(session: Session, condition: Any) -> None:
             func.sum(c.cache_read_tokens).label("cache_read_tokens"),
             func.sum(c.cache_write_tokens).label("cache_write_tokens"),
             func.coalesce(func.sum(c.total_cost_nd), 0).label("cost_nd"),
-            func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),  # type: ignore[union-attr]
+            func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),
         )
         .where(condition)
         .group_by(func.coalesce(c.agent_id, 0), c.model, c.provider)
@@ -239,7 +241,9 @@ class BulkWriter:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.sqlite = session.get_bind().dialect.name == "sqlite"
-        self.after = session.execute(select(func.coalesce(func.max(Cost.id), 0))).scalar_one() if self.sqlite else 0
+        self.after = (
+            session.execute(select(func.coalesce(func.max(col(Cost.id)), 0))).scalar_one() if self.sqlite else 0
+        )
 
     def add(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
@@ -338,10 +342,10 @@ def add_user_message(
                     cost_nd=0,
                     unpriced_calls=0,
                 )
-                .returning(ChatSession.id)  # type: ignore[arg-type]
+                .returning(col(ChatSession.id))
             ).scalar_one()
             session.execute(
-                update(Agent).where(Agent.id == agent_id).values(stat_sessions=Agent.stat_sessions + 1)  # type: ignore[arg-type]
+                update(Agent).where(col(Agent.id) == agent_id).values(stat_sessions=col(Agent.stat_sessions) + 1)
             )
         message_id = session.execute(
             insert(Message)
@@ -356,17 +360,17 @@ def add_user_message(
                 skills_used=[],
                 interrupted=False,
             )
-            .returning(Message.id)  # type: ignore[arg-type]
+            .returning(col(Message.id))
         ).scalar_one()
         session.execute(
             update(ChatSession)
-            .where(ChatSession.id == session_id)  # type: ignore[arg-type]
-            .values(message_count=ChatSession.message_count + 1, last_message_at=now)
+            .where(col(ChatSession.id) == session_id)
+            .values(message_count=col(ChatSession.message_count) + 1, last_message_at=now)
         )
         session.execute(
             update(Agent)
-            .where(Agent.id == agent_id)  # type: ignore[arg-type]
-            .values(stat_messages=Agent.stat_messages + 1, last_active_at=now)
+            .where(col(Agent.id) == agent_id)
+            .values(stat_messages=col(Agent.stat_messages) + 1, last_active_at=now)
         )
     assert session_id is not None
     return session_id, message_id
@@ -375,7 +379,7 @@ def add_user_message(
 def mark_failed(store: Store, message_id: int, error: str) -> None:
     """A user message whose call failed outright: kept in the log, not re-sent."""
     with store.write() as session:
-        session.execute(update(Message).where(Message.id == message_id).values(error=error))  # type: ignore[arg-type]
+        session.execute(update(Message).where(col(Message.id) == message_id).values(error=error))
 
 
 def add_reply(
@@ -416,26 +420,26 @@ def add_reply(
                 attachments=[],
                 skills_used=[],
             )
-            .returning(Message.id)  # type: ignore[arg-type]
+            .returning(col(Message.id))
         ).scalar_one()
         cost.agent_id, cost.agent_name, cost.session_id = agent_id, agent_name, session_id
         cost.conversation_id, cost.timestamp = message_id, now
         cost_id = write_cost(session, cost)
         session.execute(
             update(ChatSession)
-            .where(ChatSession.id == session_id)  # type: ignore[arg-type]
+            .where(col(ChatSession.id) == session_id)
             .values(
-                message_count=ChatSession.message_count + 1,
+                message_count=col(ChatSession.message_count) + 1,
                 last_message_at=now,
-                input_tokens=ChatSession.input_tokens + usage.input_tokens,
-                output_tokens=ChatSession.output_tokens + usage.output_tokens,
-                cost_nd=ChatSession.cost_nd + (cost_nd or 0),
-                unpriced_calls=ChatSession.unpriced_calls + (1 if cost_nd is None else 0),
+                input_tokens=col(ChatSession.input_tokens) + usage.input_tokens,
+                output_tokens=col(ChatSession.output_tokens) + usage.output_tokens,
+                cost_nd=col(ChatSession.cost_nd) + (cost_nd or 0),
+                unpriced_calls=col(ChatSession.unpriced_calls) + (1 if cost_nd is None else 0),
             )
         )
-        values: dict[str, Any] = {"stat_messages": Agent.stat_messages + 1, "last_active_at": now}
+        values: dict[str, Any] = {"stat_messages": col(Agent.stat_messages) + 1, "last_active_at": now}
         if cost.response_ms is not None:
-            values["stat_response_ms"] = Agent.stat_response_ms + cost.response_ms
-            values["stat_responses"] = Agent.stat_responses + 1
-        session.execute(update(Agent).where(Agent.id == agent_id).values(**values))  # type: ignore[arg-type]
+            values["stat_response_ms"] = col(Agent.stat_response_ms) + cost.response_ms
+            values["stat_responses"] = col(Agent.stat_responses) + 1
+        session.execute(update(Agent).where(col(Agent.id) == agent_id).values(**values))
     return message_id, cost_id

@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, literal, select, text
+from sqlmodel import col
 
 from agentik_cli.errors import UsageError
 from agentik_cli.money import to_usd
@@ -35,7 +36,7 @@ class Window:
 
 
 def _totals_sums() -> list[Any]:
-    t = CostTotal
+    t: Any = CostTotal
     return [
         func.coalesce(func.sum(t.calls), 0).label("calls"),
         func.coalesce(func.sum(t.input_tokens), 0).label("input_tokens"),
@@ -48,7 +49,7 @@ def _totals_sums() -> list[Any]:
 
 
 def _ledger_sums() -> list[Any]:
-    c = Cost
+    c: Any = Cost
     return [
         func.count().label("calls"),
         func.coalesce(func.sum(c.input_tokens), 0).label("input_tokens"),
@@ -56,7 +57,7 @@ def _ledger_sums() -> list[Any]:
         func.coalesce(func.sum(c.cache_read_tokens), 0).label("cache_read_tokens"),
         func.coalesce(func.sum(c.cache_write_tokens), 0).label("cache_write_tokens"),
         func.coalesce(func.sum(c.total_cost_nd), 0).label("cost_nd"),
-        func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),  # type: ignore[union-attr]
+        func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),
     ]
 
 
@@ -78,9 +79,9 @@ def _figures(row: Any) -> dict[str, Any]:
 
 
 def _bucket_total(session: Any, since: datetime, until: datetime | None = None) -> dict[str, Any]:
-    query = select(*_bucket_sums()).where(CostBucket.start >= since)  # type: ignore[arg-type]
+    query = select(*_bucket_sums()).where(col(CostBucket.start) >= since)
     if until is not None:
-        query = query.where(CostBucket.start < until)  # type: ignore[arg-type]
+        query = query.where(col(CostBucket.start) < until)
     return _figures(session.execute(query).one())
 
 
@@ -94,9 +95,9 @@ def summary(store: Store) -> dict[str, Any]:
         today_figures = _bucket_total(session, local_midnight(today))
         month_figures = _bucket_total(session, local_midnight(month_start(today)))
         models = session.execute(
-            select(CostTotal.model, CostTotal.provider, *_totals_sums())
-            .group_by(CostTotal.model, CostTotal.provider)
-            .order_by(func.sum(CostTotal.cost_nd).desc(), CostTotal.model)
+            select(col(CostTotal.model), col(CostTotal.provider), *_totals_sums())
+            .group_by(col(CostTotal.model), col(CostTotal.provider))
+            .order_by(func.sum(col(CostTotal.cost_nd)).desc(), col(CostTotal.model))
         ).all()
     total_nd = sum(int(m.cost_nd) for m in models)
     return {
@@ -133,29 +134,29 @@ def breakdown(store: Store, by: str, window: Window) -> list[dict[str, Any]]:
     window.check()
     with store.read() as session:
         if window.since is None and window.until is None:
-            t = CostTotal
-            agent_name = func.coalesce(Agent.name, t.agent_name, literal("(no agent)"))
+            t: Any = CostTotal
+            agent_name = func.coalesce(col(Agent.name), t.agent_name, literal("(no agent)"))
             keys = {"agent": [agent_name.label("agent")], "model": [t.model, t.provider], "provider": [t.provider]}[by]
             query: Select = select(*keys, *_totals_sums())
             if by == "agent":
-                query = query.outerjoin(Agent, Agent.id == t.agent_key).group_by(t.agent_key, agent_name)
+                query = query.outerjoin(Agent, col(Agent.id) == t.agent_key).group_by(t.agent_key, agent_name)
             else:
                 query = query.group_by(*keys)
         else:
-            c = Cost
-            agent_name = func.coalesce(Agent.name, c.agent_name, literal("(no agent)"))
+            c: Any = Cost
+            agent_name = func.coalesce(col(Agent.name), c.agent_name, literal("(no agent)"))
             keys = {"agent": [agent_name.label("agent")], "model": [c.model, c.provider], "provider": [c.provider]}[by]
             query = select(*keys, *_ledger_sums())
             if window.since is not None:
                 # left to itself, SQLite walks the whole ledger in GROUP BY order (ix_costs_by_model)
                 # instead of the time range
-                query = query.where(c.timestamp >= window.since).with_hint(  # type: ignore[arg-type]
+                query = query.where(c.timestamp >= window.since).with_hint(
                     c, "INDEXED BY ix_costs_by_timestamp", "sqlite"
                 )
             if window.until is not None:
-                query = query.where(c.timestamp < window.until)  # type: ignore[arg-type]
+                query = query.where(c.timestamp < window.until)
             if by == "agent":
-                query = query.outerjoin(Agent, Agent.id == c.agent_id).group_by(c.agent_id, agent_name)
+                query = query.outerjoin(Agent, col(Agent.id) == c.agent_id).group_by(c.agent_id, agent_name)
             else:
                 query = query.group_by(*keys)
         rows = session.execute(query).all()
@@ -229,7 +230,7 @@ def history(
     bounds = [
         (i, local_midnight(start), local_midnight(_next_start(by, start))) for i, (_, start) in enumerate(periods)
     ]
-    stamp = CostBucket.__table__.c.start.type
+    stamp = CostBucket.__table__.c.start.type  # type: ignore[attr-defined]
     params = [
         bindparam(f"{name}{i}", value, type_=stamp if name != "i" else None)
         for i, lo, hi in bounds
@@ -304,16 +305,16 @@ def list_costs(
     if limit is not None and limit <= 0:
         raise UsageError("--limit must be a positive number")
     with store.read() as session:
-        query = select(Cost, Agent.name).outerjoin(Agent, Agent.id == Cost.agent_id)  # type: ignore[arg-type]
+        query = select(Cost, col(Agent.name)).outerjoin(Agent, col(Agent.id) == col(Cost.agent_id))
         if agent is not None:
-            query = query.where(Cost.agent_id == agents.resolve(session, agent).id)  # type: ignore[arg-type]
+            query = query.where(col(Cost.agent_id) == agents.resolve(session, agent).id)
         if model is not None:
-            query = query.where(Cost.model == model)  # type: ignore[arg-type]
+            query = query.where(col(Cost.model) == model)
         if window.since is not None:
-            query = query.where(Cost.timestamp >= window.since)  # type: ignore[arg-type]
+            query = query.where(col(Cost.timestamp) >= window.since)
         if window.until is not None:
-            query = query.where(Cost.timestamp < window.until)  # type: ignore[arg-type]
-        query = query.order_by(Cost.timestamp.desc(), Cost.id.desc())  # type: ignore[attr-defined]
+            query = query.where(col(Cost.timestamp) < window.until)
+        query = query.order_by(col(Cost.timestamp).desc(), col(Cost.id).desc())
         if limit:
             query = query.limit(limit)
         return [ledger_row(cost, name) for cost, name in session.execute(query).all()]
@@ -322,7 +323,9 @@ def list_costs(
 def get_cost(store: Store, cost_id: int) -> dict[str, Any]:
     with store.read() as session:
         found = session.execute(
-            select(Cost, Agent.name).outerjoin(Agent, Agent.id == Cost.agent_id).where(Cost.id == cost_id)  # type: ignore[arg-type]
+            select(Cost, col(Agent.name))
+            .outerjoin(Agent, col(Agent.id) == col(Cost.agent_id))
+            .where(col(Cost.id) == cost_id)
         ).first()
     if found is None:
         from agentik_cli.errors import NotFound

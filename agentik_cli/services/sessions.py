@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
+from sqlmodel import col
 
 from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.money import to_usd
@@ -70,14 +71,14 @@ def list_sessions(
 ) -> list[dict[str, Any]]:
     _check_limit(limit)
     with store.read() as session:
-        query = select(ChatSession, Agent.name).join(Agent, Agent.id == ChatSession.agent_id)  # type: ignore[arg-type]
+        query = select(ChatSession, col(Agent.name)).join(Agent, col(Agent.id) == col(ChatSession.agent_id))
         if agent is not None:
-            query = query.where(ChatSession.agent_id == agents.resolve(session, agent).id)  # type: ignore[arg-type]
+            query = query.where(col(ChatSession.agent_id) == agents.resolve(session, agent).id)
         if channel is not None:
-            query = query.where(ChatSession.channel == channel)  # type: ignore[arg-type]
+            query = query.where(col(ChatSession.channel) == channel)
         if since is not None:
-            query = query.where(ChatSession.last_message_at >= since)  # type: ignore[arg-type]
-        query = query.order_by(ChatSession.last_message_at.desc(), ChatSession.id.desc())  # type: ignore[attr-defined]
+            query = query.where(col(ChatSession.last_message_at) >= since)
+        query = query.order_by(col(ChatSession.last_message_at).desc(), col(ChatSession.id).desc())
         if limit:
             query = query.limit(limit)
         return [_session_dict(row, name) for row, name in session.execute(query).all()]
@@ -86,15 +87,15 @@ def list_sessions(
 def get_session(store: Store, session_id: int) -> dict[str, Any]:
     with store.read() as session:
         found = session.execute(
-            select(ChatSession, Agent.name)
-            .join(Agent, Agent.id == ChatSession.agent_id)  # type: ignore[arg-type]
-            .where(ChatSession.id == session_id)  # type: ignore[arg-type]
+            select(ChatSession, col(Agent.name))
+            .join(Agent, col(Agent.id) == col(ChatSession.agent_id))
+            .where(col(ChatSession.id) == session_id)
         ).first()
         if found is None:
             raise NotFound(f"no session {session_id}", hint="`agentik sessions list` shows the sessions")
         row, name = found
         messages = session.execute(
-            select(Message).where(Message.session_id == session_id).order_by(Message.id)  # type: ignore[arg-type]
+            select(Message).where(col(Message.session_id) == session_id).order_by(col(Message.id))
         ).scalars()
         data = _session_dict(row, name)
         data["message_count"] = data["messages"]
@@ -107,10 +108,10 @@ def recent(store: Store, limit: int = 20) -> list[dict[str, Any]]:
     _check_limit(limit)
     with store.read() as session:
         rows = session.execute(
-            select(Message, Agent.name, ChatSession.title)
-            .join(Agent, Agent.id == Message.agent_id)  # type: ignore[arg-type]
-            .join(ChatSession, ChatSession.id == Message.session_id)  # type: ignore[arg-type]
-            .order_by(Message.timestamp.desc(), Message.id.desc())  # type: ignore[attr-defined]
+            select(Message, col(Agent.name), col(ChatSession.title))
+            .join(Agent, col(Agent.id) == col(Message.agent_id))
+            .join(ChatSession, col(ChatSession.id) == col(Message.session_id))
+            .order_by(col(Message.timestamp).desc(), col(Message.id).desc())
             .limit(limit)
         ).all()
     return [{"session_id": m.session_id, "agent": name, "title": title, **message_dict(m)} for m, name, title in rows]
@@ -154,24 +155,24 @@ def search(store: Store, query: str, agent: str | None = None, limit: int = 20) 
             params: dict[str, Any] = {"q": match, "window": SEARCH_WINDOW}
             if agent_id:
                 params["agent"] = agent_id
-            ranked = session.execute(window, params).all()
+            ranked = list(session.execute(window, params).all())
             ranked.sort(key=lambda r: (r.score, -r.id))
             ids = [r.id for r in ranked[:limit]]
         else:
             pattern = f"%{query.strip().lower()}%"
-            stmt = select(Message.id).where(func.lower(Message.content).like(pattern))
+            stmt = select(col(Message.id)).where(func.lower(col(Message.content)).like(pattern))
             if agent_id:
-                stmt = stmt.where(Message.agent_id == agent_id)  # type: ignore[arg-type]
-            ids = list(session.execute(stmt.order_by(Message.id.desc()).limit(limit)).scalars())  # type: ignore[union-attr]
+                stmt = stmt.where(col(Message.agent_id) == agent_id)
+            ids = list(session.execute(stmt.order_by(col(Message.id).desc()).limit(limit)).scalars())
         if not ids:
             return []
         rows = {
             m.id: (m, name, title)
             for m, name, title in session.execute(
-                select(Message, Agent.name, ChatSession.title)
-                .join(Agent, Agent.id == Message.agent_id)  # type: ignore[arg-type]
-                .join(ChatSession, ChatSession.id == Message.session_id)  # type: ignore[arg-type]
-                .where(Message.id.in_(ids))  # type: ignore[union-attr]
+                select(Message, col(Agent.name), col(ChatSession.title))
+                .join(Agent, col(Agent.id) == col(Message.agent_id))
+                .join(ChatSession, col(ChatSession.id) == col(Message.session_id))
+                .where(col(Message.id).in_(ids))
             ).all()
         }
     results = []
@@ -199,7 +200,7 @@ def rename(store: Store, session_id: int, title: str) -> None:
     with store.write() as session:
         if session.get(ChatSession, session_id) is None:
             raise NotFound(f"no session {session_id}")
-        session.execute(update(ChatSession).where(ChatSession.id == session_id).values(title=title))  # type: ignore[arg-type]
+        session.execute(update(ChatSession).where(col(ChatSession.id) == session_id).values(title=title))
 
 
 def describe(store: Store, session_id: int) -> ChatSession:
@@ -217,11 +218,13 @@ def remove(store: Store, session_id: int) -> ChatSession:
         row = session.get(ChatSession, session_id)
         if row is None:
             raise NotFound(f"no session {session_id}")
-        session.execute(delete(ChatSession).where(ChatSession.id == session_id))  # type: ignore[arg-type]
+        session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
         session.execute(
             update(Agent)
-            .where(Agent.id == row.agent_id)  # type: ignore[arg-type]
-            .values(stat_sessions=Agent.stat_sessions - 1, stat_messages=Agent.stat_messages - row.message_count)
+            .where(col(Agent.id) == row.agent_id)
+            .values(
+                stat_sessions=col(Agent.stat_sessions) - 1, stat_messages=col(Agent.stat_messages) - row.message_count
+            )
         )
     return row
 
