@@ -15,10 +15,6 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def local_tz():  # noqa: ANN201 - a tzinfo
-    return datetime.now().astimezone().tzinfo
-
-
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None

@@ -13,11 +13,10 @@ from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.money import to_usd
 from agentik_cli.providers.catalog import PROVIDERS, infer_provider, takes_temperature
 from agentik_cli.store.engine import Store
-from agentik_cli.store.models import Agent, ChatSession, Cost, CostTotal, Setting
+from agentik_cli.store.models import Agent, Cost, CostTotal, Setting
 from agentik_cli.timeutil import iso
 
 STATUSES = ("active", "paused", "archived")
-SORTS = {"name": "name", "created": "created", "last-active": "last-active"}
 DEFAULT_AGENT_KEY = "default_agent"
 
 
@@ -263,13 +262,6 @@ def set_default(store: Store, ref: str) -> Agent:
         setting.value = str(agent.id)
         session.add(setting)
     return agent
-
-
-def count_sessions(store: Store, agent: Agent) -> int:
-    with store.read() as session:
-        return session.execute(
-            select(func.count()).select_from(ChatSession).where(col(ChatSession.agent_id) == agent.id)
-        ).scalar_one()
 
 
 def stats(agent: Agent) -> dict[str, Any]:

@@ -178,10 +178,6 @@ def _time(value: Any) -> datetime:
         raise RowError(f"cannot read the time {text!r}") from None
 
 
-def _text(value: Any) -> str | None:
-    return None if value in (None, "") else str(value)
-
-
 def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
     resolver = Resolver(store, PriceBook())
     try:

@@ -229,24 +229,25 @@ class PriceBook:
         key = (provider, model, sum(1 for start in starts if input_total >= start) if starts else 0)
         cached = self._units.get(key)
         if cached is None:
-            cached = self._units[key] = self._units_at(price, model_id, input_total)
+            cached = self._units[key] = _genai_units(price, model_id, input_total)
         return cached
-
-    @staticmethod
-    def _units_at(price: Any, model_id: str, input_total: int) -> UnitPrices:
-        return UnitPrices(
-            input=_tier(getattr(price, "input_mtok", None), input_total) or Decimal(0),
-            output=_tier(getattr(price, "output_mtok", None), input_total) or Decimal(0),
-            cache_read=_tier(getattr(price, "cache_read_mtok", None), input_total),
-            cache_write=_tier(getattr(price, "cache_write_mtok", None), input_total),
-            source="genai-prices",
-            model_id=model_id,
-        )
 
     def price(self, model: str, provider: str, usage: Usage) -> Priced | None:
         """The cost of one call at today's prices, or None when the model has no known price."""
         prices = self.unit_prices(model, provider, usage.input_tokens)
         return None if prices is None else _cost_from_units(prices, usage)
+
+
+def _genai_units(price: Any, model_id: str, input_total: int) -> UnitPrices:
+    """Unit prices from a genai-prices ModelPrice, at the tier a prompt of this size falls in."""
+    return UnitPrices(
+        input=_tier(getattr(price, "input_mtok", None), input_total) or Decimal(0),
+        output=_tier(getattr(price, "output_mtok", None), input_total) or Decimal(0),
+        cache_read=_tier(getattr(price, "cache_read_mtok", None), input_total),
+        cache_write=_tier(getattr(price, "cache_write_mtok", None), input_total),
+        source="genai-prices",
+        model_id=model_id,
+    )
 
 
 def lookup(model: str, provider: str) -> UnitPrices | None:
@@ -311,13 +312,7 @@ def known_models(provider: str | None = None) -> list[tuple[str, str, UnitPrices
                 if not prices:
                     continue
                 prices = prices[-1].prices
-            rows[(p.id, model.id)] = UnitPrices(
-                input=_tier(getattr(prices, "input_mtok", None), 0) or Decimal(0),
-                output=_tier(getattr(prices, "output_mtok", None), 0) or Decimal(0),
-                cache_read=_tier(getattr(prices, "cache_read_mtok", None), 0),
-                cache_write=_tier(getattr(prices, "cache_write_mtok", None), 0),
-                model_id=model.id,
-            )
+            rows[(p.id, model.id)] = _genai_units(prices, model.id, 0)
     return sorted(
         ((prov, model, prices) for (prov, model), prices in rows.items() if not provider or prov == provider),
         key=lambda row: (row[0], row[1]),

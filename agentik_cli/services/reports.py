@@ -268,9 +268,6 @@ def history(
 
 
 def ledger_row(cost: Cost, agent_name: str | None) -> dict[str, Any]:
-    def per_mtok(nd: int | None) -> float | None:
-        return to_usd(nd)
-
     return {
         "id": cost.id,
         "timestamp": iso(cost.timestamp),
@@ -288,10 +285,10 @@ def ledger_row(cost: Cost, agent_name: str | None) -> dict[str, Any]:
         "input_cost": to_usd(cost.input_cost_nd),
         "output_cost": to_usd(cost.output_cost_nd),
         "total_cost": to_usd(cost.total_cost_nd),
-        "price_input_per_mtok": per_mtok(cost.price_input_nd),
-        "price_output_per_mtok": per_mtok(cost.price_output_nd),
-        "price_cache_read_per_mtok": per_mtok(cost.price_cache_read_nd),
-        "price_cache_write_per_mtok": per_mtok(cost.price_cache_write_nd),
+        "price_input_per_mtok": to_usd(cost.price_input_nd),
+        "price_output_per_mtok": to_usd(cost.price_output_nd),
+        "price_cache_read_per_mtok": to_usd(cost.price_cache_read_nd),
+        "price_cache_write_per_mtok": to_usd(cost.price_cache_write_nd),
         "response_ms": cost.response_ms,
         "channel": cost.channel,
         "endpoint": cost.endpoint,
