@@ -80,9 +80,12 @@ class CallState:
     cache_write_tokens: int = 0
     model: str | None = None  # as the provider reports it
     stop_reason: str | None = None
+    estimated: bool = False  # the token counts are agentik's own count, not the provider's
 
     def usage(self) -> Usage:
-        return Usage(self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens)
+        return Usage(
+            self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens, self.estimated
+        )
 
 
 @dataclass

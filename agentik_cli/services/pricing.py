@@ -72,6 +72,8 @@ class Usage:
     output_tokens: int = 0
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
+    # counted by agentik (the provider's usage never arrived), not reported by the provider
+    estimated: bool = False
 
     @property
     def total_tokens(self) -> int:
