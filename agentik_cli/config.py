@@ -20,9 +20,14 @@ settings = Settings()
 
 
 def store():  # noqa: ANN201 - agentik_cli.store.engine.Store, imported lazily (SQLAlchemy is slow to import)
+    """The store, opened and migrated, with anything an earlier command had to keep in the journal
+    (a reply the database could not take) stored first."""
+    from agentik_cli.services.ledger import replay_journal
     from agentik_cli.store.engine import get_store
 
-    return get_store(settings.db)
+    opened = get_store(settings.db)
+    replay_journal(opened)
+    return opened
 
 
 def debug() -> bool:

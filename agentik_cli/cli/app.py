@@ -13,7 +13,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort
 
 from agentik_cli import __version__, config
-from agentik_cli.cli import agents, chat, costs, keys, prices, sessions
+from agentik_cli.cli import agents, chat, costs, db, keys, prices, sessions
 from agentik_cli.errors import FAILED, AgentikError
 
 
@@ -115,6 +115,7 @@ app.add_typer(sessions.app, name="sessions")
 app.add_typer(costs.app, name="costs")
 app.add_typer(prices.app, name="prices")
 app.add_typer(keys.app, name="keys")
+app.add_typer(db.app, name="db")
 
 
 def main() -> None:
@@ -134,6 +135,10 @@ def main() -> None:
             sys.stderr.write(f"{exc.code}\n")
     try:
         atexit._run_exitfuncs()
+        if "agentik_cli.store.engine" in sys.modules:
+            from agentik_cli.store.engine import reset_stores
+
+            reset_stores()  # closing checkpoints the WAL into agentik.db, which os._exit would skip
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:

@@ -44,7 +44,7 @@ class ChatOptions:
 @dataclass
 class TurnResult:
     session_id: int
-    message_id: int
+    message_id: int | None  # None: the database could not take the reply, so it waits in the journal
     content: str
     model: str
     provider: str
@@ -203,7 +203,7 @@ class Conversation:
             endpoint=self.provider().endpoint,
         )
         assert self.session_id is not None
-        message_id, _ = ledger.add_reply(
+        message_id = ledger.add_reply(
             self.store,
             agent_id=self.agent_id,
             agent_name=self.agent.name,

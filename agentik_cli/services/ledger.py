@@ -4,6 +4,7 @@ ever needs to scan messages."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -12,9 +13,10 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session, col
 
+from agentik_cli.errors import StoreError
 from agentik_cli.services.pricing import Priced, Usage
 from agentik_cli.store.engine import Store
-from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message
+from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting
 from agentik_cli.timeutil import now_utc
 
 TITLE_LENGTH = 60
@@ -69,6 +71,7 @@ class CostEntry:
             "response_ms": self.response_ms,
             "channel": self.channel,
             "endpoint": self.endpoint,
+            "estimated": usage.estimated,
         }
         if priced is not None and self.total_nd is None:
             row.update(
@@ -86,18 +89,6 @@ class CostEntry:
         return self.priced.total_nd if self.priced is not None else None
 
 
-def _bump_agent_costs(session: Session, agent_id: int, input_tokens: int, output_tokens: int, cost_nd: int) -> None:
-    session.execute(
-        update(Agent)
-        .where(col(Agent.id) == agent_id)
-        .values(
-            stat_input_tokens=col(Agent.stat_input_tokens) + input_tokens,
-            stat_output_tokens=col(Agent.stat_output_tokens) + output_tokens,
-            stat_cost_nd=col(Agent.stat_cost_nd) + cost_nd,
-        )
-    )
-
-
 SUM_COLUMNS = (
     "calls",
     "input_tokens",
@@ -106,6 +97,7 @@ SUM_COLUMNS = (
     "cache_write_tokens",
     "cost_nd",
     "unpriced_calls",
+    "estimated_calls",
 )
 
 
@@ -137,14 +129,12 @@ def _add_sums(session: Session, model: Any, keys: tuple[str, ...], rows: list[di
 
 
 class Aggregates:
-    """What a set of new ledger rows adds to the maintained aggregates (cost_totals, cost_buckets,
-    the agents' running totals). Summing is plain Python and can run apart from the database (an
-    import sums the next batch while SQLite writes this one); `apply` writes the sums."""
+    """What a set of new ledger rows adds to the maintained aggregates (cost_totals, cost_buckets).
+    Summing is plain Python and can run apart from the database; `apply` writes the sums."""
 
     def __init__(self) -> None:
         self.totals: dict[tuple[int, str, str], dict[str, Any]] = {}
         self.buckets: dict[datetime, dict[str, Any]] = {}
-        self.agents: dict[int, list[int]] = {}
 
     def add(self, rows: list[dict[str, Any]]) -> Aggregates:
         for row in rows:
@@ -157,6 +147,7 @@ class Aggregates:
                 row["cache_write_tokens"],
                 cost or 0,
                 1 if cost is None else 0,
+                1 if row.get("estimated") else 0,
             )
             key = (row["agent_id"] or 0, row["model"], row["provider"])
             total = self.totals.get(key)
@@ -175,18 +166,11 @@ class Aggregates:
             for column, value in zip(SUM_COLUMNS, sums, strict=True):
                 total[column] += value
                 bucket[column] += value
-            if row["agent_id"] is not None:
-                agent = self.agents.setdefault(row["agent_id"], [0, 0, 0])
-                agent[0] += row["input_tokens"]
-                agent[1] += row["output_tokens"]
-                agent[2] += cost or 0
         return self
 
     def apply(self, session: Session) -> None:
         _add_sums(session, CostTotal, ("agent_key", "model", "provider"), list(self.totals.values()))
         _add_sums(session, CostBucket, ("start",), list(self.buckets.values()))
-        for agent_id, (input_tokens, output_tokens, cost_nd) in self.agents.items():
-            _bump_agent_costs(session, agent_id, input_tokens, output_tokens, cost_nd)
 
 
 def write_cost(session: Session, entry: CostEntry) -> int:
@@ -201,8 +185,8 @@ def write_cost_row(session: Session, row: dict[str, Any]) -> int:
 
 
 def subtract_from_aggregates(session: Session, condition: Any) -> None:
-    """Before ledger rows matching `condition` are deleted: take their sums off cost_totals and the
-    agents' running totals, with grouped SQL aggregates (buckets are deleted whole by the caller)."""
+    """Before ledger rows matching `condition` are deleted: take their sums off cost_totals, with
+    grouped SQL aggregates (buckets are deleted whole by the caller)."""
     c: Any = Cost  # the class's columns, untyped: SQLModel types them as the Python values
     grouped = session.execute(
         select(
@@ -217,6 +201,7 @@ def subtract_from_aggregates(session: Session, condition: Any) -> None:
             func.sum(c.cache_write_tokens).label("cache_write_tokens"),
             func.coalesce(func.sum(c.total_cost_nd), 0).label("cost_nd"),
             func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),
+            func.count().filter(c.estimated).label("estimated_calls"),
         )
         .where(condition)
         .group_by(func.coalesce(c.agent_id, 0), c.model, c.provider)
@@ -227,9 +212,6 @@ def subtract_from_aggregates(session: Session, condition: Any) -> None:
         row.update({column: -int(getattr(g, column)) for column in SUM_COLUMNS})
         rows.append(row)
     _add_sums(session, CostTotal, ("agent_key", "model", "provider"), rows)
-    for g in grouped:
-        if g.agent_key:
-            _bump_agent_costs(session, g.agent_key, -int(g.input_tokens), -int(g.output_tokens), -int(g.cost_nd))
 
 
 class BulkWriter:
@@ -289,29 +271,22 @@ def executemany(session: Session, table: Any, keys: list[str], rows: list[dict[s
 
 
 def _sum_new_rows_sqlite(session: Session, after: int) -> None:
-    from agentik_cli.store.sql import QUARTER_HOUR_SQLITE, SUMS_SQL
+    from agentik_cli.store.sql import QUARTER_HOUR_SQLITE, SUMS_COLUMNS_SQL, SUMS_SQL
 
     conn = session.connection()
     updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
     conn.exec_driver_sql(
-        "INSERT INTO cost_totals (agent_key, model, provider, agent_name, calls, input_tokens, output_tokens, "
-        f"cache_read_tokens, cache_write_tokens, cost_nd, unpriced_calls) SELECT coalesce(agent_id, 0), model, "
-        f"provider, max(agent_name), {SUMS_SQL} FROM costs WHERE id > ? GROUP BY coalesce(agent_id, 0), model, "
-        f"provider ON CONFLICT (agent_key, model, provider) DO UPDATE SET {updates}, agent_name = excluded.agent_name",
+        f"INSERT INTO cost_totals (agent_key, model, provider, agent_name, {SUMS_COLUMNS_SQL}) "
+        f"SELECT coalesce(agent_id, 0), model, provider, max(agent_name), {SUMS_SQL} FROM costs WHERE id > ? "
+        "GROUP BY coalesce(agent_id, 0), model, provider "
+        f"ON CONFLICT (agent_key, model, provider) DO UPDATE SET {updates}, agent_name = excluded.agent_name",
         (after,),
     )
     conn.exec_driver_sql(
-        "INSERT INTO cost_buckets (start, calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
-        f"cost_nd, unpriced_calls) SELECT {QUARTER_HOUR_SQLITE}, {SUMS_SQL} FROM costs WHERE id > ? "
-        f"GROUP BY {QUARTER_HOUR_SQLITE} ON CONFLICT (start) DO UPDATE SET {updates}",
+        f"INSERT INTO cost_buckets (start, {SUMS_COLUMNS_SQL}) SELECT {QUARTER_HOUR_SQLITE}, {SUMS_SQL} FROM costs "
+        f"WHERE id > ? GROUP BY {QUARTER_HOUR_SQLITE} ON CONFLICT (start) DO UPDATE SET {updates}",
         (after,),
     )
-    for agent_id, input_tokens, output_tokens, cost_nd in conn.exec_driver_sql(
-        "SELECT agent_id, sum(input_tokens), sum(output_tokens), coalesce(sum(total_cost_nd), 0) FROM costs "
-        "WHERE id > ? AND agent_id IS NOT NULL GROUP BY agent_id",
-        (after,),
-    ).all():
-        _bump_agent_costs(session, agent_id, input_tokens, output_tokens, cost_nd)
 
 
 def add_user_message(
@@ -324,11 +299,14 @@ def add_user_message(
     attachments: list[dict[str, Any]] | None = None,
 ) -> tuple[int, int]:
     """Store the user's message (before the provider is called), opening a session when none is
-    given. Returns (session_id, message_id)."""
+    given. Waits for the write lock as long as another writer holds it. Returns (session_id,
+    message_id)."""
     now = now_utc()
-    with store.write() as session:
-        if session_id is None:
-            session_id = session.execute(
+
+    def work(session: Session) -> tuple[int, int]:
+        sid = session_id
+        if sid is None:
+            sid = session.execute(
                 insert(ChatSession)
                 .values(
                     agent_id=agent_id,
@@ -351,7 +329,7 @@ def add_user_message(
             insert(Message)
             .values(
                 agent_id=agent_id,
-                session_id=session_id,
+                session_id=sid,
                 channel=channel,
                 role="user",
                 content=content,
@@ -362,24 +340,28 @@ def add_user_message(
             )
             .returning(col(Message.id))
         ).scalar_one()
-        session.execute(
-            update(ChatSession)
-            .where(col(ChatSession.id) == session_id)
-            .values(message_count=col(ChatSession.message_count) + 1, last_message_at=now)
-        )
-        session.execute(
-            update(Agent)
-            .where(col(Agent.id) == agent_id)
-            .values(stat_messages=col(Agent.stat_messages) + 1, last_active_at=now)
-        )
-    assert session_id is not None
-    return session_id, message_id
+        _count_message(session, agent_id, sid, now)
+        return sid, message_id
+
+    return store.write_patiently(work)
+
+
+def _count_message(session: Session, agent_id: int, session_id: int, now: datetime) -> None:
+    session.execute(
+        update(ChatSession)
+        .where(col(ChatSession.id) == session_id)
+        .values(message_count=col(ChatSession.message_count) + 1, last_message_at=now)
+    )
+    session.execute(
+        update(Agent)
+        .where(col(Agent.id) == agent_id)
+        .values(stat_messages=col(Agent.stat_messages) + 1, last_active_at=now)
+    )
 
 
 def mark_failed(store: Store, message_id: int, error: str) -> None:
     """A user message whose call failed outright: kept in the log, not re-sent."""
-    with store.write() as session:
-        session.execute(update(Message).where(col(Message.id) == message_id).values(error=error))
+    _keep(store, {"kind": "failed", "message_id": message_id, "error": error})
 
 
 def add_reply(
@@ -393,53 +375,133 @@ def add_reply(
     cost: CostEntry,
     error: str | None = None,
     interrupted: bool = False,
-) -> tuple[int, int]:
+) -> int | None:
     """Store the assistant's reply (complete or cut short) with its cost row, moving the session's
-    and agent's totals in the same transaction. Returns (message_id, cost_id)."""
-    now = now_utc()
-    usage = cost.usage
-    cost_nd = cost.cost_nd
-    with store.write() as session:
+    totals in the same transaction. The call was paid for, so the record is never lost: it waits
+    for the write lock as long as it takes, and when the database cannot be written at all (a full
+    disk, a read-only file) it is kept in a journal that the next agentik command stores. Returns
+    the message id, or None when the record went to the journal."""
+    cost.agent_id, cost.agent_name, cost.session_id = agent_id, agent_name, session_id
+    cost.timestamp = now_utc()
+    record = {
+        "kind": "reply",
+        "agent_id": agent_id,
+        "session_id": session_id,
+        "content": content,
+        "channel": channel,
+        "error": error,
+        "interrupted": interrupted,
+        "cost": cost.row(),
+    }
+    return _keep(store, record)
+
+
+def _keep(store: Store, record: dict[str, Any]) -> int | None:
+    """Write a record of a call now; when the database cannot take it, into the journal."""
+    try:
+        return store.write_patiently(lambda session: _write(session, record))
+    except StoreError as exc:
+        from agentik_cli.services import journal
+
+        try:
+            path = journal.keep(store.url, record)
+        except OSError as failure:
+            raise StoreError(
+                f"could not store the record of this call ({exc.message}), nor keep it in the journal ({failure})"
+            ) from exc
+        store.notify(
+            f"could not write to the database ({exc.message}): the record of this call is kept in {path}, "
+            "and the next agentik command stores it"
+        )
+        return None
+
+
+def _write(session: Session, record: dict[str, Any]) -> int | None:
+    if record["kind"] == "failed":
+        session.execute(update(Message).where(col(Message.id) == record["message_id"]).values(error=record["error"]))
+        return record["message_id"]
+    row = dict(record["cost"])
+    now = row["timestamp"]
+    session_id, agent_id = record["session_id"], record["agent_id"]
+    message_id = None
+    # a replayed record whose session was removed meanwhile: the money was spent, the ledger keeps it
+    if session.get(ChatSession, session_id) is not None:
         message_id = session.execute(
             insert(Message)
             .values(
                 agent_id=agent_id,
                 session_id=session_id,
-                channel=channel,
+                channel=record["channel"],
                 role="assistant",
-                content=content,
+                content=record["content"],
                 timestamp=now,
-                model=cost.model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                tokens_used=usage.total_tokens,
-                cost_nd=cost_nd,
-                response_ms=cost.response_ms,
-                error=error,
-                interrupted=interrupted,
+                model=row["model"],
+                input_tokens=row["input_tokens"],
+                output_tokens=row["output_tokens"],
+                tokens_used=row["total_tokens"],
+                cost_nd=row["total_cost_nd"],
+                response_ms=row["response_ms"],
+                error=record["error"],
+                interrupted=record["interrupted"],
                 attachments=[],
                 skills_used=[],
             )
             .returning(col(Message.id))
         ).scalar_one()
-        cost.agent_id, cost.agent_name, cost.session_id = agent_id, agent_name, session_id
-        cost.conversation_id, cost.timestamp = message_id, now
-        cost_id = write_cost(session, cost)
+        cost_nd = row["total_cost_nd"]
         session.execute(
             update(ChatSession)
             .where(col(ChatSession.id) == session_id)
             .values(
-                message_count=col(ChatSession.message_count) + 1,
-                last_message_at=now,
-                input_tokens=col(ChatSession.input_tokens) + usage.input_tokens,
-                output_tokens=col(ChatSession.output_tokens) + usage.output_tokens,
+                input_tokens=col(ChatSession.input_tokens) + row["input_tokens"],
+                output_tokens=col(ChatSession.output_tokens) + row["output_tokens"],
                 cost_nd=col(ChatSession.cost_nd) + (cost_nd or 0),
                 unpriced_calls=col(ChatSession.unpriced_calls) + (1 if cost_nd is None else 0),
             )
         )
-        values: dict[str, Any] = {"stat_messages": col(Agent.stat_messages) + 1, "last_active_at": now}
-        if cost.response_ms is not None:
-            values["stat_response_ms"] = col(Agent.stat_response_ms) + cost.response_ms
-            values["stat_responses"] = col(Agent.stat_responses) + 1
-        session.execute(update(Agent).where(col(Agent.id) == agent_id).values(**values))
-    return message_id, cost_id
+        _count_message(session, agent_id, session_id, now)
+        if row["response_ms"] is not None:
+            session.execute(
+                update(Agent)
+                .where(col(Agent.id) == agent_id)
+                .values(
+                    stat_response_ms=col(Agent.stat_response_ms) + row["response_ms"],
+                    stat_responses=col(Agent.stat_responses) + 1,
+                )
+            )
+    else:
+        row["session_id"] = None
+    row["conversation_id"] = message_id
+    write_cost_row(session, row)
+    return message_id
+
+
+JOURNAL_DONE = "journal_replayed"
+
+
+def replay_journal(store: Store) -> int:
+    """Store what earlier commands kept in the journal because the database could not take it: all
+    of it in one transaction, which also notes the records' ids, so a replay cut short and run again
+    never stores one twice. Returns how many records were stored."""
+    from agentik_cli.services import journal
+
+    if not journal.pending(store.url):
+        return 0
+    records, files = journal.take(store.url)
+
+    def work(session: Session) -> int:
+        done_setting = session.get(Setting, JOURNAL_DONE)
+        done = set(json.loads(done_setting.value)) if done_setting else set()
+        fresh = [r for r in records if r["id"] not in done]
+        for record in fresh:
+            _write(session, record)
+        ids = [r["id"] for r in records]
+        session.merge(Setting(key=JOURNAL_DONE, value=json.dumps(ids[-1000:])))
+        return len(fresh)
+
+    stored = store.write_patiently(work) if records else 0
+    for file in files:
+        file.unlink(missing_ok=True)
+    if stored:
+        store.notify(f"stored {stored} record(s) kept in the journal when the database could not be written")
+    return stored

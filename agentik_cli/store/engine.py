@@ -8,10 +8,11 @@ two agentik processes writing at once would otherwise lose a write."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
@@ -19,7 +20,7 @@ from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
 from agentik_cli import paths
-from agentik_cli.errors import StoreError, UsageError
+from agentik_cli.errors import StoreBusy, StoreError, UsageError
 
 # The names of every migration, in order. Kept here so that opening a database that is already
 # current does not import the migration module (store/migrations.py appends to both).
@@ -27,29 +28,61 @@ MIGRATION_NAMES: tuple[str, ...] = (
     "0001_initial",
     "0002_settings",
     "0003_reports",
+    "0004_ids_never_reused",
 )
 
 BUSY_TIMEOUT_MS = 10_000
+T = TypeVar("T")
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+MEMORY_URL = "sqlite://"
+
+
 def resolve_url(db: str | None = None) -> str:
-    """`--db` first, then AGENTIK_DB, then the data folder. A plain path becomes a sqlite URL."""
+    """`--db` first, then AGENTIK_DB, then the data folder. A plain path becomes a sqlite URL;
+    `:memory:` is SQLite's in-memory database (gone when the command ends), as SQLite users expect."""
     value = db or os.environ.get("AGENTIK_DB")
     if not value:
         paths.ensure_data_dir()
         return f"sqlite:///{paths.default_db_path()}"
+    if value in (":memory:", "sqlite:///:memory:"):
+        return MEMORY_URL
     if "://" in value:
+        _check_url(value)
         return value
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+def _check_url(url: str) -> None:
+    """Only the engines agentik speaks, and with their driver installed: a clear line, not a
+    ModuleNotFoundError from deep inside SQLAlchemy."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme.startswith("sqlite"):
+        return
+    if scheme.startswith("postgres"):
+        import importlib.util
+
+        if importlib.util.find_spec("psycopg") is None:
+            raise UsageError(
+                "a PostgreSQL store needs the postgres extra, which is not installed",
+                hint="pip install 'agentik[postgres]'",
+            )
+        return
+    raise UsageError(f"agentik cannot use a '{scheme}' database", hint="give a SQLite file path, or a sqlite:/// URL")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for the in-memory database."""
+    path_text = url.split("///", 1)[1] if "///" in url else ""
+    return Path(path_text) if path_text and path_text != ":memory:" else None
+
+
 def _check_sqlite_path(url: str) -> None:
     """Refuse a directory or a file that is not a database before SQLite writes anything to it."""
-    path_text = url.split("///", 1)[1] if "///" in url else ""
-    if not path_text or path_text == ":memory:":
+    path = sqlite_path(url)
+    if path is None:
         return
-    path = Path(path_text)
     if path.is_dir():
         raise UsageError(f"--db {path} is a directory, not a database file")
     if path.exists():
@@ -103,20 +136,103 @@ class Store:
                 yield session
                 session.flush()
 
+    def write_patiently(self, work: Callable[[Session], T]) -> T:
+        """`work` in one write transaction, waiting for the write lock as long as it takes: a chat
+        that ends while another process imports a million rows still stores its reply. `work` may
+        run more than once (each failed attempt is rolled back)."""
+        waited = False
+        while True:
+            try:
+                with self.write() as session:
+                    result = work(session)
+            except StoreBusy:
+                if not waited:
+                    self.notify("waiting for the database: another process is writing to it")
+                    waited = True
+                continue
+            if waited:
+                self.notify("the database is free again")
+            return result
+
+    @staticmethod
+    def notify(message: str) -> None:
+        """A note for the person at the terminal, on stderr."""
+        sys.stderr.write(f"agentik: {message}\n")
+        sys.stderr.flush()
+
     def migrate(self) -> None:
+        """Bring the schema up to date. A database written by a newer agentik, or one that holds
+        tables but is not agentik's, is refused before anything is written to it."""
         with translate_errors(), self.engine.connect() as conn:
             applied = _applied_migrations(conn)
+            check_known(self.url, conn, applied)
         if set(MIGRATION_NAMES) <= applied:
             return
         from agentik_cli.store import migrations
 
         with translate_errors(), self.engine.connect() as conn:
-            conn.info["immediate"] = True
-            with conn.begin():
-                migrations.apply(conn, _applied_migrations(conn))
+            # A migration that rebuilds a table must not set off ON DELETE actions when the old copy
+            # is dropped; the pragma is a no-op inside a transaction, so it is set before BEGIN.
+            self._foreign_keys(conn, False)
+            try:
+                conn.info["immediate"] = True
+                with conn.begin():
+                    applied = _applied_migrations(conn)
+                    check_known(self.url, conn, applied)
+                    try:
+                        migrations.apply(conn, applied)
+                    except NotImplementedError as exc:
+                        raise UsageError(f"cannot set up agentik's tables in {mask_url(self.url)}: {exc}") from None
+            finally:
+                self._foreign_keys(conn, True)
+
+    def _foreign_keys(self, conn: Connection, on: bool) -> None:
+        if self.is_sqlite:
+            driver: Any = conn.connection.driver_connection
+            driver.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")
+
+    def pending(self) -> list[str]:
+        """Migrations not yet applied (never applies them)."""
+        with translate_errors(), self.engine.connect() as conn:
+            applied = _applied_migrations(conn)
+            check_known(self.url, conn, applied)
+        return [name for name in MIGRATION_NAMES if name not in applied]
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def check_known(url: str, conn: Connection, applied: set[str]) -> None:
+    newer = sorted(applied - set(MIGRATION_NAMES))
+    if newer:
+        from agentik_cli import __version__
+
+        raise UsageError(
+            f"{mask_url(url)} was written by a newer agentik (its schema has {newer[-1]}); "
+            f"this is agentik {__version__}",
+            hint="upgrade agentik (pip install -U agentik), or use another database with --db",
+        )
+    if not applied:
+        tables = [t for t in inspect(conn).get_table_names() if not t.startswith("sqlite_")]
+        if tables:
+            raise UsageError(
+                f"{mask_url(url)} holds tables of another program ({', '.join(sorted(tables)[:3])}"
+                f"{', ...' if len(tables) > 3 else ''}), not agentik's",
+                hint="give agentik a database of its own with --db or AGENTIK_DB",
+            )
+
+
+def mask_url(url: str) -> str:
+    """A database URL fit to print: the password masked; a SQLite file as its path."""
+    if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        return str(path) if path is not None else ":memory:"
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("://", 1)[0] + "://…"
 
 
 def _applied_migrations(conn: Connection) -> set[str]:
@@ -131,6 +247,8 @@ def translate_errors() -> Iterator[None]:
         yield
     except DatabaseError as exc:
         message = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
+        if "database is locked" in message or "database is busy" in message:
+            raise StoreBusy(f"the database is busy: {message}") from exc
         if "file is not a database" in message:
             raise UsageError("the database file is not a SQLite database") from exc
         if "unable to open database" in message:
@@ -153,6 +271,9 @@ def get_store(db: str | None = None) -> Store:
 
 
 def reset_stores() -> None:
+    """Close every store this process opened. Closing the last connection to a SQLite database
+    checkpoints its WAL into the main file, so a copy of agentik.db is never a bare header with
+    everything in agentik.db-wal (leaving through os._exit would skip it)."""
     for store in _stores.values():
         store.dispose()
     _stores.clear()

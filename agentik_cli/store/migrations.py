@@ -22,12 +22,13 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    false,
     text,
 )
 from sqlalchemy.engine import Connection
 
 from agentik_cli.store.engine import MIGRATION_NAMES
-from agentik_cli.store.sql import QUARTER_HOUR_SQLITE, SUMS_SQL
+from agentik_cli.store.sql import QUARTER_HOUR_SQLITE
 
 
 def _tracking_table(metadata: MetaData) -> Table:
@@ -200,6 +201,14 @@ def _sums(md: MetaData, name: str, *keys: Column) -> Table:
     )
 
 
+# The sums of 0003's aggregate tables, in their column order (frozen: later sums are added by later
+# migrations).
+SUMS_SQL_0003 = (
+    "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
+    "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END)"
+)
+
+
 def m0003_reports(conn: Connection) -> None:
     """Maintained aggregates for the cost reports, filled from the ledger as it stands; and, on
     SQLite, a full-text index of message content kept in step by triggers."""
@@ -218,34 +227,225 @@ def m0003_reports(conn: Connection) -> None:
         text(
             "INSERT INTO cost_totals (agent_key, model, provider, agent_name, calls, input_tokens, output_tokens, "
             f"cache_read_tokens, cache_write_tokens, cost_nd, unpriced_calls) SELECT coalesce(agent_id, 0), model, "
-            f"provider, max(agent_name), {SUMS_SQL} FROM costs GROUP BY coalesce(agent_id, 0), model, provider"
+            f"provider, max(agent_name), {SUMS_SQL_0003} FROM costs GROUP BY coalesce(agent_id, 0), model, provider"
         )
     )
     if conn.dialect.name != "sqlite":
         raise NotImplementedError("agentik's reports migration is written for SQLite so far")
     conn.exec_driver_sql(
         "INSERT INTO cost_buckets (start, calls, input_tokens, output_tokens, cache_read_tokens, "
-        f"cache_write_tokens, cost_nd, unpriced_calls) SELECT {QUARTER_HOUR_SQLITE}, {SUMS_SQL} FROM costs "
+        f"cache_write_tokens, cost_nd, unpriced_calls) SELECT {QUARTER_HOUR_SQLITE}, {SUMS_SQL_0003} FROM costs "
         f"GROUP BY {QUARTER_HOUR_SQLITE}"
     )
     for statement in (
         "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id')",
-        "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
-        "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
-        "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN "
-        "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content); END",
-        "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN "
-        "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content); "
-        "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
+        *_FTS_TRIGGERS,
         "INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')",
     ):
         conn.exec_driver_sql(statement)
+
+
+# The full-text triggers of 0003; a rebuilt messages table needs them again.
+_FTS_TRIGGERS = (
+    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
+    "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
+    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN "
+    "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content); END",
+    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN "
+    "INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.id, old.content); "
+    "INSERT INTO messages_fts (rowid, content) VALUES (new.id, new.content); END",
+)
+
+
+def _tables_0004(md: MetaData) -> list[Table]:
+    """agents, sessions, messages and costs as 0004 leaves them: AUTOINCREMENT ids; agents without
+    the token and cost totals (cost_totals holds them); costs with `estimated`, and an agent_id that
+    outlives its agent (no foreign key)."""
+    return [
+        Table(
+            "agents",
+            md,
+            Column("id", Integer, primary_key=True),
+            Column("name", String, nullable=False),
+            Column("name_key", String, nullable=False, unique=True),
+            Column("description", String, nullable=False),
+            Column("system_prompt", String, nullable=False),
+            Column("model", String, nullable=False),
+            Column("provider", String, nullable=False),
+            Column("temperature", Float, nullable=True),
+            Column("max_tokens", Integer, nullable=True),
+            Column("channels", JSON, nullable=False),
+            Column("skills", JSON, nullable=False),
+            Column("status", String, nullable=False),
+            Column("base_url", String, nullable=True),
+            Column("api_key_env", String, nullable=True),
+            Column("created_at", DateTime(timezone=True), nullable=False),
+            Column("updated_at", DateTime(timezone=True), nullable=False),
+            Column("last_active_at", DateTime(timezone=True), nullable=True),
+            Column("stat_sessions", Integer, nullable=False),
+            Column("stat_messages", Integer, nullable=False),
+            _money("stat_response_ms", False),
+            Column("stat_responses", Integer, nullable=False),
+            Index("ix_agents_by_status", "status"),
+            Index("ix_agents_by_created", "created_at"),
+            Index("ix_agents_by_last_active", "last_active_at"),
+            sqlite_autoincrement=True,
+        ),
+        Table(
+            "sessions",
+            md,
+            Column("id", Integer, primary_key=True),
+            Column("agent_id", Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+            Column("title", String, nullable=False),
+            Column("channel", String, nullable=False),
+            Column("started_at", DateTime(timezone=True), nullable=False),
+            Column("last_message_at", DateTime(timezone=True), nullable=False),
+            Column("message_count", Integer, nullable=False),
+            _money("input_tokens", False),
+            _money("output_tokens", False),
+            _money("cost_nd", False),
+            Column("unpriced_calls", Integer, nullable=False),
+            Index("ix_sessions_by_agent_and_last_message", "agent_id", "last_message_at"),
+            Index("ix_sessions_by_last_message", "last_message_at"),
+            Index("ix_sessions_by_channel", "channel", "last_message_at"),
+            sqlite_autoincrement=True,
+        ),
+        Table(
+            "messages",
+            md,
+            Column("id", Integer, primary_key=True),
+            Column("agent_id", Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+            Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+            Column("channel", String, nullable=False),
+            Column("role", String, nullable=False),
+            Column("content", String, nullable=False),
+            Column("timestamp", DateTime(timezone=True), nullable=False),
+            Column("model", String, nullable=True),
+            Column("input_tokens", Integer, nullable=True),
+            Column("output_tokens", Integer, nullable=True),
+            Column("tokens_used", Integer, nullable=True),
+            _money("cost_nd"),
+            Column("response_ms", Integer, nullable=True),
+            Column("error", String, nullable=True),
+            Column("interrupted", Boolean, nullable=False),
+            Column("attachments", JSON, nullable=False),
+            Column("skills_used", JSON, nullable=False),
+            Index("ix_messages_by_agent", "agent_id"),
+            Index("ix_messages_by_timestamp", "timestamp"),
+            Index("ix_messages_by_session", "session_id", "id"),
+            Index("ix_messages_by_agent_and_session", "agent_id", "session_id"),
+            Index("ix_messages_by_channel", "channel"),
+            sqlite_autoincrement=True,
+        ),
+        Table(
+            "costs",
+            md,
+            Column("id", Integer, primary_key=True),
+            Column("agent_id", Integer, nullable=True),
+            Column("agent_name", String, nullable=True),
+            Column("session_id", Integer, ForeignKey("sessions.id", ondelete="SET NULL"), nullable=True),
+            Column("conversation_id", Integer, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True),
+            Column("model", String, nullable=False),
+            Column("provider", String, nullable=False),
+            _money("input_tokens", False),
+            _money("output_tokens", False),
+            _money("cache_read_tokens", False),
+            _money("cache_write_tokens", False),
+            _money("total_tokens", False),
+            _money("input_cost_nd"),
+            _money("output_cost_nd"),
+            _money("total_cost_nd"),
+            _money("price_input_nd"),
+            _money("price_output_nd"),
+            _money("price_cache_read_nd"),
+            _money("price_cache_write_nd"),
+            Column("timestamp", DateTime(timezone=True), nullable=False),
+            Column("response_ms", Integer, nullable=True),
+            Column("channel", String, nullable=True),
+            Column("endpoint", String, nullable=True),
+            Column("estimated", Boolean, nullable=False, server_default=false()),
+            Index("ix_costs_by_agent", "agent_id"),
+            Index("ix_costs_by_timestamp", "timestamp"),
+            Index("ix_costs_by_model", "model"),
+            Index("ix_costs_by_provider", "provider"),
+            Index("ix_costs_by_agent_and_timestamp", "agent_id", "timestamp"),
+            Index(
+                "ix_costs_by_session",
+                "session_id",
+                sqlite_where=text("session_id IS NOT NULL"),
+                postgresql_where=text("session_id IS NOT NULL"),
+            ),
+            Index(
+                "ix_costs_by_conversation",
+                "conversation_id",
+                sqlite_where=text("conversation_id IS NOT NULL"),
+                postgresql_where=text("conversation_id IS NOT NULL"),
+            ),
+            sqlite_autoincrement=True,
+        ),
+    ]
+
+
+def m0004_ids_never_reused(conn: Connection) -> None:
+    """Ids are never handed out twice: without AUTOINCREMENT SQLite gives a new row the id of the
+    last deleted one, so a removed agent's spend showed under the next new agent and a session id
+    kept by a script could land in another conversation. SQLite cannot add AUTOINCREMENT to a
+    table, so the four tables are rebuilt (ids kept; foreign keys are off for it, see
+    Store.migrate), and each counter starts above every id the store still mentions. Also: a cost
+    row keeps its agent's id after the agent is removed, an `estimated` flag on cost rows, an
+    `estimated_calls` sum beside `unpriced_calls`, and the agents' token and cost totals dropped
+    (they are the agent's rows of cost_totals)."""
+    if conn.dialect.name != "sqlite":
+        raise NotImplementedError("agentik's migrations are written for SQLite so far")
+    # Legacy rows whose agent was removed lost its id (ON DELETE SET NULL); where cost_totals names
+    # exactly one removed agent by that name, give the rows its id back.
+    conn.exec_driver_sql(
+        "UPDATE costs SET agent_id = (SELECT min(t.agent_key) FROM cost_totals t WHERE t.agent_name = costs.agent_name "
+        "AND t.agent_key > 0 AND t.agent_key NOT IN (SELECT id FROM agents)) "
+        "WHERE agent_id IS NULL AND agent_name IS NOT NULL AND (SELECT count(DISTINCT t.agent_key) FROM cost_totals t "
+        "WHERE t.agent_name = costs.agent_name AND t.agent_key > 0 AND t.agent_key NOT IN (SELECT id FROM agents)) = 1"
+    )
+    names = ("agents", "sessions", "messages", "costs")
+    # legacy_alter_table: renaming must not rewrite the other tables' foreign keys to the old copies
+    conn.exec_driver_sql("PRAGMA legacy_alter_table = ON")
+    for name in names:
+        conn.exec_driver_sql(f"ALTER TABLE {name} RENAME TO {name}_0003")
+        for (index,) in conn.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            (f"{name}_0003",),
+        ).all():
+            conn.exec_driver_sql(f"DROP INDEX {index}")
+    conn.exec_driver_sql("PRAGMA legacy_alter_table = OFF")
+    md = MetaData()
+    tables = _tables_0004(md)
+    md.create_all(conn)
+    for table in tables:
+        columns = ", ".join(c.name for c in table.columns if c.name != "estimated")
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {table.name}_0003")
+    for name in reversed(names):
+        conn.exec_driver_sql(f"DROP TABLE {name}_0003")
+    for statement in _FTS_TRIGGERS:
+        conn.exec_driver_sql(statement)
+    for name in ("cost_totals", "cost_buckets"):
+        conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN estimated_calls BIGINT NOT NULL DEFAULT 0")
+    # every place an id of each table is still mentioned
+    mentions = {
+        "agents": (("agents", "id"), ("cost_totals", "agent_key"), ("costs", "agent_id")),
+        "sessions": (("sessions", "id"), ("costs", "session_id")),
+        "messages": (("messages", "id"), ("costs", "conversation_id")),
+        "costs": (("costs", "id"),),
+    }
+    conn.exec_driver_sql("DELETE FROM sqlite_sequence WHERE name IN ('agents', 'sessions', 'messages', 'costs')")
+    for name, places in mentions.items():
+        highest = max(conn.exec_driver_sql(f"SELECT max({col}) FROM {table}").scalar() or 0 for table, col in places)
+        conn.exec_driver_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, highest))
 
 
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
     "0003_reports": m0003_reports,
+    "0004_ids_never_reused": m0004_ids_never_reused,
 }
 assert tuple(MIGRATIONS) == MIGRATION_NAMES, "engine.MIGRATION_NAMES and MIGRATIONS disagree"
 

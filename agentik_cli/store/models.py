@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, false, text
 from sqlmodel import Field, SQLModel
 
 
@@ -21,6 +21,8 @@ class Agent(SQLModel, table=True):
         Index("ix_agents_by_status", "status"),
         Index("ix_agents_by_created", "created_at"),
         Index("ix_agents_by_last_active", "last_active_at"),
+        # ids are never reused (SQLite would hand a deleted row's id to the next row)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -41,13 +43,12 @@ class Agent(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     last_active_at: datetime | None = None
-    # Running totals, moved by the store in the transaction that records a message or a cost
-    # (the seed's updateStats), so stats never need a scan.
+    # Running counts of what exists (sessions, messages), moved by the store in the transaction that
+    # adds or removes them. Tokens and cost are not kept here: they are the agent's rows of
+    # cost_totals, the ledger's own sums, so they stay when a session goes and drop only when
+    # ledger rows are cleaned up.
     stat_sessions: int = 0
     stat_messages: int = 0
-    stat_input_tokens: int = Field(default=0, sa_type=BigInteger)
-    stat_output_tokens: int = Field(default=0, sa_type=BigInteger)
-    stat_cost_nd: int = Field(default=0, sa_type=BigInteger)
     stat_response_ms: int = Field(default=0, sa_type=BigInteger)
     stat_responses: int = 0
 
@@ -58,6 +59,7 @@ class ChatSession(SQLModel, table=True):
         Index("ix_sessions_by_agent_and_last_message", "agent_id", "last_message_at"),
         Index("ix_sessions_by_last_message", "last_message_at"),
         Index("ix_sessions_by_channel", "channel", "last_message_at"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -83,6 +85,7 @@ class Message(SQLModel, table=True):
         Index("ix_messages_by_session", "session_id", "id"),
         Index("ix_messages_by_agent_and_session", "agent_id", "session_id"),
         Index("ix_messages_by_channel", "channel"),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -130,12 +133,13 @@ class Cost(SQLModel, table=True):
             sqlite_where=text("conversation_id IS NOT NULL"),
             postgresql_where=text("conversation_id IS NOT NULL"),
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    agent_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
-    )
+    # no foreign key: a removed agent's rows keep its id (ids are never reused), so its spend stays
+    # apart from every other agent's and `--agent` still finds it
+    agent_id: int | None = None
     agent_name: str | None = None
     session_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("sessions.id", ondelete="SET NULL"), nullable=True)
@@ -162,6 +166,8 @@ class Cost(SQLModel, table=True):
     response_ms: int | None = None
     channel: str | None = None
     endpoint: str | None = None
+    # the provider's usage never arrived (a cut-short call): the tokens are agentik's own count
+    estimated: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class CostSums(SQLModel):
@@ -174,6 +180,7 @@ class CostSums(SQLModel):
     cache_write_tokens: int = Field(default=0, sa_type=BigInteger)
     cost_nd: int = Field(default=0, sa_type=BigInteger)
     unpriced_calls: int = Field(default=0, sa_type=BigInteger)
+    estimated_calls: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": text("0")})
 
 
 class CostTotal(CostSums, table=True):

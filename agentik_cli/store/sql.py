@@ -1,4 +1,4 @@
-"""SQL fragments shared by the reports migration and the import path (SQLite)."""
+"""SQL fragments of the import path (SQLite)."""
 
 # The quarter hour a ledger timestamp falls in, in the text form SQLAlchemy stores datetimes in on
 # SQLite ('2026-11-26 13:15:00.000000'): the keys of cost_buckets.
@@ -9,5 +9,19 @@ QUARTER_HOUR_SQLITE = (
 # The sums kept by cost_totals and cost_buckets, in their column order.
 SUMS_SQL = (
     "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
-    "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END)"
+    "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN estimated THEN 1 ELSE 0 END)"
+)
+# the columns those sums go to
+SUMS_COLUMNS_SQL = ", ".join(
+    (
+        "calls",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cost_nd",
+        "unpriced_calls",
+        "estimated_calls",
+    )
 )
