@@ -198,8 +198,9 @@ def test_remove_says_what_goes_and_keeps_the_ledger(cli, store, agentik_home):
     with sqlite3.connect(agentik_home / "agentik.db") as db:
         assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
+        # the row keeps the removed agent's id (never given to another agent) and name
         assert db.execute("SELECT agent_id, agent_name, total_cost_nd FROM costs").fetchall() == [
-            (None, "doomed", 210_000)  # 1000 * $0.15/M + 100 * $0.60/M = $0.00021
+            (1, "doomed", 210_000)  # 1000 * $0.15/M + 100 * $0.60/M = $0.00021
         ]
 
 

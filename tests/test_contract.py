@@ -65,6 +65,8 @@ JSON_RUNS: dict[str, list[str]] = {
     "prices show": ["prices", "show", "gpt-4o"],
     "prices list": ["prices", "list"],
     "keys list": ["keys", "list"],
+    "db status": ["db", "status"],
+    "db backup": ["db", "backup", "{tmp}/backup.db"],
 }
 IMPORT_LINE = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 2, "output_tokens": 2}) + "\n"
 
@@ -101,6 +103,9 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "keys set": (["keys", "set", "nobody"], 2),
     "keys list": (["keys", "list", "--frob"], 2),
     "keys remove": (["keys", "remove", "openai"], 1),
+    "db status": (["db", "status", "--frob"], 2),
+    "db upgrade": (["db", "upgrade", "extra"], 2),
+    "db backup": (["db", "backup", "/no/such/folder/backup.db"], 2),
 }
 
 
@@ -125,8 +130,9 @@ def test_every_json_command_is_exercised():
 
 
 @pytest.mark.parametrize("name", sorted(JSON_RUNS))
-def test_json_output_is_only_json(cli, world, name):
-    result = cli(*JSON_RUNS[name], "--json", input=IMPORT_LINE if name == "costs import" else None)
+def test_json_output_is_only_json(cli, world, name, tmp_path):
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in JSON_RUNS[name]]
+    result = cli(*args, "--json", input=IMPORT_LINE if name == "costs import" else None)
     json.loads(result.stdout)
 
 

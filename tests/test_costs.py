@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from agentik_cli.money import to_nd
 from tests.conftest import db_rows, set_tz
 
 
@@ -432,23 +433,23 @@ def test_aggregates_match_the_ledger(cli, ledger, fake, agentik_home, tmp_path):
     totals = db_rows(
         agentik_home,
         "SELECT agent_key, model, provider, calls, input_tokens, output_tokens, "
-        "cache_read_tokens, cache_write_tokens, cost_nd, unpriced_calls FROM cost_totals "
+        "cache_read_tokens, cache_write_tokens, cost_nd, unpriced_calls, estimated_calls FROM cost_totals "
         "WHERE calls != 0 ORDER BY 1, 2, 3",
     )
     fresh = db_rows(
         agentik_home,
         "SELECT coalesce(agent_id, 0), model, provider, count(*), sum(input_tokens), "
         "sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
-        "coalesce(sum(total_cost_nd), 0), sum(total_cost_nd IS NULL) FROM costs "
+        "coalesce(sum(total_cost_nd), 0), sum(total_cost_nd IS NULL), sum(estimated) FROM costs "
         "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     )
-    # a removed agent's rows move to agent_id NULL in the ledger but keep their key in the totals
-    assert sorted(t[1:] for t in totals) == sorted(f[1:] for f in fresh)
+    # a removed agent's rows keep its id, in the ledger and in the totals
+    assert totals == fresh
     assert db_rows(agentik_home, "SELECT sum(calls), sum(cost_nd) FROM cost_buckets") == db_rows(
         agentik_home, "SELECT count(*), coalesce(sum(total_cost_nd), 0) FROM costs"
     )
-    agent = db_rows(agentik_home, "SELECT stat_cost_nd, stat_input_tokens FROM agents WHERE name = 'gpt-renamed'")
-    assert agent == db_rows(
+    stats = cli.json("agents", "stats", "gpt-renamed")
+    assert [(to_nd(stats["total_cost"]), stats["input_tokens"])] == db_rows(
         agentik_home,
         "SELECT coalesce(sum(total_cost_nd), 0), sum(input_tokens) FROM costs WHERE agent_name = 'gpt-renamed'",
     )

@@ -126,8 +126,9 @@ def test_removing_a_session_agent_keeps_costs_via_foreign_keys(store):
     agents.remove(store, "a")
     with store.read() as session:
         assert session.execute(text("SELECT count(*) FROM messages")).scalar() == 0
+        # the session and message are gone; the row keeps its agent's id, which is never reused
         assert session.execute(text("SELECT agent_id, session_id, conversation_id FROM costs")).one() == (
-            None,
+            agent.id,
             None,
             None,
         )

@@ -101,7 +101,8 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys = ON")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    # journal_mode is not set here: it is a property of the file, set once the file is known to be
+    # agentik's (Store.migrate), so another program's database is never switched to WAL
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
 
@@ -166,6 +167,10 @@ class Store:
         with translate_errors(), self.engine.connect() as conn:
             applied = _applied_migrations(conn)
             check_known(self.url, conn, applied)
+            if self.is_sqlite:
+                conn.rollback()  # the pragma cannot change the journal inside a transaction
+                driver: Any = conn.connection.driver_connection
+                driver.execute("PRAGMA journal_mode = WAL")
         if set(MIGRATION_NAMES) <= applied:
             return
         from agentik_cli.store import migrations

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, false, text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, false, text
 from sqlmodel import Field, SQLModel
 
 
@@ -167,7 +167,8 @@ class Cost(SQLModel, table=True):
     channel: str | None = None
     endpoint: str | None = None
     # the provider's usage never arrived (a cut-short call): the tokens are agentik's own count
-    estimated: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # (a server default only, so that rows written without it, as an import's are, need no value)
+    estimated: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
 
 class CostSums(SQLModel):
