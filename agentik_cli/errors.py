@@ -32,10 +32,6 @@ class StoreError(AgentikError):
     exit_code = FAILED
 
 
-class StoreBusy(StoreError):
-    """Another process held the write lock for longer than the busy timeout."""
-
-
 class ProviderError(AgentikError):
     """The provider answered with an error, or could not be reached."""
 

@@ -313,6 +313,23 @@ def test_a_reply_waits_for_a_writer_that_holds_the_lock_past_the_busy_timeout(cl
     assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(1,)]
 
 
+def test_every_write_waits_for_the_lock(cli, agentik_home, monkeypatch):
+    """Not only a chat's: a cron job's `costs record` during a long import is not lost either."""
+    monkeypatch.setattr(engine, "BUSY_TIMEOUT_MS", 100)
+    engine.reset_stores()
+    cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
+    locked = threading.Event()
+    holder = _hold_the_write_lock(agentik_home / "agentik.db", locked, 1.0)
+    locked.set()
+    time.sleep(0.2)
+    result = cli(
+        "costs", "record", "--model", "gpt-4o", "--provider", "openai", "--input-tokens", "5", "--output-tokens", "1"
+    )
+    holder.join()
+    assert "waiting for the database" in result.stderr
+    assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(1,)]
+
+
 def _wait_for(condition, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():

@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 
 from agentik_cli.errors import StoreError
 from agentik_cli.services.pricing import Priced, Usage
-from agentik_cli.store.engine import Store
+from agentik_cli.store.engine import Store, notify
 from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting
 from agentik_cli.timeutil import now_utc
 
@@ -299,8 +299,7 @@ def add_user_message(
     attachments: list[dict[str, Any]] | None = None,
 ) -> tuple[int, int]:
     """Store the user's message (before the provider is called), opening a session when none is
-    given. Waits for the write lock as long as another writer holds it. Returns (session_id,
-    message_id)."""
+    given. Returns (session_id, message_id)."""
     now = now_utc()
 
     def work(session: Session) -> tuple[int, int]:
@@ -343,7 +342,8 @@ def add_user_message(
         _count_message(session, agent_id, sid, now)
         return sid, message_id
 
-    return store.write_patiently(work)
+    with store.write() as session:
+        return work(session)
 
 
 def _count_message(session: Session, agent_id: int, session_id: int, now: datetime) -> None:
@@ -377,10 +377,10 @@ def add_reply(
     interrupted: bool = False,
 ) -> int | None:
     """Store the assistant's reply (complete or cut short) with its cost row, moving the session's
-    totals in the same transaction. The call was paid for, so the record is never lost: it waits
-    for the write lock as long as it takes, and when the database cannot be written at all (a full
-    disk, a read-only file) it is kept in a journal that the next agentik command stores. Returns
-    the message id, or None when the record went to the journal."""
+    totals in the same transaction. The call was paid for, so the record is never lost: like every
+    write it waits for the write lock as long as it takes (engine._on_sqlite_begin), and when the
+    database cannot be written at all (a full disk, a read-only file) it is kept in a journal that
+    the next agentik command stores. Returns the message id, or None when it went to the journal."""
     cost.agent_id, cost.agent_name, cost.session_id = agent_id, agent_name, session_id
     cost.timestamp = now_utc()
     record = {
@@ -399,7 +399,8 @@ def add_reply(
 def _keep(store: Store, record: dict[str, Any]) -> int | None:
     """Write a record of a call now; when the database cannot take it, into the journal."""
     try:
-        return store.write_patiently(lambda session: _write(session, record))
+        with store.write() as session:
+            return _write(session, record)
     except StoreError as exc:
         from agentik_cli.services import journal
 
@@ -409,7 +410,7 @@ def _keep(store: Store, record: dict[str, Any]) -> int | None:
             raise StoreError(
                 f"could not store the record of this call ({exc.message}), nor keep it in the journal ({failure})"
             ) from exc
-        store.notify(
+        notify(
             f"could not write to the database ({exc.message}): the record of this call is kept in {path}, "
             "and the next agentik command stores it"
         )
@@ -499,9 +500,12 @@ def replay_journal(store: Store) -> int:
         session.merge(Setting(key=JOURNAL_DONE, value=json.dumps(ids[-1000:])))
         return len(fresh)
 
-    stored = store.write_patiently(work) if records else 0
+    stored = 0
+    if records:
+        with store.write() as session:
+            stored = work(session)
     for file in files:
         file.unlink(missing_ok=True)
     if stored:
-        store.notify(f"stored {stored} record(s) kept in the journal when the database could not be written")
+        notify(f"stored {stored} record(s) kept in the journal when the database could not be written")
     return stored

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlmodel import Session
 
 from agentik_cli import paths
-from agentik_cli.errors import StoreBusy, StoreError, UsageError
+from agentik_cli.errors import StoreError, UsageError
 
 # The names of every migration, in order. Kept here so that opening a database that is already
 # current does not import the migration module (store/migrations.py appends to both).
@@ -32,7 +32,6 @@ MIGRATION_NAMES: tuple[str, ...] = (
 )
 
 BUSY_TIMEOUT_MS = 10_000
-T = TypeVar("T")
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -108,7 +107,32 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _on_sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop("immediate", False) else "BEGIN")
+    if not conn.info.pop("immediate", False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    # A write waits for the write lock as long as it takes, not only the busy timeout: a chat that
+    # ends while another process imports a million rows must still store the reply it paid for, and
+    # a cron job's `costs record` must not be lost either. Nothing of the transaction has run yet, so
+    # taking the lock again is safe; Ctrl-C still ends the wait (between two busy timeouts).
+    waited = False
+    while True:
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            break
+        except OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if not waited:
+                notify("waiting for the database: another process is writing to it")
+                waited = True
+    if waited:
+        notify("the database is free again")
+
+
+def notify(message: str) -> None:
+    """A note for the person at the terminal, on stderr (the store's only output)."""
+    sys.stderr.write(f"agentik: {message}\n")
+    sys.stderr.flush()
 
 
 class Store:
@@ -136,30 +160,6 @@ class Store:
             with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
                 yield session
                 session.flush()
-
-    def write_patiently(self, work: Callable[[Session], T]) -> T:
-        """`work` in one write transaction, waiting for the write lock as long as it takes: a chat
-        that ends while another process imports a million rows still stores its reply. `work` may
-        run more than once (each failed attempt is rolled back)."""
-        waited = False
-        while True:
-            try:
-                with self.write() as session:
-                    result = work(session)
-            except StoreBusy:
-                if not waited:
-                    self.notify("waiting for the database: another process is writing to it")
-                    waited = True
-                continue
-            if waited:
-                self.notify("the database is free again")
-            return result
-
-    @staticmethod
-    def notify(message: str) -> None:
-        """A note for the person at the terminal, on stderr."""
-        sys.stderr.write(f"agentik: {message}\n")
-        sys.stderr.flush()
 
     def migrate(self) -> None:
         """Bring the schema up to date. A database written by a newer agentik, or one that holds
@@ -252,8 +252,6 @@ def translate_errors() -> Iterator[None]:
         yield
     except DatabaseError as exc:
         message = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
-        if "database is locked" in message or "database is busy" in message:
-            raise StoreBusy(f"the database is busy: {message}") from exc
         if "file is not a database" in message:
             raise UsageError("the database file is not a SQLite database") from exc
         if "unable to open database" in message:
