@@ -297,11 +297,17 @@ def test_a_number_means_the_id_even_beside_a_legacy_digit_name(cli, agentik_home
     assert cli.json("agents", "show", "renamed")["id"] == 3
 
 
-def test_an_id_past_64_bits_is_a_usage_error(cli):
+def test_an_id_past_64_bits_is_a_usage_error(cli, tmp_path):
     cli("agents", "create", "a", "--model", "gpt-4o-mini")
     result = cli("agents", "show", "99999999999999999999", code=2)
     assert result.stderr.startswith("agentik: error:") and "Traceback" not in result.stderr
     cli("sessions", "list", "--agent", "99999999999999999999", code=2)
+    # in an import it is a bad row like any unknown agent, and the error names its line
+    usage = tmp_path / "usage.jsonl"
+    row = {"model": "gpt-4o", "provider": "openai", "input_tokens": 1, "output_tokens": 1}
+    usage.write_text(json.dumps(row) + "\n" + json.dumps({**row, "agent": "99999999999999999999"}) + "\n")
+    failed = cli("costs", "import", str(usage), code=2)
+    assert "line 2" in failed.stderr and "99999999999999999999" in failed.stderr
 
 
 # -- 16. search words are not wildcards; money in JSON and CSV is plain decimal --------------------

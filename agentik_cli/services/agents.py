@@ -152,32 +152,31 @@ def create(store: Store, fields: AgentFields) -> Agent:
 
 
 def id_ref(ref: str) -> int | None:
-    """The id an agent reference names, or None when it is a name: digits only (any script that
-    has decimal digits, leading zeros allowed) always mean an id."""
+    """The id an agent reference names, or None when it is a name: digits only (in any script
+    that has decimal digits, leading zeros allowed) always mean an id."""
     ref = ref.strip()
-    if not ref.isdecimal():
-        return None
-    agent_id = int(ref)
-    if agent_id > MAX_ID:
-        raise UsageError(f"no agent can have id {ref}: ids are below 2^63")
-    return agent_id
+    return int(ref) if ref.isdecimal() else None
 
 
 def find(session: Session, ref: str) -> Agent | None:
     """The agent a reference names (see the module's docstring), or None."""
     agent_id = id_ref(ref)
     if agent_id is not None:
-        return session.get(Agent, agent_id)
+        # past 64 bits no agent can have it (and SQLite cannot even bind it)
+        return session.get(Agent, agent_id) if agent_id <= MAX_ID else None
     return session.execute(select(Agent).where(col(Agent.name_key) == ref.strip().lower())).scalar_one_or_none()
 
 
 def resolve(session: Session, ref: str) -> Agent:
+    """The agent a reference names, else NotFound saying why (a usage error for an impossible id)."""
     agent = find(session, ref)
     if agent is not None:
         return agent
     agent_id = id_ref(ref)
     if agent_id is None:
         raise NotFound(f"no agent named '{ref.strip()}'", hint="`agentik agents list` shows the agents")
+    if agent_id > MAX_ID:
+        raise UsageError(f"no agent can have id {ref.strip()}: ids are below 2^63")
     # an agent named only with digits, from before such names were refused, is reached by its id
     legacy = session.execute(select(Agent).where(col(Agent.name_key) == ref.strip().lower())).scalar_one_or_none()
     hint = (
