@@ -68,6 +68,7 @@ def test_create_prints_id_and_json_object(cli):
         "input_tokens": 0,
         "output_tokens": 0,
         "total_cost": 0.0,
+        "unpriced_calls": 0,
         "avg_response_ms": None,
     }
 

@@ -57,13 +57,14 @@ def test_stats_move_with_messages_and_costs(store):
     _chat_turn(store, agent, session_id, 2000, 100, 500)
     _chat_turn(store, agent, None, 10, 10, 100, model="my-local-model", provider="openai")
     fresh = agents.get(store, "a")
-    assert agents.stats(fresh) == {
+    assert agents.stats(fresh, agents.ledger_figures(store, [fresh])[0]) == {
         "sessions": 2,
         "messages": 6,
         "input_tokens": 3010,
         "output_tokens": 310,
-        # (3000 * 3 + 300 * 15) / 1e6 = 0.0135; the unpriced call adds nothing
+        # (3000 * 3 + 300 * 15) / 1e6 = 0.0135; the unpriced call adds nothing but is counted
         "total_cost": 0.0135,
+        "unpriced_calls": 1,
         "avg_response_ms": 300,
     }
     assert fresh.last_active_at is not None

@@ -72,6 +72,7 @@ CSV_COLUMNS = [
     "input_tokens",
     "output_tokens",
     "total_cost",
+    "unpriced_calls",
     "avg_response_ms",
 ]
 
@@ -97,10 +98,10 @@ def _flat(agent_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 def _show(agent: Any, as_json: bool) -> None:
-    from agentik_cli.money import fmt_usd
     from agentik_cli.services import agents
 
-    data = agents.to_dict(agent)
+    [ledger] = agents.ledger_figures(config.store(), [agent])
+    data = agents.to_dict(agent, ledger)
     if as_json:
         render.print_json(data)
         return
@@ -124,7 +125,7 @@ def _show(agent: Any, as_json: bool) -> None:
             ("sessions", stats["sessions"]),
             ("messages", stats["messages"]),
             ("tokens", f"{stats['input_tokens']:,} in / {stats['output_tokens']:,} out"),
-            ("cost", fmt_usd(agent.stat_cost_nd)),
+            ("cost", render.money(ledger.cost_nd, ledger.unpriced_calls)),
             ("avg response", f"{stats['avg_response_ms']} ms" if stats["avg_response_ms"] is not None else None),
         ]
     )
@@ -178,7 +179,7 @@ def create(
     agent = agents.create(config.store(), fields)
     _notes(fields)
     if as_json:
-        render.print_json(agents.to_dict(agent))
+        render.print_json(agents.to_dicts(config.store(), [agent])[0])
     else:
         render.print_line(str(agent.id))
 
@@ -195,15 +196,16 @@ def list_(
 
     Example: agentik agents list --status active --sort last-active --csv
     """
-    from agentik_cli.money import fmt_usd
     from agentik_cli.services import agents
 
     check_formats(as_json, as_csv)
-    found = agents.list_agents(config.store(), status=status, limit=limit, sort=sort)
+    store = config.store()
+    found = agents.list_agents(store, status=status, limit=limit, sort=sort)
+    ledger = agents.ledger_figures(store, found)
     if as_json:
-        render.print_json([agents.to_dict(a) for a in found])
+        render.print_json([agents.to_dict(a, f) for a, f in zip(found, ledger, strict=True)])
     elif as_csv:
-        render.print_csv((_flat(agents.to_dict(a)) for a in found), CSV_COLUMNS)
+        render.print_csv((_flat(agents.to_dict(a, f)) for a, f in zip(found, ledger, strict=True)), CSV_COLUMNS)
     else:
         render.print_table(
             ["id", "name", "model", "provider", "status", "sessions", "messages", "cost", "last active"],
@@ -216,10 +218,10 @@ def list_(
                     a.status,
                     a.stat_sessions,
                     a.stat_messages,
-                    fmt_usd(a.stat_cost_nd),
+                    render.money(f.cost_nd, f.unpriced_calls),
                     _when(a.last_active_at),
                 ]
-                for a in found
+                for a, f in zip(found, ledger, strict=True)
             ),
             right=["id", "sessions", "messages", "cost"],
             empty="no agents yet: agentik agents create NAME --model MODEL",
@@ -285,7 +287,7 @@ def update(
     updated = agents.update_agent(config.store(), agent, fields)
     _notes(fields)
     if as_json:
-        render.print_json(agents.to_dict(updated))
+        render.print_json(agents.to_dicts(config.store(), [updated])[0])
     else:
         render.note(f"updated agent {updated.name} ({updated.id})")
 
@@ -320,12 +322,12 @@ def stats(
 
     Example: agentik agents stats helper --json
     """
-    from agentik_cli.money import fmt_usd
     from agentik_cli.services import agents
 
     store = config.store()
     found = [agents.get(store, agent)] if agent is not None else agents.list_agents(store)
-    items = [{"id": a.id, "name": a.name, **agents.stats(a)} for a in found]
+    ledger = agents.ledger_figures(store, found)
+    items = [{"id": a.id, "name": a.name, **agents.stats(a, f)} for a, f in zip(found, ledger, strict=True)]
     if as_json:
         render.print_json(items[0] if agent is not None else items)
         return
@@ -336,12 +338,12 @@ def stats(
                 a.name,
                 a.stat_sessions,
                 a.stat_messages,
-                f"{a.stat_input_tokens:,}",
-                f"{a.stat_output_tokens:,}",
-                fmt_usd(a.stat_cost_nd),
+                f"{item['input_tokens']:,}",
+                f"{item['output_tokens']:,}",
+                render.money(f.cost_nd, f.unpriced_calls),
                 f"{item['avg_response_ms']} ms" if item["avg_response_ms"] is not None else "",
             ]
-            for a, item in zip(found, items, strict=True)
+            for a, f, item in zip(found, ledger, items, strict=True)
         ),
         right=["sessions", "messages", "input tokens", "output tokens", "cost", "avg response"],
         empty="no agents yet",
@@ -360,9 +362,10 @@ def search(
     """
     from agentik_cli.services import agents
 
-    found = agents.search(config.store(), query, limit=limit)
+    store = config.store()
+    found = agents.search(store, query, limit=limit)
     if as_json:
-        render.print_json([agents.to_dict(a) for a in found])
+        render.print_json(agents.to_dicts(store, found))
         return
     render.print_table(
         ["id", "name", "model", "status", "description"],
@@ -388,7 +391,7 @@ def default(
     store = config.store()
     chosen = agents.set_default(store, agent) if agent is not None else agents.get_default(store)
     if as_json:
-        render.print_json(agents.to_dict(chosen) if chosen else None)
+        render.print_json(agents.to_dicts(store, [chosen])[0] if chosen else None)
     elif chosen is None:
         render.note("no default agent: `agentik agents default NAME` sets one")
     else:

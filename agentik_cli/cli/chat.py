@@ -101,11 +101,9 @@ def _warn_unpriced(result: Any) -> None:
 
 
 def _usage_line(result: Any) -> None:
-    from agentik_cli.money import fmt_usd
-
     usage = result.usage
     cached = f" ({usage.cache_read_tokens:,} cached)" if usage.cache_read_tokens else ""
-    cost = fmt_usd(result.cost.total_nd) if result.cost else "cost unknown"
+    cost = render.money(result.cost.total_nd if result.cost else None)
     mark = " · interrupted" if result.interrupted else (" · failed" if result.error else "")
     render.note(
         f"{result.model} · {usage.input_tokens:,} in{cached} / {usage.output_tokens:,} out · {cost} · "
@@ -182,8 +180,6 @@ def _preload_sdk(provider: str) -> None:
 
 
 def _interactive(conversation: Any, files: list[Any]) -> None:
-    from agentik_cli.money import fmt_usd
-
     _preload_sdk(conversation.provider_name)
     _setup_readline()
     where = f"session {conversation.session_id}" if conversation.session_id else "new session"
@@ -215,10 +211,9 @@ def _interactive(conversation: Any, files: list[Any]) -> None:
                 continue
             if command == "/cost":
                 totals = conversation.totals()
-                unpriced = f", {totals['unpriced_calls']} unpriced" if totals["unpriced_calls"] else ""
                 render.note(
                     f"this session: {totals['messages']} messages · {totals['input_tokens']:,} in / "
-                    f"{totals['output_tokens']:,} out · {fmt_usd(totals['cost_nd'])}{unpriced}"
+                    f"{totals['output_tokens']:,} out · {render.money(totals['cost_nd'], totals['unpriced_calls'])}"
                 )
                 continue
             if " " not in text:

@@ -58,10 +58,8 @@ LEDGER_COLUMNS = [
 ]
 
 
-def _usd(nd: int | None) -> str:
-    from agentik_cli.money import fmt_usd
-
-    return fmt_usd(nd)
+def _usd(nd: int | None, unpriced: int = 0) -> str:
+    return render.money(nd, unpriced)
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
@@ -91,7 +89,7 @@ def summary(as_json: Json = False) -> None:
         return
 
     def with_unpriced(usd: float, unpriced: int) -> str:
-        return _usd(to_nd(usd)) + (f"  (+{unpriced} unpriced)" if unpriced else "")
+        return _usd(to_nd(usd), unpriced)
 
     render.print_fields(
         [
@@ -112,7 +110,7 @@ def summary(as_json: Json = False) -> None:
                     f"{m['calls']:,}",
                     f"{m['input_tokens']:,}",
                     f"{m['output_tokens']:,}",
-                    _usd(to_nd(m["cost"])),
+                    _usd(to_nd(m["cost"]), m["unpriced_calls"]),
                     m["unpriced_calls"] or "",
                 ]
                 for m in data["models"]
@@ -143,7 +141,7 @@ def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_
                     f"{r['output_tokens']:,}",
                     f"{r['cache_read_tokens']:,}",
                     f"{r['cache_write_tokens']:,}",
-                    _usd(r["cost_nd"]),
+                    _usd(r["cost_nd"], r["unpriced_calls"]),
                     f"{r['cost_nd'] / total:.0%}" if total else "",
                     r["unpriced_calls"] or "",
                 ]
@@ -223,11 +221,11 @@ def _chart(rows: list[dict[str, Any]]) -> None:
         if r["cost_nd"] and not filled:
             filled = 1
         bar = Text("█" * filled, style="cyan") + Text("·" * (width - filled) if not r["calls"] else "", style="dim")
-        unpriced = f" +{r['unpriced_calls']}?" if r["unpriced_calls"] else ""
-        table.add_row(r["period"], bar, _usd(r["cost_nd"]) + unpriced, f"{r['calls']:,}")
+        table.add_row(r["period"], bar, _usd(r["cost_nd"], r["unpriced_calls"]), f"{r['calls']:,}")
     render.out().print(table)
     total = sum(r["cost_nd"] for r in rows)
-    render.note(f"total {_usd(total)} over {len(rows)} periods")
+    unpriced = sum(r["unpriced_calls"] for r in rows)
+    render.note(f"total {_usd(total, unpriced)} over {len(rows)} periods")
 
 
 @app.command("list")

@@ -1,6 +1,14 @@
 """The one place that turns results into rich tables, Markdown, JSON or CSV. Data goes to stdout;
 notes, warnings and progress go to stderr. No colour or control codes when stdout is not a terminal,
-with NO_COLOR, or with --no-color."""
+with NO_COLOR, or with --no-color.
+
+Three rules hold for everything printed through here:
+- Text that came from a user, a file or a model is never read as rich markup or emoji codes: the
+  consoles have markup and emoji off, and cells are handed to rich as `Text` (`[/INST]` in a name
+  would otherwise crash a listing, and `[x] done [beta]` would lose words).
+- Money shown to people goes through `money`: an unknown (unpriced) cost is never shown as $0.
+- Numbers in JSON and CSV are plain decimals (`0.00001095`, never `1.095e-05`), so awk and bc can
+  read them."""
 
 from __future__ import annotations
 
@@ -8,9 +16,11 @@ import csv
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from agentik_cli import config
+from agentik_cli.money import fmt_usd
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -33,6 +43,7 @@ def out() -> Console:
         highlight=False,
         # piped output is read by programs: never wrap it at an assumed 80 columns
         width=None if tty else 1000,
+        markup=False,
         emoji=False,
     )
 
@@ -47,6 +58,7 @@ def err() -> Console:
         color_system="auto" if config.settings.color and sys.stderr.isatty() else None,
         highlight=False,
         soft_wrap=True,
+        markup=False,
         emoji=False,
     )
 
@@ -60,18 +72,99 @@ def local_time(stamp: str | None) -> str:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+def money(nd: int | None, unpriced: int = 0) -> str:
+    """A cost for people. `nd` is the priced part in nano-dollars (None: one call with no known
+    price) and `unpriced` how many calls in it have no price: `$0.0012`, `$0.0012 +2 unpriced`, or
+    `unpriced` when nothing in it is priced. An unknown cost never reads as $0."""
+    if nd is None or (unpriced and not nd):
+        return "unpriced"
+    shown = fmt_usd(nd)
+    return f"{shown} +{unpriced:,} unpriced" if unpriced else shown
+
+
+NINE_PLACES = Decimal("1e-9")
+
+
+def plain_number(value: float | Decimal) -> str:
+    """A number as JSON and CSV readers without float parsing (awk, bc) take it: plain decimal
+    notation, no exponent, at most 9 decimal places (money is whole nano-dollars, so nothing of it
+    is lost). A float keeps its shortest round-trip digits and stays a float (`2.0`, not `2`)."""
+    number = Decimal(repr(value)) if isinstance(value, float) else value
+    if not number.is_finite():
+        # not a number JSON can carry; validation keeps these out of the store
+        return "null"
+    if number.as_tuple().exponent < -9:  # type: ignore[operator]
+        number = number.quantize(NINE_PLACES, rounding=ROUND_HALF_EVEN)
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", ""):
+        text = "0"
+    if isinstance(value, float) and "." not in text:
+        text += ".0"
+    return text
+
+
+def to_json(data: Any, indent: int | None = 2) -> str:
+    """json.dumps(data, indent=..., ensure_ascii=False), but with every float and Decimal written by
+    `plain_number` (the json module writes 1.095e-05 and offers no hook for floats)."""
+    return _json(data, indent, 0)
+
+
+# the json module's own string encoder (C), as json.dumps(ensure_ascii=False) uses it
+_json_string = json.encoder.encode_basestring
+
+
+def _json(value: Any, indent: int | None, level: int) -> str:
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if isinstance(value, float | Decimal):
+        return plain_number(value)
+    if isinstance(value, dict):
+        deeper = level + 1
+        members = [f"{_json_key(key)}: {_json(item, indent, deeper)}" for key, item in value.items()]
+    elif isinstance(value, list | tuple):
+        deeper = level + 1
+        members = [_json(item, indent, deeper) for item in value]
+    elif isinstance(value, str | int):  # subclasses (enums and the like), as the json module writes them
+        return json.dumps(value, ensure_ascii=False)
+    else:
+        raise TypeError(f"Object of type {kind.__name__} is not JSON serializable")
+    opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    if not members:
+        return opening + closing
+    if indent is None:
+        return opening + ", ".join(members) + closing
+    inner = "\n" + " " * (indent * (level + 1))
+    return opening + inner + ("," + inner).join(members) + "\n" + " " * (indent * level) + closing
+
+
+def _json_key(key: Any) -> str:
+    # as the json module does: keys are strings, other scalars are written as their JSON text
+    return _json_string(key if isinstance(key, str) else _json(key, None, 0).strip('"'))
+
+
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(to_json(data) + "\n")
     sys.stdout.flush()
 
 
 def _cell(value: Any) -> Any:
     if isinstance(value, list | tuple):
-        return ";".join(str(v) for v in value)
+        return ";".join(str(_cell(v)) for v in value)
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
+        return to_json(value, indent=None)
     if value is None:
         return ""
+    if isinstance(value, float | Decimal):
+        return plain_number(value)
     return value
 
 
@@ -81,6 +174,19 @@ def print_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
     for row in rows:
         writer.writerow([_cell(row.get(column)) for column in columns])
     sys.stdout.flush()
+
+
+def literal(value: Any) -> Any:
+    """A cell for a rich table: text exactly as given (never markup), or a renderable as it is."""
+    from rich.text import Text
+
+    if value is None:
+        return Text("")
+    if isinstance(value, str):
+        return Text(value)
+    if hasattr(value, "__rich_console__") or hasattr(value, "__rich__"):
+        return value
+    return Text(str(value))
 
 
 def print_table(
@@ -105,7 +211,7 @@ def print_table(
             header, justify="right" if header in right_set else "left", overflow="fold", no_wrap=header in right_set
         )
     for row in rows:
-        table.add_row(*("" if cell is None else str(cell) for cell in row))
+        table.add_row(*(literal(cell) for cell in row))
     out().print(table)
 
 
@@ -117,7 +223,7 @@ def print_fields(pairs: Iterable[tuple[str, Any]]) -> None:
     table.add_column(overflow="fold")
     for key, value in pairs:
         if value is not None:
-            table.add_row(key, str(value))
+            table.add_row(literal(key), literal(value))
     out().print(table)
 
 

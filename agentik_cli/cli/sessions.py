@@ -31,15 +31,49 @@ LIST_COLUMNS = [
     "input_tokens",
     "output_tokens",
     "total_cost",
+    "unpriced_calls",
     "started_at",
     "last_message_at",
 ]
 
 
-def _money(value: float | None) -> str:
-    from agentik_cli.money import fmt_usd, to_nd
+def _money(usd: float | None, unpriced: int = 0) -> str:
+    from agentik_cli.money import to_nd
 
-    return fmt_usd(None if value is None else to_nd(value))
+    return render.money(None if usd is None else to_nd(usd), unpriced)
+
+
+def transcript(data: dict[str, Any]) -> str:
+    """A session as Markdown that reads well in any Markdown viewer."""
+    lines = [
+        f"# {data['title'] or 'Session ' + str(data['id'])}",
+        "",
+        f"- Session: {data['id']}",
+        f"- Agent: {data['agent']}",
+        f"- Channel: {data['channel']}",
+        f"- Started: {data['started_at']}",
+        f"- Messages: {data['message_count']}",
+        f"- Tokens: {data['input_tokens']:,} in / {data['output_tokens']:,} out",
+        f"- Cost: {_money(data['total_cost'], data['unpriced_calls'])}",
+        "",
+    ]
+    for m in data["messages"]:
+        who = "You" if m["role"] == "user" else data["agent"]
+        meta = [m["timestamp"]]
+        if m["model"]:
+            meta.append(m["model"])
+        if m["role"] == "assistant":
+            meta.append(_money(m["cost"]))
+        lines += [f"## {who}", "", f"*{' · '.join(meta)}*", ""]
+        for a in m["attachments"]:
+            lines.append(f"> attached: `{a['name']}` ({a['type']}, {a['size']:,} bytes)")
+        if m["attachments"]:
+            lines.append("")
+        lines.append(m["content"] or "*(no text)*")
+        if m["error"]:
+            lines += ["", f"> **{'Interrupted' if m['interrupted'] else 'Error'}:** {m['error']}"]
+        lines.append("")
+    return "\n".join(lines)
 
 
 @app.command("list")
@@ -75,7 +109,7 @@ def list_(
                     r["title"],
                     r["messages"],
                     f"{r['input_tokens']:,}/{r['output_tokens']:,}",
-                    _money(r["total_cost"]),
+                    _money(r["total_cost"], r["unpriced_calls"]),
                     render.local_time(r["last_message_at"]),
                 ]
                 for r in rows
@@ -104,7 +138,7 @@ def show(
     if as_json:
         render.print_json(data)
         return
-    text = sessions.transcript(data)
+    text = transcript(data)
     if markdown or not render.stdout_is_terminal():
         render.print_line(text)
         return
@@ -176,7 +210,7 @@ def search(
     for r in rows:
         snippet = Text(r["snippet"])
         snippet.highlight_words(words, style="bold yellow", case_sensitive=False)
-        table.add_row(str(r["session_id"]), r["agent"], render.local_time(r["timestamp"]), snippet)
+        table.add_row(str(r["session_id"]), render.literal(r["agent"]), render.local_time(r["timestamp"]), snippet)
     render.out().print(table)
 
 

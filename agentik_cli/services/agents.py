@@ -1,12 +1,24 @@
-"""Agents: create, find, change, remove, and their running stats."""
+"""Agents: create, find, change, remove, and their stats.
+
+Referring to an agent: a reference made only of digits is always an id, anything else is a name
+(any case). So a name may not be made only of digits: `agents create 1` would otherwise hide the
+agent whose id is 1, and `agents remove 1` remove the wrong one.
+
+An agent's stats follow one rule for every figure:
+- counts of things (sessions, messages) follow what exists: `sessions remove` lowers them;
+- tokens, cost and unpriced calls follow the cost ledger, because money spent stays spent: they
+  are read from the ledger's maintained totals (cost_totals) and drop only when ledger rows are
+  removed (`costs cleanup`), so they always equal the agent's row of `costs by-agent`.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import delete, func, literal, or_, select, update
 from sqlmodel import Session, col
 
 from agentik_cli.errors import NotFound, UsageError
@@ -18,6 +30,7 @@ from agentik_cli.timeutil import iso
 
 STATUSES = ("active", "paused", "archived")
 DEFAULT_AGENT_KEY = "default_agent"
+MAX_ID = 2**63 - 1  # the largest id SQLite (and a BIGINT) can hold
 
 
 @dataclass
@@ -63,6 +76,19 @@ def validate(fields: AgentFields) -> None:
         raise UsageError(f"--api-key-env takes the name of an environment variable, not '{fields.api_key_env}'")
 
 
+def check_name(name: str) -> None:
+    """What `validate` leaves open about a name (it strips it and refuses an empty one): a name must
+    never read as an id, in any script (`12`, `0012`, `١٢`, `²`), nor hold control characters (a
+    newline or tab in a name breaks every listing and cannot be typed back)."""
+    if name.isdigit():
+        raise UsageError(
+            f"an agent's name cannot be only digits ('{name}'): a number refers to an agent by its id",
+            hint="add a letter, e.g. agent-" + name,
+        )
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise UsageError("an agent's name cannot hold control characters (newlines, tabs, ...)")
+
+
 def _provider_for(model: str, provider: str | None, base_url: str | None) -> str:
     if provider:
         return provider
@@ -95,6 +121,7 @@ def create(store: Store, fields: AgentFields) -> Agent:
     validate(fields)
     if not fields.name:
         raise UsageError("an agent's name cannot be empty")
+    check_name(fields.name)
     if not fields.model:
         raise UsageError("an agent needs a model (--model)")
     provider = _provider_for(fields.model, fields.provider, fields.base_url)
@@ -124,19 +151,40 @@ def create(store: Store, fields: AgentFields) -> Agent:
     return agent
 
 
-def find(session: Session, ref: str) -> Agent | None:
+def id_ref(ref: str) -> int | None:
+    """The id an agent reference names, or None when it is a name: digits only (in any script
+    that has decimal digits, leading zeros allowed) always mean an id."""
     ref = ref.strip()
-    agent = session.execute(select(Agent).where(col(Agent.name_key) == ref.lower())).scalar_one_or_none()
-    if agent is None and ref.isdigit():
-        agent = session.get(Agent, int(ref))
-    return agent
+    return int(ref) if ref.isdecimal() else None
+
+
+def find(session: Session, ref: str) -> Agent | None:
+    """The agent a reference names (see the module's docstring), or None."""
+    agent_id = id_ref(ref)
+    if agent_id is not None:
+        # past 64 bits no agent can have it (and SQLite cannot even bind it)
+        return session.get(Agent, agent_id) if agent_id <= MAX_ID else None
+    return session.execute(select(Agent).where(col(Agent.name_key) == ref.strip().lower())).scalar_one_or_none()
 
 
 def resolve(session: Session, ref: str) -> Agent:
+    """The agent a reference names, else NotFound saying why (a usage error for an impossible id)."""
     agent = find(session, ref)
-    if agent is None:
-        raise NotFound(f"no agent named '{ref}'", hint="`agentik agents list` shows the agents")
-    return agent
+    if agent is not None:
+        return agent
+    agent_id = id_ref(ref)
+    if agent_id is None:
+        raise NotFound(f"no agent named '{ref.strip()}'", hint="`agentik agents list` shows the agents")
+    if agent_id > MAX_ID:
+        raise UsageError(f"no agent can have id {ref.strip()}: ids are below 2^63")
+    # an agent named only with digits, from before such names were refused, is reached by its id
+    legacy = session.execute(select(Agent).where(col(Agent.name_key) == ref.strip().lower())).scalar_one_or_none()
+    hint = (
+        f"the agent named '{legacy.name}' has id {legacy.id}: refer to it by that id"
+        if legacy is not None
+        else "`agentik agents list` shows the agents"
+    )
+    raise NotFound(f"no agent with id {agent_id}", hint=hint)
 
 
 def get(store: Store, ref: str) -> Agent:
@@ -172,6 +220,8 @@ def list_agents(store: Store, status: str | None = None, limit: int | None = Non
 
 def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
     validate(fields)
+    if fields.name is not None:
+        check_name(fields.name)
     with store.write() as session:
         agent = resolve(session, ref)
         if fields.name is not None and fields.name != agent.name:
@@ -222,18 +272,29 @@ def remove(store: Store, ref: str) -> Agent:
     return agent
 
 
+LIKE_ESCAPE = "\\"
+
+
+def contains_pattern(words: str) -> str:
+    """A LIKE pattern (with `ESCAPE LIKE_ESCAPE`) matching text that contains `words` as typed: `%`
+    and `_` in what a person typed are only ever characters, not wildcards."""
+    for special in (LIKE_ESCAPE, "%", "_"):
+        words = words.replace(special, LIKE_ESCAPE + special)
+    return f"%{words}%"
+
+
 def search(store: Store, query: str, limit: int | None = None) -> list[Agent]:
     words = query.strip()
     if not words:
         raise UsageError("the search query is empty")
-    pattern = f"%{words.lower()}%"
+    pattern = contains_pattern(words.lower())
     stmt = (
         select(Agent)
         .where(
             or_(
-                col(Agent.name_key).like(pattern),
-                func.lower(col(Agent.description)).like(pattern),
-                func.lower(col(Agent.system_prompt)).like(pattern),
+                col(Agent.name_key).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(col(Agent.description)).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(col(Agent.system_prompt)).like(pattern, escape=LIKE_ESCAPE),
             )
         )
         .order_by(col(Agent.name_key))
@@ -264,18 +325,61 @@ def set_default(store: Store, ref: str) -> Agent:
     return agent
 
 
-def stats(agent: Agent) -> dict[str, Any]:
+@dataclass
+class LedgerFigures:
+    """An agent's share of the cost ledger, summed over its cost_totals rows (one per model)."""
+
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_nd: int = 0
+    unpriced_calls: int = 0
+
+
+# past this many agents one query sums every agent's totals (a few rows per agent) rather than
+# binding each id
+_IN_LIST_LIMIT = 500
+
+
+def ledger_figures(store: Store, found: list[Agent]) -> list[LedgerFigures]:
+    """Each agent's tokens, cost and unpriced calls from the ledger's maintained totals, in the
+    order given, read in one query for any number of agents (zeros for an agent with no cost)."""
+    ids = [a.id for a in found if a.id is not None]
+    figures = {agent_id: LedgerFigures() for agent_id in ids}
+    if not ids:
+        return [LedgerFigures() for _ in found]
+    t: Any = CostTotal
+    query = select(
+        t.agent_key,
+        func.sum(t.calls),
+        func.sum(t.input_tokens),
+        func.sum(t.output_tokens),
+        func.sum(t.cost_nd),
+        func.sum(t.unpriced_calls),
+    ).group_by(t.agent_key)
+    query = query.where(t.agent_key.in_(ids) if len(ids) <= _IN_LIST_LIMIT else t.agent_key != literal(0))
+    with store.read() as session:
+        for agent_key, *sums in session.execute(query).all():
+            if agent_key in figures:
+                figures[agent_key] = LedgerFigures(*(int(value or 0) for value in sums))
+    return [figures[a.id] if a.id is not None else LedgerFigures() for a in found]
+
+
+def stats(agent: Agent, ledger: LedgerFigures) -> dict[str, Any]:
+    """The `stats` object: counts from what exists, money from the ledger (see the module's
+    docstring). `total_cost` counts priced calls only; `unpriced_calls` says how many are not in it."""
     return {
         "sessions": agent.stat_sessions,
         "messages": agent.stat_messages,
-        "input_tokens": agent.stat_input_tokens,
-        "output_tokens": agent.stat_output_tokens,
-        "total_cost": to_usd(agent.stat_cost_nd),
+        "input_tokens": ledger.input_tokens,
+        "output_tokens": ledger.output_tokens,
+        "total_cost": to_usd(ledger.cost_nd),
+        "unpriced_calls": ledger.unpriced_calls,
         "avg_response_ms": round(agent.stat_response_ms / agent.stat_responses) if agent.stat_responses else None,
     }
 
 
-def to_dict(agent: Agent) -> dict[str, Any]:
+def to_dict(agent: Agent, ledger: LedgerFigures) -> dict[str, Any]:
     return {
         "id": agent.id,
         "name": agent.name,
@@ -293,5 +397,10 @@ def to_dict(agent: Agent) -> dict[str, Any]:
         "created_at": iso(agent.created_at),
         "updated_at": iso(agent.updated_at),
         "last_active_at": iso(agent.last_active_at),
-        "stats": stats(agent),
+        "stats": stats(agent, ledger),
     }
+
+
+def to_dicts(store: Store, found: list[Agent]) -> list[dict[str, Any]]:
+    """Agent objects for many agents, their ledger figures read in one query."""
+    return [to_dict(agent, figures) for agent, figures in zip(found, ledger_figures(store, found), strict=True)]

@@ -1,5 +1,5 @@
-"""Sessions: listing (totals from the sessions table, never a scan of messages), transcripts, recent
-messages, full-text search (SQLite FTS5, kept in step with messages by triggers), rename, remove."""
+"""Sessions: listing (totals from the sessions table, never a scan of messages), recent messages,
+full-text search (SQLite FTS5, kept in step with messages by triggers), rename, remove."""
 
 from __future__ import annotations
 
@@ -159,8 +159,10 @@ def search(store: Store, query: str, agent: str | None = None, limit: int = 20) 
             ranked.sort(key=lambda r: (r.score, -r.id))
             ids = [r.id for r in ranked[:limit]]
         else:
-            pattern = f"%{query.strip().lower()}%"
-            stmt = select(col(Message.id)).where(func.lower(col(Message.content)).like(pattern))
+            pattern = agents.contains_pattern(query.strip().lower())
+            stmt = select(col(Message.id)).where(
+                func.lower(col(Message.content)).like(pattern, escape=agents.LIKE_ESCAPE)
+            )
             if agent_id:
                 stmt = stmt.where(col(Message.agent_id) == agent_id)
             ids = list(session.execute(stmt.order_by(col(Message.id).desc()).limit(limit)).scalars())
@@ -213,7 +215,9 @@ def describe(store: Store, session_id: int) -> ChatSession:
 
 def remove(store: Store, session_id: int) -> ChatSession:
     """The session and its messages go; the cost ledger keeps every row (session and message ids set
-    to NULL), so cost totals before and after are equal."""
+    to NULL), so cost totals before and after are equal. The agent's counts of sessions and messages
+    drop (they follow what exists); its tokens, cost and unpriced calls do not (they follow the
+    ledger: see services/agents.py)."""
     with store.write() as session:
         row = session.get(ChatSession, session_id)
         if row is None:
@@ -227,37 +231,3 @@ def remove(store: Store, session_id: int) -> ChatSession:
             )
         )
     return row
-
-
-def transcript(data: dict[str, Any]) -> str:
-    """A session as Markdown that reads well in any Markdown viewer."""
-    lines = [
-        f"# {data['title'] or 'Session ' + str(data['id'])}",
-        "",
-        f"- Session: {data['id']}",
-        f"- Agent: {data['agent']}",
-        f"- Channel: {data['channel']}",
-        f"- Started: {data['started_at']}",
-        f"- Messages: {data['message_count']}",
-        f"- Tokens: {data['input_tokens']:,} in / {data['output_tokens']:,} out",
-        f"- Cost: ${data['total_cost']:.6f}"
-        + (f" ({data['unpriced_calls']} unpriced calls)" if data["unpriced_calls"] else ""),
-        "",
-    ]
-    for m in data["messages"]:
-        who = "You" if m["role"] == "user" else data["agent"]
-        meta = [m["timestamp"]]
-        if m["model"]:
-            meta.append(m["model"])
-        if m["cost"] is not None:
-            meta.append(f"${m['cost']:.6f}")
-        lines += [f"## {who}", "", f"*{' · '.join(meta)}*", ""]
-        for a in m["attachments"]:
-            lines.append(f"> attached: `{a['name']}` ({a['type']}, {a['size']:,} bytes)")
-        if m["attachments"]:
-            lines.append("")
-        lines.append(m["content"] or "*(no text)*")
-        if m["error"]:
-            lines += ["", f"> **{'Interrupted' if m['interrupted'] else 'Error'}:** {m['error']}"]
-        lines.append("")
-    return "\n".join(lines)
