@@ -187,6 +187,33 @@ def resolve(session: Session, ref: str) -> Agent:
     raise NotFound(f"no agent with id {agent_id}", hint=hint)
 
 
+def ledger_agent_id(session: Session, ref: str) -> int:
+    """The agent whose ledger rows `--agent` means: a live agent, or a removed one, whose cost rows
+    keep its id (ids are never reused) and whose name cost_totals keeps, so every report that lists
+    it under its name can also be narrowed to it."""
+    agent = find(session, ref)
+    if agent is not None:
+        assert agent.id is not None
+        return agent.id
+    agent_id = id_ref(ref)
+    t: Any = CostTotal
+    query = select(t.agent_key).distinct().where(t.agent_key > 0, t.agent_key.not_in(select(col(Agent.id))))
+    if agent_id is not None and agent_id <= MAX_ID:
+        query = query.where(t.agent_key == agent_id)
+    else:
+        query = query.where(func.lower(t.agent_name) == ref.strip().lower())
+    keys = sorted(session.execute(query).scalars())
+    if len(keys) > 1:
+        raise UsageError(
+            f"several removed agents were called '{ref.strip()}'",
+            hint=f"give one by its id: {', '.join(map(str, keys))}",
+        )
+    if keys:
+        return int(keys[0])
+    resolve(session, ref)  # no agent, live or removed, by that name or id: raises the usual error
+    raise AssertionError("unreachable")
+
+
 def get(store: Store, ref: str) -> Agent:
     with store.read() as session:
         return resolve(session, ref)

@@ -185,8 +185,8 @@ def write_cost_row(session: Session, row: dict[str, Any]) -> int:
 
 
 def subtract_from_aggregates(session: Session, condition: Any) -> None:
-    """Before ledger rows matching `condition` are deleted: take their sums off cost_totals, with
-    grouped SQL aggregates (buckets are deleted whole by the caller)."""
+    """Before ledger rows matching `condition` are deleted: take their sums off cost_totals and off
+    their sessions' totals, with grouped SQL aggregates (buckets are deleted whole by the caller)."""
     c: Any = Cost  # the class's columns, untyped: SQLModel types them as the Python values
     grouped = session.execute(
         select(
@@ -212,6 +212,28 @@ def subtract_from_aggregates(session: Session, condition: Any) -> None:
         row.update({column: -int(getattr(g, column)) for column in SUM_COLUMNS})
         rows.append(row)
     _add_sums(session, CostTotal, ("agent_key", "model", "provider"), rows)
+    # a session's tokens and cost are its rows of the ledger too (the session and its messages stay)
+    for g in session.execute(
+        select(
+            c.session_id,
+            func.sum(c.input_tokens).label("input_tokens"),
+            func.sum(c.output_tokens).label("output_tokens"),
+            func.coalesce(func.sum(c.total_cost_nd), 0).label("cost_nd"),
+            func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),
+        )
+        .where(condition, c.session_id.is_not(None))
+        .group_by(c.session_id)
+    ).all():
+        session.execute(
+            update(ChatSession)
+            .where(col(ChatSession.id) == g.session_id)
+            .values(
+                input_tokens=col(ChatSession.input_tokens) - int(g.input_tokens),
+                output_tokens=col(ChatSession.output_tokens) - int(g.output_tokens),
+                cost_nd=col(ChatSession.cost_nd) - int(g.cost_nd),
+                unpriced_calls=col(ChatSession.unpriced_calls) - int(g.unpriced_calls),
+            )
+        )
 
 
 class BulkWriter:

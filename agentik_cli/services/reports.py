@@ -244,7 +244,7 @@ def history(
             sums = ", ".join(f"coalesce(sum(b.{n}), 0) AS {n}" for n in SUM_COLUMNS)
             sql = f"SELECT p.i AS i, {sums} FROM periods p JOIN cost_buckets b ON b.start >= p.lo AND b.start < p.hi"
         else:
-            params.append(bindparam("agent", agents.resolve(session, agent).id))
+            params.append(bindparam("agent", agents.ledger_agent_id(session, agent)))
             sql = (
                 "SELECT p.i AS i, count(*) AS calls, sum(c.input_tokens) AS input_tokens, sum(c.output_tokens) AS "
                 "output_tokens, sum(c.cache_read_tokens) AS cache_read_tokens, sum(c.cache_write_tokens) AS "
@@ -304,7 +304,7 @@ def list_costs(
     with store.read() as session:
         query = select(Cost, col(Agent.name)).outerjoin(Agent, col(Agent.id) == col(Cost.agent_id))
         if agent is not None:
-            query = query.where(col(Cost.agent_id) == agents.resolve(session, agent).id)
+            query = query.where(col(Cost.agent_id) == agents.ledger_agent_id(session, agent))
         if model is not None:
             query = query.where(col(Cost.model) == model)
         if window.since is not None:

@@ -216,18 +216,27 @@ def describe(store: Store, session_id: int) -> ChatSession:
 def remove(store: Store, session_id: int) -> ChatSession:
     """The session and its messages go; the cost ledger keeps every row (session and message ids set
     to NULL), so cost totals before and after are equal. The agent's counts of sessions and messages
-    drop (they follow what exists); its tokens, cost and unpriced calls do not (they follow the
-    ledger: see services/agents.py)."""
+    drop, and so does its average response time (they follow what exists); its tokens, cost and
+    unpriced calls do not (they follow the ledger: see services/agents.py)."""
     with store.write() as session:
         row = session.get(ChatSession, session_id)
         if row is None:
             raise NotFound(f"no session {session_id}")
+        # the replies that go take their response times out of the agent's average with them
+        response_ms, responses = session.execute(
+            select(func.coalesce(func.sum(col(Message.response_ms)), 0), func.count(col(Message.response_ms))).where(
+                col(Message.session_id) == session_id
+            )
+        ).one()
         session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
         session.execute(
             update(Agent)
             .where(col(Agent.id) == row.agent_id)
             .values(
-                stat_sessions=col(Agent.stat_sessions) - 1, stat_messages=col(Agent.stat_messages) - row.message_count
+                stat_sessions=col(Agent.stat_sessions) - 1,
+                stat_messages=col(Agent.stat_messages) - row.message_count,
+                stat_response_ms=col(Agent.stat_response_ms) - int(response_ms),
+                stat_responses=col(Agent.stat_responses) - int(responses),
             )
         )
     return row
