@@ -60,6 +60,8 @@ def agent_names(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
 
 
 def session_ids(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    if incomplete and not incomplete.isdecimal():
+        return []  # ids are digits; and `%` or `_` typed here must not act as LIKE wildcards
     rows = _query(
         ctx,
         "SELECT CAST(id AS TEXT), title FROM sessions WHERE CAST(id AS TEXT) LIKE ? "
