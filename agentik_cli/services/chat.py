@@ -4,6 +4,7 @@ provider error), marked, in the same transaction as the cost row and the running
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -131,7 +132,10 @@ class Conversation:
             raise UsageError("the message is empty")
         attachments = attachments or []
         provider = self.provider()
-        provider.connect()  # the SDK import is not part of the response time
+        # The SDK import is not part of the response time. Ctrl-C waits for it (a second or so):
+        # cut short, it leaves a half-built client whose clean-up prints a traceback
+        with shielded():
+            provider.connect()
         turn = Turn("user", text, attachments)
         with shielded():
             self.session_id, user_message_id = ledger.add_user_message(
@@ -157,20 +161,21 @@ class Conversation:
                 if on_chunk is not None:
                     on_chunk(chunk)
         except KeyboardInterrupt:
+            # the request may have reached the provider, which bills a prompt it has read
             with shielded():
-                result = self._finish(state, started, user_message_id, error=INTERRUPTED, interrupted=True)
+                result = self._finish(request, state, started, user_message_id, error=INTERRUPTED, interrupted=True)
             self._remember(turn, result)
             raise Interrupted("interrupted", hint=None) from None
         except AgentikError as exc:
             with shielded():
-                if state.text or state.input_tokens or state.output_tokens:
-                    result = self._finish(state, started, user_message_id, error=exc.message)
+                if state.started:  # the provider was answering: a paid call, stored as far as it got
+                    result = self._finish(request, state, started, user_message_id, error=exc.message)
                     self._remember(turn, result)
                 else:
                     ledger.mark_failed(self.store, user_message_id, exc.message)
             raise
         with shielded():
-            result = self._finish(state, started, user_message_id)
+            result = self._finish(request, state, started, user_message_id)
         self._remember(turn, result)
         return result
 
@@ -181,6 +186,7 @@ class Conversation:
 
     def _finish(
         self,
+        request: ChatRequest,
         state: CallState,
         started: float,
         user_message_id: int,
@@ -191,6 +197,7 @@ class Conversation:
         from agentik_cli.services.pricing import price_call
 
         response_ms = round((time.perf_counter() - started) * 1000)
+        state.settle(request)
         usage = state.usage()
         priced = price_call(self.model, self.provider_name, usage)
         entry = ledger.CostEntry(
@@ -281,10 +288,7 @@ def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
     else:
         api_key = keys.require_key(agent.provider)
     if timeout is None and os.environ.get("AGENTIK_TIMEOUT"):
-        try:
-            timeout = float(os.environ["AGENTIK_TIMEOUT"])
-        except ValueError:
-            raise UsageError("AGENTIK_TIMEOUT takes a number of seconds") from None
+        timeout = _timeout(os.environ["AGENTIK_TIMEOUT"])
     if agent.provider == "anthropic":
         from agentik_cli.providers.anthropic_provider import AnthropicProvider
 
@@ -292,6 +296,19 @@ def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
     from agentik_cli.providers.openai_provider import OpenAIProvider
 
     return OpenAIProvider(api_key=api_key, base_url=agent.base_url, timeout=timeout)
+
+
+MAX_TIMEOUT = 86_400  # a day; past some point the SDKs' clocks overflow
+
+
+def _timeout(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TIMEOUT:  # nan fails this too
+        raise UsageError(f"AGENTIK_TIMEOUT takes a number of seconds above 0, up to {MAX_TIMEOUT:,}, not {text!r}")
+    return seconds
 
 
 def _validate(options: ChatOptions) -> None:
