@@ -51,13 +51,18 @@ class Request:
     body: dict[str, Any]
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up (as the tests make it) is no news
+
+
 class FakeProvider:
     def __init__(self, port: int = 0, default: Reply | None = None) -> None:
         self.script: deque[Reply] = deque()
         self.requests: list[Request] = []
         self.default = default or Reply()
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server = _Server(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
@@ -101,10 +106,10 @@ class FakeProvider:
                     fake.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 reply = fake.next_reply()
                 anthropic = self.path.endswith("/messages")
-                if reply.status is not None:
+                if reply.raw is not None:
+                    self._send(reply.status or 200, reply.raw, reply.headers, reply.content_type)
+                elif reply.status is not None:
                     self._error(reply, anthropic)
-                elif reply.raw is not None:
-                    self._send(200, reply.raw, reply.headers, reply.content_type)
                 elif reply.stream if reply.stream is not None else body.get("stream"):
                     (_anthropic_stream if anthropic else _openai_stream)(self, reply, body)
                 else:

@@ -476,3 +476,46 @@ def test_ctrl_c_while_the_client_is_built_exits_130_quietly(cli, fake, agentik_h
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
     assert fake.requests == []
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
+
+
+@pytest.mark.parametrize("status", [400, 502])
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_an_error_page_is_one_line(cli, fake, provider, status):
+    cli("agents", "create", "a", "--model", MODELS[provider])
+    page = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body><h1>502 Bad Gateway</h1>\n</body>\n</html>\n"
+    fake.add(*[Reply(status=status, raw=page, headers={"retry-after-ms": "5"})] * 3)
+    lines = cli("chat", "a", "-m", "hi", code=1).stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agentik: error: ")
+    assert "<" not in lines[0] and ("Bad Gateway" in lines[0] or f"Error code: {status}" in lines[0])
+
+
+def test_openai_events_that_are_not_json(cli, gpt_agent, agentik_home):
+    gpt_agent.add(Reply(raw="data: not json\n\n", content_type="text/event-stream"))
+    result = cli("chat", "gpt", "-m", "hi", code=1)
+    assert "is not a reply (events or fields agentik cannot read)" in result.stderr.splitlines()[0]
+
+
+def test_anthropic_event_of_another_shape_keeps_the_reply_so_far(cli, claude_agent, agentik_home):
+    events = [
+        (
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {"model": "claude-sonnet-4-0", "usage": {"input_tokens": 30, "output_tokens": 1}},
+            },
+        ),
+        (
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello there"}},
+        ),
+        ("message_delta", {"type": "message_delta"}),  # no delta, no usage
+    ]
+    raw = "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in events)
+    claude_agent.add(Reply(raw=raw, content_type="text/event-stream"))
+    result = cli("chat", "claude", "-m", "hi", code=1)
+    assert "is not a reply (events or fields agentik cannot read)" in result.stderr
+    assert db_rows(agentik_home, "SELECT role, content FROM messages ORDER BY id") == [
+        ("user", "hi"),
+        ("assistant", "Hello there"),
+    ]
+    assert db_rows(agentik_home, "SELECT input_tokens, output_tokens FROM costs") == [(30, tokens("Hello there"))]

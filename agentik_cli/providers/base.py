@@ -160,6 +160,7 @@ class Chunk:
 # An explicit key, even this placeholder, stops an SDK looking for one of its own. On an agent's own
 # server it never leaves: `request_headers` replaces it.
 NO_KEY = "agentik-no-key"
+UNREADABLE = "events or fields agentik cannot read"
 
 
 class Provider:
@@ -237,7 +238,8 @@ class Provider:
 
     def not_a_reply(self, content_type: str | None) -> Exception:
         """A 200 whose body is not the API's reply (a proxy's or a login page's HTML, JSON of
-        another shape, an event stream where JSON was asked for, or the other way round)."""
+        another shape, an event stream where JSON was asked for, or the other way round, events
+        that are not the API's). `content_type` as the server sent it, or what was wrong."""
         from agentik_cli.errors import ProviderError
 
         kind = (content_type or "").split(";")[0].strip() or "no content type"
@@ -253,14 +255,28 @@ def _header_names(lines: str) -> list[str]:
 
 
 def _reason(body: Any, fallback: str) -> str:
-    """The provider's own words from an error body ({"error": {"message": ...}} for both APIs)."""
+    """The provider's own words from an error body ({"error": {"message": ...}} for both APIs), on
+    one line: a proxy's error page is named by its title, not printed."""
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
+            return _one_line(str(error["message"]))
         if isinstance(error, str):
-            return error
-    return fallback
+            return _one_line(error)
+    return _one_line(fallback)
+
+
+_HTML = re.compile(r"\s*<(!doctype|html|head|body)", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+REASON_LIMIT = 300
+
+
+def _one_line(text: str) -> str:
+    if _HTML.match(text):
+        title = _TITLE.search(text)
+        return "an HTML page" + (f" ({_one_line(title.group(1))})" if title and title.group(1).strip() else "")
+    line = " ".join(text.split())
+    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
 
 
 _KEYLIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}")

@@ -9,6 +9,7 @@ from typing import Any
 
 from agentik_cli.providers.base import (
     NO_KEY,
+    UNREADABLE,
     CallState,
     ChatRequest,
     Chunk,
@@ -126,6 +127,8 @@ class OpenAIProvider(Provider):
                 raise self.ended_early(state, stream.response.headers.get("content-type"))
         except openai.APIError as exc:
             raise provider_error(exc, openai, self.label, self.endpoint, self.api_key) from exc
+        except (AttributeError, TypeError, ValueError) as exc:  # JSON that is not the API's, or no JSON
+            raise self.not_a_reply(UNREADABLE) from exc
 
     @staticmethod
     def _take_usage(state: CallState, usage: Any) -> None:
