@@ -456,6 +456,12 @@ def test_bad_timeout_is_a_usage_error_before_anything(cli, claude_agent, agentik
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
 
 
+def test_bad_timeout_on_first_use_creates_no_agent(cli, fake, agentik_home, monkeypatch):
+    monkeypatch.setenv("AGENTIK_TIMEOUT", "0")
+    cli("chat", "-m", "hi", code=2)
+    assert db_rows(agentik_home, "SELECT count(*) FROM agents") == [(0,)]
+
+
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_ctrl_c_while_the_client_is_built_exits_130_quietly(cli, fake, agentik_home, provider):
     """SIGINT arrives inside the SDK's constructor (the real moment is the second-long import)."""

@@ -287,8 +287,8 @@ def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
                 )
     else:
         api_key = keys.require_key(agent.provider)
-    if timeout is None and os.environ.get("AGENTIK_TIMEOUT"):
-        timeout = _timeout(os.environ["AGENTIK_TIMEOUT"])
+    if timeout is None:
+        timeout = env_timeout()
     if agent.provider == "anthropic":
         from agentik_cli.providers.anthropic_provider import AnthropicProvider
 
@@ -301,7 +301,14 @@ def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
 MAX_TIMEOUT = 86_400  # a day; past some point the SDKs' clocks overflow
 
 
-def _timeout(text: str) -> float:
+def env_timeout() -> float | None:
+    """AGENTIK_TIMEOUT, checked: the SDKs take 0, a negative or an infinite timeout without a word
+    and then fail every call, or overflow."""
+    import os
+
+    text = os.environ.get("AGENTIK_TIMEOUT")
+    if not text:
+        return None
     try:
         seconds = float(text)
     except ValueError:
@@ -415,6 +422,7 @@ def _history(store: Store, session_id: int) -> list[Turn]:
 def open_conversation(store: Store, options: ChatOptions) -> Conversation:
     """Everything checked before anything is sent or written: the agent, the session, the key."""
     _validate(options)
+    env_timeout()  # before the first use creates an agent
     session_row = _load_session(store, options)
     agent = _choose_agent(store, options, session_row)
     if session_row is not None and session_row.agent_id != agent.id:
