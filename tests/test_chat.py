@@ -132,6 +132,7 @@ def test_openai_one_shot_request_and_cost(cli, gpt, agentik_home):
             "cache_read_tokens": 200,
             "cache_write_tokens": 0,
             "total_tokens": 1100,
+            "estimated": False,
         },
         "cost": {"input": 0.000135, "output": 0.00006, "total": 0.000195},
         "response_ms": data["response_ms"],

@@ -310,6 +310,13 @@ def test_a_server_that_sends_no_usage_is_counted(store, fake, cli, provider):
     assert usage.input_tokens >= tokens("hello there") and usage.output_tokens == tokens("twelve bytes") == 4
 
 
+def test_chat_json_says_when_the_usage_is_an_estimate(cli, fake):
+    cli("agents", "create", "own", "--model", "llama3.2", "--base-url", fake.url + "/v1")
+    fake.add(Reply(usage=False), Reply())
+    assert cli.json("chat", "own", "-m", "hi")["usage"]["estimated"] is True
+    assert cli.json("chat", "own", "-m", "hi")["usage"]["estimated"] is False
+
+
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_dropped_stream_counts_what_arrived(store, fake, cli, agentik_home, monkeypatch, provider):
     from agentik_cli.errors import ProviderError

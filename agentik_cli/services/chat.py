@@ -71,6 +71,7 @@ class TurnResult:
                 "cache_read_tokens": self.usage.cache_read_tokens,
                 "cache_write_tokens": self.usage.cache_write_tokens,
                 "total_tokens": self.usage.total_tokens,
+                "estimated": self.usage.estimated,  # agentik's count: the provider's never came
             },
             "cost": {
                 "input": to_usd(cost.input_nd) if cost else None,
