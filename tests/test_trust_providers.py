@@ -128,6 +128,23 @@ def test_own_server_gets_its_own_key_and_nothing_else(cli, fake, monkeypatch, tm
     assert_nothing_leaked(fake, provider, allowed_authorization="Bearer own-server-key-0123")
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_the_sdk_debug_log_never_shows_a_key(cli, fake, monkeypatch, caplog, provider):
+    """ANTHROPIC_LOG=debug / OPENAI_LOG=debug turn the SDKs' debug log on; anthropic's prints each
+    request's options, its headers included."""
+    import logging
+
+    base = fake.url + ("/v1" if provider == "openai" else "")
+    cli("agents", "create", "own", "--model", MODELS[provider], "--base-url", base, "--api-key-env", "OWN_SERVER_KEY")
+    cli("agents", "create", "plain", "--model", MODELS[provider])
+    monkeypatch.setenv("OWN_SERVER_KEY", "own-server-key-0123")
+    with caplog.at_level(logging.DEBUG, logger=provider):
+        cli("chat", "own", "-m", "hi")
+        cli("chat", "plain", "-m", "hi")
+    assert "POST" in caplog.text  # the log was on
+    assert "own-server-key-0123" not in caplog.text and "test-key-0123456789" not in caplog.text
+
+
 @pytest.mark.parametrize("source", ["environment", "keys.json"])
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_provider_base_url_from_the_environment_gets_the_key(cli, fake, monkeypatch, provider, source):

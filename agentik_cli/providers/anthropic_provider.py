@@ -51,13 +51,12 @@ class AnthropicProvider(Provider):
         kwargs: dict[str, Any] = {"api_key": self.api_key or NO_KEY}
         if self.base_url:
             kwargs["base_url"] = self.base_url
+            kwargs["default_headers"] = self.client_headers(anthropic.Omit())
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
         return anthropic.Anthropic(**kwargs)
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
-        import anthropic
-
         params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
@@ -65,8 +64,6 @@ class AnthropicProvider(Provider):
         }
         if request.system:
             params["system"] = request.system
-        if headers := self.request_headers(anthropic.Omit()):
-            params["extra_headers"] = headers
         return params
 
     def stream(self, request: ChatRequest, state: CallState) -> Iterator[Chunk]:

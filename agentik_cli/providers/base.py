@@ -158,7 +158,7 @@ class Chunk:
 
 
 # An explicit key, even this placeholder, stops an SDK looking for one of its own. On an agent's own
-# server it never leaves: `request_headers` replaces it.
+# server it never leaves: `client_headers` replaces it.
 NO_KEY = "agentik-no-key"
 UNREADABLE = "events or fields agentik cannot read"
 
@@ -204,12 +204,13 @@ class Provider:
             self._client.close()
             self._client = None
 
-    def request_headers(self, omit: Any) -> dict[str, Any]:
-        """Headers for every request. On an agent's own server the credential is agentik's alone:
-        the --api-key-env key, or none at all. Both SDKs pick credentials up by themselves (keys and
+    def client_headers(self, omit: Any) -> dict[str, Any]:
+        """Headers for the client. On an agent's own server the credential is agentik's alone: the
+        --api-key-env key, or none at all. Both SDKs pick credentials up by themselves (keys and
         tokens in the environment, Anthropic profiles and workload identity, OpenAI organization and
         project ids, the *_CUSTOM_HEADERS variables) and would send them to any base URL; `omit` is
-        the SDK's marker that removes a header whatever set it."""
+        the SDK's marker that removes a header whatever set it. Set on the client, not per request:
+        the SDKs' debug logs print each request's own headers."""
         if not self.own_server:
             return {}
         names = [*self.ambient_headers, *_header_names(os.environ.get(self.custom_headers_env, ""))]

@@ -49,6 +49,7 @@ class OpenAIProvider(Provider):
         kwargs: dict[str, Any] = {"max_retries": 2}
         if self.base_url:
             kwargs["base_url"] = self.base_url
+            kwargs["default_headers"] = self.client_headers(openai.Omit())
         # given no key, the SDK would take OPENAI_API_KEY (and refuses to start with none at all)
         kwargs["api_key"] = self.api_key or NO_KEY
         if self.timeout is not None:
@@ -63,8 +64,9 @@ class OpenAIProvider(Provider):
             messages.append({"role": "system", "content": request.system})
         messages += [{"role": t.role, "content": _content(t)} for t in request.messages]
         params: dict[str, Any] = {"model": request.model, "messages": messages}
-        if headers := self.request_headers(openai.Omit()):
-            params["extra_headers"] = headers
+        if self.own_server and not self.api_key:
+            # the SDK refuses to send no Authorization unless each request says so
+            params["extra_headers"] = {"Authorization": openai.Omit()}
         reasoning = not self.own_server and bool(_REASONING.match(request.model.lower()))
         if self.own_server:
             params["max_tokens"] = request.max_tokens  # what every compatible server understands
