@@ -105,26 +105,29 @@ def assert_nothing_leaked(fake: FakeProvider, provider: str, allowed_authorizati
 # ---- 1. no key where it must not go ----
 
 
-@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
-@pytest.mark.parametrize("scene", ["environment", "profile", "federation"])
-@pytest.mark.parametrize("provider", ["anthropic", "openai"])
-def test_own_server_is_sent_no_credential(cli, fake, monkeypatch, tmp_path, agentik_home, provider, scene, stream):
+@pytest.mark.parametrize(
+    "provider, scene",
+    [("anthropic", "environment"), ("anthropic", "profile"), ("anthropic", "federation"), ("openai", "environment")],
+)
+def test_own_server_is_sent_no_credential(cli, fake, monkeypatch, tmp_path, agentik_home, provider, scene):
     base = fake.url + ("/v1" if provider == "openai" else "")
     cli("agents", "create", "own", "--model", MODELS[provider], "--provider", provider, "--base-url", base)
     set_scene(scene, cli, monkeypatch, tmp_path)
-    result = cli("chat", "own", "-m", "hi", *([] if stream else ["--no-stream"]))
-    assert result.stdout == "Hello from the fake provider.\n"
+    for stream in ([], ["--no-stream"]):
+        assert cli("chat", "own", "-m", "hi", *stream).stdout == "Hello from the fake provider.\n"
+    assert len(fake.requests) == 2
     assert_nothing_leaked(fake, provider)
 
 
-@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
-def test_own_server_gets_its_own_key_and_nothing_else(cli, fake, monkeypatch, tmp_path, provider, stream):
+def test_own_server_gets_its_own_key_and_nothing_else(cli, fake, monkeypatch, tmp_path, provider):
     base = fake.url + ("/v1" if provider == "openai" else "")
     cli("agents", "create", "own", "--model", MODELS[provider], "--base-url", base, "--api-key-env", "OWN_SERVER_KEY")
     set_scene("environment", cli, monkeypatch, tmp_path)
     monkeypatch.setenv("OWN_SERVER_KEY", "own-server-key-0123")
-    cli("chat", "own", "-m", "hi", *([] if stream else ["--no-stream"]))
+    for stream in ([], ["--no-stream"]):
+        cli("chat", "own", "-m", "hi", *stream)
+    assert len(fake.requests) == 2
     assert_nothing_leaked(fake, provider, allowed_authorization="Bearer own-server-key-0123")
 
 
@@ -145,20 +148,18 @@ def test_the_sdk_debug_log_never_shows_a_key(cli, fake, monkeypatch, caplog, pro
     assert "own-server-key-0123" not in caplog.text and "test-key-0123456789" not in caplog.text
 
 
-@pytest.mark.parametrize("source", ["environment", "keys.json"])
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
-def test_provider_base_url_from_the_environment_gets_the_key(cli, fake, monkeypatch, provider, source):
+def test_provider_base_url_from_the_environment_gets_the_key(cli, fake, monkeypatch, provider):
     """No --base-url: ANTHROPIC_BASE_URL / OPENAI_BASE_URL (here the fake server) is the user's own
     choice of the provider's address, honoured as the SDKs honour it, so the key goes there."""
     cli("agents", "create", "plain", "--model", MODELS[provider])
     env_key = "ANTHROPIC_API_KEY" if provider == "anthropic" else "OPENAI_API_KEY"
-    expected = os.environ[env_key]
-    if source == "keys.json":
-        monkeypatch.delenv(env_key)
-        store_keys(cli)
-        expected = STORED[provider]
+    from_env = os.environ[env_key]
     cli("chat", "plain", "-m", "hi")
-    assert fake.requests[0].headers["authorization"] == f"Bearer {expected}"
+    monkeypatch.delenv(env_key)
+    store_keys(cli)
+    cli("chat", "plain", "-m", "hi", "--no-stream")
+    assert [r.headers["authorization"] for r in fake.requests] == [f"Bearer {from_env}", f"Bearer {STORED[provider]}"]
 
 
 # ---- 6. every usage field, each at its own rate ----
@@ -256,38 +257,28 @@ def conversation(store, name: str):
 NONSENSE = [-5_000, 12.5, "many", 10**12, None]
 
 
-@pytest.mark.parametrize("value", NONSENSE, ids=["negative", "fraction", "string", "absurd", "null"])
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
-def test_anthropic_nonsense_usage_is_counted_instead(store, cli, claude_agent, agentik_home, value, stream):
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_nonsense_usage_is_counted_instead(store, cli, fake, provider, stream):
+    """Negative, fractional, non-numeric, absurd or null counts are refused; the call is counted by
+    agentik and marked, and no total ever goes down."""
     from agentik_cli.services.chat import ChatOptions, open_conversation
 
-    talk = open_conversation(store, ChatOptions(agent="claude", stream=stream))
-    before = talk.send("first, a normal call").usage
-    claude_agent.add(Reply(text="a reply of some words", usage_extra={"input_tokens": value, "output_tokens": value}))
-    after = talk.send("second").usage
-    assert after.estimated and not before.estimated
-    assert after.input_tokens >= tokens("first, a normal call") and after.output_tokens >= tokens(
-        "a reply of some words"
-    )
-    assert after.input_tokens < 1_000 and after.output_tokens < 1_000
-    stats = cli.json("agents", "stats", "claude")
-    assert stats["input_tokens"] == before.input_tokens + after.input_tokens > before.input_tokens
-
-
-@pytest.mark.parametrize("value", NONSENSE, ids=["negative", "fraction", "string", "absurd", "null"])
-@pytest.mark.parametrize("stream", [True, False], ids=["stream", "no-stream"])
-def test_openai_nonsense_usage_is_counted_instead(store, cli, gpt_agent, value, stream):
-    from agentik_cli.services.chat import ChatOptions, open_conversation
-
-    talk = open_conversation(store, ChatOptions(agent="gpt", stream=stream))
-    before = talk.send("first").usage
-    gpt_agent.add(Reply(text="a reply of some words", usage_extra={"prompt_tokens": value, "completion_tokens": value}))
-    after = talk.send("second").usage
-    assert after.estimated and not before.estimated
-    assert 0 < after.input_tokens < 1_000 and 7 <= after.output_tokens < 1_000
-    stats = cli.json("agents", "stats", "gpt")
-    assert stats["input_tokens"] == before.input_tokens + after.input_tokens
-    assert stats["output_tokens"] == before.output_tokens + after.output_tokens
+    cli("agents", "create", "a", "--model", MODELS[provider])
+    talk = open_conversation(store, ChatOptions(agent="a", stream=stream))
+    fields = ("input_tokens", "output_tokens") if provider == "anthropic" else ("prompt_tokens", "completion_tokens")
+    first = talk.send("first, a normal call").usage
+    assert not first.estimated
+    totals = (first.input_tokens, first.output_tokens)
+    for value in NONSENSE:
+        fake.add(Reply(text="a reply of some words", usage_extra=dict.fromkeys(fields, value)))
+        usage = talk.send("again").usage
+        assert usage.estimated, value
+        assert tokens("first, a normal call") <= usage.input_tokens < 1_000
+        assert tokens("a reply of some words") <= usage.output_tokens < 1_000
+        stats = cli.json("agents", "stats", "a")
+        totals = (totals[0] + usage.input_tokens, totals[1] + usage.output_tokens)
+        assert (stats["input_tokens"], stats["output_tokens"]) == totals
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
@@ -442,40 +433,40 @@ NOT_REPLIES = {
 }
 
 
-@pytest.mark.parametrize("answer", ["html", "json-of-another-shape", "event-stream"])
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
-def test_no_stream_answered_with_something_else(cli, fake, agentik_home, provider, answer):
+def test_no_stream_answered_with_something_else(cli, fake, agentik_home, provider):
     cli("agents", "create", "a", "--model", MODELS[provider])
-    reply, kind = NOT_REPLIES.get(answer) or (Reply(stream=True), "text/event-stream")
-    fake.add(reply)
-    result = cli("chat", "a", "-m", "hi", "--no-stream", code=1)
     label = "Anthropic" if provider == "anthropic" else "OpenAI"
-    assert result.stderr.splitlines()[0] == (
-        f"agentik: error: {label} at {fake.url}{ENDPOINTS[provider]} answered with something that is not a reply "
-        f"({kind})"
-    )
-    assert result.stderr.splitlines()[1].startswith("hint: check the base URL")
-    assert db_rows(agentik_home, "SELECT role, error IS NOT NULL FROM messages") == [("user", 1)]
+    answers = [*NOT_REPLIES.values(), (Reply(stream=True), "text/event-stream")]
+    for reply, kind in answers:
+        fake.add(reply)
+        lines = cli("chat", "a", "-m", "hi", "--no-stream", code=1).stderr.splitlines()
+        assert lines[0] == (
+            f"agentik: error: {label} at {fake.url}{ENDPOINTS[provider]} answered with something that is not "
+            f"a reply ({kind})"
+        )
+        assert lines[1].startswith("hint: check the base URL") and len(lines) == 2
+    assert db_rows(agentik_home, "SELECT role, error IS NOT NULL FROM messages") == [("user", 1)] * len(answers)
     assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(0,)]
 
 
-@pytest.mark.parametrize("answer", ["html", "json-of-another-shape", "json-reply"])
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
-def test_stream_answered_with_something_else(cli, fake, agentik_home, provider, answer):
+def test_stream_answered_with_something_else(cli, fake, agentik_home, provider):
     cli("agents", "create", "a", "--model", MODELS[provider])
-    reply, kind = NOT_REPLIES.get(answer) or (Reply(stream=False), "application/json")
-    fake.add(reply)
-    result = cli("chat", "a", "-m", "hi", code=1)
-    assert f"answered with something that is not a reply ({kind})" in result.stderr.splitlines()[0]
-    assert db_rows(agentik_home, "SELECT role, error IS NOT NULL FROM messages") == [("user", 1)]
+    answers = [*NOT_REPLIES.values(), (Reply(stream=False), "application/json")]
+    for reply, kind in answers:
+        fake.add(reply)
+        result = cli("chat", "a", "-m", "hi", code=1)
+        assert f"answered with something that is not a reply ({kind})" in result.stderr.splitlines()[0]
+    assert db_rows(agentik_home, "SELECT role, error IS NOT NULL FROM messages") == [("user", 1)] * len(answers)
 
 
-@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", "-inf", "1e300", "soon"])
-def test_bad_timeout_is_a_usage_error_before_anything(cli, claude_agent, agentik_home, monkeypatch, value):
-    monkeypatch.setenv("AGENTIK_TIMEOUT", value)
-    result = cli("chat", "claude", "-m", "hi", code=2)
-    assert result.stderr.startswith("agentik: error: AGENTIK_TIMEOUT takes a number of seconds")
-    assert len(result.stderr.splitlines()) == 1
+def test_bad_timeout_is_a_usage_error_before_anything(cli, claude_agent, agentik_home, monkeypatch):
+    for value in ("0", "-5", "nan", "inf", "-inf", "1e300", "soon"):
+        monkeypatch.setenv("AGENTIK_TIMEOUT", value)
+        result = cli("chat", "claude", "-m", "hi", code=2)
+        assert result.stderr.startswith("agentik: error: AGENTIK_TIMEOUT takes a number of seconds")
+        assert len(result.stderr.splitlines()) == 1
     assert claude_agent.requests == []
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
 
@@ -508,15 +499,15 @@ def test_ctrl_c_while_the_client_is_built_exits_130_quietly(cli, fake, agentik_h
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
 
 
-@pytest.mark.parametrize("status", [400, 502])
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
-def test_an_error_page_is_one_line(cli, fake, provider, status):
+def test_an_error_page_is_one_line(cli, fake, provider):
     cli("agents", "create", "a", "--model", MODELS[provider])
     page = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body><h1>502 Bad Gateway</h1>\n</body>\n</html>\n"
-    fake.add(*[Reply(status=status, raw=page, headers={"retry-after-ms": "5"})] * 3)
-    lines = cli("chat", "a", "-m", "hi", code=1).stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("agentik: error: ")
-    assert "<" not in lines[0] and ("Bad Gateway" in lines[0] or f"Error code: {status}" in lines[0])
+    for status in (400, 502):
+        fake.add(*[Reply(status=status, raw=page, headers={"retry-after-ms": "5"})] * (3 if status >= 500 else 1))
+        lines = cli("chat", "a", "-m", "hi", code=1).stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("agentik: error: ")
+        assert "<" not in lines[0] and ("Bad Gateway" in lines[0] or f"Error code: {status}" in lines[0])
 
 
 def test_openai_events_that_are_not_json(cli, gpt_agent, agentik_home):
