@@ -1,7 +1,9 @@
 """A local HTTP server that speaks the Anthropic Messages and OpenAI Chat Completions wire formats:
 JSON and server-sent event streams with each provider's usage blocks (cache tokens included), error
-bodies with status codes and retry headers, slow streams and dropped connections. The tests point the
-real SDKs at it with their base-URL settings, and read back what each request carried.
+bodies with status codes and retry headers, slow streams and dropped connections, odd usage blocks, and
+answers that are not replies (a proxy's HTML, JSON of another shape, a stream where JSON was asked for).
+The tests point the real SDKs at it with their base-URL settings, and read back what each request
+carried, every header included.
 
 Also runnable on its own (the benchmarks and manual checks use it):
     python tests/fakeprovider.py --port 8765 [--words 20000]"""
