@@ -1,7 +1,9 @@
 """A local HTTP server that speaks the Anthropic Messages and OpenAI Chat Completions wire formats:
 JSON and server-sent event streams with each provider's usage blocks (cache tokens included), error
-bodies with status codes and retry headers, slow streams and dropped connections. The tests point the
-real SDKs at it with their base-URL settings, and read back what each request carried.
+bodies with status codes and retry headers, slow streams and dropped connections, odd usage blocks, and
+answers that are not replies (a proxy's HTML, JSON of another shape, a stream where JSON was asked for).
+The tests point the real SDKs at it with their base-URL settings, and read back what each request
+carried, every header included.
 
 Also runnable on its own (the benchmarks and manual checks use it):
     python tests/fakeprovider.py --port 8765 [--words 20000]"""
@@ -36,6 +38,12 @@ class Reply:
     error_message: str = "something went wrong"
     error_type: str = "api_error"
     headers: dict[str, str] = field(default_factory=dict)
+    # merged into every usage block sent (nested details included): fields the defaults leave out,
+    # or nonsense a server might send
+    usage_extra: dict[str, Any] = field(default_factory=dict)
+    stream: bool | None = None  # answer as a stream (True) or as JSON (False) whatever was asked
+    raw: str | None = None  # this body as it is (HTML from a proxy, say), with `content_type`
+    content_type: str = "text/html; charset=utf-8"
 
 
 @dataclass
@@ -45,13 +53,18 @@ class Request:
     body: dict[str, Any]
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hangs up (as the tests make it) is no news
+
+
 class FakeProvider:
     def __init__(self, port: int = 0, default: Reply | None = None) -> None:
         self.script: deque[Reply] = deque()
         self.requests: list[Request] = []
         self.default = default or Reply()
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self.server = _Server(("127.0.0.1", port), self._handler())
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
@@ -86,23 +99,37 @@ class FakeProvider:
 
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("content-length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {"raw": raw.decode("utf-8", "replace")}
                 with fake.lock:
                     fake.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 reply = fake.next_reply()
                 anthropic = self.path.endswith("/messages")
-                if reply.status is not None:
+                if reply.raw is not None:
+                    self._send(reply.status or 200, reply.raw, reply.headers, reply.content_type)
+                elif reply.status is not None:
                     self._error(reply, anthropic)
-                elif body.get("stream"):
+                elif reply.stream if reply.stream is not None else body.get("stream"):
                     (_anthropic_stream if anthropic else _openai_stream)(self, reply, body)
                 else:
                     payload = (_anthropic_json if anthropic else _openai_json)(reply, body)
                     self._send(200, payload, reply.headers)
 
-            def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str]) -> None:
-                data = json.dumps(payload).encode()
+            do_GET = do_POST  # noqa: N815 - recorded too: nothing should be fetched
+
+            def _send(
+                self,
+                status: int,
+                payload: dict[str, Any] | str,
+                headers: dict[str, str],
+                content_type: str = "application/json",
+            ) -> None:
+                data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", content_type)
                 self.send_header("content-length", str(len(data)))
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -149,13 +176,21 @@ def _emit(handler: BaseHTTPRequestHandler, event: str | None, data: Any) -> None
     handler.wfile.flush()
 
 
-def _anthropic_usage(reply: Reply, output: int) -> dict[str, int]:
-    return {
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _anthropic_usage(reply: Reply, output: int) -> dict[str, Any]:
+    usage = {
         "input_tokens": reply.input_tokens - reply.cache_read - reply.cache_write,
         "cache_creation_input_tokens": reply.cache_write,
         "cache_read_input_tokens": reply.cache_read,
         "output_tokens": output,
     }
+    return _merged(usage, reply.usage_extra)
 
 
 def _anthropic_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[str, Any]) -> None:
@@ -229,7 +264,7 @@ def _anthropic_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"output_tokens": reply.output_tokens},
+                "usage": _merged({"output_tokens": reply.output_tokens}, reply.usage_extra),
             },
         )
         _emit(handler, "message_stop", {"type": "message_stop"})
@@ -255,12 +290,16 @@ def _anthropic_json(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _openai_usage(reply: Reply) -> dict[str, Any]:
-    return {
+    details: dict[str, Any] = {"cached_tokens": reply.cache_read}
+    if reply.cache_write:
+        details["cache_write_tokens"] = reply.cache_write
+    usage = {
         "prompt_tokens": reply.input_tokens,
         "completion_tokens": reply.output_tokens,
         "total_tokens": reply.input_tokens + reply.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": reply.cache_read},
+        "prompt_tokens_details": details,
     }
+    return _merged(usage, reply.usage_extra)
 
 
 def _openai_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[str, Any]) -> None:

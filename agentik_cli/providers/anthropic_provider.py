@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentik_cli.providers.base import (
+    NO_KEY,
+    UNREADABLE,
     CallState,
     ChatRequest,
     Chunk,
     Provider,
     Turn,
-    incomplete,
+    field_count,
     provider_error,
 )
 
@@ -34,17 +36,22 @@ def _content(turn: Turn) -> Any:
 
 class AnthropicProvider(Provider):
     name = "anthropic"
+    display_name = "Anthropic"
     base_url_env = "ANTHROPIC_BASE_URL"
+    custom_headers_env = "ANTHROPIC_CUSTOM_HEADERS"
+    ambient_headers = ("X-Api-Key",)
     default_base_url = "https://api.anthropic.com"
     endpoint_path = "/v1/messages"
-    label = "Anthropic"
 
     def make_client(self) -> Any:
         import anthropic
 
-        kwargs: dict[str, Any] = {"api_key": self.api_key}
+        # given no key, the SDK would take ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, a profile on disk
+        # or workload identity (whose token exchange goes to the base URL)
+        kwargs: dict[str, Any] = {"api_key": self.api_key or NO_KEY}
         if self.base_url:
             kwargs["base_url"] = self.base_url
+            kwargs["default_headers"] = self.client_headers(anthropic.Omit())
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
         return anthropic.Anthropic(**kwargs)
@@ -65,9 +72,13 @@ class AnthropicProvider(Provider):
         client = self.connect()
         try:
             if not request.stream:
-                message = client.messages.create(**self._params(request))
+                raw = client.messages.with_raw_response.create(**self._params(request))
+                message = raw.parse()
+                if not isinstance(message, anthropic.types.Message) or not isinstance(message.content, list):
+                    raise self.not_a_reply(raw.headers.get("content-type"))
+                state.started = True
                 state.model = message.model
-                self._take_usage(state, message.usage)
+                self._take_usage(state, message.usage, final=True)
                 state.stop_reason = message.stop_reason
                 for block in message.content:
                     if block.type == "thinking":
@@ -80,6 +91,7 @@ class AnthropicProvider(Provider):
             stream = client.messages.create(**self._params(request), stream=True)
             with stream:
                 for event in stream:
+                    state.started = True
                     kind = event.type
                     if kind == "content_block_delta":
                         delta = event.delta
@@ -91,33 +103,46 @@ class AnthropicProvider(Provider):
                             yield Chunk("thinking", delta.thinking)
                     elif kind == "message_start":
                         state.model = event.message.model
-                        self._take_usage(state, event.message.usage)
+                        self._take_usage(state, event.message.usage, final=False)
                     elif kind == "message_delta":
-                        self._take_usage(state, event.usage)
+                        self._take_usage(state, event.usage, final=True)
                         state.stop_reason = event.delta.stop_reason
             if state.stop_reason is None:
-                raise incomplete(self.label, self.endpoint)
+                raise self.ended_early(state, stream.response.headers.get("content-type"))
         except anthropic.APIError as exc:
             raise provider_error(exc, anthropic, self.label, self.endpoint, self.api_key) from exc
+        except (AttributeError, TypeError, ValueError) as exc:  # JSON that is not the API's, or no JSON
+            raise self.not_a_reply(UNREADABLE) from exc
 
     @staticmethod
-    def _take_usage(state: CallState, usage: Any) -> None:
+    def _take_usage(state: CallState, usage: Any, *, final: bool) -> None:
         """message_start carries the input side and a provisional output count; message_delta the
         final output count and, optionally, cumulative input fields that replace the earlier ones.
-        Anthropic's input_tokens excludes cache tokens; agentik's input_tokens counts them all."""
+        Anthropic's input_tokens excludes cache tokens; agentik's input_tokens counts them all. A
+        count that is not one (see token_count) is taken as never sent."""
         if usage is None:
             return
         uncached = state.input_tokens - state.cache_write_tokens - state.cache_read_tokens
-        fresh = getattr(usage, "input_tokens", None)
-        write = getattr(usage, "cache_creation_input_tokens", None)
-        read = getattr(usage, "cache_read_input_tokens", None)
+        fresh = field_count(usage, "input_tokens")
+        read = field_count(usage, "cache_read_input_tokens")
+        write = field_count(usage, "cache_creation_input_tokens")
+        # the same writes split by cache lifetime (5 minutes, 1 hour); the larger count wins
+        by_ttl = getattr(usage, "cache_creation", None)
+        split = (field_count(by_ttl, "ephemeral_5m_input_tokens") or 0) + (
+            field_count(by_ttl, "ephemeral_1h_input_tokens") or 0
+        )
+        if split:
+            write = max(write or 0, split)
         if write is not None:
             state.cache_write_tokens = write
         if read is not None:
             state.cache_read_tokens = read
         if fresh is not None:
             uncached = fresh
+            state.input_reported = True
         state.input_tokens = uncached + state.cache_write_tokens + state.cache_read_tokens
-        output = getattr(usage, "output_tokens", None)
+        output = field_count(usage, "output_tokens")
         if output is not None:
-            state.output_tokens = output
+            thinking = field_count(getattr(usage, "output_tokens_details", None), "thinking_tokens") or 0
+            state.output_tokens = max(output, thinking)  # thinking is part of the output
+            state.output_reported = state.output_reported or final

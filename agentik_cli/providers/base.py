@@ -6,6 +6,8 @@ updating a CallState as it goes so that a call cut short still knows its tokens 
 from __future__ import annotations
 
 import base64
+import math
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -81,11 +83,72 @@ class CallState:
     model: str | None = None  # as the provider reports it
     stop_reason: str | None = None
     estimated: bool = False  # the token counts are agentik's own count, not the provider's
+    started: bool = False  # the provider began its reply: the call is paid for
+    input_reported: bool = False  # the provider's own counts arrived (and made sense)
+    output_reported: bool = False
+
+    def settle(self, request: ChatRequest) -> None:
+        """Count what the provider never reported (a stream cut short, a server that sends no usage,
+        nonsense refused by `token_count`): the prompt that was sent for input, the reply and
+        reasoning that arrived for output. Never below what was reported so far (Anthropic's
+        message_start input count is real), and marked as an estimate."""
+        if not self.input_reported:
+            self.input_tokens = max(self.input_tokens, estimate_prompt(request))
+            self.estimated = True
+        if not self.output_reported:
+            self.output_tokens = max(self.output_tokens, estimate_tokens(self.text) + estimate_tokens(self.thinking))
+            self.estimated = True
 
     def usage(self) -> Usage:
         return Usage(
             self.input_tokens, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens, self.estimated
         )
+
+
+# Usage from a server is checked before it is believed: a count is a whole number from 0 to this. A
+# hundred million tokens is ten times the largest context window on sale; above it, no call could
+# have used so many, and one wrong row would swamp every total.
+MAX_TOKENS_PER_CALL = 100_000_000
+
+
+def token_count(value: Any) -> int | None:
+    """A token count as a server sent it, or None when it is not one (negative, fractional, not a
+    number, absurd): the caller then treats it as never sent, and counts for itself. 12.0 and "12"
+    are 12, as the SDKs read them when they validate (their streams do, their plain replies not)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS_PER_CALL:
+        return value
+    return None
+
+
+def field_count(obj: Any, name: str) -> int | None:
+    """`token_count` of one field of an SDK usage object (or of its details, which may be None)."""
+    return token_count(getattr(obj, name, None)) if obj is not None else None
+
+
+# Estimates err high, so that a budget never believes a call cheaper than it was. English runs near
+# four UTF-8 bytes a token and code near three; CJK text takes three bytes a character and about a
+# token each. An image costs at most about 1,600 tokens with either provider (both scale it down
+# first: Anthropic to about 1.15 megapixels at 750 pixels a token, OpenAI to 768 px tiles).
+BYTES_PER_TOKEN = 3
+TOKENS_PER_IMAGE = 1_600
+TOKENS_PER_MESSAGE = 8  # role and framing around each message
+
+
+def estimate_tokens(text: str) -> int:
+    return math.ceil(len(text.encode("utf-8", "surrogatepass")) / BYTES_PER_TOKEN)
+
+
+def estimate_prompt(request: ChatRequest) -> int:
+    """The prompt tokens of a request, counted from what was sent: system, history, attachments."""
+    total = TOKENS_PER_MESSAGE + estimate_tokens(request.system) if request.system else 0
+    for turn in request.messages:
+        total += TOKENS_PER_MESSAGE + estimate_tokens(turn.text_with_files())
+        total += TOKENS_PER_IMAGE * sum(1 for a in turn.attachments if a.is_image and a.data is not None)
+    return total
 
 
 @dataclass
@@ -94,12 +157,21 @@ class Chunk:
     text: str
 
 
+# An explicit key, even this placeholder, stops an SDK looking for one of its own. On an agent's own
+# server it never leaves: `client_headers` replaces it.
+NO_KEY = "agentik-no-key"
+UNREADABLE = "events or fields agentik cannot read"
+
+
 class Provider:
     """One per SDK. `name` is the provider id used in prices and the ledger; `endpoint` names the
     API path called, for the ledger."""
 
     name: ClassVar[str]
+    display_name: ClassVar[str]  # "Anthropic": how errors name the provider's own API
     base_url_env: ClassVar[str]  # the SDK's own base-URL variable
+    custom_headers_env: ClassVar[str]  # the SDK's own extra-headers variable ("Name: value" lines)
+    ambient_headers: ClassVar[tuple[str, ...]]  # headers the SDK fills in from the environment
     default_base_url: ClassVar[str]
     endpoint_path: ClassVar[str]
 
@@ -108,6 +180,15 @@ class Provider:
         self.base_url = base_url
         self.timeout = timeout
         self._client: Any = None
+
+    @property
+    def own_server(self) -> bool:
+        """The agent's own server (--base-url): not the provider, so nothing of the provider's goes there."""
+        return self.base_url is not None
+
+    @property
+    def label(self) -> str:
+        return "the server" if self.own_server else self.display_name
 
     def connect(self) -> Any:
         """The SDK client, made once (importing the SDK: over a second for anthropic)."""
@@ -123,11 +204,23 @@ class Provider:
             self._client.close()
             self._client = None
 
+    def client_headers(self, omit: Any) -> dict[str, Any]:
+        """Headers for the client. On an agent's own server the credential is agentik's alone: the
+        --api-key-env key, or none at all. Both SDKs pick credentials up by themselves (keys and
+        tokens in the environment, Anthropic profiles and workload identity, OpenAI organization and
+        project ids, the *_CUSTOM_HEADERS variables) and would send them to any base URL; `omit` is
+        the SDK's marker that removes a header whatever set it. Set on the client, not per request:
+        the SDKs' debug logs print each request's own headers."""
+        if not self.own_server:
+            return {}
+        names = [*self.ambient_headers, *_header_names(os.environ.get(self.custom_headers_env, ""))]
+        headers: dict[str, Any] = dict.fromkeys(names, omit)
+        headers["Authorization"] = f"Bearer {self.api_key}" if self.api_key else omit
+        return headers
+
     @property
     def endpoint(self) -> str:
         """The URL called, without credentials: kept on the cost row and named in errors."""
-        import os
-
         base = self.base_url or os.environ.get(self.base_url_env) or self.default_base_url
         return strip_credentials(base).rstrip("/") + self.endpoint_path
 
@@ -135,16 +228,56 @@ class Provider:
         """Yield the reply as it arrives, keeping `state` current. Raises ProviderError."""
         raise NotImplementedError
 
+    def ended_early(self, state: CallState, content_type: str | None) -> Exception:
+        """A stream that ended without its closing event (the SDKs treat that as a normal end):
+        dropped, or never a stream at all."""
+        if not state.started and not (content_type or "").startswith("text/event-stream"):
+            return self.not_a_reply(content_type)
+        from agentik_cli.errors import ProviderError
+
+        return ProviderError(f"{self.label} at {self.endpoint} closed the connection before the reply was complete")
+
+    def not_a_reply(self, content_type: str | None) -> Exception:
+        """A 200 whose body is not the API's reply (a proxy's or a login page's HTML, JSON of
+        another shape, an event stream where JSON was asked for, or the other way round, events
+        that are not the API's). `content_type` as the server sent it, or what was wrong."""
+        from agentik_cli.errors import ProviderError
+
+        kind = (content_type or "").split(";")[0].strip() or "no content type"
+        return ProviderError(
+            f"{self.label} at {self.endpoint} answered with something that is not a reply ({kind})",
+            hint="check the base URL: a proxy or a login page may be answering in the API's place",
+        )
+
+
+def _header_names(lines: str) -> list[str]:
+    """The names in a *_CUSTOM_HEADERS value, parsed as both SDKs parse it."""
+    return [line[: line.find(":")].strip() for line in lines.split("\n") if ":" in line]
+
 
 def _reason(body: Any, fallback: str) -> str:
-    """The provider's own words from an error body ({"error": {"message": ...}} for both APIs)."""
+    """The provider's own words from an error body ({"error": {"message": ...}} for both APIs), on
+    one line: a proxy's error page is named by its title, not printed."""
     if isinstance(body, dict):
         error = body.get("error", body)
         if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
+            return _one_line(str(error["message"]))
         if isinstance(error, str):
-            return error
-    return fallback
+            return _one_line(error)
+    return _one_line(fallback)
+
+
+_HTML = re.compile(r"\s*<(!doctype|html|head|body)", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+REASON_LIMIT = 300
+
+
+def _one_line(text: str) -> str:
+    if _HTML.match(text):
+        title = _TITLE.search(text)
+        return "an HTML page" + (f" ({_one_line(title.group(1))})" if title and title.group(1).strip() else "")
+    line = " ".join(text.split())
+    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
 
 
 _KEYLIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}")
@@ -200,10 +333,3 @@ def strip_credentials(url: str) -> str:
     if "@" in parts.netloc:
         parts = parts._replace(netloc=parts.netloc.rsplit("@", 1)[1])
     return urlunsplit(parts._replace(query=""))
-
-
-def incomplete(label: str, url: str) -> Exception:
-    """A stream that ended without its closing event: the SDKs treat that as a normal end."""
-    from agentik_cli.errors import ProviderError
-
-    return ProviderError(f"{label} at {url} closed the connection before the reply was complete")

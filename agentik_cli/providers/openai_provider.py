@@ -8,12 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentik_cli.providers.base import (
+    NO_KEY,
+    UNREADABLE,
     CallState,
     ChatRequest,
     Chunk,
     Provider,
     Turn,
-    incomplete,
+    field_count,
     provider_error,
 )
 
@@ -33,18 +35,13 @@ def _content(turn: Turn) -> Any:
 
 class OpenAIProvider(Provider):
     name = "openai"
+    display_name = "OpenAI"
     base_url_env = "OPENAI_BASE_URL"
+    custom_headers_env = "OPENAI_CUSTOM_HEADERS"
+    # from OPENAI_ORG_ID and OPENAI_PROJECT_ID
+    ambient_headers = ("OpenAI-Organization", "OpenAI-Project", "X-Api-Key")
     default_base_url = "https://api.openai.com/v1"
     endpoint_path = "/chat/completions"
-
-    @property
-    def label(self) -> str:
-        return "the server" if self.base_url else "OpenAI"
-
-    @property
-    def compatible(self) -> bool:
-        """A server of the agent's own (--base-url), not OpenAI."""
-        return self.base_url is not None
 
     def make_client(self) -> Any:
         import openai
@@ -52,25 +49,26 @@ class OpenAIProvider(Provider):
         kwargs: dict[str, Any] = {"max_retries": 2}
         if self.base_url:
             kwargs["base_url"] = self.base_url
-        # a server of its own with no key gets no Authorization header at all (see _params); the SDK
-        # insists on some key, and must not fall back to OPENAI_API_KEY
-        kwargs["api_key"] = self.api_key or "unused"
+            kwargs["default_headers"] = self.client_headers(openai.Omit())
+        # given no key, the SDK would take OPENAI_API_KEY (and refuses to start with none at all)
+        kwargs["api_key"] = self.api_key or NO_KEY
         if self.timeout is not None:
             kwargs["timeout"] = self.timeout
         return openai.OpenAI(**kwargs)
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
+        import openai
+
         messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages += [{"role": t.role, "content": _content(t)} for t in request.messages]
         params: dict[str, Any] = {"model": request.model, "messages": messages}
-        if not self.api_key:
-            import openai
-
+        if self.own_server and not self.api_key:
+            # the SDK refuses to send no Authorization unless each request says so
             params["extra_headers"] = {"Authorization": openai.Omit()}
-        reasoning = not self.compatible and bool(_REASONING.match(request.model.lower()))
-        if self.compatible:
+        reasoning = not self.own_server and bool(_REASONING.match(request.model.lower()))
+        if self.own_server:
             params["max_tokens"] = request.max_tokens  # what every compatible server understands
         else:
             params["max_completion_tokens"] = request.max_tokens
@@ -80,11 +78,16 @@ class OpenAIProvider(Provider):
 
     def stream(self, request: ChatRequest, state: CallState) -> Iterator[Chunk]:
         import openai
+        from openai.types.chat import ChatCompletion
 
         client = self.connect()
         try:
             if not request.stream:
-                completion = client.chat.completions.create(**self._params(request))
+                raw = client.chat.completions.with_raw_response.create(**self._params(request))
+                completion = raw.parse()
+                if not isinstance(completion, ChatCompletion) or not isinstance(completion.choices, list):
+                    raise self.not_a_reply(raw.headers.get("content-type"))
+                state.started = True
                 state.model = completion.model
                 self._take_usage(state, completion.usage)
                 if completion.choices:
@@ -103,6 +106,7 @@ class OpenAIProvider(Provider):
             )
             with stream:
                 for chunk in stream:
+                    state.started = True
                     if chunk.model:
                         state.model = chunk.model
                     if chunk.usage is not None:
@@ -122,19 +126,40 @@ class OpenAIProvider(Provider):
                             state.text += delta.content
                             yield Chunk("text", delta.content)
             if state.stop_reason is None:
-                raise incomplete(self.label, self.endpoint)
+                raise self.ended_early(state, stream.response.headers.get("content-type"))
         except openai.APIError as exc:
             raise provider_error(exc, openai, self.label, self.endpoint, self.api_key) from exc
+        except (AttributeError, TypeError, ValueError) as exc:  # JSON that is not the API's, or no JSON
+            raise self.not_a_reply(UNREADABLE) from exc
 
     @staticmethod
     def _take_usage(state: CallState, usage: Any) -> None:
+        """prompt_tokens counts every prompt token, cache reads and writes included; completion_tokens
+        counts reasoning too. Each part is at most its whole: a server that says otherwise gets the
+        larger count. A count that is not one (see token_count) is taken as never sent."""
         if usage is None:
             return
-        # prompt_tokens already includes the cached tokens
-        state.input_tokens = usage.prompt_tokens or 0
-        state.output_tokens = usage.completion_tokens or 0
-        details = getattr(usage, "prompt_tokens_details", None)
-        state.cache_read_tokens = (getattr(details, "cached_tokens", None) or 0) if details else 0
+        prompt = getattr(usage, "prompt_tokens_details", None)
+        state.cache_read_tokens = field_count(prompt, "cached_tokens") or 0
+        state.cache_write_tokens = field_count(prompt, "cache_write_tokens") or 0
+        total = field_count(usage, "prompt_tokens")
+        parts = [field_count(prompt, name) or 0 for name in ("audio_tokens", "image_tokens", "text_tokens")]
+        state.input_tokens = max(total or 0, state.cache_read_tokens + state.cache_write_tokens, *parts)
+        state.input_reported = total is not None
+        completion = getattr(usage, "completion_tokens_details", None)
+        total = field_count(usage, "completion_tokens")
+        parts = [field_count(completion, name) or 0 for name in _OUTPUT_PARTS]
+        state.output_tokens = max(total or 0, *parts)
+        state.output_reported = total is not None
+
+
+_OUTPUT_PARTS = (
+    "reasoning_tokens",
+    "audio_tokens",
+    "text_tokens",
+    "accepted_prediction_tokens",
+    "rejected_prediction_tokens",
+)
 
 
 def _reasoning_text(message: Any) -> str:

@@ -4,6 +4,7 @@ provider error), marked, in the same transaction as the cost row and the running
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -70,6 +71,7 @@ class TurnResult:
                 "cache_read_tokens": self.usage.cache_read_tokens,
                 "cache_write_tokens": self.usage.cache_write_tokens,
                 "total_tokens": self.usage.total_tokens,
+                "estimated": self.usage.estimated,  # agentik's count: the provider's never came
             },
             "cost": {
                 "input": to_usd(cost.input_nd) if cost else None,
@@ -131,7 +133,10 @@ class Conversation:
             raise UsageError("the message is empty")
         attachments = attachments or []
         provider = self.provider()
-        provider.connect()  # the SDK import is not part of the response time
+        # The SDK import is not part of the response time. Ctrl-C waits for it (a second or so):
+        # cut short, it leaves a half-built client whose clean-up prints a traceback
+        with shielded():
+            provider.connect()
         turn = Turn("user", text, attachments)
         with shielded():
             self.session_id, user_message_id = ledger.add_user_message(
@@ -157,20 +162,21 @@ class Conversation:
                 if on_chunk is not None:
                     on_chunk(chunk)
         except KeyboardInterrupt:
+            # the request may have reached the provider, which bills a prompt it has read
             with shielded():
-                result = self._finish(state, started, user_message_id, error=INTERRUPTED, interrupted=True)
+                result = self._finish(request, state, started, user_message_id, error=INTERRUPTED, interrupted=True)
             self._remember(turn, result)
             raise Interrupted("interrupted", hint=None) from None
         except AgentikError as exc:
             with shielded():
-                if state.text or state.input_tokens or state.output_tokens:
-                    result = self._finish(state, started, user_message_id, error=exc.message)
+                if state.started:  # the provider was answering: a paid call, stored as far as it got
+                    result = self._finish(request, state, started, user_message_id, error=exc.message)
                     self._remember(turn, result)
                 else:
                     ledger.mark_failed(self.store, user_message_id, exc.message)
             raise
         with shielded():
-            result = self._finish(state, started, user_message_id)
+            result = self._finish(request, state, started, user_message_id)
         self._remember(turn, result)
         return result
 
@@ -181,6 +187,7 @@ class Conversation:
 
     def _finish(
         self,
+        request: ChatRequest,
         state: CallState,
         started: float,
         user_message_id: int,
@@ -191,6 +198,7 @@ class Conversation:
         from agentik_cli.services.pricing import price_call
 
         response_ms = round((time.perf_counter() - started) * 1000)
+        state.settle(request)
         usage = state.usage()
         priced = price_call(self.model, self.provider_name, usage)
         entry = ledger.CostEntry(
@@ -280,11 +288,8 @@ def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
                 )
     else:
         api_key = keys.require_key(agent.provider)
-    if timeout is None and os.environ.get("AGENTIK_TIMEOUT"):
-        try:
-            timeout = float(os.environ["AGENTIK_TIMEOUT"])
-        except ValueError:
-            raise UsageError("AGENTIK_TIMEOUT takes a number of seconds") from None
+    if timeout is None:
+        timeout = env_timeout()
     if agent.provider == "anthropic":
         from agentik_cli.providers.anthropic_provider import AnthropicProvider
 
@@ -292,6 +297,26 @@ def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
     from agentik_cli.providers.openai_provider import OpenAIProvider
 
     return OpenAIProvider(api_key=api_key, base_url=agent.base_url, timeout=timeout)
+
+
+MAX_TIMEOUT = 86_400  # a day; past some point the SDKs' clocks overflow
+
+
+def env_timeout() -> float | None:
+    """AGENTIK_TIMEOUT, checked: the SDKs take 0, a negative or an infinite timeout without a word
+    and then fail every call, or overflow."""
+    import os
+
+    text = os.environ.get("AGENTIK_TIMEOUT")
+    if not text:
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TIMEOUT:  # nan fails this too
+        raise UsageError(f"AGENTIK_TIMEOUT takes a number of seconds above 0, up to {MAX_TIMEOUT:,}, not {text!r}")
+    return seconds
 
 
 def _validate(options: ChatOptions) -> None:
@@ -398,6 +423,7 @@ def _history(store: Store, session_id: int) -> list[Turn]:
 def open_conversation(store: Store, options: ChatOptions) -> Conversation:
     """Everything checked before anything is sent or written: the agent, the session, the key."""
     _validate(options)
+    env_timeout()  # before the first use creates an agent
     session_row = _load_session(store, options)
     agent = _choose_agent(store, options, session_row)
     if session_row is not None and session_row.agent_id != agent.id:
