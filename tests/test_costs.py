@@ -94,6 +94,7 @@ def test_summary_is_exact_and_names_unpriced_calls(cli, ledger):
         "output_tokens": 110,
         "cost": 0.500195,
         "unpriced_calls": 0,
+        "estimated_calls": 0,
     }
     assert models[("llama3.2", "ollama")]["cost"] == 0.0 and models[("llama3.2", "ollama")]["unpriced_calls"] == 1
     assert round(sum(m["cost"] for m in data["models"]), 9) == data["total"]
@@ -117,6 +118,7 @@ def test_breakdowns_largest_first(cli, ledger):
         "cache_write_tokens",
         "cost",
         "unpriced_calls",
+        "estimated_calls",
     }
     assert by_agent[1]["cache_read_tokens"] == 200 and by_agent[1]["cache_write_tokens"] == 100
     by_provider = cli.json("costs", "by-provider")
@@ -129,7 +131,8 @@ def test_breakdowns_largest_first(cli, ledger):
     ]
     lines = cli("costs", "by-model", "--csv").stdout.splitlines()
     assert lines[0] == (
-        "model,provider,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost,unpriced_calls"
+        "model,provider,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost,unpriced_calls,"
+        "estimated_calls"
     )
     january = cli.json("costs", "by-agent", "--since", "2026-01-01", "--until", "2026-01-31")
     assert [(r["agent"], r["cost"]) for r in january] == [("gpt", 0.5)]
@@ -153,7 +156,15 @@ def test_history_buckets_oldest_first_with_empty_days(cli, ledger):
     assert rows[-1]["period"] == datetime.now().astimezone().date().isoformat()
     assert rows[-1]["cost"] == 0.01023 and rows[-1]["calls"] == 3 and rows[-1]["unpriced_calls"] == 1
     assert all(r["calls"] == 0 and r["cost"] == 0 for r in rows[:-1])
-    assert set(rows[0]) == {"period", "calls", "input_tokens", "output_tokens", "cost", "unpriced_calls"}
+    assert set(rows[0]) == {
+        "period",
+        "calls",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "unpriced_calls",
+        "estimated_calls",
+    }
     months = cli.json("costs", "history", "--since", "2026-01-01", "--by", "month")
     assert months[0] == {
         "period": "2026-01",
@@ -162,6 +173,7 @@ def test_history_buckets_oldest_first_with_empty_days(cli, ledger):
         "output_tokens": 10,
         "cost": 0.5,
         "unpriced_calls": 0,
+        "estimated_calls": 0,
     }
     assert len(months) == datetime.now().astimezone().month
     assert round(sum(m["cost"] for m in months), 9) == cli.json("costs", "summary")["total"]

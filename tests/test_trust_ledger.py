@@ -78,3 +78,20 @@ def test_removing_a_session_takes_its_replies_out_of_the_average_response_time(c
         db.execute("UPDATE agents SET stat_response_ms = 9100, stat_responses = 2")
     cli("sessions", "remove", "1", "--yes")
     assert cli.json("agents", "stats", "gpt")["avg_response_ms"] == 100
+
+
+def test_reports_say_how_many_calls_are_estimates(cli, fake, agentik_home):
+    from tests.fakeprovider import Reply
+
+    cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
+    cli("chat", "gpt", "-m", "complete")
+    fake.add(Reply(text="cut short after a few words of the reply", chunks=8, drop_after=3))
+    cli("chat", "gpt", "-m", "dropped", code=1)
+    rows = cli.json("costs", "list")
+    assert [r["estimated"] for r in rows] == [True, False]
+    assert rows[0]["output_tokens"] > 0 and rows[0]["total_cost"] > 0
+    assert cli.json("costs", "summary")["estimated_calls"] == 1
+    assert [r["estimated_calls"] for r in cli.json("costs", "by-model")] == [1]
+    assert cli.json("costs", "by-agent", "--since", "today")[0]["estimated_calls"] == 1
+    assert cli.json("costs", "history", "--days", "1")[-1]["estimated_calls"] == 1
+    assert cli.json("costs", "history", "--days", "1", "--agent", "gpt")[-1]["estimated_calls"] == 1

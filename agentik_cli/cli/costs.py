@@ -30,6 +30,7 @@ FIGURES = [
     "cache_write_tokens",
     "cost",
     "unpriced_calls",
+    "estimated_calls",
 ]
 LEDGER_COLUMNS = [
     "id",
@@ -55,6 +56,7 @@ LEDGER_COLUMNS = [
     "response_ms",
     "channel",
     "endpoint",
+    "estimated",
 ]
 
 
@@ -196,7 +198,7 @@ def history(
 
     check_formats(as_json, as_csv)
     rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
-    columns = ["period", "calls", "input_tokens", "output_tokens", "cost", "unpriced_calls"]
+    columns = ["period", "calls", "input_tokens", "output_tokens", "cost", "unpriced_calls", "estimated_calls"]
     if as_json:
         render.print_json([{k: r[k] for k in columns} for r in rows])
     elif as_csv:

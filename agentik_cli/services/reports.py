@@ -45,6 +45,7 @@ def _totals_sums() -> list[Any]:
         func.coalesce(func.sum(t.cache_write_tokens), 0).label("cache_write_tokens"),
         func.coalesce(func.sum(t.cost_nd), 0).label("cost_nd"),
         func.coalesce(func.sum(t.unpriced_calls), 0).label("unpriced_calls"),
+        func.coalesce(func.sum(t.estimated_calls), 0).label("estimated_calls"),
     ]
 
 
@@ -58,6 +59,7 @@ def _ledger_sums() -> list[Any]:
         func.coalesce(func.sum(c.cache_write_tokens), 0).label("cache_write_tokens"),
         func.coalesce(func.sum(c.total_cost_nd), 0).label("cost_nd"),
         func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),
+        func.count().filter(c.estimated).label("estimated_calls"),
     ]
 
 
@@ -75,6 +77,8 @@ def _figures(row: Any) -> dict[str, Any]:
         "cost": to_usd(int(row.cost_nd)),
         "cost_nd": int(row.cost_nd),
         "unpriced_calls": int(row.unpriced_calls),
+        # calls whose tokens agentik counted itself (the provider's usage never arrived)
+        "estimated_calls": int(row.estimated_calls),
     }
 
 
@@ -106,6 +110,7 @@ def summary(store: Store) -> dict[str, Any]:
         "month": month_figures["cost"],
         "total": to_usd(total_nd),
         "unpriced_calls": sum(int(m.unpriced_calls) for m in models),
+        "estimated_calls": sum(int(m.estimated_calls) for m in models),
         "today_unpriced_calls": today_figures["unpriced_calls"],
         "month_unpriced_calls": month_figures["unpriced_calls"],
         "calls": sum(int(m.calls) for m in models),
@@ -118,6 +123,7 @@ def summary(store: Store) -> dict[str, Any]:
                 "output_tokens": int(m.output_tokens),
                 "cost": to_usd(int(m.cost_nd)),
                 "unpriced_calls": int(m.unpriced_calls),
+                "estimated_calls": int(m.estimated_calls),
             }
             for m in models
             if m.calls
@@ -249,7 +255,8 @@ def history(
                 "SELECT p.i AS i, count(*) AS calls, sum(c.input_tokens) AS input_tokens, sum(c.output_tokens) AS "
                 "output_tokens, sum(c.cache_read_tokens) AS cache_read_tokens, sum(c.cache_write_tokens) AS "
                 "cache_write_tokens, coalesce(sum(c.total_cost_nd), 0) AS cost_nd, "
-                "sum(CASE WHEN c.total_cost_nd IS NULL THEN 1 ELSE 0 END) AS unpriced_calls "
+                "sum(CASE WHEN c.total_cost_nd IS NULL THEN 1 ELSE 0 END) AS unpriced_calls, "
+                "sum(CASE WHEN c.estimated THEN 1 ELSE 0 END) AS estimated_calls "
                 "FROM periods p JOIN costs c ON c.agent_id = :agent AND c.timestamp >= p.lo AND c.timestamp < p.hi"
             )
         query = text(cte + sql + " GROUP BY p.i").bindparams(*params)
@@ -263,6 +270,7 @@ def history(
         "cost": 0.0,
         "cost_nd": 0,
         "unpriced_calls": 0,
+        "estimated_calls": 0,
     }
     return [{"period": label, **found.get(i, empty)} for i, (label, _) in enumerate(periods)]
 
@@ -292,6 +300,7 @@ def ledger_row(cost: Cost, agent_name: str | None) -> dict[str, Any]:
         "response_ms": cost.response_ms,
         "channel": cost.channel,
         "endpoint": cost.endpoint,
+        "estimated": cost.estimated,
     }
 
 
