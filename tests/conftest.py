@@ -122,7 +122,7 @@ def fake_server():
 @pytest.fixture
 def fake(fake_server, monkeypatch: pytest.MonkeyPatch):
     """The fake provider server, with both SDKs pointed at it and test keys in the environment.
-    One server for the session (one a test cost 20 ms each, 3 s of the suite), its
+    One server for the session (20 ms to start and stop one, 3 s of the suite), its
     script, default reply and record of requests made new for every test."""
     from tests.fakeprovider import Reply
 
