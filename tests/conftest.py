@@ -1,4 +1,6 @@
-"""Every test runs in its own AGENTIK_HOME, offline, with no real keys."""
+"""Every test runs in its own AGENTIK_HOME, offline, with no real keys, and sees none of the
+environment of whoever runs the suite (tests/test_hermetic.py keeps that true); child processes
+start from `base_env()`."""
 
 from __future__ import annotations
 
@@ -66,7 +68,7 @@ def set_tz(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
 
 # CliRunner builds the Click command tree from the Typer app on every invoke (25 ms, a tenth of a
 # typical test); the console script builds it once a process, and so does the suite, once a session.
-typer.testing._get_command = functools.cache(typer.testing._get_command)  # type: ignore[attr-defined]
+typer.testing._get_command = functools.cache(typer.testing._get_command)
 
 
 def _one_tls_context_per_session() -> None:
