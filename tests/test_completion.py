@@ -11,6 +11,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.conftest import base_env
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "completions"))
 
@@ -24,13 +26,13 @@ def test_scripts_match_the_app(shell):
 
 
 def complete(home: Path, words: str, cword: int | None = None, shell: str = "bash") -> list[str]:
-    env = {**os.environ, "AGENTIK_HOME": str(home), "_AGENTIK_COMPLETE": f"complete_{shell}"}
+    env = base_env(home, _AGENTIK_COMPLETE=f"complete_{shell}")
     if shell == "bash":
         parts = words.split(" ")
         env.update(COMP_WORDS="\n".join(parts), COMP_CWORD=str(len(parts) - 1 if cword is None else cword))
     else:
         env.update(_TYPER_COMPLETE_ARGS=words, _TYPER_COMPLETE_FISH_ACTION="get-args")
-    out = subprocess.run([sys.executable, "-m", "agentik_cli"], env=env, capture_output=True, text=True, timeout=30)
+    out = subprocess.run([sys.executable, "-m", "agentik_cli"], env=env, capture_output=True, text=True, timeout=120)
     return [line for line in out.stdout.split("\n") if line]
 
 
@@ -66,31 +68,24 @@ def test_completion_imports_nothing_heavy(named, agentik_home):
         "heavy = [m for m in ('anthropic', 'openai', 'genai_prices', 'sqlalchemy', 'sqlmodel') if m in sys.modules]\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy))\n"
     )
-    env = {
-        **os.environ,
-        "AGENTIK_HOME": str(agentik_home),
-        "_AGENTIK_COMPLETE": "complete_bash",
-        "COMP_WORDS": "agentik\nchat\n",
-        "COMP_CWORD": "2",
-    }
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    env = base_env(agentik_home, _AGENTIK_COMPLETE="complete_bash", COMP_WORDS="agentik\nchat\n", COMP_CWORD="2")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert result.stdout.splitlines() == ["helper", "My Agent"]
     assert result.stderr.endswith("HEAVY=")
 
 
 def test_bash_completes_a_name_with_spaces_as_one_word(named, agentik_home, tmp_path):
-    env = {
-        **os.environ,
-        "AGENTIK_HOME": str(agentik_home),
-        "PS1": "$ ",
-        "TERM": "dumb",
-        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-        "INPUTRC": "/dev/null",
-    }
+    env = base_env(
+        agentik_home,
+        PS1="$ ",
+        TERM="dumb",
+        PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        INPUTRC="/dev/null",
+    )
     if not (Path(sys.executable).parent / "agentik").exists():
         pytest.skip("the agentik console script is not installed beside this Python")
     shell = pexpect.spawn(
-        "bash", ["--norc", "--noprofile", "-i"], env=env, encoding="utf-8", timeout=20, cwd=str(tmp_path)
+        "bash", ["--norc", "--noprofile", "-i"], env=env, encoding="utf-8", timeout=120, cwd=str(tmp_path)
     )
     try:
         shell.expect_exact("$ ")
@@ -105,16 +100,26 @@ def test_bash_completes_a_name_with_spaces_as_one_word(named, agentik_home, tmp_
 
 
 def test_install_completion(tmp_path):
-    env = {**os.environ, "HOME": str(tmp_path), "SHELL": "/bin/bash"}
+    home = tmp_path / "installer-home"
+    home.mkdir()
+    env = base_env(HOME=str(home), SHELL="/bin/bash")
     result = subprocess.run(
-        [sys.executable, "-m", "agentik_cli", "--install-completion", "bash"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "agentik_cli", "--install-completion", "bash"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if result.returncode != 0:  # older Typer takes no shell argument and detects it
         result = subprocess.run(
-            [sys.executable, "-m", "agentik_cli", "--install-completion"], env=env, capture_output=True, text=True
+            [sys.executable, "-m", "agentik_cli", "--install-completion"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert result.returncode == 0, result.stderr
-    installed = list((tmp_path).rglob("agentik*"))
+    installed = list(home.rglob("agentik*"))
     assert installed, result.stdout + result.stderr
     assert "_AGENTIK_COMPLETE=complete_bash" in installed[0].read_text()
-    assert "agentik" in (tmp_path / ".bashrc").read_text()
+    assert "agentik" in (home / ".bashrc").read_text()

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
-from tests.conftest import db_rows
+import pytest
+
+from tests.conftest import base_env, db_rows
 from tests.fakeprovider import Reply
 
 
+# Eight processes that each import both SDKs: over ten seconds on two cores.
+@pytest.mark.slow
 def test_eight_concurrent_chats_lose_nothing(cli, fake, agentik_home):
     cli("agents", "create", "claude", "--model", "claude-sonnet-4-0")
     cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
     fake.default = Reply(text="a reply streamed in several pieces to overlap the writers", delay=0.005)
-    env = {**os.environ, "AGENTIK_HOME": str(agentik_home)}
+    env = base_env(
+        agentik_home,
+        ANTHROPIC_BASE_URL=fake.url,
+        OPENAI_BASE_URL=fake.url + "/v1",
+        ANTHROPIC_API_KEY="sk-ant-test-key-0123456789",
+        OPENAI_API_KEY="sk-openai-test-key-0123456789",
+    )
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "agentik_cli", "chat", "claude" if i % 2 else "gpt", "-m", f"message {i}"],
@@ -25,7 +34,7 @@ def test_eight_concurrent_chats_lose_nothing(cli, fake, agentik_home):
         )
         for i in range(8)
     ]
-    results = [(p.wait(timeout=120), p.stderr.read()) for p in procs]
+    results = [(p.wait(timeout=600), p.stderr.read()) for p in procs]
     assert [code for code, _ in results] == [0] * 8, results
     assert db_rows(agentik_home, "SELECT count(*) FROM sessions") == [(8,)]
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(16,)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,3 +25,12 @@ def test_ci_runs_exactly_the_readme_test_command():
     ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
     assert test in ci_lines
     assert any(line.strip().startswith(".venv/bin/ruff check") for line in ci_lines)
+
+
+def test_ci_runs_the_slow_tests_too():
+    """The `slow` marker is for leaving them out while iterating (`-m "not slow"`); if the default run
+    ever leaves them out, CI must run them on its own."""
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "slow" in " ".join(options["markers"])
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "not slow" not in options.get("addopts", "") or re.search(r"pytest .*-m slow", ci)

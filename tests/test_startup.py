@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from tests.conftest import base_env
+
 HEAVY = ("anthropic", "openai", "genai_prices", "alembic", "sqlalchemy", "sqlmodel")
 
 
@@ -24,7 +26,8 @@ def test_start_up_imports_nothing_heavy(args, tmp_path):
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        env={"AGENTIK_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        env=base_env(tmp_path),
+        timeout=120,
     )
     assert "HEAVY=\n" in result.stderr, result.stderr
     assert result.stdout

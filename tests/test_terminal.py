@@ -3,33 +3,37 @@ line editing and history, Ctrl-C during a reply, Ctrl-D, and Markdown rendering.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 
 import pexpect
 import pytest
 
-from tests.conftest import db_rows
+from tests.conftest import base_env, db_rows
 from tests.fakeprovider import Reply
 
 PROMPT = "› "
 LEFT, UP = "\x1b[D", "\x1b[A"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
+# The longest any one step may take: a start that imports the SDK takes over a second alone and
+# several times that with other jobs on a 2-core machine. Every wait is for something the terminal
+# shows, so a generous limit costs nothing when all is well.
+WAIT = 180
 
 
 @pytest.fixture
 def term(fake, agentik_home, cli):
     cli("agents", "create", "claude", "--model", "claude-sonnet-4-0", "--system", "Be brief.")
-    env = {
-        **os.environ,
-        "TERM": "xterm-256color",
-        "AGENTIK_HOME": str(agentik_home),
-        "ANTHROPIC_BASE_URL": fake.url,
-        "ANTHROPIC_API_KEY": "sk-ant-test-key-0123456789",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("NO_COLOR", None)
+    # The terminal is the one the test says (size from the pty, no COLUMNS or LINES to override it),
+    # and readline reads no one's key bindings.
+    env = base_env(
+        agentik_home,
+        TERM="xterm-256color",
+        INPUTRC="/dev/null",
+        ANTHROPIC_BASE_URL=fake.url,
+        ANTHROPIC_API_KEY="sk-ant-test-key-0123456789",
+        PYTHONUNBUFFERED="1",
+    )
     children = []
 
     def spawn(*args: str, **extra_env: str) -> pexpect.spawn:
@@ -38,7 +42,7 @@ def term(fake, agentik_home, cli):
             ["-m", "agentik_cli", *args],
             env={**env, **extra_env},
             encoding="utf-8",
-            timeout=20,
+            timeout=WAIT,
             dimensions=(30, 100),
         )
         children.append(child)
@@ -97,7 +101,8 @@ def test_interactive_chat_session(term, fake, agentik_home):
 
 
 def test_ctrl_c_stops_the_reply_and_the_chat_goes_on(term, fake, agentik_home):
-    slow = " ".join(f"word{i}" for i in range(400))
+    # far longer than the wait for word5 plus Ctrl-C can take; the server stops when the client goes
+    slow = " ".join(f"word{i}" for i in range(3000))
     fake.add(Reply(text=slow, delay=0.02), Reply(text="After."))
     child = term("chat", "claude")
     child.expect(PROMPT)
@@ -122,7 +127,7 @@ def test_ctrl_c_stops_the_reply_and_the_chat_goes_on(term, fake, agentik_home):
 
 
 def test_ctrl_c_during_one_shot_exits_130_and_keeps_the_partial_reply(term, fake, agentik_home):
-    fake.add(Reply(text=" ".join(f"w{i}" for i in range(500)), delay=0.02, input_tokens=40))
+    fake.add(Reply(text=" ".join(f"w{i}" for i in range(3000)), delay=0.02, input_tokens=40))
     child = term("chat", "claude", "-m", "long please")
     child.expect("w10")
     child.sendintr()
@@ -200,7 +205,7 @@ def test_ctrl_c_leaves_a_clean_screen(term, fake):
     (the echoed ^C must not push the live line down and leave a copy)."""
     import io
 
-    fake.add(Reply(text=" ".join(f"Step {i}: rebase." for i in range(300)), delay=0.02))
+    fake.add(Reply(text=" ".join(f"Step {i}: rebase." for i in range(1000)), delay=0.02))
     child = term("chat", "claude")
     log = io.StringIO()
     child.logfile_read = log
@@ -227,13 +232,15 @@ def test_import_shows_progress_on_a_terminal_and_search_highlights(term, fake, c
             "provider": "openai",
             "input_tokens": 10,
             "output_tokens": 5,
-            "channel": "a-long-channel-name-to-make-the-file-bigger",
+            # long lines: over the 1 MB that earns a progress bar in a few thousand rows, not 30,000
+            "channel": "a-long-channel-name-to-make-the-file-bigger-" * 8,
         }
     )
-    path.write_text((line + "\n") * 30_000)
+    path.write_text((line + "\n") * 3_000)
+    assert path.stat().st_size > 1_000_000
     child = term("costs", "import", str(path))
     child.expect("importing")
-    child.expect("30000")
+    child.expect("3000")
     child.expect(pexpect.EOF)
     fake.add(Reply(text="The kettle is boiling."))
     cli("chat", "claude", "-m", "is the kettle on?")
