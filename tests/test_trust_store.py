@@ -4,7 +4,6 @@ databases that are not this agentik's refused before anything is sent or written
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -17,7 +16,7 @@ import pytest
 
 from agentik_cli.errors import StoreError
 from agentik_cli.store import engine
-from tests.conftest import db_rows
+from tests.conftest import base_env, db_rows
 from tests.fakeprovider import Reply
 
 
@@ -25,7 +24,7 @@ def agentik(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """The real console entry (os._exit and all), in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "agentik_cli", *args],
-        env={**os.environ, "AGENTIK_HOME": str(home), **env},
+        env=base_env(home, **env),
         capture_output=True,
         text=True,
         timeout=120,
@@ -177,10 +176,12 @@ def test_another_programs_database_is_left_alone(cli, tmp_path):
 
 
 def test_memory_is_sqlites_in_memory_database(cli, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
     cli("--db", ":memory:", "agents", "create", "brief", "--model", "gpt-4o")
     assert [a["name"] for a in cli.json("--db", ":memory:", "agents", "list")] == ["brief"]
-    assert list(tmp_path.iterdir()) == []
+    assert list(here.iterdir()) == []
 
 
 def test_postgres_without_the_extra_names_it(tmp_path):
@@ -189,9 +190,7 @@ def test_postgres_without_the_extra_names_it(tmp_path):
         "'postgresql+psycopg://me@localhost/agentik', 'agents', 'list']; "
         "from agentik_cli.cli.app import main; main()"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], env={**os.environ, "AGENTIK_HOME": str(tmp_path)}, capture_output=True, text=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], env=base_env(tmp_path), capture_output=True, text=True)
     assert result.returncode == 2, result.stderr
     assert "agentik[postgres]" in result.stderr and "Traceback" not in result.stderr
 
@@ -240,7 +239,7 @@ def test_backup_is_consistent_while_another_process_writes(cli, agentik_home, tm
     (tmp_path / "big.jsonl").write_text(lines)
     writer = subprocess.Popen(
         [sys.executable, "-m", "agentik_cli", "costs", "import", str(tmp_path / "big.jsonl")],
-        env={**os.environ, "AGENTIK_HOME": str(agentik_home)},
+        env=base_env(agentik_home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -375,12 +374,7 @@ def test_a_chat_during_a_long_import_stores_its_reply(fake, agentik_home, tmp_pa
     line = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 5, "output_tokens": 1}) + "\n"
     (tmp_path / "big.jsonl").write_text(line * 700_000)
     fake.default = Reply(text="streamed slowly " * 20, chunks=40, delay=0.1)
-    env = {
-        **os.environ,
-        "AGENTIK_HOME": str(agentik_home),
-        "OPENAI_BASE_URL": fake.url + "/v1",
-        "OPENAI_API_KEY": "sk-openai-test-key-0123456789",
-    }
+    env = base_env(agentik_home, OPENAI_BASE_URL=fake.url + "/v1", OPENAI_API_KEY="sk-openai-test-key-0123456789")
 
     def run(*args: str) -> subprocess.Popen:
         return subprocess.Popen(
