@@ -74,7 +74,7 @@ def chat(
     text = _message(message)
     if as_json and text is None:
         raise UsageError("--json is for one message", hint='add -m "..." or pipe the message in')
-    files = [attachments.load(str(path), conversation.provider_name) for path in attach or []]
+    files = [attachments.load(str(path), conversation.provider_name, render.warn) for path in attach or []]
     if text is None:
         _interactive(conversation, files)
     else:
@@ -86,7 +86,16 @@ def _message(message: str | None) -> str | None:
         return message
     if sys.stdin.isatty():
         return None
-    text = sys.stdin.read()
+    from agentik_cli.text import decode, replaced_note
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text-only stdin (a test harness)
+        text = sys.stdin.read()
+    else:
+        # bytes, decoded by agentik's rule for text (agentik_cli/text.py), not by the locale's
+        text, replaced = decode(stream.read())
+        if replaced:
+            render.warn(replaced_note("stdin", replaced))
     if not text.strip():
         raise UsageError("the message is empty (nothing came in on stdin)", hint='use -m "..." or pipe a message in')
     return text
@@ -183,9 +192,15 @@ def _preload_sdk(provider: str) -> None:
 
 def _interactive(conversation: Any, files: list[Any]) -> None:
     from agentik_cli.money import fmt_usd
+    from agentik_cli.text import repair, replaced_note
 
     _preload_sdk(conversation.provider_name)
     _setup_readline()
+    # a line that is not UTF-8 arrives with its bad bytes as surrogates, repaired below, instead of
+    # ending the chat with a UnicodeDecodeError
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
     where = f"session {conversation.session_id}" if conversation.session_id else "new session"
     render.note(
         f"agentik · {conversation.agent.name} ({conversation.model}) · {where} · /help for commands, Ctrl-D to leave"
@@ -199,6 +214,9 @@ def _interactive(conversation: Any, files: list[Any]) -> None:
         except KeyboardInterrupt:
             sys.stdout.write("\n")
             continue
+        line, replaced = repair(line)
+        if replaced:
+            render.warn(replaced_note("that line", replaced))
         text = line.strip()
         if not text:
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +11,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session, col
 
 from agentik_cli.errors import NotFound, UsageError
+from agentik_cli.limits import MAX_TOKENS
 from agentik_cli.money import to_usd
 from agentik_cli.providers.catalog import PROVIDERS, infer_provider, takes_temperature
 from agentik_cli.store.engine import Store
@@ -50,6 +52,8 @@ def validate(fields: AgentFields) -> None:
         raise UsageError(f"temperature must be between 0 and 2, not {fields.temperature:g}")
     if fields.max_tokens is not None and fields.max_tokens <= 0:
         raise UsageError(f"max tokens must be a positive number, not {fields.max_tokens}")
+    if fields.max_tokens is not None and fields.max_tokens > MAX_TOKENS:
+        raise UsageError(f"max tokens: {fields.max_tokens} is more than any reply can have (at most {MAX_TOKENS:,})")
     if fields.provider is not None:
         fields.provider = fields.provider.lower()
         if fields.provider not in PROVIDERS:
@@ -57,10 +61,41 @@ def validate(fields: AgentFields) -> None:
                 f"unknown provider '{fields.provider}'",
                 hint=f"use one of: {', '.join(PROVIDERS)} (an OpenAI-compatible server is 'openai' with --base-url)",
             )
-    if fields.status is not None and fields.status not in STATUSES:
-        raise UsageError(f"unknown status '{fields.status}'", hint=f"use one of: {', '.join(STATUSES)}")
-    if fields.api_key_env is not None and not fields.api_key_env.replace("_", "").isalnum():
+    if fields.status is not None:
+        fields.status = fields.status.lower()
+        if fields.status not in STATUSES:
+            raise UsageError(f"unknown status '{fields.status}'", hint=f"use one of: {', '.join(STATUSES)}")
+    if fields.base_url is not None:
+        fields.base_url = _base_url(fields.base_url)
+    if fields.api_key_env is not None and not _ENV_NAME.fullmatch(fields.api_key_env):
         raise UsageError(f"--api-key-env takes the name of an environment variable, not '{fields.api_key_env}'")
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _base_url(text: str) -> str:
+    """An http or https URL with a host. Credentials in it are refused: the URL is stored and shown,
+    and a key belongs in the variable named by --api-key-env."""
+    from urllib.parse import urlsplit
+
+    url = text.strip()
+    hint = "give the server's URL, e.g. http://localhost:11434/v1"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--base-url must be an http or https URL with a host, not '{text}'", hint=hint)
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise UsageError(f"--base-url cannot hold spaces or control characters: '{text}'", hint=hint)
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(
+            "--base-url cannot hold a user name or password (it is stored and shown)",
+            hint="put the key in an environment variable and name it with --api-key-env",
+        )
+    return url
 
 
 def _provider_for(model: str, provider: str | None, base_url: str | None) -> str:
