@@ -139,12 +139,16 @@ class AgentikGroup(TyperGroup):
             sys.exit(code)
         return code
 
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # caught here, before Click turns it into exit 1
+            return _stdout_closed()
+
     def _run(self, args: Any, prog_name: str | None, complete_var: str | None, **extra: Any) -> int:
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             return result if isinstance(result, int) else 0
-        except BrokenPipeError:
-            return _stdout_closed()
         except AgentikError as exc:
             if config.debug():
                 raise

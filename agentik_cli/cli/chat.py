@@ -127,20 +127,35 @@ def _send(conversation: Any, text: str, files: list[Any], stream_out: bool) -> A
     from agentik_cli.providers.base import Chunk
 
     out = printer(render.stdout_is_terminal()) if stream_out else None
+    reader_gone = False
 
     def on_chunk(chunk: Chunk) -> None:
+        nonlocal reader_gone
         if out is None:
             return
-        if chunk.kind == "text":
-            out.text(chunk.text)
-        else:
-            out.thinking(chunk.text)
+        try:
+            if chunk.kind == "text":
+                out.text(chunk.text)
+            else:
+                out.thinking(chunk.text)
+        except BrokenPipeError:
+            reader_gone = True
+            raise _ReaderGone from None
 
     try:
         return conversation.send(text, files, on_chunk)
+    except Interrupted:
+        if reader_gone:  # the reply so far is stored, marked; leaving quietly is the boundary's job
+            raise BrokenPipeError("stdout was closed") from None
+        raise
     finally:
-        if out is not None:
+        if out is not None and not reader_gone:
             out.close()
+
+
+class _ReaderGone(KeyboardInterrupt):
+    """stdout was closed mid-reply (`agentik chat ... | head -1`). The stream stops as on Ctrl-C, so
+    what arrived is stored, marked as interrupted, and no more of the reply is paid for."""
 
 
 def _one_shot(conversation: Any, text: str, files: list[Any], as_json: bool) -> None:
