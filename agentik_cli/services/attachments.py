@@ -57,7 +57,7 @@ def load(path_text: str, provider: str, warn: Callable[[str], None] | None = Non
     if len(data) > TEXT_LIMIT:
         raise UsageError(f"--attach {path_text}: a text file over {TEXT_LIMIT // MIB} MiB is too large to send")
     text, replaced = decode(data)
-    if replaced * 10 > len(data):  # a few stray bytes are a text in another encoding; this many, no text
+    if replaced * 3 > len(data):  # stray bytes are a text in another encoding; a third of it is no text
         raise UsageError(f"--attach {path_text}: only images (PNG, JPEG, GIF, WebP) and text files can be attached")
     if replaced and warn is not None:
         warn(replaced_note(f"--attach {path_text}", replaced))
