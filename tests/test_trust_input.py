@@ -135,6 +135,36 @@ def test_every_number_at_the_edge_of_its_type_is_never_unexpected(cli, helper, p
 @pytest.mark.parametrize(
     "args",
     [
+        ["agents", "show", "99999999999999999999"],
+        ["agents", "default", "99999999999999999999"],
+        ["chat", "99999999999999999999", "-m", "hi"],
+        ["costs", "list", "--agent", "99999999999999999999"],
+        ["costs", "history", "--agent", "99999999999999999999"],
+        [
+            "costs",
+            "record",
+            "--model",
+            "m",
+            "--provider",
+            "openai",
+            "--input-tokens",
+            "1",
+            "--output-tokens",
+            "1",
+            "--agent",
+            "99999999999999999999",
+        ],
+    ],
+)
+def test_an_agent_id_past_64_bits_is_a_usage_error(cli, agentik_home, args):
+    cli("agents", "create", "helper", "--model", "gpt-4o")
+    assert "AGENT: 99999999999999999999 is out of range" in one_error_line(cli(*args, code=2))
+    assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
         ["costs", "list", "--since", "99999999999d"],
         ["costs", "by-agent", "--until", "9999-12-31"],
         ["sessions", "list", "--since", "0001-01-01"],

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlmodel import Session, col
 
+from agentik_cli import limits
 from agentik_cli.errors import NotFound, UsageError
-from agentik_cli.limits import MAX_TOKENS
 from agentik_cli.money import to_usd
 from agentik_cli.providers.catalog import PROVIDERS, infer_provider, takes_temperature
 from agentik_cli.store.engine import Store
@@ -52,8 +52,10 @@ def validate(fields: AgentFields) -> None:
         raise UsageError(f"temperature must be between 0 and 2, not {fields.temperature:g}")
     if fields.max_tokens is not None and fields.max_tokens <= 0:
         raise UsageError(f"max tokens must be a positive number, not {fields.max_tokens}")
-    if fields.max_tokens is not None and fields.max_tokens > MAX_TOKENS:
-        raise UsageError(f"max tokens: {fields.max_tokens} is more than any reply can have (at most {MAX_TOKENS:,})")
+    if fields.max_tokens is not None and fields.max_tokens > limits.MAX_TOKENS:
+        raise UsageError(
+            f"max tokens: {fields.max_tokens} is more than any reply can have (at most {limits.MAX_TOKENS:,})"
+        )
     if fields.provider is not None:
         fields.provider = fields.provider.lower()
         if fields.provider not in PROVIDERS:
@@ -162,8 +164,8 @@ def create(store: Store, fields: AgentFields) -> Agent:
 def find(session: Session, ref: str) -> Agent | None:
     ref = ref.strip()
     agent = session.execute(select(Agent).where(col(Agent.name_key) == ref.lower())).scalar_one_or_none()
-    if agent is None and ref.isdigit():
-        agent = session.get(Agent, int(ref))
+    if agent is None and ref.isascii() and ref.isdigit():
+        agent = session.get(Agent, limits.check_int(int(ref), "AGENT"))  # an id past 64 bits: exit 2
     return agent
 
 
