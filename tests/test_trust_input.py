@@ -290,9 +290,11 @@ def test_prices_set_and_remove_mend_a_bad_file(cli, agentik_home):
     write_prices(agentik_home, BAD_ENTRIES["infinite"])
     cli("prices", "set", "gpt-4o-mini", "--provider", "openai", "--input", "1", "--output", "2")
     assert cli.json("prices", "show", "gpt-4o-mini")["input"] == 1
-    write_prices(agentik_home, BAD_ENTRIES["text"], model="other")
+    write_prices(agentik_home, "input = true\noutput = 1.0", model="other")
+    cli("prices", "set", "third", "--provider", "openai", "--input", "1", "--output", "2")
+    assert '"openai/other"' in one_error_line(cli("prices", "list", code=2))  # still there, still readable
     cli("prices", "remove", "other", "--provider", "openai")
-    assert cli.json("prices", "list")
+    assert [row["model"] for row in cli.json("prices", "list") if row["override"]] == ["third"]
 
 
 def test_usage_a_server_sends_beyond_the_bounds_is_stored_unpriced(cli, helper, agentik_home):

@@ -133,7 +133,7 @@ def _checked_entry(path: Any, key: str, entry: Any) -> dict[str, Any]:
         raise UsageError(f"{where}: needs a model and a provider", hint=hint)
     if _key(provider, model) != key.lower():
         raise UsageError(f"{where}: the entry's name is not {json.dumps(_key(provider, model))}", hint=hint)
-    checked: dict[str, Any] = {"model": model, "provider": provider}
+    checked: dict[str, Any] = {"model": model, "provider": provider.lower()}
     for field_name in ("input", "output", "cache_read", "cache_write"):
         value = entry.get(field_name)
         if value is None:
@@ -147,14 +147,29 @@ def _checked_entry(path: Any, key: str, entry: Any) -> dict[str, Any]:
     return checked
 
 
-def _save_overrides(overrides: dict[str, Any]) -> None:
+def _toml_value(value: Any) -> str:
+    """A value as TOML, so that rewriting a hand-edited file (even a wrong one) keeps it readable."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if value == value else "nan"  # repr gives inf and 1e+30, which TOML reads
+    return json.dumps(value if isinstance(value, str) else str(value))
+
+
+def _tables() -> dict[str, dict[str, Any]]:
+    """The price tables of prices.toml, unchecked; anything else in the file is not agentik's and is
+    not written back."""
+    return {key: value for key, value in _read_file().items() if isinstance(value, dict)}
+
+
+def _save_overrides(overrides: dict[str, dict[str, Any]]) -> None:
     path = paths.prices_path()
     paths.ensure_data_dir()
     lines = ["# agentik price overrides: USD per million tokens. Written by `agentik prices set`.", ""]
     for key in sorted(overrides):
         lines.append(f"[{json.dumps(key)}]")
         for field_name, value in overrides[key].items():
-            lines.append(f"{field_name} = {json.dumps(value) if isinstance(value, str) else value}")
+            lines.append(f"{field_name} = {_toml_value(value)}")
         lines.append("")
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
@@ -182,14 +197,14 @@ def set_override(
         if value is not None:
             limits.price(value, "--" + name.replace("_", "-"))
             entry[name] = value
-    overrides = _read_file()
+    overrides = _tables()
     overrides[_key(provider, model)] = entry
     _save_overrides(overrides)
     return _from_override(entry)
 
 
 def remove_override(model: str, provider: str) -> bool:
-    overrides = _read_file()
+    overrides = _tables()
     if overrides.pop(_key(provider, model), None) is None:
         return False
     _save_overrides(overrides)
