@@ -8,6 +8,7 @@ anything real, so no honest input meets it."""
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,10 +16,18 @@ from agentik_cli.errors import UsageError
 from agentik_cli.money import NANO, to_nd
 
 INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+
+# Every time agentik reads (`--since`, `--at`, an import row's `at`, `--days`) lies in this range:
+# nothing was recorded before 1970, and dates near the end of the calendar overflow once a day or a
+# month is added to them. Enforced by agentik_cli/timeutil.py.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
 MTOK = 1_000_000
 
-# Tokens in one count of one call: ten thousand times the largest context window of any model,
-# with room for a recorded batch job's totals.
+# Tokens in one count of one call: a thousand times the largest context window of any model, room
+# enough for a batch job's totals recorded as one row.
 MAX_TOKENS = 10**10
 # USD per million tokens: no model has come within a hundred times of it.
 MAX_PRICE = Decimal(100_000)
@@ -44,7 +53,7 @@ def _number(value: Any) -> Decimal | None:
 
 def check_int(value: int, name: str) -> int:
     """Any whole number given to agentik (an id, a count, a limit): it must fit in 64 bits."""
-    if not -INT64_MAX <= value <= INT64_MAX:
+    if not INT64_MIN <= value <= INT64_MAX:
         raise UsageError(f"{name}: {value} is out of range (at most {INT64_MAX})")
     return value
 

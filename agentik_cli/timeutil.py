@@ -6,6 +6,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 from agentik_cli.errors import UsageError
+from agentik_cli.limits import EARLIEST, LATEST
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -32,10 +33,6 @@ def today_local() -> date:
     return datetime.now().astimezone().date()
 
 
-# Every time agentik reads lies in this range: nothing was recorded before 1970, and dates near the
-# end of the calendar overflow once a day or a month is added to them.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 _RANGE_HINT = "use a time between 1970 and 9998"
 
 

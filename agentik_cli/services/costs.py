@@ -18,12 +18,12 @@ from sqlmodel import col
 
 from agentik_cli import limits
 from agentik_cli.errors import UsageError
-from agentik_cli.limits import MAX_TOKENS
+from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
 from agentik_cli.services import ledger
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Cost, CostBucket
-from agentik_cli.timeutil import EARLIEST, LATEST, days_ago, now_utc, parse_when
+from agentik_cli.timeutil import days_ago, now_utc, parse_when
 
 FIELDS = (
     "model",
