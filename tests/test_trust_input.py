@@ -22,6 +22,7 @@ from tests.fakeprovider import Reply, words
 
 ROOT = Path(__file__).resolve().parents[1]
 INT64_MAX = 2**63 - 1
+RECORD = ["costs", "record", "--model", "m", "--provider", "openai", "--input-tokens", "1", "--output-tokens", "1"]
 
 
 def one_error_line(result) -> str:
@@ -140,20 +141,7 @@ def test_every_number_at_the_edge_of_its_type_is_never_unexpected(cli, helper, p
         ["chat", "99999999999999999999", "-m", "hi"],
         ["costs", "list", "--agent", "99999999999999999999"],
         ["costs", "history", "--agent", "99999999999999999999"],
-        [
-            "costs",
-            "record",
-            "--model",
-            "m",
-            "--provider",
-            "openai",
-            "--input-tokens",
-            "1",
-            "--output-tokens",
-            "1",
-            "--agent",
-            "99999999999999999999",
-        ],
+        [*RECORD, "--agent", "99999999999999999999"],
     ],
 )
 def test_an_agent_id_past_64_bits_is_a_usage_error(cli, agentik_home, args):
@@ -172,20 +160,7 @@ def test_an_agent_id_past_64_bits_is_a_usage_error(cli, agentik_home, args):
         ["costs", "history", "--days", "1000000000000"],
         ["costs", "cleanup", "--older-than", "99999999", "--dry-run"],
         ["costs", "cleanup", "--older-than", "99999999", "--yes"],
-        [
-            "costs",
-            "record",
-            "--model",
-            "m",
-            "--provider",
-            "openai",
-            "--input-tokens",
-            "1",
-            "--output-tokens",
-            "1",
-            "--at",
-            "0001-01-01T00:00",
-        ],
+        [*RECORD, "--at", "0001-01-01T00:00"],
     ],
 )
 def test_times_beyond_the_calendar_are_usage_errors(cli, agentik_home, args):
@@ -208,24 +183,19 @@ def test_prices_set_refuses_what_is_no_price(cli, agentik_home, option, value):
 
 def test_the_highest_price_and_the_most_tokens_fit_in_the_store(cli):
     top = str(limits.MAX_PRICE)
-    cli("prices", "set", "m", "--provider", "openai", "--input", top, "--output", top, "--cache-read", top,
-        "--cache-write", top)  # fmt: skip
+    prices = ["--input", top, "--output", top, "--cache-read", top, "--cache-write", top]
+    cli("prices", "set", "m", "--provider", "openai", *prices)
     most = str(limits.MAX_TOKENS)
-    row = cli.json("costs", "record", "--model", "m", "--provider", "openai", "--input-tokens", most,
-                   "--output-tokens", most, "--cache-write-tokens", most)  # fmt: skip
+    counts = ["--input-tokens", most, "--output-tokens", most, "--cache-write-tokens", most]
+    row = cli.json("costs", "record", "--model", "m", "--provider", "openai", *counts)
     assert row["total_cost"] == 2 * limits.MAX_TOKENS * float(limits.MAX_PRICE) / 1_000_000
     for option in ("--input-tokens", "--output-tokens"):
-        args = {"--input-tokens": "1", "--output-tokens": "1", option: str(limits.MAX_TOKENS + 1)}
-        line = one_error_line(
-            cli("costs", "record", "--model", "m", "--provider", "openai", *sum(args.items(), ()), code=2)
-        )
+        line = one_error_line(cli(*RECORD, option, str(limits.MAX_TOKENS + 1), code=2))
         assert "more tokens than one call can have" in line
     most_usd = str(limits.MAX_CALL_COST_ND // 1_000_000_000)
-    cli("costs", "record", "--model", "m", "--provider", "openai", "--input-tokens", "1", "--output-tokens", "1",
-        "--cost", most_usd)  # fmt: skip
+    cli(*RECORD, "--cost", most_usd)
     for cost in ("1e30", str(limits.MAX_CALL_COST_ND // 1_000_000_000 + 1), "-0.01"):
-        one_error_line(cli("costs", "record", "--model", "m", "--provider", "openai", "--input-tokens", "1",
-                           "--output-tokens", "1", "--cost", cost, code=2))  # fmt: skip
+        one_error_line(cli(*RECORD, "--cost", cost, code=2))
     summary = cli.json("costs", "summary")
     assert summary["total"] == row["total_cost"] + int(most_usd)
 
@@ -281,8 +251,7 @@ def test_a_bad_hand_edited_price_is_refused_before_anything_is_sent(cli, helper,
     assert str(path) in line and '"openai/gpt-4o-mini"' in line
     assert helper.requests == []
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
-    for args in (["prices", "list"], ["prices", "show", "gpt-4o"], ["costs", "record", "--model", "m", "--provider",
-                 "openai", "--input-tokens", "1", "--output-tokens", "1"]):  # fmt: skip
+    for args in (["prices", "list"], ["prices", "show", "gpt-4o"], RECORD):
         assert str(path) in one_error_line(cli(*args, code=2))
 
 
@@ -452,7 +421,7 @@ def test_help_shows_no_value_after_a_flag(cli, path):
         "https://host:99999/v1",
         "http://user:secret@example.com/v1",
         "http://exa mple.com/v1",
-    ],  # fmt: skip
+    ],
 )
 def test_base_url_must_be_an_http_url_with_a_host(cli, agentik_home, url):
     one_error_line(cli("agents", "create", "local", "--model", "llama3.2", "--base-url", url, code=2))
