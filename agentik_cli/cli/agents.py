@@ -84,12 +84,16 @@ def _fields(**values: Any) -> Any:
     if system_file is not None:
         if values.get("system_prompt") is not None:
             raise UsageError("give --system or --system-file, not both")
+        from agentik_cli.text import decode, replaced_note
+
         try:
-            values["system_prompt"] = system_file.read_text(encoding="utf-8")
+            values["system_prompt"], replaced = decode(system_file.read_bytes())
         except FileNotFoundError:
             raise UsageError(f"--system-file {system_file}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
             raise UsageError(f"--system-file {system_file}: cannot read it ({exc})") from None
+        if replaced:
+            render.warn(replaced_note(f"--system-file {system_file}", replaced))
     return AgentFields(**values)
 
 

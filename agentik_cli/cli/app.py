@@ -4,29 +4,124 @@ turns domain errors into a line on stderr and the contract's exit code."""
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer._click.exceptions import UsageError as ClickUsageError
-from typer.core import TyperGroup
+from typer.core import TyperGroup, TyperOption
 from typer.exceptions import Abort
 
-from agentik_cli import __version__, config
-from agentik_cli.cli import agents, chat, costs, db, keys, prices, sessions
-from agentik_cli.errors import FAILED, AgentikError
+from agentik_cli import __version__, config, limits, text
+from agentik_cli.cli import agents, chat, costs, db, keys, prices, sessions, shells
+from agentik_cli.cli.options import ANY_CASE, FILE_NAMES
+from agentik_cli.errors import FAILED, OK, AgentikError
 
 
 def _error(message: str, hint: str | None = None) -> None:
-    sys.stderr.write(f"agentik: error: {message}\n")
-    if hint:
-        sys.stderr.write(f"hint: {hint}\n")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(f"agentik: error: {message}\n")
+        if hint:
+            sys.stderr.write(f"hint: {hint}\n")
+        sys.stderr.flush()
+    except OSError:  # stderr itself is gone (`2>&1 | head`): the exit code still tells
+        pass
+
+
+def _stdout_closed() -> int:
+    """The reader of our output went away (`agentik costs list --csv | head -1`): that is how pipes
+    end, not an error. Later writes and the final flush go to /dev/null instead of failing again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor (under a test runner)
+        pass
+    return OK
+
+
+class _Flag(TyperOption):
+    """A flag takes no value, so its help shows none (Typer 0.29 shows `<bool>` after every flag)."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+def _commands(command: Any) -> Any:
+    yield command
+    for child in (getattr(command, "commands", None) or {}).values():
+        yield from _commands(child)
+
+
+def _label(param: Any) -> str:
+    return param.opts[0] if param.opts and param.opts[0].startswith("-") else str(param.name).upper()
+
+
+def _checked_value(param: Any, value: Any, any_case: bool, file_name: bool) -> Any:
+    if isinstance(value, list | tuple):
+        return type(value)(_checked_value(param, item, any_case, file_name) for item in value)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return limits.check_int(value, _label(param))
+    if isinstance(value, float):
+        return limits.check_float(value, _label(param))
+    if isinstance(value, str) and not file_name:
+        value, replaced = text.repair(value)
+        if replaced:
+            from agentik_cli.cli import render
+
+            render.warn(text.replaced_note(_label(param), replaced))
+        return value.lower() if any_case else value
+    return value
+
+
+def _checking(param: Any) -> None:
+    """Wrap a parameter's callback so that its value obeys the app's rules before any command sees it."""
+    callback = param.callback
+    any_case = any(opt in ANY_CASE for opt in param.opts)
+    file_name = any(opt in FILE_NAMES for opt in param.opts)
+
+    def check(ctx: Any, param: Any, value: Any) -> Any:
+        if not ctx.resilient_parsing:  # completion parses half-typed lines: never refuse them
+            value = _checked_value(param, value, any_case, file_name)
+        return callback(ctx, param, value) if callback is not None else value
+
+    param.callback = check
+
+
+def _adapt(root: Any) -> None:
+    """The rules that hold for every parameter of every command, applied once to the whole app:
+    - a whole number must fit in 64 bits, a number with a point must be finite (`--limit
+      99999999999999999999`, `sessions show 99999999999999999999`, `--cost nan` are usage errors,
+      not overflows deep inside);
+    - a value from a fixed list is read in any case (`--by DAY`);
+    - text holds no bytes that are not UTF-8 (see agentik_cli/text.py), file names aside;
+    - a flag's help shows no value;
+    - `--show-completion` and `--install-completion` give agentik's scripts, not Typer's stock ones."""
+    help_names = SimpleNamespace(help_option_names=root.context_settings.get("help_option_names", ["--help"]))
+    for command in _commands(root):
+        for param in command.params:
+            if param.name == "install_completion":
+                param.callback = shells.install
+            elif param.name == "show_completion":
+                param.callback = shells.show
+            if isinstance(param, TyperOption) and param.is_flag:
+                param.__class__ = _Flag
+            _checking(param)
+        help_option = command.get_help_option(help_names)  # made now (and kept) so that it is a _Flag too
+        if help_option is not None:
+            help_option.__class__ = _Flag
 
 
 class AgentikGroup(TyperGroup):
     """Runs the command line in non-standalone mode so that every error, Typer's own usage errors
     included, ends here as one line on stderr (CliRunner goes through `main` too)."""
+
+    _adapted = False
 
     def main(  # type: ignore[override]
         self,
@@ -36,10 +131,19 @@ class AgentikGroup(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        if not self._adapted:  # here, not in __init__: Typer adds the completion options after that
+            _adapt(self)
+            self._adapted = True
         code = self._run(args, prog_name, complete_var, **extra)
         if standalone_mode:
             sys.exit(code)
         return code
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:  # caught here, before Click turns it into exit 1
+            return _stdout_closed()
 
     def _run(self, args: Any, prog_name: str | None, complete_var: str | None, **extra: Any) -> int:
         try:
@@ -142,7 +246,7 @@ def main() -> None:
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:
-        code = code or 1
+        pass  # the reader went away after the last write: not an error (see _stdout_closed)
     except Exception:
         pass
     os._exit(code)

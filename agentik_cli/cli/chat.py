@@ -74,7 +74,7 @@ def chat(
     text = _message(message)
     if as_json and text is None:
         raise UsageError("--json is for one message", hint='add -m "..." or pipe the message in')
-    files = [attachments.load(str(path), conversation.provider_name) for path in attach or []]
+    files = [attachments.load(str(path), conversation.provider_name, render.warn) for path in attach or []]
     if text is None:
         _interactive(conversation, files)
     else:
@@ -86,7 +86,16 @@ def _message(message: str | None) -> str | None:
         return message
     if sys.stdin.isatty():
         return None
-    text = sys.stdin.read()
+    from agentik_cli.text import decode, replaced_note
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text-only stdin (a test harness)
+        text = sys.stdin.read()
+    else:
+        # bytes, decoded by agentik's rule for text (agentik_cli/text.py), not by the locale's
+        text, replaced = decode(stream.read())
+        if replaced:
+            render.warn(replaced_note("stdin", replaced))
     if not text.strip():
         raise UsageError("the message is empty (nothing came in on stdin)", hint='use -m "..." or pipe a message in')
     return text
@@ -116,20 +125,35 @@ def _send(conversation: Any, text: str, files: list[Any], stream_out: bool) -> A
     from agentik_cli.providers.base import Chunk
 
     out = printer(render.stdout_is_terminal()) if stream_out else None
+    reader_gone = False
 
     def on_chunk(chunk: Chunk) -> None:
+        nonlocal reader_gone
         if out is None:
             return
-        if chunk.kind == "text":
-            out.text(chunk.text)
-        else:
-            out.thinking(chunk.text)
+        try:
+            if chunk.kind == "text":
+                out.text(chunk.text)
+            else:
+                out.thinking(chunk.text)
+        except BrokenPipeError:
+            reader_gone = True
+            raise _ReaderGone from None
 
     try:
         return conversation.send(text, files, on_chunk)
+    except Interrupted:
+        if reader_gone:  # the reply so far is stored, marked; leaving quietly is the boundary's job
+            raise BrokenPipeError("stdout was closed") from None
+        raise
     finally:
-        if out is not None:
+        if out is not None and not reader_gone:
             out.close()
+
+
+class _ReaderGone(KeyboardInterrupt):
+    """stdout was closed mid-reply (`agentik chat ... | head -1`). The stream stops as on Ctrl-C, so
+    what arrived is stored, marked as interrupted, and no more of the reply is paid for."""
 
 
 def _one_shot(conversation: Any, text: str, files: list[Any], as_json: bool) -> None:
@@ -180,8 +204,15 @@ def _preload_sdk(provider: str) -> None:
 
 
 def _interactive(conversation: Any, files: list[Any]) -> None:
+    from agentik_cli.text import repair, replaced_note
+
     _preload_sdk(conversation.provider_name)
     _setup_readline()
+    # a line that is not UTF-8 arrives with its bad bytes as surrogates, repaired below, instead of
+    # ending the chat with a UnicodeDecodeError
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
     where = f"session {conversation.session_id}" if conversation.session_id else "new session"
     render.note(
         f"agentik · {conversation.agent.name} ({conversation.model}) · {where} · /help for commands, Ctrl-D to leave"
@@ -195,6 +226,9 @@ def _interactive(conversation: Any, files: list[Any]) -> None:
         except KeyboardInterrupt:
             sys.stdout.write("\n")
             continue
+        line, replaced = repair(line)
+        if replaced:
+            render.warn(replaced_note("that line", replaced))
         text = line.strip()
         if not text:
             continue

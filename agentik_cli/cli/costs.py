@@ -197,6 +197,10 @@ def history(
     from agentik_cli.services import reports
 
     check_formats(as_json, as_csv)
+    if days is not None:
+        from agentik_cli.timeutil import days_ago
+
+        days_ago(days, "--days")  # more days than the calendar holds is a usage error, not an overflow
     rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
     columns = ["period", "calls", "input_tokens", "output_tokens", "cost", "unpriced_calls", "estimated_calls"]
     if as_json:
@@ -371,12 +375,9 @@ def cleanup(
 
     Example: agentik costs cleanup --older-than 365 --dry-run
     """
-    from agentik_cli.errors import UsageError
     from agentik_cli.money import to_usd
     from agentik_cli.services import costs
 
-    if older_than <= 0:
-        raise UsageError("--older-than must be 1 day or more")
     store = config.store()
     plan = costs.cleanup(store, older_than, dry_run=True)
     unpriced = f" and {plan.unpriced_calls} unpriced calls" if plan.unpriced_calls else ""

@@ -32,9 +32,24 @@ def set_(provider: ProviderArg) -> None:
     if sys.stdin.isatty():
         value = typer.prompt(f"{provider} key", hide_input=True, err=True)
     else:
-        value = sys.stdin.readline()
+        value = _stdin_line()
     keys.set_key(provider, value)
     render.note(f"stored the {provider} key")
+
+
+def _stdin_line() -> str:
+    """The key's line on stdin. A file saved by a Windows editor starts with a byte order mark, which
+    is not part of the key; bytes that are not UTF-8 cannot be part of one."""
+    from agentik_cli.errors import UsageError
+    from agentik_cli.text import decode
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text-only stdin (a test harness)
+        return sys.stdin.readline().removeprefix("\ufeff")
+    value, replaced = decode(stream.readline())
+    if replaced:
+        raise UsageError("the key on stdin is not UTF-8 text")
+    return value
 
 
 @app.command("list")

@@ -9,6 +9,13 @@ import typer
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout and nothing else.")]
 Csv = Annotated[bool, typer.Option("--csv", help="Print CSV with a header row.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+# Options (and the PROVIDER argument) whose value is a word from a fixed list: read in any case
+# (`--by DAY`, `--format CSV`). cli/app.py applies it to every command.
+ANY_CASE = frozenset({"--by", "--status", "--sort", "--provider", "--format", "provider"})
+# Options and arguments that name a file (or a database URL): passed on as the system gave them, since
+# a file name need not be UTF-8. Every other text is made valid UTF-8 (agentik_cli/text.py).
+FILE_NAMES = frozenset({"--db", "file"})
+
 Limit = Annotated[int | None, typer.Option("--limit", "-n", help="At most this many rows.", min=1)]
 
 

@@ -13,6 +13,7 @@ An agent's stats follow one rule for every figure:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, literal, or_, select, update
 from sqlmodel import Session, col
 
+from agentik_cli import limits
 from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.money import to_usd
 from agentik_cli.providers.catalog import PROVIDERS, infer_provider, takes_temperature
@@ -30,7 +32,7 @@ from agentik_cli.timeutil import iso
 
 STATUSES = ("active", "paused", "archived")
 DEFAULT_AGENT_KEY = "default_agent"
-MAX_ID = 2**63 - 1  # the largest id SQLite (and a BIGINT) can hold
+MAX_ID = limits.INT64_MAX  # the largest id SQLite (and a BIGINT) can hold
 
 
 @dataclass
@@ -63,6 +65,10 @@ def validate(fields: AgentFields) -> None:
         raise UsageError(f"temperature must be between 0 and 2, not {fields.temperature:g}")
     if fields.max_tokens is not None and fields.max_tokens <= 0:
         raise UsageError(f"max tokens must be a positive number, not {fields.max_tokens}")
+    if fields.max_tokens is not None and fields.max_tokens > limits.MAX_TOKENS:
+        raise UsageError(
+            f"max tokens: {fields.max_tokens} is more than any reply can have (at most {limits.MAX_TOKENS:,})"
+        )
     if fields.provider is not None:
         fields.provider = fields.provider.lower()
         if fields.provider not in PROVIDERS:
@@ -70,9 +76,13 @@ def validate(fields: AgentFields) -> None:
                 f"unknown provider '{fields.provider}'",
                 hint=f"use one of: {', '.join(PROVIDERS)} (an OpenAI-compatible server is 'openai' with --base-url)",
             )
-    if fields.status is not None and fields.status not in STATUSES:
-        raise UsageError(f"unknown status '{fields.status}'", hint=f"use one of: {', '.join(STATUSES)}")
-    if fields.api_key_env is not None and not fields.api_key_env.replace("_", "").isalnum():
+    if fields.status is not None:
+        fields.status = fields.status.lower()
+        if fields.status not in STATUSES:
+            raise UsageError(f"unknown status '{fields.status}'", hint=f"use one of: {', '.join(STATUSES)}")
+    if fields.base_url is not None:
+        fields.base_url = _base_url(fields.base_url)
+    if fields.api_key_env is not None and not _ENV_NAME.fullmatch(fields.api_key_env):
         raise UsageError(f"--api-key-env takes the name of an environment variable, not '{fields.api_key_env}'")
 
 
@@ -87,6 +97,31 @@ def check_name(name: str) -> None:
         )
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise UsageError("an agent's name cannot hold control characters (newlines, tabs, ...)")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _base_url(text: str) -> str:
+    """An http or https URL with a host. Credentials in it are refused: the URL is stored and shown,
+    and a key belongs in the variable named by --api-key-env."""
+    from urllib.parse import urlsplit
+
+    url = text.strip()
+    hint = "give the server's URL, e.g. http://localhost:11434/v1"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--base-url must be an http or https URL with a host, not '{text}'", hint=hint)
+    if any(char.isspace() or not char.isprintable() for char in url):
+        raise UsageError(f"--base-url cannot hold spaces or control characters: '{text}'", hint=hint)
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(
+            "--base-url cannot hold a user name or password (it is stored and shown)",
+            hint="put the key in an environment variable and name it with --api-key-env",
+        )
+    return url
 
 
 def _provider_for(model: str, provider: str | None, base_url: str | None) -> str:

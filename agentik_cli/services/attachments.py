@@ -4,10 +4,12 @@ one over the provider's limit is refused before anything is sent."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 from agentik_cli.errors import UsageError
 from agentik_cli.providers.base import Attachment
+from agentik_cli.text import decode, repair, replaced_note
 
 MIB = 1024 * 1024
 # The providers' per-image limits (Anthropic: 5 MB an image through the API; OpenAI: 20 MB).
@@ -27,7 +29,9 @@ def _image_type(head: bytes) -> str | None:
     return None
 
 
-def load(path_text: str, provider: str) -> Attachment:
+def load(path_text: str, provider: str, warn: Callable[[str], None] | None = None) -> Attachment:
+    """A file to send. A text file is read by agentik's rule for text (agentik_cli/text.py): a byte
+    order mark dropped, bytes that are not UTF-8 replaced, and `warn` told how many."""
     path = Path(path_text).expanduser()
     if not path.exists():
         raise UsageError(f"--attach {path_text}: no such file")
@@ -38,6 +42,7 @@ def load(path_text: str, provider: str) -> Attachment:
     except OSError as exc:
         raise UsageError(f"--attach {path_text}: cannot read it ({exc.strerror})") from None
     digest = hashlib.sha256(data).hexdigest()
+    name = repair(path.name)[0]  # the name is stored and sent: a file name need not be UTF-8
     mime = _image_type(data[:16])
     if mime is not None:
         limit = IMAGE_LIMITS.get(provider, 5 * MIB)
@@ -46,15 +51,14 @@ def load(path_text: str, provider: str) -> Attachment:
                 f"--attach {path_text}: {len(data) / MIB:.1f} MiB is over the {provider} limit of "
                 f"{limit // MIB} MiB an image"
             )
-        return Attachment(name=path.name, mime=mime, size=len(data), sha256=digest, data=data)
+        return Attachment(name=name, mime=mime, size=len(data), sha256=digest, data=data)
     if b"\x00" in data:
         raise UsageError(f"--attach {path_text}: only images (PNG, JPEG, GIF, WebP) and text files can be attached")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"--attach {path_text}: only images (PNG, JPEG, GIF, WebP) and UTF-8 text files can be attached"
-        ) from None
     if len(data) > TEXT_LIMIT:
         raise UsageError(f"--attach {path_text}: a text file over {TEXT_LIMIT // MIB} MiB is too large to send")
-    return Attachment(name=path.name, mime="text/plain", size=len(data), sha256=digest, text=text)
+    text, replaced = decode(data)
+    if replaced * 3 > len(data):  # stray bytes are a text in another encoding; a third of it is no text
+        raise UsageError(f"--attach {path_text}: only images (PNG, JPEG, GIF, WebP) and text files can be attached")
+    if replaced and warn is not None:
+        warn(replaced_note(f"--attach {path_text}", replaced))
+    return Attachment(name=name, mime="text/plain", size=len(data), sha256=digest, text=text)

@@ -20,7 +20,7 @@ from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
 from agentik_cli.providers.base import DEFAULT_MAX_TOKENS, Attachment, CallState, ChatRequest, Chunk, Provider, Turn
 from agentik_cli.providers.catalog import PROVIDERS, takes_temperature
 from agentik_cli.services import agents, keys, ledger
-from agentik_cli.services.pricing import Priced, Usage
+from agentik_cli.services.pricing import PriceBook, Priced, Usage
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Agent, ChatSession, Message
 
@@ -90,6 +90,7 @@ class Conversation:
     session_id: int | None = None
     history: list[Turn] = field(default_factory=list)
     _provider: Provider | None = None
+    _prices: PriceBook | None = None
 
     @property
     def model(self) -> str:
@@ -132,6 +133,9 @@ class Conversation:
         if not text.strip() and not attachments:
             raise UsageError("the message is empty")
         attachments = attachments or []
+        # prices.toml is read, and a bad entry refused, before anything is sent or written: pricing
+        # after the reply has arrived must not fail
+        self._prices = PriceBook()
         provider = self.provider()
         # The SDK import is not part of the response time. Ctrl-C waits for it (a second or so):
         # cut short, it leaves a half-built client whose clean-up prints a traceback
@@ -195,12 +199,10 @@ class Conversation:
         error: str | None = None,
         interrupted: bool = False,
     ) -> TurnResult:
-        from agentik_cli.services.pricing import price_call
-
         response_ms = round((time.perf_counter() - started) * 1000)
         state.settle(request)
         usage = state.usage()
-        priced = price_call(self.model, self.provider_name, usage)
+        priced = (self._prices or PriceBook()).price(self.model, self.provider_name, usage)
         entry = ledger.CostEntry(
             model=self.model,
             provider=self.provider_name,

@@ -9,20 +9,21 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import delete, func, select
 from sqlmodel import col
 
+from agentik_cli import limits
 from agentik_cli.errors import UsageError
-from agentik_cli.money import to_nd
+from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
 from agentik_cli.services import ledger
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Cost, CostBucket
-from agentik_cli.timeutil import now_utc, parse_when
+from agentik_cli.timeutil import days_ago, now_utc, parse_when
 
 FIELDS = (
     "model",
@@ -86,10 +87,10 @@ class Resolver:
         model, provider = names
         if not model or not provider:
             raise RowError("model and provider cannot be empty")
-        if type(input_tokens) is not int or input_tokens < 0:
-            input_tokens = _count(input_tokens, "input_tokens")
-        if type(output_tokens) is not int or output_tokens < 0:
-            output_tokens = _count(output_tokens, "output_tokens")
+        if type(input_tokens) is not int or not 0 <= input_tokens <= MAX_TOKENS:
+            input_tokens = limits.tokens(input_tokens, "input_tokens")
+        if type(output_tokens) is not int or not 0 <= output_tokens <= MAX_TOKENS:
+            output_tokens = limits.tokens(output_tokens, "output_tokens")
         cache_read = _count(get("cache_read_tokens"), "cache_read_tokens")
         cache_write = _count(get("cache_write_tokens"), "cache_write_tokens")
         if cache_read + cache_write > input_tokens:
@@ -139,43 +140,28 @@ class Resolver:
 
 
 def _count(value: Any, name: str) -> int:
-    if type(value) is int and value >= 0:
+    if type(value) is int and 0 <= value <= MAX_TOKENS:
         return value
     if value in (None, ""):
         return 0
-    try:
-        number = int(value) if not isinstance(value, float) or value.is_integer() else None
-    except (TypeError, ValueError):
-        number = None
-    if number is None or isinstance(value, bool):
-        raise RowError(f"{name} must be a whole number, not {value!r}")
-    if number < 0:
-        raise RowError(f"{name} cannot be negative ({number})")
-    return number
+    return limits.tokens(value, name)
 
 
 def _money(value: Any) -> int:
-    try:
-        nd = to_nd(str(value).strip().lstrip("$"))
-    except ArithmeticError:
-        raise RowError(f"cost must be a number of dollars, not {value!r}") from None
-    if nd < 0:
-        raise RowError(f"cost cannot be negative ({value})")
-    return nd
+    return limits.cost_nd(value, "cost")
 
 
 def _time(value: Any) -> datetime:
     text = str(value)
     if "T" in text:
-        try:  # the common case, an ISO datetime, without the general parser
+        try:  # the common case, an ISO datetime, without the general parser (which words the errors)
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
-        except ValueError:
+            moment = (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
+            if EARLIEST <= moment < LATEST:
+                return moment
+        except (ValueError, OverflowError, OSError):
             pass
-    try:
-        return parse_when(text, option="at")
-    except UsageError:
-        raise RowError(f"cannot read the time {text!r}") from None
+    return parse_when(text, option="at")
 
 
 def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
@@ -256,15 +242,16 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
     """All rows or none: rows are validated and inserted in batches inside one transaction, and the
     first bad row rolls everything back with an error naming its line. The file is streamed."""
     fmt = detect_format(path, fmt)
+    # utf-8-sig: a file saved by a spreadsheet starts with a byte order mark, which is not data
     if path == "-":
-        handle: IO[str] = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline="")
+        handle: IO[str] = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
     else:
         file = Path(path)
         if not file.exists():
             raise UsageError(f"{path}: no such file")
         if file.is_dir():
             raise UsageError(f"{path} is a folder, not a file")
-        handle = file.open(encoding="utf-8", newline="")
+        handle = file.open(encoding="utf-8-sig", newline="")
     resolver = Resolver(store, PriceBook())
     reader = _csv(handle) if fmt == "csv" else _jsonl(handle)
 
@@ -273,7 +260,7 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
         for number, record in reader:
             try:
                 batch.append(resolver.row(record))
-            except RowError as exc:
+            except UsageError as exc:
                 raise UsageError(f"line {number}: {exc.message}", hint="nothing was imported") from None
             if len(batch) >= BATCH:
                 yield batch
@@ -289,8 +276,6 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
                 count += len(batch)
                 if progress is not None:
                     progress(_position(handle))
-            if count == 0:
-                raise UsageError(f"{path}: no rows to import", hint="the file is empty")
             writer.finish()
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text", hint="nothing was imported") from None
@@ -324,7 +309,7 @@ def cleanup(store: Store, older_than_days: int, dry_run: bool = False) -> Cleanu
     by the same amounts in the same transaction. Sessions and messages are not touched."""
     if older_than_days <= 0:
         raise UsageError("--older-than must be 1 day or more")
-    cutoff = ledger.quarter_hour(now_utc() - timedelta(days=older_than_days))
+    cutoff = ledger.quarter_hour(days_ago(older_than_days, "--older-than"))
     old = col(Cost.timestamp) < cutoff
     counted = select(
         func.count(),

@@ -13,11 +13,10 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from agentik_cli import paths
+from agentik_cli import limits, paths
 from agentik_cli.errors import UsageError
+from agentik_cli.limits import MTOK
 from agentik_cli.money import to_nd
-
-MTOK = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -98,16 +97,69 @@ def _key(provider: str, model: str) -> str:
     return f"{provider.lower()}/{model.lower()}"
 
 
-def load_overrides() -> dict[str, dict[str, Any]]:
+OVERRIDE_FIELDS = ("model", "provider", "input", "output", "cache_read", "cache_write")
+
+
+def _read_file() -> dict[str, Any]:
+    """prices.toml as written, unchecked: `prices set` and `prices remove` must be able to mend a file
+    that a hand edit broke."""
     path = paths.prices_path()
     try:
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            return tomllib.load(handle)
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path} is not valid TOML: {exc}", hint="fix it or remove it") from None
-    return {key: value for key, value in data.items() if isinstance(value, dict)}
+
+
+def load_overrides() -> dict[str, dict[str, Any]]:
+    """The overrides, every entry checked: a bad hand-edited entry is refused here, when the prices are
+    read before a call is sent, never when the call's cost is computed after the reply arrived."""
+    path = paths.prices_path()
+    return {key: _checked_entry(path, key, entry) for key, entry in _read_file().items()}
+
+
+def _checked_entry(path: Any, key: str, entry: Any) -> dict[str, Any]:
+    where = f"{path}: entry [{json.dumps(key)}]"
+    hint = "fix or remove that entry (`agentik prices set` and `agentik prices remove` rewrite it)"
+    if not isinstance(entry, dict):
+        raise UsageError(f"{where} is not a table of prices", hint=hint)
+    unknown = sorted(set(entry) - set(OVERRIDE_FIELDS))
+    if unknown:
+        raise UsageError(f"{where}: unknown field {', '.join(unknown)}", hint=f"fields: {', '.join(OVERRIDE_FIELDS)}")
+    model, provider = entry.get("model"), entry.get("provider")
+    if not isinstance(model, str) or not model.strip() or not isinstance(provider, str) or not provider.strip():
+        raise UsageError(f"{where}: needs a model and a provider", hint=hint)
+    if _key(provider, model) != key.lower():
+        raise UsageError(f"{where}: the entry's name is not {json.dumps(_key(provider, model))}", hint=hint)
+    checked: dict[str, Any] = {"model": model, "provider": provider.lower()}
+    for field_name in ("input", "output", "cache_read", "cache_write"):
+        value = entry.get(field_name)
+        if value is None:
+            if field_name in ("input", "output"):
+                raise UsageError(f"{where}: no {field_name} price", hint=hint)
+            continue
+        try:
+            checked[field_name] = limits.price(value, field_name)
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc.message}", hint=hint) from None
+    return checked
+
+
+def _toml_value(value: Any) -> str:
+    """A value as TOML, so that rewriting a hand-edited file (even a wrong one) keeps it readable."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value) if value == value else "nan"  # repr gives inf and 1e+30, which TOML reads
+    return json.dumps(value if isinstance(value, str) else str(value))
+
+
+def _tables() -> dict[str, dict[str, Any]]:
+    """The price tables of prices.toml, unchecked; anything else in the file is not agentik's and is
+    not written back."""
+    return {key: value for key, value in _read_file().items() if isinstance(value, dict)}
 
 
 def _save_overrides(overrides: dict[str, dict[str, Any]]) -> None:
@@ -117,16 +169,11 @@ def _save_overrides(overrides: dict[str, dict[str, Any]]) -> None:
     for key in sorted(overrides):
         lines.append(f"[{json.dumps(key)}]")
         for field_name, value in overrides[key].items():
-            lines.append(f"{field_name} = {json.dumps(value) if isinstance(value, str) else value}")
+            lines.append(f"{field_name} = {_toml_value(value)}")
         lines.append("")
     tmp = path.with_suffix(".toml.tmp")
     tmp.write_text("\n".join(lines), encoding="utf-8")
     os.replace(tmp, path)
-
-
-def _check_price(name: str, value: float | None) -> None:
-    if value is not None and (value < 0 or value != value):
-        raise UsageError(f"--{name} must be a price of 0 or more (USD per million tokens)")
 
 
 def set_override(
@@ -139,25 +186,25 @@ def set_override(
 ) -> UnitPrices:
     from agentik_cli.providers.catalog import PROVIDERS
 
+    provider = provider.lower()
     if provider not in PROVIDERS:
         raise UsageError(f"unknown provider '{provider}'", hint=f"use one of: {', '.join(PROVIDERS)}")
-    if not model.strip():
+    model = model.strip()
+    if not model:
         raise UsageError("the model cannot be empty")
-    for name, value in (("input", input), ("output", output), ("cache-read", cache_read), ("cache-write", cache_write)):
-        _check_price(name, value)
-    entry: dict[str, Any] = {"model": model, "provider": provider, "input": input, "output": output}
-    if cache_read is not None:
-        entry["cache_read"] = cache_read
-    if cache_write is not None:
-        entry["cache_write"] = cache_write
-    overrides = load_overrides()
+    entry: dict[str, Any] = {"model": model, "provider": provider}
+    for name, value in (("input", input), ("output", output), ("cache_read", cache_read), ("cache_write", cache_write)):
+        if value is not None:
+            limits.price(value, "--" + name.replace("_", "-"))
+            entry[name] = value
+    overrides = _tables()
     overrides[_key(provider, model)] = entry
     _save_overrides(overrides)
     return _from_override(entry)
 
 
 def remove_override(model: str, provider: str) -> bool:
-    overrides = load_overrides()
+    overrides = _tables()
     if overrides.pop(_key(provider, model), None) is None:
         return False
     _save_overrides(overrides)
@@ -235,7 +282,12 @@ class PriceBook:
         return cached
 
     def price(self, model: str, provider: str, usage: Usage) -> Priced | None:
-        """The cost of one call at today's prices, or None when the model has no known price."""
+        """The cost of one call at today's prices, or None when the model has no known price. Never
+        raises: it runs after a paid reply arrived. Counts a server sent outside the bounds (negative,
+        or more than any call can have) leave the call unpriced rather than priced wrongly."""
+        counts = (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens)
+        if not limits.within_tokens(*counts):
+            return None
         prices = self.unit_prices(model, provider, usage.input_tokens)
         return None if prices is None else _cost_from_units(prices, usage)
 
