@@ -97,6 +97,8 @@ def check_name(name: str) -> None:
         )
     if any(unicodedata.category(ch) == "Cc" for ch in name):
         raise UsageError("an agent's name cannot hold control characters (newlines, tabs, ...)")
+
+
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 

@@ -340,6 +340,8 @@ def _choose_agent(store: Store, options: ChatOptions, session_row: ChatSession |
     with store.read() as session:
         if options.agent is not None:
             agent = agents.find(session, options.agent)
+            if agent is None and agents.id_ref(options.agent) is not None:
+                agent = agents.resolve(session, options.agent)  # raises what is wrong with the id
             if agent is None:
                 hint = (
                     f'to send a message, use -m: agentik chat -m "{options.agent}"'
