@@ -540,3 +540,28 @@ def test_anthropic_event_of_another_shape_keeps_the_reply_so_far(cli, claude_age
         ("assistant", "Hello there"),
     ]
     assert db_rows(agentik_home, "SELECT input_tokens, output_tokens FROM costs") == [(30, tokens("Hello there"))]
+
+
+@pytest.mark.parametrize("where", ["env", "stored", "own"])
+def test_a_key_no_header_can_carry_is_refused_before_anything(cli, fake, agentik_home, monkeypatch, where):
+    """A key with a non-ASCII character (pasted with a typographic dash, say) used to store the
+    user's message and then crash in the HTTP layer."""
+    bad = "sk-proj-abc\u2013def0123456789"
+    if where == "own":
+        cli("agents", "create", "local", "--model", "llama3.2", "--base-url", fake.url + "/v1", "--api-key-env", "LK")
+        monkeypatch.setenv("LK", bad)
+        agent = "local"
+    else:
+        cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
+        monkeypatch.delenv("OPENAI_API_KEY")
+        if where == "env":
+            monkeypatch.setenv("OPENAI_API_KEY", bad)
+        else:
+            (agentik_home / "keys.json").write_text(json.dumps({"openai": bad}))
+        agent = "gpt"
+    result = cli("chat", agent, "-m", "hello", code=2)
+    assert "not a key" in result.stderr and bad not in result.stderr
+    assert fake.requests == []
+    assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
+    refused = cli("keys", "set", "openai", input=bad + "\n", code=2)
+    assert bad not in refused.stderr

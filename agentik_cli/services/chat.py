@@ -288,6 +288,7 @@ def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
                     f"agent {agent.name} takes its key from ${agent.api_key_env}, which is not set",
                     hint=f"export {agent.api_key_env}=...",
                 )
+            keys.check_key(api_key, f"${agent.api_key_env}")
     else:
         api_key = keys.require_key(agent.provider)
     if timeout is None:

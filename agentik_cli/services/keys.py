@@ -59,7 +59,19 @@ def require_key(provider: str) -> str:
             f"no {provider} key: set {KEY_ENV[provider]}",
             hint=f"or store one with `agentik keys set {provider}`",
         )
-    return key
+    where = f"${KEY_ENV[provider]}" if os.environ.get(KEY_ENV[provider]) else f"the stored {provider} key"
+    return check_key(key, where)
+
+
+def check_key(value: str, where: str) -> str:
+    """A key goes in an HTTP header: printable ASCII without spaces, or the call would fail after the
+    user's message was stored (found before anything is sent or written). The key is never shown."""
+    if not value.isascii() or not value.isprintable() or any(c.isspace() for c in value):
+        raise UsageError(
+            f"{where} is not a key: it holds spaces or characters other than printable ASCII",
+            hint="copy the key again, exactly as the provider shows it",
+        )
+    return value
 
 
 def set_key(provider: str, value: str) -> None:
@@ -67,8 +79,7 @@ def set_key(provider: str, value: str) -> None:
     value = value.strip()
     if not value:
         raise UsageError("the key is empty")
-    if any(c.isspace() for c in value):
-        raise UsageError("a key has no spaces in it")
+    check_key(value, "that")
     keys = _load()
     keys[provider] = value
     _save(keys)
