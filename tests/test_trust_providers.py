@@ -321,8 +321,12 @@ def test_a_server_that_sends_no_usage_is_counted(store, fake, cli, provider):
 def test_chat_json_says_when_the_usage_is_an_estimate(cli, fake):
     cli("agents", "create", "own", "--model", "llama3.2", "--base-url", fake.url + "/v1")
     fake.add(Reply(usage=False), Reply())
-    assert cli.json("chat", "own", "-m", "hi")["usage"]["estimated"] is True
-    assert cli.json("chat", "own", "-m", "hi")["usage"]["estimated"] is False
+    counted = cli("chat", "own", "-m", "hi", "--json")
+    assert json.loads(counted.stdout)["usage"]["estimated"] is True
+    assert "tokens estimated" in counted.stderr and " ~" in counted.stderr  # the usage line says so too
+    reported = cli("chat", "own", "-m", "hi", "--json")
+    assert json.loads(reported.stdout)["usage"]["estimated"] is False
+    assert "estimated" not in reported.stderr
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])

@@ -114,8 +114,11 @@ def _usage_line(result: Any) -> None:
     cached = f" ({usage.cache_read_tokens:,} cached)" if usage.cache_read_tokens else ""
     cost = render.money(result.cost.total_nd if result.cost else None)
     mark = " · interrupted" if result.interrupted else (" · failed" if result.error else "")
+    # tokens agentik counted itself (the server sent no usage) are marked as such
+    about = "~" if usage.estimated else ""
+    mark += " · tokens estimated" if usage.estimated else ""
     render.note(
-        f"{result.model} · {usage.input_tokens:,} in{cached} / {usage.output_tokens:,} out · {cost} · "
+        f"{result.model} · {about}{usage.input_tokens:,} in{cached} / {about}{usage.output_tokens:,} out · {cost} · "
         f"{result.response_ms / 1000:.1f} s · session {result.session_id}{mark}"
     )
 

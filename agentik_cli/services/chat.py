@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import col
 
+from agentik_cli import limits
 from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
 from agentik_cli.providers.base import DEFAULT_MAX_TOKENS, Attachment, CallState, ChatRequest, Chunk, Provider, Turn
 from agentik_cli.providers.catalog import PROVIDERS, takes_temperature
@@ -327,6 +328,8 @@ def _validate(options: ChatOptions) -> None:
         raise UsageError(f"temperature must be between 0 and 2, not {options.temperature:g}")
     if options.max_tokens is not None and options.max_tokens <= 0:
         raise UsageError(f"max tokens must be a positive number, not {options.max_tokens}")
+    if options.max_tokens is not None and options.max_tokens > limits.MAX_TOKENS:
+        raise UsageError(f"max tokens: {options.max_tokens} is more than any reply can have")
     if options.session_id is not None and options.continue_session:
         raise UsageError("give --session or --continue, not both")
     if not options.channel.strip():
