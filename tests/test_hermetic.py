@@ -69,7 +69,17 @@ def test_the_suite_ignores_the_environment_it_is_run_in(tmp_path):
     env = {name: os.environ[name] for name in ("PATH", "TMPDIR") if name in os.environ}
     env.update(HOSTILE, HOME=str(tmp_path / "user"))
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--basetemp={tmp_path / 'inner'}", *SLICE],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            "0",
+            f"--basetemp={tmp_path / 'inner'}",
+            *SLICE,
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
