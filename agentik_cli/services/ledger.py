@@ -293,19 +293,20 @@ def executemany(session: Session, table: Any, keys: list[str], rows: list[dict[s
 
 
 def _sum_new_rows_sqlite(session: Session, after: int) -> None:
-    from agentik_cli.store.sql import QUARTER_HOUR_SQLITE, SUMS_COLUMNS_SQL, SUMS_SQL
+    from agentik_cli.store.sql import QUARTER_HOUR_SQLITE, SUMS_SQL
 
     conn = session.connection()
+    columns = ", ".join(SUM_COLUMNS)  # the order of SUMS_SQL
     updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
     conn.exec_driver_sql(
-        f"INSERT INTO cost_totals (agent_key, model, provider, agent_name, {SUMS_COLUMNS_SQL}) "
+        f"INSERT INTO cost_totals (agent_key, model, provider, agent_name, {columns}) "
         f"SELECT coalesce(agent_id, 0), model, provider, max(agent_name), {SUMS_SQL} FROM costs WHERE id > ? "
         "GROUP BY coalesce(agent_id, 0), model, provider "
         f"ON CONFLICT (agent_key, model, provider) DO UPDATE SET {updates}, agent_name = excluded.agent_name",
         (after,),
     )
     conn.exec_driver_sql(
-        f"INSERT INTO cost_buckets (start, {SUMS_COLUMNS_SQL}) SELECT {QUARTER_HOUR_SQLITE}, {SUMS_SQL} FROM costs "
+        f"INSERT INTO cost_buckets (start, {columns}) SELECT {QUARTER_HOUR_SQLITE}, {SUMS_SQL} FROM costs "
         f"WHERE id > ? GROUP BY {QUARTER_HOUR_SQLITE} ON CONFLICT (start) DO UPDATE SET {updates}",
         (after,),
     )

@@ -12,16 +12,3 @@ SUMS_SQL = (
     "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END), "
     "sum(CASE WHEN estimated THEN 1 ELSE 0 END)"
 )
-# the columns those sums go to
-SUMS_COLUMNS_SQL = ", ".join(
-    (
-        "calls",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "cost_nd",
-        "unpriced_calls",
-        "estimated_calls",
-    )
-)
