@@ -494,3 +494,9 @@ def test_install_completion_writes_agentiks_own_script(tmp_path, shell):
     if shell == "bash":
         assert "compopt -o filenames" in ours
         assert str(tmp_path / INSTALLED[shell]) in (tmp_path / ".bashrc").read_text()
+
+
+def test_a_base_url_with_a_key_in_it_is_refused_without_echoing_it(cli):
+    for url in ("http://127.0.0.1:8000/v1?api-key=sk-query123456", "http://u:sk-secret123456@127.0.0.1:99999"):
+        result = cli("agents", "create", "q", "--model", "gpt-4o", "--base-url", url, code=2)
+        assert "sk-" not in result.stderr

@@ -406,3 +406,24 @@ def test_a_chat_during_a_long_import_stores_its_reply(fake, agentik_home, tmp_pa
     assert "waiting for the database" in chat.stderr.read()
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(2,)]
     assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(700_001,)]
+
+
+def test_a_journal_the_database_still_cannot_take_stays_and_commands_go_on(cli, fake, agentik_home, monkeypatch):
+    from agentik_cli.services import ledger
+
+    cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
+
+    def full_disk(session, record):
+        raise StoreError("the database failed: database or disk is full")
+
+    monkeypatch.setattr(ledger, "_write", full_disk)
+    cli("chat", "gpt", "-m", "hello")
+    engine.reset_stores()
+    listed = cli("agents", "list")  # a read still works, and says why the journal waits
+    assert "gpt" in listed.stdout and "kept" in listed.stderr
+    assert any((agentik_home / "unsaved").iterdir())
+
+
+def test_a_database_url_in_capitals_is_read(cli, tmp_path):
+    cli("--db", f"SQLITE:///{tmp_path / 'caps.db'}", "agents", "create", "x", "--model", "gpt-4o")
+    assert (tmp_path / "caps.db").exists()

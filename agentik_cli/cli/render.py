@@ -163,6 +163,8 @@ def _cell(value: Any) -> Any:
         return to_json(value, indent=None)
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as in the JSON: CSV columns are the JSON keys
     if isinstance(value, float | Decimal):
         return plain_number(value)
     return value

@@ -110,6 +110,16 @@ def _base_url(text: str) -> str:
     url = text.strip()
     hint = "give the server's URL, e.g. http://localhost:11434/v1"
     try:
+        split = urlsplit(url)
+    except ValueError:
+        split = None
+    if split is not None and ("@" in split.netloc or split.query):
+        # said without echoing the URL: what is in it may be a key
+        raise UsageError(
+            "--base-url cannot hold a user name, password or query string (it is stored and shown)",
+            hint="put the key in an environment variable and name it with --api-key-env",
+        )
+    try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
     except ValueError:
@@ -118,11 +128,6 @@ def _base_url(text: str) -> str:
         raise UsageError(f"--base-url must be an http or https URL with a host, not '{text}'", hint=hint)
     if any(char.isspace() or not char.isprintable() for char in url):
         raise UsageError(f"--base-url cannot hold spaces or control characters: '{text}'", hint=hint)
-    if parts.username is not None or parts.password is not None:
-        raise UsageError(
-            "--base-url cannot hold a user name or password (it is stored and shown)",
-            hint="put the key in an environment variable and name it with --api-key-env",
-        )
     return url
 
 

@@ -48,26 +48,32 @@ def keep(url: str, record: dict[str, Any]) -> Path:
 
 
 def pending(url: str) -> list[Path]:
-    """The journal files of this database: one being written, and one a replay took but may not
-    have finished (a process that died in between)."""
+    """The journal files of this database: the one being written, and those a replay took (one of a
+    process that died before it finished, or of one replaying now)."""
     path = path_for(url)
-    return [p for p in (path.with_name(path.name + REPLAYING), path) if p.exists()]
+    if not path.parent.is_dir():
+        return []
+    return sorted(path.parent.glob(path.name + REPLAYING + ".*")) + ([path] if path.exists() else [])
 
 
 def take(url: str) -> tuple[list[dict[str, Any]], list[Path]]:
-    """The records to replay, and the files to remove once they are stored. The live file is renamed
-    first, so records appended meanwhile go to a new file and are not lost."""
+    """The records to replay, and the files they came from, to remove once they are stored (only
+    those: a file another process takes meanwhile is its own). The live file is renamed first, to a
+    name of this process's, so records appended meanwhile go to a new file and are not lost."""
     path = path_for(url)
-    taken = path.with_name(path.name + REPLAYING)
-    if path.exists() and not taken.exists():
-        try:
-            os.replace(path, taken)
-        except OSError:
-            pass
+    try:
+        os.replace(path, path.with_name(f"{path.name}{REPLAYING}.{os.getpid()}"))
+    except OSError:
+        pass  # none, or another process took it first
     records: list[dict[str, Any]] = []
-    files = [p for p in (taken,) if p.exists()]
-    for file in files:
-        for line in file.read_text(encoding="utf-8").splitlines():
+    files = [p for p in pending(url) if p != path]
+    for file in list(files):
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:  # stored and removed by another process meanwhile
+            files.remove(file)
+            continue
+        for line in lines:
             if line.strip():
                 try:
                     records.append(json.loads(line, object_hook=_decode))

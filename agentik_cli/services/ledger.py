@@ -515,18 +515,23 @@ def replay_journal(store: Store) -> int:
 
     def work(session: Session) -> int:
         done_setting = session.get(Setting, JOURNAL_DONE)
-        done = set(json.loads(done_setting.value)) if done_setting else set()
-        fresh = [r for r in records if r["id"] not in done]
+        done = json.loads(done_setting.value) if done_setting else []
+        fresh = [r for r in records if r["id"] not in set(done)]
         for record in fresh:
             _write(session, record)
-        ids = [r["id"] for r in records]
-        session.merge(Setting(key=JOURNAL_DONE, value=json.dumps(ids[-1000:])))
+        # every id stored lately, not only this batch's: another process may still replay an older copy
+        session.merge(Setting(key=JOURNAL_DONE, value=json.dumps((done + [r["id"] for r in fresh])[-5000:])))
         return len(fresh)
 
     stored = 0
     if records:
-        with store.write() as session:
-            stored = work(session)
+        try:
+            with store.write() as session:
+                stored = work(session)
+        except StoreError as exc:
+            # the database still cannot take them: they stay in the journal, and this command goes on
+            notify(f"the journal of unsaved records could not be stored yet ({exc.message}); it is kept")
+            return 0
     for file in files:
         file.unlink(missing_ok=True)
     if stored:

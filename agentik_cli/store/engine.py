@@ -48,6 +48,8 @@ def resolve_url(db: str | None = None) -> str:
     if value in (":memory:", "sqlite:///:memory:"):
         return MEMORY_URL
     if "://" in value:
+        scheme, rest = value.split("://", 1)
+        value = f"{scheme.lower()}://{rest}"  # SQLAlchemy knows its dialects in lower case only
         _check_url(value)
         return value
     return f"sqlite:///{Path(value).expanduser().resolve()}"
