@@ -26,6 +26,13 @@ LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 MTOK = 1_000_000
 
+# Usage from a server is checked before it is believed (providers/base.py): a count is a whole number
+# from 0 to this. A hundred million tokens is ten times the largest context window on sale; above
+# it, no call could have used so many, and one wrong row would swamp every total.
+MAX_SERVER_TOKENS = 100_000_000
+# AGENTIK_TIMEOUT, in seconds: a day; past some point the SDKs' clocks overflow.
+MAX_TIMEOUT = 86_400
+
 # Tokens in one count of one call: a thousand times the largest context window of any model, room
 # enough for a batch job's totals recorded as one row.
 MAX_TOKENS = 10**10

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from agentik_cli import limits
 from agentik_cli.services.pricing import Usage
 
 DEFAULT_MAX_TOKENS = 8192
@@ -105,10 +106,7 @@ class CallState:
         )
 
 
-# Usage from a server is checked before it is believed: a count is a whole number from 0 to this. A
-# hundred million tokens is ten times the largest context window on sale; above it, no call could
-# have used so many, and one wrong row would swamp every total.
-MAX_TOKENS_PER_CALL = 100_000_000
+MAX_TOKENS_PER_CALL = limits.MAX_SERVER_TOKENS
 
 
 def token_count(value: Any) -> int | None:

@@ -303,7 +303,7 @@ def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
     return OpenAIProvider(api_key=api_key, base_url=agent.base_url, timeout=timeout)
 
 
-MAX_TIMEOUT = 86_400  # a day; past some point the SDKs' clocks overflow
+MAX_TIMEOUT = limits.MAX_TIMEOUT
 
 
 def env_timeout() -> float | None:
