@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import delete, func, literal, or_, select, update
 from sqlmodel import Session, col
 
-from agentik_cli import limits
+from agentik_cli import environment, limits
 from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.money import to_usd
 from agentik_cli.providers.catalog import PROVIDERS, infer_provider, takes_temperature
@@ -31,7 +31,12 @@ from agentik_cli.store.models import Agent, Cost, CostTotal, Setting
 from agentik_cli.timeutil import iso
 
 STATUSES = ("active", "paused", "archived")
-DEFAULT_AGENT_KEY = "default_agent"
+
+
+def default_agent_key() -> str:
+    """The setting that holds the default agent: one per user (a team store is shared)."""
+    return f"default_agent:{environment.current().user}"
+
 MAX_ID = limits.INT64_MAX  # the largest id SQLite (and a BIGINT) can hold
 
 
@@ -335,7 +340,7 @@ def remove(store: Store, ref: str) -> Agent:
     with store.write() as session:
         agent = resolve(session, ref)
         if get_default_id(session) == agent.id:
-            session.execute(delete(Setting).where(col(Setting.key) == DEFAULT_AGENT_KEY))
+            session.execute(delete(Setting).where(col(Setting.key) == default_agent_key()))
         # its sessions and messages go (ON DELETE CASCADE); its cost rows stay, agent_id set to NULL
         session.execute(delete(Agent).where(col(Agent.id) == agent.id))
     return agent
@@ -375,7 +380,7 @@ def search(store: Store, query: str, limit: int | None = None) -> list[Agent]:
 
 
 def get_default_id(session: Session) -> int | None:
-    setting = session.get(Setting, DEFAULT_AGENT_KEY)
+    setting = session.get(Setting, default_agent_key())
     return int(setting.value) if setting else None
 
 
@@ -388,7 +393,7 @@ def get_default(store: Store) -> Agent | None:
 def set_default(store: Store, ref: str) -> Agent:
     with store.write() as session:
         agent = resolve(session, ref)
-        setting = session.get(Setting, DEFAULT_AGENT_KEY) or Setting(key=DEFAULT_AGENT_KEY, value="")
+        setting = session.get(Setting, default_agent_key()) or Setting(key=default_agent_key(), value="")
         setting.value = str(agent.id)
         session.add(setting)
     return agent

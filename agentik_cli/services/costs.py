@@ -16,7 +16,7 @@ from typing import IO, Any
 from sqlalchemy import delete, func, select
 from sqlmodel import col
 
-from agentik_cli import limits
+from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
 from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
 from agentik_cli.services import ledger
@@ -57,6 +57,7 @@ class Resolver:
     def __post_init__(self) -> None:
         self.agents: dict[str, tuple[int, str] | None] = {}
         self.names: dict[tuple[Any, Any], tuple[str, str]] = {}
+        self.user = environment.current().user
 
     def agent(self, ref: str) -> tuple[int, str]:
         if ref not in self.agents:
@@ -122,6 +123,7 @@ class Resolver:
             "response_ms": None,
             "channel": None if channel in (None, "") else str(channel),
             "endpoint": None if endpoint in (None, "") else str(endpoint),
+            "user_name": self.user,
         }
         if cost is not None and cost != "":
             row["total_cost_nd"] = _money(cost)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session, col
 
+from agentik_cli import environment
 from agentik_cli.errors import StoreError
 from agentik_cli.services.pricing import Priced, Usage
 from agentik_cli.store.engine import Store, notify
@@ -45,6 +46,7 @@ class CostEntry:
     response_ms: int | None = None
     channel: str | None = None
     endpoint: str | None = None
+    user_name: str = field(default_factory=lambda: environment.current().user)
 
     def row(self) -> dict[str, Any]:
         usage, priced = self.usage, self.priced
@@ -72,6 +74,7 @@ class CostEntry:
             "channel": self.channel,
             "endpoint": self.endpoint,
             "estimated": usage.estimated,
+            "user_name": self.user_name,
         }
         if priced is not None and self.total_nd is None:
             row.update(
@@ -99,6 +102,10 @@ SUM_COLUMNS = (
     "unpriced_calls",
     "estimated_calls",
 )
+
+
+# the key of a cost_totals row
+TOTALS_KEY = ("agent_key", "model", "provider", "user_name")
 
 
 def quarter_hour(moment: datetime) -> datetime:
@@ -133,7 +140,7 @@ class Aggregates:
     Summing is plain Python and can run apart from the database; `apply` writes the sums."""
 
     def __init__(self) -> None:
-        self.totals: dict[tuple[int, str, str], dict[str, Any]] = {}
+        self.totals: dict[tuple[int, str, str, str], dict[str, Any]] = {}
         self.buckets: dict[datetime, dict[str, Any]] = {}
 
     def add(self, rows: list[dict[str, Any]]) -> Aggregates:
@@ -149,13 +156,14 @@ class Aggregates:
                 1 if cost is None else 0,
                 1 if row.get("estimated") else 0,
             )
-            key = (row["agent_id"] or 0, row["model"], row["provider"])
+            key = (row["agent_id"] or 0, row["model"], row["provider"], row["user_name"])
             total = self.totals.get(key)
             if total is None:
                 total = self.totals[key] = {
                     "agent_key": key[0],
                     "model": key[1],
                     "provider": key[2],
+                    "user_name": key[3],
                     "agent_name": row["agent_name"],
                     **dict.fromkeys(SUM_COLUMNS, 0),
                 }
@@ -169,7 +177,7 @@ class Aggregates:
         return self
 
     def apply(self, session: Session) -> None:
-        _add_sums(session, CostTotal, ("agent_key", "model", "provider"), list(self.totals.values()))
+        _add_sums(session, CostTotal, TOTALS_KEY, list(self.totals.values()))
         _add_sums(session, CostBucket, ("start",), list(self.buckets.values()))
 
 
@@ -193,6 +201,7 @@ def subtract_from_aggregates(session: Session, condition: Any) -> None:
             func.coalesce(c.agent_id, 0).label("agent_key"),
             c.model,
             c.provider,
+            c.user_name,
             func.max(c.agent_name).label("agent_name"),
             func.count().label("calls"),
             func.sum(c.input_tokens).label("input_tokens"),
@@ -204,14 +213,20 @@ def subtract_from_aggregates(session: Session, condition: Any) -> None:
             func.count().filter(c.estimated).label("estimated_calls"),
         )
         .where(condition)
-        .group_by(func.coalesce(c.agent_id, 0), c.model, c.provider)
+        .group_by(func.coalesce(c.agent_id, 0), c.model, c.provider, c.user_name)
     ).all()
     rows = []
     for g in grouped:
-        row = {"agent_key": g.agent_key, "model": g.model, "provider": g.provider, "agent_name": g.agent_name}
+        row = {
+            "agent_key": g.agent_key,
+            "model": g.model,
+            "provider": g.provider,
+            "user_name": g.user_name,
+            "agent_name": g.agent_name,
+        }
         row.update({column: -int(getattr(g, column)) for column in SUM_COLUMNS})
         rows.append(row)
-    _add_sums(session, CostTotal, ("agent_key", "model", "provider"), rows)
+    _add_sums(session, CostTotal, TOTALS_KEY, rows)
     # a session's tokens and cost are its rows of the ledger too (the session and its messages stay)
     for g in session.execute(
         select(
@@ -299,10 +314,11 @@ def _sum_new_rows_sqlite(session: Session, after: int) -> None:
     columns = ", ".join(SUM_COLUMNS)  # the order of SUMS_SQL
     updates = ", ".join(f"{c} = {c} + excluded.{c}" for c in SUM_COLUMNS)
     conn.exec_driver_sql(
-        f"INSERT INTO cost_totals (agent_key, model, provider, agent_name, {columns}) "
-        f"SELECT coalesce(agent_id, 0), model, provider, max(agent_name), {SUMS_SQL} FROM costs WHERE id > ? "
-        "GROUP BY coalesce(agent_id, 0), model, provider "
-        f"ON CONFLICT (agent_key, model, provider) DO UPDATE SET {updates}, agent_name = excluded.agent_name",
+        f"INSERT INTO cost_totals (agent_key, model, provider, user_name, agent_name, {columns}) "
+        f"SELECT coalesce(agent_id, 0), model, provider, user_name, max(agent_name), {SUMS_SQL} FROM costs "
+        "WHERE id > ? GROUP BY coalesce(agent_id, 0), model, provider, user_name "
+        "ON CONFLICT (agent_key, model, provider, user_name) "
+        f"DO UPDATE SET {updates}, agent_name = excluded.agent_name",
         (after,),
     )
     conn.exec_driver_sql(
@@ -355,6 +371,7 @@ def add_user_message(
                 channel=channel,
                 role="user",
                 content=content,
+                user_name=environment.current().user,
                 timestamp=now,
                 attachments=attachments or [],
                 skills_used=[],
@@ -445,6 +462,8 @@ def _write(session: Session, record: dict[str, Any]) -> int | None:
         session.execute(update(Message).where(col(Message.id) == record["message_id"]).values(error=record["error"]))
         return record["message_id"]
     row = dict(record["cost"])
+    # a journal kept by an agentik from before users were recorded
+    row.setdefault("user_name", environment.current().user)
     now = row["timestamp"]
     session_id, agent_id = record["session_id"], record["agent_id"]
     message_id = None
@@ -469,6 +488,7 @@ def _write(session: Session, record: dict[str, Any]) -> int | None:
                 interrupted=record["interrupted"],
                 attachments=[],
                 skills_used=[],
+                user_name=row["user_name"],
             )
             .returning(col(Message.id))
         ).scalar_one()

@@ -21,15 +21,8 @@ from sqlmodel import Session
 
 from agentik_cli import paths
 from agentik_cli.errors import StoreError, UsageError
-
-# The names of every migration, in order. Kept here so that opening a database that is already
-# current does not import the migration module (store/migrations.py appends to both).
-MIGRATION_NAMES: tuple[str, ...] = (
-    "0001_initial",
-    "0002_settings",
-    "0003_reports",
-    "0004_ids_never_reused",
-)
+from agentik_cli.store import migrations
+from agentik_cli.store.migrations import MIGRATION_NAMES
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -175,8 +168,6 @@ class Store:
                 driver.execute("PRAGMA journal_mode = WAL")
         if set(MIGRATION_NAMES) <= applied:
             return
-        from agentik_cli.store import migrations
-
         with translate_errors(), self.engine.connect() as conn:
             # A migration that rebuilds a table must not set off ON DELETE actions when the old copy
             # is dropped; the pragma is a no-op inside a transaction, so it is set before BEGIN.

@@ -1,4 +1,4 @@
-"""Append-only, named migrations, applied in order on open (see engine.MIGRATION_NAMES).
+"""Append-only, named migrations, applied in order on open: MIGRATIONS is the one list.
 
 Each migration describes the schema as it was when it was written, so the tables are frozen here
 rather than taken from models.py: a later change to the models must arrive as a new migration.
@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from agentik_cli.store.engine import MIGRATION_NAMES
+from agentik_cli import environment
 from agentik_cli.store.sql import QUARTER_HOUR_SQLITE
 
 
@@ -441,13 +441,71 @@ def m0004_ids_never_reused(conn: Connection) -> None:
         conn.exec_driver_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, highest))
 
 
+# The sums of cost_totals as 0005 leaves it, in its column order (frozen).
+SUMS_SQL_0005 = (
+    "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
+    "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN estimated THEN 1 ELSE 0 END)"
+)
+
+
+def m0005_team_store(conn: Connection) -> None:
+    """What a store shared by a team needs: who made each message and call (`user_name`; the rows
+    already there are the migrating user's, the only one a local store has had), the running totals
+    per user as well as per agent and model (cost_totals is rebuilt from the ledger, which it sums),
+    price overrides in the store rather than in a file beside it, and the default agent per user."""
+    user = environment.current().user
+    for table in ("messages", "costs"):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN user_name VARCHAR DEFAULT '' NOT NULL"))
+        conn.execute(text(f"UPDATE {table} SET user_name = :user"), {"user": user})
+    conn.execute(text("CREATE INDEX ix_costs_by_user_and_timestamp ON costs (user_name, timestamp)"))
+    conn.execute(text("DROP TABLE cost_totals"))
+    md = MetaData()
+    _sums(
+        md,
+        "cost_totals",
+        Column("agent_key", Integer, primary_key=True),
+        Column("model", String, primary_key=True),
+        Column("provider", String, primary_key=True),
+        Column("user_name", String, primary_key=True),
+        Column("agent_name", String, nullable=True),
+        Column("estimated_calls", BigInteger, nullable=False, server_default=text("0")),
+    )
+    Table(
+        "price_overrides",
+        md,
+        Column("provider", String, primary_key=True),
+        Column("model_key", String, primary_key=True),
+        Column("model", String, nullable=False),
+        _money("input_nd", False),
+        _money("output_nd", False),
+        _money("cache_read_nd"),
+        _money("cache_write_nd"),
+        Column("set_by", String, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    md.create_all(conn)
+    conn.execute(
+        text(
+            "INSERT INTO cost_totals (agent_key, model, provider, user_name, agent_name, calls, input_tokens, "
+            "output_tokens, cache_read_tokens, cache_write_tokens, cost_nd, unpriced_calls, estimated_calls) "
+            f"SELECT coalesce(agent_id, 0), model, provider, user_name, max(agent_name), {SUMS_SQL_0005} FROM costs "
+            "GROUP BY coalesce(agent_id, 0), model, provider, user_name"
+        )
+    )
+    conn.execute(
+        text("UPDATE settings SET key = :key WHERE key = 'default_agent'"), {"key": f"default_agent:{user}"}
+    )
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
     "0003_reports": m0003_reports,
     "0004_ids_never_reused": m0004_ids_never_reused,
+    "0005_team_store": m0005_team_store,
 }
-assert tuple(MIGRATIONS) == MIGRATION_NAMES, "engine.MIGRATION_NAMES and MIGRATIONS disagree"
+MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 
 
 def apply(conn: Connection, applied: set[str], upto: str | None = None) -> list[str]:

@@ -106,6 +106,8 @@ class Message(SQLModel, table=True):
     interrupted: bool = False
     attachments: list[dict] = Field(default_factory=list, sa_type=JSON)
     skills_used: list[str] = Field(default_factory=list, sa_type=JSON)
+    # who wrote it (AGENTIK_USER, else the login name): on a team store, several people share agents
+    user_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class Cost(SQLModel, table=True):
@@ -119,6 +121,7 @@ class Cost(SQLModel, table=True):
         Index("ix_costs_by_model", "model"),
         Index("ix_costs_by_provider", "provider"),
         Index("ix_costs_by_agent_and_timestamp", "agent_id", "timestamp"),
+        Index("ix_costs_by_user_and_timestamp", "user_name", "timestamp"),
         # without these, deleting a session would scan the ledger once per message (SET NULL);
         # partial, so that usage recorded or imported without a session costs no index upkeep
         Index(
@@ -169,6 +172,8 @@ class Cost(SQLModel, table=True):
     # the provider's usage never arrived (a cut-short call): the tokens are agentik's own count
     # (a server default only, so that rows written without it, as an import's are, need no value)
     estimated: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # who made the call (AGENTIK_USER, else the login name; an import row may say)
+    user_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class CostSums(SQLModel):
@@ -185,7 +190,7 @@ class CostSums(SQLModel):
 
 
 class CostTotal(CostSums, table=True):
-    """Running totals of the ledger per agent and model, moved in the transaction that writes (or
+    """Running totals of the ledger per agent, model and user, moved in the transaction that writes (or
     removes) cost rows: `costs summary` and the unfiltered by-agent/model/provider reports read these
     few hundred rows instead of a million. agent_key is the agent's id, or 0 for usage of no agent
     (a key column cannot be NULL and still conflict in an upsert)."""
@@ -195,6 +200,7 @@ class CostTotal(CostSums, table=True):
     agent_key: int = Field(primary_key=True)
     model: str = Field(primary_key=True)
     provider: str = Field(primary_key=True)
+    user_name: str = Field(primary_key=True)
     agent_name: str | None = None
 
 
@@ -213,3 +219,21 @@ class Setting(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+class PriceOverride(SQLModel, table=True):
+    """A price set with `agentik prices set`, in the store so that everyone on a team store prices
+    calls alike (nano-dollars per million tokens, as on a ledger row)."""
+
+    __tablename__ = "price_overrides"
+
+    provider: str = Field(primary_key=True)
+    # lower-cased model: a model's price is found whatever the case it was asked in
+    model_key: str = Field(primary_key=True)
+    model: str
+    input_nd: int = Field(sa_type=BigInteger)
+    output_nd: int = Field(sa_type=BigInteger)
+    cache_read_nd: int | None = Field(default=None, sa_type=BigInteger)
+    cache_write_nd: int | None = Field(default=None, sa_type=BigInteger)
+    set_by: str = ""
+    updated_at: datetime = Field(default_factory=utcnow)
