@@ -190,7 +190,8 @@ def create(store: Store, fields: AgentFields) -> Agent:
         created_at=now,
         updated_at=now,
     )
-    with store.write() as session:
+    with store.write() as unit:
+        session = unit.session
         if _name_taken(session, agent.name):
             raise UsageError(f"an agent named '{agent.name}' already exists")
         session.add(agent)
@@ -296,7 +297,8 @@ def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
     validate(fields)
     if fields.name is not None:
         check_name(fields.name)
-    with store.write() as session:
+    with store.write() as unit:
+        session = unit.session
         agent = resolve(session, ref)
         if fields.name is not None and fields.name != agent.name:
             if _name_taken(session, fields.name, except_id=agent.id):
@@ -337,7 +339,8 @@ def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
 
 
 def remove(store: Store, ref: str) -> Agent:
-    with store.write() as session:
+    with store.write() as unit:
+        session = unit.session
         agent = resolve(session, ref)
         if get_default_id(session) == agent.id:
             session.execute(delete(Setting).where(col(Setting.key) == default_agent_key()))
@@ -391,7 +394,8 @@ def get_default(store: Store) -> Agent | None:
 
 
 def set_default(store: Store, ref: str) -> Agent:
-    with store.write() as session:
+    with store.write() as unit:
+        session = unit.session
         agent = resolve(session, ref)
         setting = session.get(Setting, default_agent_key()) or Setting(key=default_agent_key(), value="")
         setting.value = str(agent.id)

@@ -172,7 +172,8 @@ def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
         row = resolver.row({k: v for k, v in fields.items() if v is not None})
     except RowError as exc:
         raise UsageError(exc.message) from None
-    with store.write() as session:
+    with store.write() as unit:
+        session = unit.session
         row["id"] = ledger.write_cost_row(session, row)
     return row
 
@@ -271,7 +272,8 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
 
     count = 0
     try:
-        with store.write() as session:
+        with store.write() as unit:
+            session = unit.session
             writer = ledger.BulkWriter(session)
             for batch in batches():
                 writer.add(batch)
@@ -322,7 +324,8 @@ def cleanup(store: Store, older_than_days: int, dry_run: bool = False) -> Cleanu
         with store.read() as session:
             rows, cost_nd, unpriced = session.execute(counted).one()
         return Cleanup(int(rows), int(cost_nd), int(unpriced), cutoff)
-    with store.write() as session:
+    with store.write() as unit:
+        session = unit.session
         rows, cost_nd, unpriced = session.execute(counted).one()
         if rows:
             ledger.subtract_from_aggregates(session, old)

@@ -382,7 +382,9 @@ def add_user_message(
         _count_message(session, agent_id, sid, now)
         return sid, message_id
 
-    with store.write() as session:
+    with store.write() as unit:
+
+        session = unit.session
         return work(session)
 
 
@@ -439,7 +441,8 @@ def add_reply(
 def _keep(store: Store, record: dict[str, Any]) -> int | None:
     """Write a record of a call now; when the database cannot take it, into the journal."""
     try:
-        with store.write() as session:
+        with store.write() as unit:
+            session = unit.session
             return _write(session, record)
     except StoreError as exc:
         from agentik_cli.services import journal
@@ -546,7 +549,8 @@ def replay_journal(store: Store) -> int:
     stored = 0
     if records:
         try:
-            with store.write() as session:
+            with store.write() as unit:
+                session = unit.session
                 stored = work(session)
         except StoreError as exc:
             # the database still cannot take them: they stay in the journal, and this command goes on

@@ -199,7 +199,8 @@ def rename(store: Store, session_id: int, title: str) -> None:
     title = " ".join(title.split())
     if not title:
         raise UsageError("the title cannot be empty")
-    with store.write() as session:
+    with store.write() as unit:
+        session = unit.session
         if session.get(ChatSession, session_id) is None:
             raise NotFound(f"no session {session_id}")
         session.execute(update(ChatSession).where(col(ChatSession.id) == session_id).values(title=title))
@@ -218,7 +219,8 @@ def remove(store: Store, session_id: int) -> ChatSession:
     to NULL), so cost totals before and after are equal. The agent's counts of sessions and messages
     drop, and so does its average response time (they follow what exists); its tokens, cost and
     unpriced calls do not (they follow the ledger: see services/agents.py)."""
-    with store.write() as session:
+    with store.write() as unit:
+        session = unit.session
         row = session.get(ChatSession, session_id)
         if row is None:
             raise NotFound(f"no session {session_id}")

@@ -23,6 +23,7 @@ from agentik_cli import paths
 from agentik_cli.errors import StoreError, UsageError
 from agentik_cli.store import migrations
 from agentik_cli.store.migrations import MIGRATION_NAMES
+from agentik_cli.store.unit import Unit
 
 BUSY_TIMEOUT_MS = 10_000
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -148,12 +149,13 @@ class Store:
             yield session
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """One short write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+    def write(self) -> Iterator[Unit]:
+        """One unit of work: a short write transaction (BEGIN IMMEDIATE on SQLite), committed on
+        success, rolled back on any error."""
         with translate_errors(), self.engine.connect() as conn:
             conn.info["immediate"] = True
             with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
-                yield session
+                yield Unit(session)
                 session.flush()
 
     def migrate(self) -> None:

@@ -52,7 +52,8 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int) -> None:
     now = datetime.now(UTC)
     start = now - timedelta(days=days - 1)
     span = (now - start).total_seconds()
-    with store.write() as session:
+    with store.write() as unit:
+        session = unit.session
         session.execute(
             insert(ChatSession),
             [
@@ -114,7 +115,8 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int) -> None:
                 channel="cli",
             )
             costs.append(entry.row())
-        with store.write() as session:
+        with store.write() as unit:
+            session = unit.session
             session.execute(insert(Message), messages)
             writer = ledger.BulkWriter(session)
             writer.add(costs)
