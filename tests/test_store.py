@@ -6,8 +6,8 @@ import sqlite3
 
 from sqlalchemy import text
 
-from agentik_cli.money import fmt_usd, to_nd, to_usd
 from agentik_cli.cli.agents import stats_json
+from agentik_cli.money import fmt_usd, to_nd, to_usd
 from agentik_cli.services import agents, ledger
 from agentik_cli.services.agents import AgentFields
 from agentik_cli.services.pricing import Usage, price_call

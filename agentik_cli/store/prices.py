@@ -94,8 +94,8 @@ def add_missing(unit: Unit, prices: list[Override]) -> int:
     stmt = _insert(unit.session)(table).on_conflict_do_nothing(index_elements=["provider", "model_key"])
     added = 0
     for price in prices:
-        result: Any = unit.session.execute(stmt.values(**_values(unit, price)))
-        added += result.rowcount or 0
+        # a row comes back only when one was inserted (rowcount is not told reliably by every driver)
+        added += len(unit.session.execute(stmt.values(**_values(unit, price)).returning(table.c.provider)).all())
     return added
 
 
