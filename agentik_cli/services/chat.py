@@ -351,16 +351,21 @@ def _create_assistant(store: Store) -> Agent:
     """First use with no agents at all: an agent called `assistant` on the provider whose key is set."""
     for provider in PROVIDERS:
         if keys.get_key(provider):
-            return agents.create(
-                store,
-                agents.AgentFields(
-                    name=ASSISTANT,
-                    model=ASSISTANT_MODELS[provider],
-                    provider=provider,
-                    description="Created by agentik on first use",
-                    system_prompt="You are a helpful assistant.",
-                ),
+            fields = agents.AgentFields(
+                name=ASSISTANT,
+                model=ASSISTANT_MODELS[provider],
+                provider=provider,
+                description="Created by agentik on first use",
+                system_prompt="You are a helpful assistant.",
             )
+            try:
+                return agents.create(store, fields)
+            except UsageError:
+                # another first chat (another terminal, another machine) created it a moment ago
+                with store.read() as session:
+                    if (found := agents.find(session, ASSISTANT)) is not None:
+                        return found
+                raise
     raise UsageError(
         "no agents yet, and no provider key to create one with",
         hint="set ANTHROPIC_API_KEY or OPENAI_API_KEY (or `agentik keys set anthropic`), "
