@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal_column, select, update
 from sqlmodel import Session, col
 
 from agentik_cli import environment
@@ -196,9 +196,10 @@ def subtract_from_aggregates(session: Session, condition: Any) -> None:
     """Before ledger rows matching `condition` are deleted: take their sums off cost_totals and off
     their sessions' totals, with grouped SQL aggregates (buckets are deleted whole by the caller)."""
     c: Any = Cost  # the class's columns, untyped: SQLModel types them as the Python values
+    # the 0 inline: PostgreSQL takes two bound zeros (SELECT and GROUP BY) for different expressions
     grouped = session.execute(
         select(
-            func.coalesce(c.agent_id, 0).label("agent_key"),
+            func.coalesce(c.agent_id, literal_column("0")).label("agent_key"),
             c.model,
             c.provider,
             c.user_name,
@@ -213,7 +214,7 @@ def subtract_from_aggregates(session: Session, condition: Any) -> None:
             func.count().filter(c.estimated).label("estimated_calls"),
         )
         .where(condition)
-        .group_by(func.coalesce(c.agent_id, 0), c.model, c.provider, c.user_name)
+        .group_by(func.coalesce(c.agent_id, literal_column("0")), c.model, c.provider, c.user_name)
     ).all()
     rows = []
     for g in grouped:
@@ -267,6 +268,8 @@ class BulkWriter:
     def add(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
+        if not self.sqlite:
+            Aggregates().add(rows).apply(self.session)  # from the whole rows, before keys are left out
         # keys that no row of the batch sets are left to their NULL default
         used = [key for key in rows[0] if any(row[key] is not None for row in rows)]
         if len(used) < len(rows[0]):
@@ -275,7 +278,6 @@ class BulkWriter:
             executemany(self.session, Cost.__table__, used, rows)  # type: ignore[attr-defined]
         else:
             self.session.execute(insert(Cost.__table__), rows)  # type: ignore[attr-defined]
-            Aggregates().add(rows).apply(self.session)
 
     def finish(self) -> None:
         if self.sqlite:
