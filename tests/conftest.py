@@ -289,4 +289,5 @@ def stored_bytes(home: Path) -> bytes:
     if _test_db is None:
         return b"".join(path.read_bytes() for path in sorted(home.glob("agentik.db*")))
     tables = [row[0] for row in db_rows(home, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-    return "\n".join(str(row[0]) for table in tables for row in db_rows(home, f"SELECT t::text FROM {table} t")).encode()
+    rows = [row[0] for table in tables for row in db_rows(home, f"SELECT t::text FROM {table} t")]
+    return "\n".join(rows).encode()

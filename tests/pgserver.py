@@ -45,22 +45,30 @@ def find_bin() -> Path | None:
     return Path(initdb).parent if initdb else None
 
 
+# What configure() found, read once: the suite's fixture clears the environment around each test.
+_found: dict[str, str] = {}
+
+
+def socket() -> str:
+    return _found["socket"]
+
+
 def url(database: str, socket: str | None = None) -> str:
-    socket = socket or os.environ.get(ENV_SERVER) or _started.get("socket")
+    socket = socket or _found.get("socket")
     return f"postgresql+psycopg://postgres@/{database}?host={socket}&port={PORT}"
 
 
 def configure(config: Any) -> None:
     """Start the run's server, unless a parent process already did (xdist workers; a pytest run
     inside a test)."""
-    if os.environ.get(ENV_SERVER) or os.environ.get(ENV_SKIPPED):
-        return
-    try:
-        socket = _start()
-    except _NotRun as exc:
-        os.environ[ENV_SKIPPED] = str(exc)
-        return
-    os.environ[ENV_SERVER] = socket
+    if not (os.environ.get(ENV_SERVER) or os.environ.get(ENV_SKIPPED)):
+        try:
+            os.environ[ENV_SERVER] = _start()
+        except _NotRun as exc:
+            os.environ[ENV_SKIPPED] = str(exc)
+    for key, name in (("socket", ENV_SERVER), ("skipped", ENV_SKIPPED)):
+        if os.environ.get(name):
+            _found[key] = os.environ[name]
 
 
 def unconfigure(config: Any) -> None:
@@ -72,9 +80,9 @@ def unconfigure(config: Any) -> None:
 
 
 def skipped_reason() -> str | None:
-    if os.environ.get(ENV_SERVER):
+    if _found.get("socket"):
         return None
-    return os.environ.get(ENV_SKIPPED) or "no PostgreSQL server was started"
+    return _found.get("skipped") or "no PostgreSQL server was started"
 
 
 def header(config: Any) -> str:
@@ -84,7 +92,7 @@ def header(config: Any) -> str:
     if reason is not None:
         return f"agentik stores: the PostgreSQL half did NOT run ({reason}); SQLite only"
     which = "SQLite and PostgreSQL" if config.getoption("store") == "both" else "PostgreSQL only"
-    return f"agentik stores: {which} (PostgreSQL server on {os.environ[ENV_SERVER]})"
+    return f"agentik stores: {which} (PostgreSQL server on {_found['socket']})"
 
 
 class _NotRun(Exception):
@@ -153,7 +161,7 @@ def _create_template(socket: str) -> None:
 def _connect(socket: str | None = None) -> Any:
     import psycopg
 
-    socket = socket or os.environ[ENV_SERVER]
+    socket = socket or _found["socket"]
     return psycopg.connect(host=socket, port=PORT, user="postgres", dbname="postgres", autocommit=True)
 
 

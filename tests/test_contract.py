@@ -129,7 +129,15 @@ def test_every_json_command_is_exercised():
     assert set(BAD_RUNS) == set(COMMANDS)
 
 
-@pytest.mark.parametrize("name", sorted(JSON_RUNS))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.sqlite_only(reason="db backup copies a SQLite file"))
+        if n == "db backup"
+        else n
+        for n in sorted(JSON_RUNS)
+    ],
+)
 def test_json_output_is_only_json(cli, world, name, tmp_path):
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in JSON_RUNS[name]]
     result = cli(*args, "--json", input=IMPORT_LINE if name == "costs import" else None)

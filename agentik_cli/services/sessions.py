@@ -142,10 +142,10 @@ def search(store: Store, query: str, agent: str | None = None, limit: int = 20) 
     _check_limit(limit)
     if not query.strip():
         raise UsageError("the search query is empty")
+    match = _fts_query(query)  # a query without words is refused on every store
     with store.read() as session:
         agent_id = agents.resolve(session, agent).id if agent is not None else None
         if store.is_sqlite:
-            match = _fts_query(query)
             # The newest matches first (FTS5 walks rowids backwards without sorting), ranked by bm25.
             window = text(
                 "SELECT rowid AS id, bm25(messages_fts) AS score FROM messages_fts WHERE messages_fts MATCH :q "

@@ -122,8 +122,9 @@ def set_sequences_above_ids(conn: Any, tables: Iterable[str]) -> None:
                 {"highest": highest},
             )
         else:
-            seq = conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"), {"t": table}).scalar()
+            values = {"t": table, "s": highest}
+            seq = conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"), values).scalar()
             if seq is None:
-                conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), {"t": table, "s": highest})
+                conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), values)
             elif int(seq) < highest:
-                conn.execute(text("UPDATE sqlite_sequence SET seq = :s WHERE name = :t"), {"t": table, "s": highest})
+                conn.execute(text("UPDATE sqlite_sequence SET seq = :s WHERE name = :t"), values)
