@@ -67,6 +67,7 @@ JSON_RUNS: dict[str, list[str]] = {
     "keys list": ["keys", "list"],
     "db status": ["db", "status"],
     "db backup": ["db", "backup", "{tmp}/backup.db"],
+    "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
 }
 IMPORT_LINE = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 2, "output_tokens": 2}) + "\n"
 
@@ -106,6 +107,7 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "db status": (["db", "status", "--frob"], 2),
     "db upgrade": (["db", "upgrade", "extra"], 2),
     "db backup": (["db", "backup", "/no/such/folder/backup.db"], 2),
+    "db copy": (["db", "copy", "--to", "/no/such/folder/copy.db"], 2),
 }
 
 

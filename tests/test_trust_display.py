@@ -323,6 +323,7 @@ def test_agent_search_takes_percent_and_underscore_literally(cli):
     assert [a["name"] for a in cli.json("agents", "search", "e_c")] == ["snake_case"]
 
 
+@pytest.mark.sqlite_only(reason="the LIKE search of a store without full-text search, run on a SQLite store")
 def test_message_search_without_fts_takes_wildcards_literally(cli, fake, store, monkeypatch):
     from agentik_cli.services import sessions
 

@@ -13,6 +13,7 @@ from sqlmodel import col
 from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.money import to_usd
 from agentik_cli.services import agents
+from agentik_cli.store import dialect
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Agent, ChatSession, Message
 from agentik_cli.timeutil import iso
@@ -142,16 +143,23 @@ def search(store: Store, query: str, agent: str | None = None, limit: int = 20) 
     _check_limit(limit)
     if not query.strip():
         raise UsageError("the search query is empty")
-    match = _fts_query(query)  # a query without words is refused on every store
     with store.read() as session:
         agent_id = agents.resolve(session, agent).id if agent is not None else None
-        if store.is_sqlite:
+        if store.is_sqlite or dialect.is_postgres(session):
+            match = _fts_query(query)
             # The newest matches first (FTS5 walks rowids backwards without sorting), ranked by bm25.
             window = text(
                 "SELECT rowid AS id, bm25(messages_fts) AS score FROM messages_fts WHERE messages_fts MATCH :q "
                 + ("AND rowid IN (SELECT id FROM messages WHERE agent_id = :agent) " if agent_id else "")
                 + "ORDER BY rowid DESC LIMIT :window"
             )
+            if dialect.is_postgres(session):  # the tsvector column of migration 0003 (see store/dialect.py)
+                match = " ".join(re.findall(r"\w+", query))
+                window = text(
+                    dialect.search_sql(session)
+                    + (" AND agent_id = :agent" if agent_id else "")
+                    + " ORDER BY id DESC LIMIT :window"
+                )
             params: dict[str, Any] = {"q": match, "window": SEARCH_WINDOW}
             if agent_id:
                 params["agent"] = agent_id

@@ -112,19 +112,25 @@ def set_sequences_above_ids(conn: Any, tables: Iterable[str]) -> None:
     from sqlalchemy import text
 
     for table in tables:
-        highest = int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one())
-        if is_postgres(conn):
-            if highest == 0:
-                continue  # an unused sequence starts at 1 still
-            sequence = conn.execute(text(f"SELECT pg_get_serial_sequence('{table}', 'id')")).scalar_one()
-            conn.execute(
-                text(f"SELECT setval('{sequence}', greatest(:highest, (SELECT last_value FROM {sequence})), true)"),
-                {"highest": highest},
-            )
-        else:
-            values = {"t": table, "s": highest}
-            seq = conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"), values).scalar()
-            if seq is None:
-                conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), values)
-            elif int(seq) < highest:
-                conn.execute(text("UPDATE sqlite_sequence SET seq = :s WHERE name = :t"), values)
+        raise_counter(conn, table, int(conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {table}")).scalar_one()))
+
+
+def raise_counter(conn: Any, table: str, value: int) -> None:
+    """Make the next id `table` hands out come after `value` (never lowering its counter)."""
+    from sqlalchemy import text
+
+    if value <= 0:
+        return  # an unused counter starts at 1 still
+    if is_postgres(conn):
+        sequence = conn.execute(text(f"SELECT pg_get_serial_sequence('{table}', 'id')")).scalar_one()
+        conn.execute(
+            text(f"SELECT setval('{sequence}', greatest(:value, (SELECT last_value FROM {sequence})), true)"),
+            {"value": value},
+        )
+        return
+    values = {"t": table, "s": value}
+    seq = conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :t"), values).scalar()
+    if seq is None:
+        conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), values)
+    elif int(seq) < value:
+        conn.execute(text("UPDATE sqlite_sequence SET seq = :s WHERE name = :t"), values)
