@@ -329,12 +329,11 @@ def _move_totals(conn: Connection, state: CopyState, spans: dict[str, tuple[int,
         )
         quarter = dialect.quarter_hour_sql(conn)
         bucket_updates = updates.replace("cost_totals.", "cost_buckets.")
-        conn.execute(
-            text(
-                f"INSERT INTO cost_buckets (start, {columns}) SELECT {quarter}, {sums} FROM costs "
-                f"WHERE id BETWEEN :low AND :high GROUP BY {quarter} ON CONFLICT (start) DO UPDATE SET {bucket_updates}"
-            ),
-            {"low": low, "high": high},
+        # SQLite's quarter hour holds ':00' (a bind parameter to text()): the driver's SQL, ids inline
+        conn.exec_driver_sql(
+            f"INSERT INTO cost_buckets (start, {columns}) SELECT {quarter}, {sums} FROM costs "
+            f"WHERE id BETWEEN {int(low)} AND {int(high)} GROUP BY {quarter} "
+            f"ON CONFLICT (start) DO UPDATE SET {bucket_updates}"
         )
     # the sessions and agents the copied rows belong to: their counters from the target's own rows
     touched_sessions: set[int] = set()
