@@ -99,6 +99,13 @@ class _NotRun(Exception):
     pass
 
 
+def start() -> str:
+    """Start a server for a benchmark (stopped at exit); returns its socket folder."""
+    socket = _start()
+    _found["socket"] = socket
+    return socket
+
+
 def _as_postgres() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 

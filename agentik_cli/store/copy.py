@@ -121,7 +121,8 @@ def copy(source: Store, target: Store, *, progress: Progress | None = None) -> d
         with tconn.begin():
             if dialect.is_postgres(tconn):
                 tconn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _COPY_LOCK})
-            state = CopyState.load(tconn.execute(select(Setting.value).where(Setting.key == key)).scalar())
+            settings = _table(Setting)
+            state = CopyState.load(tconn.execute(select(settings.c.value).where(settings.c.key == key)).scalar())
             with translate_errors(source.url), _snapshot(source) as sconn:
                 copied = _copy_rows(sconn, tconn, state, progress)
                 extra = _copy_settings_and_prices(sconn, tconn, state)
@@ -362,7 +363,8 @@ def _move_totals(conn: Connection, state: CopyState, spans: dict[str, tuple[int,
                     "WHERE c.session_id = sessions.id), 0), "
                     "output_tokens = coalesce((SELECT sum(c.output_tokens) FROM costs c "
                     "WHERE c.session_id = sessions.id), 0), "
-                    "cost_nd = coalesce((SELECT sum(c.total_cost_nd) FROM costs c WHERE c.session_id = sessions.id), 0), "
+                    "cost_nd = coalesce((SELECT sum(c.total_cost_nd) FROM costs c "
+                    "WHERE c.session_id = sessions.id), 0), "
                     "unpriced_calls = (SELECT count(*) FROM costs c WHERE c.session_id = sessions.id "
                     "AND c.total_cost_nd IS NULL), "
                     "last_message_at = coalesce((SELECT max(m.timestamp) FROM messages m "
@@ -410,7 +412,11 @@ def _copy_settings_and_prices(sconn: Connection, tconn: Connection, state: CopyS
     )
     settings = _table(Setting)
     defaults = []
-    for key, value in sconn.execute(select(settings.c.key, settings.c.value).where(settings.c.key.like("default_agent:%"))):
+    ours = set(tconn.execute(select(settings.c.key).where(settings.c.key.like("default_agent:%"))).scalars())
+    theirs_defaults = select(settings.c.key, settings.c.value).where(settings.c.key.like("default_agent:%"))
+    for key, value in sconn.execute(theirs_defaults):
+        if key in ours:
+            continue  # the target's own choice stays
         try:
             mapped = state.agents.get(int(value))
         except ValueError:
@@ -449,7 +455,7 @@ def _check(sconn: Connection, tconn: Connection, state: CopyState) -> dict[str, 
         source[name] = int(sconn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
         target[name] = int(tconn.execute(text(f"SELECT count(*) FROM {name} {_within(state, name)}")).scalar_one())
     source["agents"] = int(sconn.execute(text("SELECT count(*) FROM agents")).scalar_one())
-    ids = sorted(set(state.agents[a] for a in sconn.execute(text("SELECT id FROM agents")).scalars()))
+    ids = sorted({state.agents[a] for a in sconn.execute(text("SELECT id FROM agents")).scalars()})
     target["agents"] = (
         int(tconn.execute(text(f"SELECT count(*) FROM agents WHERE id IN ({', '.join(map(str, ids))})")).scalar_one())
         if ids
@@ -457,7 +463,10 @@ def _check(sconn: Connection, tconn: Connection, state: CopyState) -> dict[str, 
     )
     # the ledger's own sums on the target against its maintained totals
     totals = tconn.execute(
-        text("SELECT coalesce(sum(calls), 0), coalesce(sum(cost_nd), 0), coalesce(sum(input_tokens), 0) FROM cost_totals")
+        text(
+            "SELECT coalesce(sum(calls), 0), coalesce(sum(cost_nd), 0), coalesce(sum(input_tokens), 0) "
+            "FROM cost_totals"
+        )
     ).one()
     ledger = tconn.execute(
         text("SELECT count(*), coalesce(sum(total_cost_nd), 0), coalesce(sum(input_tokens), 0) FROM costs")

@@ -103,6 +103,10 @@ def _libpq() -> Any:
     return None
 
 
+def _quoted(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def _numbered(sql: str) -> str:
     parts = sql.split("?")
     return "".join(part + (f"${i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
@@ -114,7 +118,7 @@ def _postgres(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ..
     if lib is None:
         import psycopg
 
-        with psycopg.connect(**keywords) as conn:
+        with psycopg.connect(" ".join(f"{k}='{_quoted(v)}'" for k, v in keywords.items())) as conn:
             conn.read_only = True
             return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), params).fetchall()]
     keys = (ctypes.c_char_p * (len(keywords) + 1))(*(k.encode() for k in keywords), None)
