@@ -82,8 +82,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if config.getoption("store") != "sqlite" and pgserver.skipped_reason() is not None:
-        terminalreporter.write_line(pgserver.header(config), yellow=True, bold=True)
+    # at the end too, where it is seen (-q hides the header)
+    if hasattr(config, "workerinput"):
+        return
+    missing = config.getoption("store") != "sqlite" and pgserver.skipped_reason() is not None
+    terminalreporter.write_line(pgserver.header(config), yellow=missing, bold=missing)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

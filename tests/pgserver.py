@@ -33,7 +33,11 @@ _admin: Any = None
 
 
 def find_bin() -> Path | None:
-    """The newest PostgreSQL 15+ binaries: Debian's /usr/lib/postgresql/N/bin, else initdb on PATH."""
+    """The newest PostgreSQL 15+ binaries: Debian's /usr/lib/postgresql/N/bin, else initdb on PATH
+    (AGENTIK_TEST_PG_BIN names the folder instead)."""
+    if os.environ.get("AGENTIK_TEST_PG_BIN"):
+        chosen = Path(os.environ["AGENTIK_TEST_PG_BIN"])
+        return chosen if (chosen / "initdb").exists() else None
     found = []
     for folder in glob.glob("/usr/lib/postgresql/*/bin"):
         version = Path(folder).parent.name

@@ -379,6 +379,7 @@ def test_a_reply_the_database_cannot_take_is_kept_and_stored_by_the_next_command
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only(reason="SQLite's database-wide write lock")
 def test_a_chat_during_a_long_import_stores_its_reply(fake, agentik_home, tmp_path):
     """The case that was found: the reply of a chat arrives while `costs import` holds the write
     lock for longer than the busy timeout (10 s)."""
