@@ -12,8 +12,11 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
@@ -49,6 +52,16 @@ def blank():
     engine.reset_stores()
     for name in made:
         pgserver.drop_database(name)
+
+
+@contextmanager
+def connected(url: str, begin: bool = False) -> Iterator[Any]:
+    store = Store(url)
+    try:
+        with store.engine.begin() if begin else store.engine.connect() as conn:
+            yield conn
+    finally:
+        store.dispose()
 
 
 def schema(url: str) -> dict:
@@ -157,7 +170,7 @@ def test_upgrade_from_the_first_schema_keeps_data_and_counts_on(blank, cli, monk
     assert cli.json("db", "status")["schema"] == MIGRATION_NAMES[-1]
     assert [r["message_id"] for r in cli.json("sessions", "search", "pool")] == [1]
     assert {r["agent"]: r["cost"] for r in cli.json("costs", "by-agent")} == {"Old": 7.5e-08}
-    with Store(url).engine.connect() as conn:
+    with connected(url) as conn:
         start = conn.execute(text("SELECT start FROM cost_buckets")).scalar()
     assert start == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # the quarter hour of 10:07 UTC
 
@@ -168,7 +181,7 @@ def test_db_status_never_migrates(blank, cli, monkeypatch):
     data = cli.json("db", "status")
     assert data["schema"] is None and data["pending"] == list(MIGRATION_NAMES)
     assert data["dialect"] == "postgresql" and "hunter2" not in data["url"] and ":***@" in data["url"]
-    with Store(url).engine.connect() as conn:
+    with connected(url) as conn:
         assert inspect(conn).get_table_names() == []
     cli("agents", "create", "helper", "--model", "gpt-4o")
     data = cli.json("db", "status")
@@ -178,12 +191,12 @@ def test_db_status_never_migrates(blank, cli, monkeypatch):
 
 def test_another_programs_database_is_left_alone(blank, cli, monkeypatch):
     url = blank()
-    with Store(url).engine.begin() as conn:
+    with connected(url, begin=True) as conn:
         conn.execute(text("CREATE TABLE notes (id serial PRIMARY KEY, body text)"))
     monkeypatch.setenv("AGENTIK_DB", url)
     result = cli("agents", "list", code=2)
     assert "not agentik's" in result.stderr and "notes" in result.stderr
-    with Store(url).engine.connect() as conn:
+    with connected(url) as conn:
         assert inspect(conn).get_table_names() == ["notes"]
 
 
@@ -207,7 +220,7 @@ def test_two_processes_migrate_a_blank_database_at_once(blank):
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    with Store(url).engine.connect() as conn:
+    with connected(url) as conn:
         assert migrations.applied_names(conn) == list(MIGRATION_NAMES)
 
 
@@ -223,7 +236,7 @@ def test_completion_reads_names_and_never_migrates(cli, blank, agentik_home):
     assert complete(os.environ["AGENTIK_DB"]) == ["helper", "My Agent"]
     url = blank()
     assert complete(url) == []
-    with Store(url).engine.connect() as conn:
+    with connected(url) as conn:
         assert inspect(conn).get_table_names() == []
 
 

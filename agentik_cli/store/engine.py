@@ -338,7 +338,11 @@ def get_store(db: str | None = None) -> Store:
     store = _stores.get(url)
     if store is None:
         store = Store(url)
-        store.migrate()
+        try:
+            store.migrate()
+        except BaseException:
+            store.dispose()  # a refused database leaves no connection behind
+            raise
         _stores[url] = store
     return store
 
