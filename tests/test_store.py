@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-
+import pytest
 from sqlalchemy import text
 
 from agentik_cli.cli.agents import stats_json
@@ -13,6 +12,7 @@ from agentik_cli.services.agents import AgentFields
 from agentik_cli.services.pricing import Usage, price_call
 
 
+@pytest.mark.sqlite_only(reason="SQLite's pragmas")
 def test_sqlite_pragmas(store):
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -20,6 +20,7 @@ def test_sqlite_pragmas(store):
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
 
 
+@pytest.mark.sqlite_only(reason="the SQLite file in AGENTIK_HOME")
 def test_database_created_on_first_use_in_agentik_home(store, agentik_home):
     assert (agentik_home / "agentik.db").exists()
 
@@ -92,12 +93,16 @@ def test_cost_row_keeps_unit_prices_and_cache_tokens(store):
     ledger.add_reply(
         store, agent_id=agent.id, agent_name="a", session_id=session_id, content="r", channel="cli", cost=entry
     )
-    with sqlite3.connect(store.url.removeprefix("sqlite:///")) as db:
-        row = db.execute(
-            "SELECT input_tokens, cache_read_tokens, cache_write_tokens, total_tokens, input_cost_nd, "
-            "output_cost_nd, total_cost_nd, price_input_nd, price_output_nd, price_cache_read_nd, "
-            "price_cache_write_nd FROM costs"
-        ).fetchone()
+    with store.engine.connect() as conn:
+        row = tuple(
+            conn.execute(
+                text(
+                    "SELECT input_tokens, cache_read_tokens, cache_write_tokens, total_tokens, input_cost_nd, "
+                    "output_cost_nd, total_cost_nd, price_input_nd, price_output_nd, price_cache_read_nd, "
+                    "price_cache_write_nd FROM costs"
+                )
+            ).one()
+        )
     # 700 uncached * $3 + 200 reads * $0.30 + 100 writes * $3.75 = $0.002535; 500 * $15 = $0.0075
     assert row == (
         1000,
