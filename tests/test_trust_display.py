@@ -7,12 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import sys
 
 import pytest
 
-from tests.conftest import db_rows
+from tests.conftest import db_execute, db_rows
 from tests.fakeprovider import Reply
 
 # gpt-4o-mini costs $0.15 per million input tokens: 73 tokens are $0.00001095, which float repr
@@ -280,8 +279,7 @@ def test_a_number_means_the_id_even_beside_a_legacy_digit_name(cli, agentik_home
     for name in ("first", "second", "legacy"):
         cli("agents", "create", name, "--model", "gpt-4o-mini")
     # a store from before digit names were refused: agent 3 is named "1"
-    with sqlite3.connect(agentik_home / "agentik.db") as db:
-        db.execute("UPDATE agents SET name = '1', name_key = '1' WHERE id = 3")
+    db_execute(agentik_home, ("UPDATE agents SET name = '1', name_key = '1' WHERE id = 3", ()))
     assert cli.json("agents", "show", "1")["name"] == "first"
     assert cli.json("agents", "show", "0001")["name"] == "first"
     cli("costs", "record", "--model", "gpt-4o-mini", "--provider", "openai", "--input-tokens", "1",
