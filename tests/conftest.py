@@ -53,8 +53,6 @@ def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         monkeypatch.setenv(name, value)
     set_tz(monkeypatch, zone)
     engine.reset_stores()
-    config.settings.db = None
-    config.settings.no_color = False
     yield home
     engine.reset_stores()
 

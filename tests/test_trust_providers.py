@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agentik_cli import values
 from agentik_cli.providers import base
 from tests.conftest import db_rows
 from tests.fakeprovider import FakeProvider, Reply
@@ -409,15 +410,15 @@ def test_what_counts_as_a_token_count():
 
 
 def test_the_prompt_estimate_counts_system_history_and_attachments():
-    image = base.Attachment(name="a.png", mime="image/png", size=3, sha256="0", data=b"png")
-    notes = base.Attachment(name="n.txt", mime="text/plain", size=300, sha256="1", text="x" * 300)
-    request = base.ChatRequest(
+    image = values.Attachment(name="a.png", mime="image/png", size=3, sha256="0", data=b"png")
+    notes = values.Attachment(name="n.txt", mime="text/plain", size=300, sha256="1", text="x" * 300)
+    request = values.ChatRequest(
         model="m",
         system="s" * 30,
         messages=[
-            base.Turn("user", "q" * 30),
-            base.Turn("assistant", "a" * 30),
-            base.Turn("user", "é" * 15, [image, notes]),
+            values.Turn("user", "q" * 30),
+            values.Turn("assistant", "a" * 30),
+            values.Turn("user", "é" * 15, [image, notes]),
         ],
     )
     # three 30-byte texts; then 30 bytes of é, "\n\n", the file in its 28 bytes of wrapper; an image;

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from agentik_cli import config
+from agentik_cli import config, environment
 from agentik_cli.cli import render
 from agentik_cli.cli.options import Json
 
@@ -20,7 +20,7 @@ app = typer.Typer(
 def _store():  # noqa: ANN202 - Store; opened without migrating
     from agentik_cli.store.engine import Store, resolve_url
 
-    return Store(resolve_url(config.settings.db))
+    return Store(resolve_url(environment.current().db))
 
 
 @app.command()

@@ -12,13 +12,11 @@ from agentik_cli.providers.base import (
     NO_KEY,
     UNREADABLE,
     CallState,
-    ChatRequest,
-    Chunk,
     Provider,
-    Turn,
     field_count,
     provider_error,
 )
+from agentik_cli.values import ChatRequest, Chunk, Turn
 
 
 def _content(turn: Turn) -> Any:

@@ -5,70 +5,17 @@ updating a CallState as it goes so that a call cut short still knows its tokens 
 
 from __future__ import annotations
 
-import base64
 import math
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from agentik_cli import limits
-from agentik_cli.services.pricing import Usage
+from agentik_cli.values import ChatRequest, Chunk, Usage
 
-DEFAULT_MAX_TOKENS = 8192
 MAX_RETRIES = 2  # the SDKs' default: 429, 408, 409 and 5xx are retried twice, with backoff
-
-
-@dataclass
-class Attachment:
-    name: str
-    mime: str
-    size: int
-    sha256: str
-    data: bytes | None = None  # images, for this call only
-    text: str | None = None  # text files: kept, so the history can send them again
-
-    @property
-    def is_image(self) -> bool:
-        return self.mime.startswith("image/")
-
-    def b64(self) -> str:
-        assert self.data is not None
-        return base64.b64encode(self.data).decode("ascii")
-
-    def meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {"name": self.name, "type": self.mime, "size": self.size, "sha256": self.sha256}
-        if self.text is not None:
-            meta["text"] = self.text
-        return meta
-
-
-@dataclass
-class Turn:
-    role: Literal["user", "assistant"]
-    content: str
-    attachments: list[Attachment] = field(default_factory=list)
-
-    def text_with_files(self) -> str:
-        """The message text with text attachments inlined, and a note for images no longer at hand."""
-        parts = [self.content] if self.content else []
-        for a in self.attachments:
-            if a.text is not None:
-                parts.append(f"<file name={a.name!r}>\n{a.text}\n</file>")
-            elif a.data is None:
-                parts.append(f"[image {a.name} was attached here]")
-        return "\n\n".join(parts)
-
-
-@dataclass
-class ChatRequest:
-    model: str
-    messages: list[Turn]
-    system: str | None = None
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    temperature: float | None = None
-    stream: bool = True
 
 
 @dataclass
@@ -147,12 +94,6 @@ def estimate_prompt(request: ChatRequest) -> int:
         total += TOKENS_PER_MESSAGE + estimate_tokens(turn.text_with_files())
         total += TOKENS_PER_IMAGE * sum(1 for a in turn.attachments if a.is_image and a.data is not None)
     return total
-
-
-@dataclass
-class Chunk:
-    kind: Literal["text", "thinking"]
-    text: str
 
 
 # An explicit key, even this placeholder, stops an SDK looking for one of its own. On an agent's own

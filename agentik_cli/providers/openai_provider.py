@@ -11,13 +11,11 @@ from agentik_cli.providers.base import (
     NO_KEY,
     UNREADABLE,
     CallState,
-    ChatRequest,
-    Chunk,
     Provider,
-    Turn,
     field_count,
     provider_error,
 )
+from agentik_cli.values import ChatRequest, Chunk, Turn
 
 # OpenAI's reasoning models reject a non-default temperature and want max_completion_tokens.
 _REASONING = re.compile(r"^(o\d|gpt-5|gpt-[6-9])")

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agentik_cli.errors import UsageError
-from agentik_cli.providers.base import Attachment
 from agentik_cli.text import decode, repair, replaced_note
+from agentik_cli.values import Attachment
 
 MIB = 1024 * 1024
 # The providers' per-image limits (Anthropic: 5 MB an image through the API; OpenAI: 20 MB).

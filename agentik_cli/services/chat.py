@@ -18,12 +18,13 @@ from sqlmodel import col
 
 from agentik_cli import limits
 from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
-from agentik_cli.providers.base import DEFAULT_MAX_TOKENS, Attachment, CallState, ChatRequest, Chunk, Provider, Turn
+from agentik_cli.providers.base import CallState, Provider
 from agentik_cli.providers.catalog import PROVIDERS, takes_temperature
 from agentik_cli.services import agents, keys, ledger
-from agentik_cli.services.pricing import PriceBook, Priced, Usage
+from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Agent, ChatSession, Message
+from agentik_cli.values import DEFAULT_MAX_TOKENS, Attachment, ChatRequest, Chunk, Priced, Turn, Usage
 
 ASSISTANT = "assistant"
 ASSISTANT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4o-mini"}

@@ -15,10 +15,10 @@ from sqlmodel import Session, col
 
 from agentik_cli import environment
 from agentik_cli.errors import StoreError
-from agentik_cli.services.pricing import Priced, Usage
 from agentik_cli.store.engine import Store, notify
 from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting
 from agentik_cli.timeutil import now_utc
+from agentik_cli.values import Priced, Usage
 
 TITLE_LENGTH = 60
 
