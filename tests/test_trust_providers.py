@@ -90,12 +90,15 @@ def set_scene(scene: str, cli, monkeypatch, tmp_path: Path) -> None:
         monkeypatch.setenv("ANTHROPIC_IDENTITY_TOKEN", IDENTITY_TOKEN)
 
 
-def assert_nothing_leaked(fake: FakeProvider, provider: str, allowed_authorization: str | None = None) -> None:
+def assert_nothing_leaked(
+    fake: FakeProvider, provider: str, allowed_authorization: str | None = None, allowed_api_key: str | None = None
+) -> None:
     assert fake.requests, "no request reached the server"
     for request in fake.requests:
         assert request.path == ENDPOINTS[provider]  # no token exchange, no discovery
         headers = dict(request.headers)
         assert headers.pop("authorization", None) == allowed_authorization
+        assert headers.pop("x-api-key", None) == allowed_api_key
         for name in ("x-api-key", "openai-organization", "openai-project", "x-team-token", "anthropic-beta"):
             assert name not in headers
         wire = json.dumps(headers) + json.dumps(request.body)
@@ -129,7 +132,11 @@ def test_own_server_gets_its_own_key_and_nothing_else(cli, fake, monkeypatch, tm
     for stream in ([], ["--no-stream"]):
         cli("chat", "own", "-m", "hi", *stream)
     assert len(fake.requests) == 2
-    assert_nothing_leaked(fake, provider, allowed_authorization="Bearer own-server-key-0123")
+    # in the provider's own header: Anthropic's API (and every server that speaks it) reads x-api-key
+    if provider == "anthropic":
+        assert_nothing_leaked(fake, provider, allowed_api_key="own-server-key-0123")
+    else:
+        assert_nothing_leaked(fake, provider, allowed_authorization="Bearer own-server-key-0123")
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])

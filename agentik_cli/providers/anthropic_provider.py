@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentik_cli.providers.base import (
+    MIB,
     NO_KEY,
     UNREADABLE,
     CallState,
@@ -35,6 +36,12 @@ def _content(turn: Turn) -> Any:
 class AnthropicProvider(Provider):
     name = "anthropic"
     display_name = "Anthropic"
+    key_env = "ANTHROPIC_API_KEY"
+    key_header = "X-Api-Key"  # as the SDK spells it, so that ours replaces the SDK's own
+    default_model = "claude-sonnet-4-5"
+    model_prefixes = ("claude-",)
+    temperature_range = None  # the API version the SDK sends takes no sampling parameters
+    image_limit = 5 * MIB  # an image through the API
     base_url_env = "ANTHROPIC_BASE_URL"
     custom_headers_env = "ANTHROPIC_CUSTOM_HEADERS"
     ambient_headers = ("X-Api-Key",)

@@ -102,12 +102,29 @@ NO_KEY = "agentik-no-key"
 UNREADABLE = "events or fields agentik cannot read"
 
 
+MIB = 1024 * 1024
+
+
 class Provider:
-    """One per SDK. `name` is the provider id used in prices and the ledger; `endpoint` names the
-    API path called, for the ledger."""
+    """One per SDK, and everything agentik knows of that provider, declared here: adding a provider
+    is one subclass, listed in providers/registry.py. `name` is the provider id used in prices and
+    the ledger; `endpoint` names the API path called, for the ledger.
+
+    A subclass module must import its SDK only inside its methods: the registry imports every
+    subclass, and `agentik --help` and completion import the registry."""
 
     name: ClassVar[str]
     display_name: ClassVar[str]  # "Anthropic": how errors name the provider's own API
+    key_env: ClassVar[str]  # where the provider's key is looked for first: "ANTHROPIC_API_KEY"
+    # the header that carries a key (to an agent's own server as to the provider), and what goes
+    # before the key in it
+    key_header: ClassVar[str]
+    key_scheme: ClassVar[str] = ""
+    default_model: ClassVar[str]  # the model of the agent made on first use
+    model_prefixes: ClassVar[tuple[str, ...]] = ()  # model names that tell the provider (lower case)
+    temperature_range: ClassVar[tuple[float, float] | None] = (0.0, 2.0)  # None: takes no temperature
+    max_tokens: ClassVar[int] = limits.MAX_TOKENS  # the most an agent may ask of one reply
+    image_limit: ClassVar[int] = 5 * MIB  # bytes an attached image may have
     base_url_env: ClassVar[str]  # the SDK's own base-URL variable
     custom_headers_env: ClassVar[str]  # the SDK's own extra-headers variable ("Name: value" lines)
     ambient_headers: ClassVar[tuple[str, ...]]  # headers the SDK fills in from the environment
@@ -148,13 +165,16 @@ class Provider:
         --api-key-env key, or none at all. Both SDKs pick credentials up by themselves (keys and
         tokens in the environment, Anthropic profiles and workload identity, OpenAI organization and
         project ids, the *_CUSTOM_HEADERS variables) and would send them to any base URL; `omit` is
-        the SDK's marker that removes a header whatever set it. Set on the client, not per request:
-        the SDKs' debug logs print each request's own headers."""
+        the SDK's marker that removes a header whatever set it. The key goes in `key_header`, as the
+        provider's API takes it (x-api-key for Anthropic, a bearer token for OpenAI). Set on the
+        client, not per request: the SDKs' debug logs print each request's own headers."""
         if not self.own_server:
             return {}
         names = [*self.ambient_headers, *_header_names(os.environ.get(self.custom_headers_env, ""))]
         headers: dict[str, Any] = dict.fromkeys(names, omit)
-        headers["Authorization"] = f"Bearer {self.api_key}" if self.api_key else omit
+        headers["Authorization"] = omit
+        if self.api_key:  # in the provider's own header: a compatible server checks that one
+            headers[self.key_header] = f"{self.key_scheme}{self.api_key}"
         return headers
 
     @property

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from agentik_cli.providers.base import (
+    MIB,
     NO_KEY,
     UNREADABLE,
     CallState,
@@ -34,6 +35,12 @@ def _content(turn: Turn) -> Any:
 class OpenAIProvider(Provider):
     name = "openai"
     display_name = "OpenAI"
+    key_env = "OPENAI_API_KEY"
+    key_header = "Authorization"
+    key_scheme = "Bearer "
+    default_model = "gpt-4o-mini"
+    model_prefixes = ("gpt-", "o1", "o3", "o4", "chatgpt-")
+    image_limit = 20 * MIB
     base_url_env = "OPENAI_BASE_URL"
     custom_headers_env = "OPENAI_CUSTOM_HEADERS"
     # from OPENAI_ORG_ID and OPENAI_PROJECT_ID

@@ -109,7 +109,7 @@ def set_override(
     cache_read: float | None = None,
     cache_write: float | None = None,
 ) -> UnitPrices:
-    from agentik_cli.providers.catalog import PROVIDERS
+    from agentik_cli.providers.registry import PROVIDERS
 
     provider = provider.lower()
     if provider not in PROVIDERS:
@@ -263,7 +263,7 @@ def price_call(model: str, provider: str, usage: Usage) -> Priced | None:
 
 def known_models(provider: str | None = None) -> list[tuple[str, str, UnitPrices]]:
     """Every model with a known price: (provider, model, prices), overrides included and first."""
-    from agentik_cli.providers.catalog import PROVIDERS
+    from agentik_cli.providers.registry import PROVIDERS
 
     overrides = load_overrides()
     rows: dict[tuple[str, str], UnitPrices] = {}
