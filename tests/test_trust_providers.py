@@ -465,7 +465,7 @@ def test_no_stream_answered_with_something_else(cli, fake, agentik_home, provide
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_stream_answered_with_something_else(cli, fake, agentik_home, provider):
     cli("agents", "create", "a", "--model", MODELS[provider])
-    answers = [*NOT_REPLIES.values(), (Reply(stream=False), "application/json")]
+    answers = list(NOT_REPLIES.values())
     for reply, kind in answers:
         fake.add(reply)
         result = cli("chat", "a", "-m", "hi", code=1)
@@ -577,3 +577,40 @@ def test_a_key_no_header_can_carry_is_refused_before_anything(cli, fake, agentik
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
     refused = cli("keys", "set", "openai", input=bad + "\n", code=2)
     assert bad not in refused.stderr
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_a_stream_answered_with_the_whole_reply_as_json_is_taken(cli, fake, agentik_home, provider):
+    """A compatible server that does not stream (some proxies, llama.cpp in some modes) answers a
+    stream request with the complete body as JSON: its reply and its own usage are taken."""
+    cli("agents", "create", "a", "--model", MODELS[provider])
+    fake.add(Reply(stream=False, text="whole reply", input_tokens=40, output_tokens=7, cache_read=4))
+    result = cli("chat", "a", "-m", "hi", "--json")
+    reply = json.loads(result.stdout)
+    assert reply["content"] == "whole reply" and not reply["usage"]["estimated"], reply
+    assert fake.requests[0].body["stream"] is True
+    assert db_rows(agentik_home, "SELECT input_tokens, output_tokens, cache_read_tokens, estimated FROM costs") == [
+        (40, 7, 4, 0)
+    ]
+    assert db_rows(agentik_home, "SELECT content, error FROM messages WHERE role = 'assistant'") == [
+        ("whole reply", None)
+    ]
+
+
+PROXY_EVENTS = {
+    "anthropic": 'event: proxy_status\ndata: {"type": "proxy_status", "queue": 3}\n\n'
+    'event: proxy_done\ndata: {"type": "proxy_done"}\n\n',
+    "openai": 'data: {"status": "queued"}\n\ndata: {"status": "done"}\n\n',
+}
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_events_that_are_not_the_apis_are_no_paid_call(cli, fake, agentik_home, provider):
+    """A proxy's own events in place of the API's: nothing billable arrived, so an error and no
+    cost row (an estimated cost used to be recorded for a call nobody answered)."""
+    cli("agents", "create", "a", "--model", MODELS[provider])
+    fake.add(Reply(raw=PROXY_EVENTS[provider], content_type="text/event-stream"))
+    lines = cli("chat", "a", "-m", "hi", code=1).stderr.splitlines()
+    assert lines[0].endswith("answered with something that is not a reply (events or fields agentik cannot read)")
+    assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(0,)]
+    assert db_rows(agentik_home, "SELECT role, error IS NOT NULL FROM messages") == [("user", 1)]

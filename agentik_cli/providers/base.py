@@ -187,14 +187,23 @@ class Provider:
         """Yield the reply as it arrives, keeping `state` current. Raises ProviderError."""
         raise NotImplementedError
 
-    def ended_early(self, state: CallState, content_type: str | None) -> Exception:
+    def ended_early(self, state: CallState, content_type: str | None, foreign_events: int = 0) -> Exception:
         """A stream that ended without its closing event (the SDKs treat that as a normal end):
-        dropped, or never a stream at all."""
+        dropped, never a stream at all, or a stream of events that are not the API's (a proxy's own
+        events): with nothing billable arrived, not a reply, and no call to pay for."""
         if not state.started and not (content_type or "").startswith("text/event-stream"):
             return self.not_a_reply(content_type)
+        if not state.started and foreign_events:
+            return self.not_a_reply(UNREADABLE)
         from agentik_cli.errors import ProviderError
 
         return ProviderError(f"{self.label} at {self.endpoint} closed the connection before the reply was complete")
+
+    @staticmethod
+    def is_json(content_type: str | None) -> bool:
+        """A JSON body: what a compatible server that does not stream sends, even when asked to."""
+        kind = (content_type or "").split(";")[0].strip().lower()
+        return kind == "application/json" or kind.endswith("+json")
 
     def not_a_reply(self, content_type: str | None) -> Exception:
         """A 200 whose body is not the API's reply (a proxy's or a login page's HTML, JSON of
