@@ -222,9 +222,13 @@ def _cell(value: Any) -> Any:
 def print_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
     stdout = environment.current().stdout
     writer = csv.writer(stdout, lineterminator="\n")
+    # Python's writer quotes a field holding "\n" (the line terminator) but not one holding a bare
+    # "\r", which every reader then takes for the end of a line: such a row is written all quoted
+    quoted = csv.writer(stdout, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in columns])
+        cells = [_cell(row.get(column)) for column in columns]
+        (quoted if any(isinstance(cell, str) and "\r" in cell for cell in cells) else writer).writerow(cells)
     stdout.flush()
 
 
