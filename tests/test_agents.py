@@ -69,6 +69,7 @@ def test_create_prints_id_and_json_object(cli):
         "output_tokens": 0,
         "total_cost": 0.0,
         "unpriced_calls": 0,
+        "estimated_calls": 0,
         "avg_response_ms": None,
     }
 

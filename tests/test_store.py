@@ -6,6 +6,7 @@ import sqlite3
 
 from sqlalchemy import text
 
+from agentik_cli.cli.agents import stats_json
 from agentik_cli.money import fmt_usd, to_nd, to_usd
 from agentik_cli.services import agents, ledger
 from agentik_cli.services.agents import AgentFields
@@ -58,7 +59,7 @@ def test_stats_move_with_messages_and_costs(store):
     _chat_turn(store, agent, session_id, 2000, 100, 500)
     _chat_turn(store, agent, None, 10, 10, 100, model="my-local-model", provider="openai")
     fresh = agents.get(store, "a")
-    assert agents.stats(fresh, agents.ledger_figures(store, [fresh])[0]) == {
+    assert stats_json(fresh, agents.ledger_figures(store, [fresh])[0]) == {
         "sessions": 2,
         "messages": 6,
         "input_tokens": 3010,
@@ -66,6 +67,7 @@ def test_stats_move_with_messages_and_costs(store):
         # (3000 * 3 + 300 * 15) / 1e6 = 0.0135; the unpriced call adds nothing but is counted
         "total_cost": 0.0135,
         "unpriced_calls": 1,
+        "estimated_calls": 0,
         "avg_response_ms": 300,
     }
     assert fresh.last_active_at is not None

@@ -78,7 +78,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int) -> None:
     from agentik_cli.services.pricing import PriceBook
     from agentik_cli.values import Usage
 
-    book = PriceBook()
+    book = PriceBook(store)
     for first in range(0, rows, batch):
         count = min(batch, rows - first)
         messages, costs = [], []
