@@ -111,6 +111,7 @@ def test_breakdowns_largest_first(cli, ledger):
     ]
     assert set(by_agent[0]) == {
         "agent",
+        "agent_id",
         "calls",
         "input_tokens",
         "output_tokens",

@@ -57,7 +57,28 @@ LEDGER_COLUMNS = [
     "channel",
     "endpoint",
     "estimated",
+    "user",
 ]
+# money keys of the services' rows (nano-dollars) and the dollar keys they are printed under
+MONEY_KEYS = {
+    "cost_nd": "cost",
+    "today_nd": "today",
+    "month_nd": "month",
+    "total_nd": "total",
+    "input_cost_nd": "input_cost",
+    "output_cost_nd": "output_cost",
+    "total_cost_nd": "total_cost",
+    "price_input_nd": "price_input_per_mtok",
+    "price_output_nd": "price_output_per_mtok",
+    "price_cache_read_nd": "price_cache_read_per_mtok",
+    "price_cache_write_nd": "price_cache_write_per_mtok",
+}
+GROUP_KEYS = {
+    "agent": ["agent", "agent_id"],
+    "model": ["model", "provider"],
+    "provider": ["provider"],
+    "user": ["user"],
+}
 
 
 def _usd(nd: int | None, unpriced: int = 0) -> str:
@@ -65,7 +86,19 @@ def _usd(nd: int | None, unpriced: int = 0) -> str:
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if not k.endswith("_nd")}
+    """The JSON and CSV shape of every report row: money from nano-dollars to dollars, made here
+    once, where it is printed (nested lists of rows too)."""
+    from agentik_cli.money import to_usd
+
+    shaped: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in MONEY_KEYS:
+            shaped[MONEY_KEYS[key]] = to_usd(value)
+        elif isinstance(value, list):
+            shaped[key] = [_public(item) if isinstance(item, dict) else item for item in value]
+        else:
+            shaped[key] = value
+    return shaped
 
 
 def _window(since: str | None, until: str | None) -> Any:
@@ -82,22 +115,17 @@ def summary(as_json: Json = False) -> None:
 
     Example: agentik costs summary --json | jq .month
     """
-    from agentik_cli.money import to_nd
     from agentik_cli.services import reports
 
     data = reports.summary(config.store())
     if as_json:
         render.print_json(_public(data))
         return
-
-    def with_unpriced(usd: float, unpriced: int) -> str:
-        return _usd(to_nd(usd), unpriced)
-
     render.print_fields(
         [
-            ("today", with_unpriced(data["today"], data["today_unpriced_calls"])),
-            ("this month", with_unpriced(data["month"], data["month_unpriced_calls"])),
-            ("all time", with_unpriced(data["total"], data["unpriced_calls"])),
+            ("today", _usd(data["today_nd"], data["today_unpriced_calls"])),
+            ("this month", _usd(data["month_nd"], data["month_unpriced_calls"])),
+            ("all time", _usd(data["total_nd"], data["unpriced_calls"])),
             ("calls", f"{data['calls']:,}"),
         ]
     )
@@ -112,7 +140,7 @@ def summary(as_json: Json = False) -> None:
                     f"{m['calls']:,}",
                     f"{m['input_tokens']:,}",
                     f"{m['output_tokens']:,}",
-                    _usd(to_nd(m["cost"]), m["unpriced_calls"]),
+                    _usd(m["cost_nd"], m["unpriced_calls"]),
                     m["unpriced_calls"] or "",
                 ]
                 for m in data["models"]
@@ -126,12 +154,13 @@ def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_
 
     check_formats(as_json, as_csv)
     rows = reports.breakdown(config.store(), by, _window(since, until))
-    keys = {"agent": ["agent"], "model": ["model", "provider"], "provider": ["provider"]}[by]
+    keys = GROUP_KEYS[by]
     if as_json:
         render.print_json([_public(r) for r in rows])
     elif as_csv:
-        render.print_csv(rows, keys + FIGURES)
+        render.print_csv([_public(r) for r in rows], keys + FIGURES)
     else:
+        keys = keys[:1] if by == "agent" else keys
         total = sum(r["cost_nd"] for r in rows)
         render.print_table(
             [*keys, "calls", "input tokens", "output tokens", "cache read", "cache write", "cost", "share", "unpriced"],
@@ -181,6 +210,15 @@ def by_provider(since: Since = None, until: Until = None, as_json: Json = False,
     _breakdown("provider", since, until, as_json, as_csv)
 
 
+@app.command("by-user")
+def by_user(since: Since = None, until: Until = None, as_json: Json = False, as_csv: Csv = False) -> None:
+    """Spend per user (AGENTIK_USER, else the login name, of whoever made each call), largest first.
+
+    Example: agentik costs by-user --since 2026-11-01
+    """
+    _breakdown("user", since, until, as_json, as_csv)
+
+
 @app.command()
 def history(
     days: Annotated[int | None, typer.Option("--days", help="The last N days, today included (default 30).")] = None,
@@ -204,9 +242,9 @@ def history(
     rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
     columns = ["period", "calls", "input_tokens", "output_tokens", "cost", "unpriced_calls", "estimated_calls"]
     if as_json:
-        render.print_json([{k: r[k] for k in columns} for r in rows])
+        render.print_json([{k: v for k, v in _public(r).items() if k in columns} for r in rows])
     elif as_csv:
-        render.print_csv(rows, columns)
+        render.print_csv([_public(r) for r in rows], columns)
     else:
         _chart(rows)
 
@@ -255,12 +293,10 @@ def list_(
     check_formats(as_json, as_csv)
     rows = reports.list_costs(config.store(), _window(since, until), agent=agent, model=model, limit=limit)
     if as_json:
-        render.print_json(rows)
+        render.print_json([_public(r) for r in rows])
     elif as_csv:
-        render.print_csv(rows, LEDGER_COLUMNS)
+        render.print_csv([_public(r) for r in rows], LEDGER_COLUMNS)
     else:
-        from agentik_cli.money import to_nd
-
         render.print_table(
             ["id", "when", "agent", "model", "in", "out", "cost"],
             (
@@ -271,7 +307,7 @@ def list_(
                     r["model"],
                     f"{r['input_tokens']:,}",
                     f"{r['output_tokens']:,}",
-                    _usd(None if r["total_cost"] is None else to_nd(r["total_cost"])),
+                    _usd(r["total_cost_nd"]),
                 ]
                 for r in rows
             ),
@@ -324,7 +360,7 @@ def record(
     if row["total_cost_nd"] is None:
         render.warn(f"no price known for {model} ({provider}): recorded as unpriced")
     if as_json:
-        render.print_json(reports.get_cost(config.store(), row["id"]))
+        render.print_json(_public(reports.get_cost(config.store(), row["id"])))
     else:
         render.print_line(str(row["id"]))
 
@@ -375,7 +411,6 @@ def cleanup(
 
     Example: agentik costs cleanup --older-than 365 --dry-run
     """
-    from agentik_cli.money import to_usd
     from agentik_cli.services import costs
 
     store = config.store()
@@ -390,14 +425,16 @@ def cleanup(
         result = costs.cleanup(store, older_than)
     if as_json:
         render.print_json(
-            {
-                "removed": 0 if dry_run else result.rows,
-                "rows": result.rows,
-                "cost": to_usd(result.cost_nd),
-                "unpriced_calls": result.unpriced_calls,
-                "before": result.before.isoformat(),
-                "dry_run": dry_run,
-            }
+            _public(
+                {
+                    "removed": 0 if dry_run else result.rows,
+                    "rows": result.rows,
+                    "cost_nd": result.cost_nd,
+                    "unpriced_calls": result.unpriced_calls,
+                    "before": result.before.isoformat(),
+                    "dry_run": dry_run,
+                }
+            )
         )
     elif dry_run:
         render.print_line(f"would remove {what}")

@@ -13,16 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete, func, select
-from sqlmodel import col
-
 from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
 from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
-from agentik_cli.services import ledger
 from agentik_cli.services.pricing import PriceBook
+from agentik_cli.store import ledger as store_ledger
 from agentik_cli.store.engine import Store
-from agentik_cli.store.models import Cost, CostBucket
 from agentik_cli.timeutil import days_ago, now_utc, parse_when
 
 FIELDS = (
@@ -37,6 +33,7 @@ FIELDS = (
     "channel",
     "endpoint",
     "at",
+    "user",
 )
 REQUIRED = FIELDS[:4]
 FIELD_SET = frozenset(FIELDS)
@@ -58,6 +55,18 @@ class Resolver:
         self.agents: dict[str, tuple[int, str] | None] = {}
         self.names: dict[tuple[Any, Any], tuple[str, str]] = {}
         self.user = environment.current().user
+        self.users: dict[str, str] = {}
+
+    def user_named(self, name: Any) -> str:
+        """An import row's `user` (who made the call), checked as AGENTIK_USER is."""
+        if not isinstance(name, str):
+            raise RowError("user must be a string")
+        if name not in self.users:
+            try:
+                self.users[name] = environment.check_user(name, "user")
+            except UsageError as exc:
+                raise RowError(exc.message) from None
+        return self.users[name]
 
     def agent(self, ref: str) -> tuple[int, str]:
         if ref not in self.agents:
@@ -97,6 +106,7 @@ class Resolver:
         if cache_read + cache_write > input_tokens:
             raise RowError("cache tokens are part of input_tokens, so cannot be more than it")
         at, agent, cost, channel, endpoint = get("at"), get("agent"), get("cost"), get("channel"), get("endpoint")
+        user = get("user")
         agent_id = agent_name = None
         if agent is not None and agent != "":
             agent_id, agent_name = self.agent(str(agent))
@@ -123,7 +133,7 @@ class Resolver:
             "response_ms": None,
             "channel": None if channel in (None, "") else str(channel),
             "endpoint": None if endpoint in (None, "") else str(endpoint),
-            "user_name": self.user,
+            "user_name": self.user if user in (None, "") else self.user_named(user),
         }
         if cost is not None and cost != "":
             row["total_cost_nd"] = _money(cost)
@@ -173,8 +183,7 @@ def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
     except RowError as exc:
         raise UsageError(exc.message) from None
     with store.write() as unit:
-        session = unit.session
-        row["id"] = ledger.write_cost_row(session, row)
+        (row["id"],) = store_ledger.add_costs(unit, [row])
     return row
 
 
@@ -273,8 +282,7 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
     count = 0
     try:
         with store.write() as unit:
-            session = unit.session
-            writer = ledger.BulkWriter(session)
+            writer = store_ledger.BulkWriter(unit)
             for batch in batches():
                 writer.add(batch)
                 count += len(batch)
@@ -313,22 +321,11 @@ def cleanup(store: Store, older_than_days: int, dry_run: bool = False) -> Cleanu
     by the same amounts in the same transaction. Sessions and messages are not touched."""
     if older_than_days <= 0:
         raise UsageError("--older-than must be 1 day or more")
-    cutoff = ledger.quarter_hour(days_ago(older_than_days, "--older-than"))
-    old = col(Cost.timestamp) < cutoff
-    counted = select(
-        func.count(),
-        func.coalesce(func.sum(col(Cost.total_cost_nd)), 0),
-        func.count().filter(col(Cost.total_cost_nd).is_(None)),
-    ).where(old)
+    cutoff = store_ledger.quarter_hour(days_ago(older_than_days, "--older-than"))
     if dry_run:
         with store.read() as session:
-            rows, cost_nd, unpriced = session.execute(counted).one()
-        return Cleanup(int(rows), int(cost_nd), int(unpriced), cutoff)
-    with store.write() as unit:
-        session = unit.session
-        rows, cost_nd, unpriced = session.execute(counted).one()
-        if rows:
-            ledger.subtract_from_aggregates(session, old)
-            session.execute(delete(CostBucket).where(col(CostBucket.start) < cutoff))
-            session.execute(delete(Cost).where(old))
-    return Cleanup(int(rows), int(cost_nd), int(unpriced), cutoff)
+            counted = store_ledger.count_costs(session, cutoff)
+    else:
+        with store.write() as unit:
+            counted = store_ledger.remove_costs_before(unit, cutoff)
+    return Cleanup(counted.rows, counted.cost_nd, counted.unpriced_calls, cutoff)
