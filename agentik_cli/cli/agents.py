@@ -78,11 +78,6 @@ CSV_COLUMNS = [
 ]
 
 
-# Until render.literal escapes them (H4): C0 and C1 control characters other than newline and tab,
-# from a description, a title or a message, are shown escaped, never sent to the terminal (an ESC
-# in a name could recolour, retitle or clear the screen of whoever lists it).
-
-
 def visible(text: Any) -> Any:
     """Text for the terminal (render.safe_text); anything else as it is."""
     return render.safe_text(text) if isinstance(text, str) else text
