@@ -304,7 +304,6 @@ def remove(store: Store, ref: str) -> agent_store.Removed:
         agent = resolve(unit.session, ref)
         assert agent.id is not None
         # No running total of the ledger moves: the agent's cost rows and totals stay.
-        # H1: Unit.remove_costs (if agent removal ever takes its ledger rows)
         removed = agent_store.remove(unit, agent.id)
     if removed is None:  # gone between the look-up and the lock
         raise NotFound(f"no agent {ref.strip()}")

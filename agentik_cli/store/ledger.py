@@ -344,6 +344,21 @@ def add_message(
     return int(message_id)
 
 
+def uncount_session(unit: Unit, agent_id: int, *, messages: int, response_ms: int, responses: int) -> None:
+    """A removed session's part of its agent's counters (what open_session and add_message added):
+    the counters follow what exists. Its cost rows stay, and so do the totals they moved."""
+    unit.session.execute(
+        update(Agent)
+        .where(col(Agent.id) == agent_id)
+        .values(
+            stat_sessions=col(Agent.stat_sessions) - 1,
+            stat_messages=col(Agent.stat_messages) - messages,
+            stat_response_ms=col(Agent.stat_response_ms) - response_ms,
+            stat_responses=col(Agent.stat_responses) - responses,
+        )
+    )
+
+
 def session_exists(unit: Unit, session_id: int) -> bool:
     return unit.session.get(ChatSession, session_id) is not None
 
