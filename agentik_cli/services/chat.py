@@ -235,16 +235,27 @@ class Conversation:
 
 @contextmanager
 def shielded() -> Iterator[None]:
-    """Hold Ctrl-C while a record is written, so a second Ctrl-C never leaves half a turn."""
+    """Hold Ctrl-C while a record is written, so a second Ctrl-C never leaves half a turn. A Ctrl-C
+    while the write waits for another process's lock ends the wait: the record goes to the journal,
+    which the next command stores, and the turn ends as interrupted."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from agentik_cli.store.engine import stop_waiting
+
     pending: list[bool] = []
-    previous = signal.signal(signal.SIGINT, lambda *_: pending.append(True))
+
+    def hold(*_: object) -> None:
+        pending.append(True)
+        # a write waiting for another process's lock stops waiting: its record goes to the journal
+        stop_waiting()
+
+    previous = signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        stop_waiting(False)
     if pending:
         raise KeyboardInterrupt
 
