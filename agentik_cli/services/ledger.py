@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from agentik_cli import environment
-from agentik_cli.errors import StoreError
+from agentik_cli.errors import NotFound, StoreError
 from agentik_cli.store import ledger as store_ledger
 from agentik_cli.store.engine import Store, notify
 from agentik_cli.store.unit import Unit
@@ -101,6 +101,8 @@ def add_user_message(
     given. Returns (session_id, message_id)."""
     with store.write() as unit:
         sid = session_id
+        if sid is not None and not store_ledger.session_exists(unit, sid):
+            raise NotFound(f"session {sid} no longer exists (removed meanwhile)")
         if sid is None:
             sid = store_ledger.open_session(unit, agent_id=agent_id, title=make_title(content), channel=channel)
         message_id = store_ledger.add_message(

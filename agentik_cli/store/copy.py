@@ -115,6 +115,14 @@ def copy(source: Store, target: Store, *, progress: Progress | None = None) -> d
         raise UsageError("db copy: the target is the store being copied")
     target.migrate()
     source_id = _source_id(source)
+    # the same database reached by another URL (localhost or the socket, another parameter order)
+    # holds the same store_id
+    with target.read() as session:
+        target_id = session.get(Setting, "store_id")
+    if target_id is not None and target_id.value == source_id:
+        from agentik_cli.errors import UsageError
+
+        raise UsageError("db copy: the target is the store being copied (the same database by another URL)")
     key = f"copy:{source_id}"
     with translate_errors(target.url), target.engine.connect() as tconn:
         tconn.info["immediate"] = True

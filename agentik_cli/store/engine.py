@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlmodel import Session
 
 from agentik_cli import paths
@@ -266,6 +266,10 @@ def check_known(url: str, conn: Connection, applied: set[str]) -> None:
         )
     if not applied:
         tables = [t for t in inspect(conn).get_table_names() if not t.startswith("sqlite_")]
+        # another agentik may have set the tables up between the two reads (it commits them with
+        # their migrations): what it recorded counts
+        if "agentik_migrations" in tables and _applied_migrations(conn):
+            return
         if tables:
             raise UsageError(
                 f"{mask_url(url)} holds tables of another program ({', '.join(sorted(tables)[:3])}"
@@ -275,20 +279,30 @@ def check_known(url: str, conn: Connection, applied: set[str]) -> None:
 
 
 def mask_url(url: str) -> str:
-    """A database URL fit to print: the password masked; a SQLite file as its path."""
+    """A database URL fit to print: the password masked (in the user part, whatever characters it
+    holds, and as a `password=` parameter); a SQLite file as its path."""
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         return str(path) if path is not None else ":memory:"
+    import re
     from urllib.parse import unquote
 
-    from sqlalchemy.engine import make_url
-
-    try:
-        # unquoted for reading (?host=/run/postgresql, not %2Frun%2Fpostgresql); the password is
-        # masked first, so nothing of it is unquoted
-        return unquote(make_url(url).render_as_string(hide_password=True))
-    except Exception:
-        return url.split("://", 1)[0] + "://…"
+    scheme, found, rest = url.partition("://")
+    if not found:
+        return url.split(":", 1)[0] + ":…"
+    # the authority ends at the first / or ? (a password is not allowed either unescaped, but one
+    # holding an @ must still not show: the user part ends at the authority's last @)
+    end = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    if "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        authority = f"{userinfo}@{host}"
+    tail = re.sub(r"(?i)([?&]password=)[^&#]*", r"\1***", tail)
+    # unquoted for reading (?host=/run/postgresql, not %2Frun%2Fpostgresql); the password is
+    # masked first, so nothing of it is unquoted
+    return unquote(f"{scheme}://{authority}{tail}")
 
 
 def _password(url: str) -> str | None:
@@ -312,7 +326,13 @@ def _applied_migrations(conn: Connection) -> set[str]:
 # What a PostgreSQL client says when the server cannot be reached, and when it was reached but the
 # URL is wrong (no such database or user, a wrong password): the first may pass (exit 1), the second
 # is the user's to fix (exit 2).
-_UNREACHABLE = ("connection refused", "no such file or directory", "timeout expired", "could not translate host")
+_UNREACHABLE = (
+    "connection refused",
+    "no such file or directory",
+    "timeout expired",
+    "could not translate host",
+    "failed to resolve host",
+)
 _WRONG_URL = ("does not exist", "password authentication failed", "no password supplied", "authentication failed")
 
 
@@ -321,8 +341,19 @@ def translate_errors(url: str | None = None) -> Iterator[None]:
     """Database errors as agentik's one-line errors: no traceback, no SQL, never the password."""
     try:
         yield
+    except ArgumentError as exc:  # a URL SQLAlchemy cannot read (port=notaport)
+        raise UsageError(
+            f"{mask_url(url) if url else 'the database URL'} is not a usable database URL: {exc}",
+            hint="check the URL given with --db or AGENTIK_DB",
+        ) from None
     except DBAPIError as exc:
         message = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
+        if "invalid connection option" in message or "invalid dsn" in message.lower():
+            raise UsageError(
+                f"{mask_url(url) if url else 'the database URL'} is not a usable database URL: "
+                f"{' '.join(message.split())}",
+                hint="check the URL given with --db or AGENTIK_DB",
+            ) from None
         if "file is not a database" in message:
             raise UsageError("the database file is not a SQLite database") from exc
         if "unable to open database" in message:
@@ -334,12 +365,13 @@ def translate_errors(url: str | None = None) -> Iterator[None]:
             line = line.replace(password, "***")
         lowered = line.lower()
         where = mask_url(url) if url else "the database"
-        if exc.connection_invalidated or "connection" in lowered and "failed" in lowered:
+        unreachable = any(part in lowered for part in _UNREACHABLE)
+        if exc.connection_invalidated or unreachable or "connection" in lowered and "failed" in lowered:
             if any(part in lowered for part in _WRONG_URL):
                 raise UsageError(
                     f"cannot open {where}: {_reason(line)}", hint="check the URL given with --db or AGENTIK_DB"
                 ) from None
-            if any(part in lowered for part in _UNREACHABLE) or exc.connection_invalidated:
+            if unreachable or exc.connection_invalidated:
                 raise StoreError(
                     f"cannot reach the database server at {where}: {_reason(line)}",
                     hint="is the server running? (the URL comes from --db or AGENTIK_DB)",

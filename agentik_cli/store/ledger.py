@@ -360,7 +360,12 @@ def uncount_session(unit: Unit, agent_id: int, *, messages: int, response_ms: in
 
 
 def session_exists(unit: Unit, session_id: int) -> bool:
-    return unit.session.get(ChatSession, session_id) is not None
+    """Whether the session is there, locked until the unit ends (on PostgreSQL; SQLite's write
+    transaction holds the whole file), so that a removal cannot slip in before the write."""
+    found = unit.session.execute(
+        select(col(ChatSession.id)).where(col(ChatSession.id) == session_id).with_for_update()
+    ).first()
+    return found is not None
 
 
 def mark_failed(unit: Unit, message_id: int, error: str) -> None:
