@@ -13,16 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import delete, func, select
-from sqlmodel import col
-
 from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
 from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
-from agentik_cli.services import ledger
 from agentik_cli.services.pricing import PriceBook
+from agentik_cli.store import ledger
 from agentik_cli.store.engine import Store
-from agentik_cli.store.models import Cost, CostBucket
 from agentik_cli.timeutil import days_ago, now_utc, parse_when
 
 FIELDS = (
@@ -37,6 +33,7 @@ FIELDS = (
     "channel",
     "endpoint",
     "at",
+    "user",
 )
 REQUIRED = FIELDS[:4]
 FIELD_SET = frozenset(FIELDS)
@@ -58,6 +55,7 @@ class Resolver:
         self.agents: dict[str, tuple[int, str] | None] = {}
         self.names: dict[tuple[Any, Any], tuple[str, str]] = {}
         self.user = environment.current().user
+        self.users: dict[Any, str] = {}
 
     def agent(self, ref: str) -> tuple[int, str]:
         if ref not in self.agents:
@@ -70,6 +68,15 @@ class Resolver:
         if resolved is None:
             raise RowError(f"unknown agent '{ref}'")
         return resolved
+
+    def user_name(self, given: Any) -> str:
+        """A row's `user`, checked as AGENTIK_USER is (once a name: an import has few users)."""
+        name = self.users.get(given)
+        if name is None:
+            if not isinstance(given, str):
+                raise RowError("user must be text")
+            name = self.users[given] = environment.check_user(given, "user")
+        return name
 
     def row(self, record: dict[str, Any]) -> dict[str, Any]:
         """Validate one record and make its ledger row. Written for speed: an import calls it a
@@ -97,6 +104,7 @@ class Resolver:
         if cache_read + cache_write > input_tokens:
             raise RowError("cache tokens are part of input_tokens, so cannot be more than it")
         at, agent, cost, channel, endpoint = get("at"), get("agent"), get("cost"), get("channel"), get("endpoint")
+        user = get("user")
         agent_id = agent_name = None
         if agent is not None and agent != "":
             agent_id, agent_name = self.agent(str(agent))
@@ -123,7 +131,8 @@ class Resolver:
             "response_ms": None,
             "channel": None if channel in (None, "") else str(channel),
             "endpoint": None if endpoint in (None, "") else str(endpoint),
-            "user_name": self.user,
+            "user_name": self.user if user is None or user == "" else self.user_name(user),
+            "estimated": False,
         }
         if cost is not None and cost != "":
             row["total_cost_nd"] = _money(cost)
@@ -173,8 +182,7 @@ def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
     except RowError as exc:
         raise UsageError(exc.message) from None
     with store.write() as unit:
-        session = unit.session
-        row["id"] = ledger.write_cost_row(session, row)
+        row["id"] = unit.add_costs([row])[0]
     return row
 
 
@@ -270,17 +278,13 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
                 batch = []
         yield batch
 
-    count = 0
+    def moved() -> None:
+        if progress is not None:
+            progress(_position(handle))
+
     try:
         with store.write() as unit:
-            session = unit.session
-            writer = ledger.BulkWriter(session)
-            for batch in batches():
-                writer.add(batch)
-                count += len(batch)
-                if progress is not None:
-                    progress(_position(handle))
-            writer.finish()
+            count = unit.import_costs(batches(), after_batch=moved)
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text", hint="nothing was imported") from None
     finally:
@@ -310,25 +314,16 @@ class Cleanup:
 
 def cleanup(store: Store, older_than_days: int, dry_run: bool = False) -> Cleanup:
     """Remove ledger rows older than N days (to the quarter hour), moving the maintained aggregates
-    by the same amounts in the same transaction. Sessions and messages are not touched."""
+    by the same amounts in the same transaction. Sessions and messages are not touched. What is
+    reported is what the unit removed, counted inside its transaction."""
     if older_than_days <= 0:
         raise UsageError("--older-than must be 1 day or more")
     cutoff = ledger.quarter_hour(days_ago(older_than_days, "--older-than"))
-    old = col(Cost.timestamp) < cutoff
-    counted = select(
-        func.count(),
-        func.coalesce(func.sum(col(Cost.total_cost_nd)), 0),
-        func.count().filter(col(Cost.total_cost_nd).is_(None)),
-    ).where(old)
+    old = ledger.older_than(cutoff)
     if dry_run:
         with store.read() as session:
-            rows, cost_nd, unpriced = session.execute(counted).one()
-        return Cleanup(int(rows), int(cost_nd), int(unpriced), cutoff)
-    with store.write() as unit:
-        session = unit.session
-        rows, cost_nd, unpriced = session.execute(counted).one()
-        if rows:
-            ledger.subtract_from_aggregates(session, old)
-            session.execute(delete(CostBucket).where(col(CostBucket.start) < cutoff))
-            session.execute(delete(Cost).where(old))
-    return Cleanup(int(rows), int(cost_nd), int(unpriced), cutoff)
+            found = ledger.count_costs(session, old)
+    else:
+        with store.write() as unit:
+            found = unit.remove_costs(old)
+    return Cleanup(found.rows, found.cost_nd, found.unpriced_calls, cutoff)

@@ -1,0 +1,289 @@
+"""The ledger's writes: cost rows, the messages and sessions a reply touches, and the running totals.
+
+The running totals (cost_totals per agent, model, provider and user; cost_buckets per quarter hour;
+each session's tokens and cost) are moved by one rule, `move_totals`: whatever set of ledger rows is
+added or removed, the same grouped aggregate of exactly those rows is added to or taken off every
+total, in the transaction that writes or deletes them. Adding a reply, recording a call, importing a
+million rows and cleaning up old ones all go through it, so the totals always equal the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, select, update
+from sqlmodel import Session
+
+from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting
+from agentik_cli.store.sql import SUM_COLUMNS, quarter_hour_sql
+
+COSTS: Any = Cost.__table__  # type: ignore[attr-defined]
+TOTALS: Any = CostTotal.__table__  # type: ignore[attr-defined]
+BUCKETS: Any = CostBucket.__table__  # type: ignore[attr-defined]
+SESSIONS: Any = ChatSession.__table__  # type: ignore[attr-defined]
+AGENTS: Any = Agent.__table__  # type: ignore[attr-defined]
+MESSAGES: Any = Message.__table__  # type: ignore[attr-defined]
+
+# the key of a cost_totals row
+TOTALS_KEY = ("agent_key", "model", "provider", "user_name")
+# a big IN list is split: SQLite takes at most 32,766 bound parameters a statement
+IDS_PER_STATEMENT = 5000
+
+Where = ColumnElement[bool]
+
+
+def dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _upsert(session: Session) -> Any:
+    if dialect(session) == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
+
+
+def quarter_hour(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)
+
+
+def ledger_sums(sign: int = 1) -> list[Any]:
+    """The sums of the ledger rows in a query, in SUM_COLUMNS order, labelled by column, negated for a
+    removal."""
+    c = COSTS.c
+    sums = [
+        func.count(),
+        func.coalesce(func.sum(c.input_tokens), 0),
+        func.coalesce(func.sum(c.output_tokens), 0),
+        func.coalesce(func.sum(c.cache_read_tokens), 0),
+        func.coalesce(func.sum(c.cache_write_tokens), 0),
+        func.coalesce(func.sum(c.total_cost_nd), 0),
+        func.count().filter(c.total_cost_nd.is_(None)),
+        func.count().filter(c.estimated),
+    ]
+    return [(s if sign > 0 else -s).label(name) for s, name in zip(sums, SUM_COLUMNS, strict=True)]
+
+
+def move_totals(session: Session, where: Where, sign: int) -> None:
+    """THE rule for the running totals: add (sign 1) or take off (sign -1) the ledger rows matching
+    `where` to every total that holds them. Called after rows are inserted, or before they are
+    deleted, in the same transaction."""
+    c = COSTS.c
+    sums = ledger_sums(sign)
+    upsert = _upsert(session)
+
+    key = [func.coalesce(c.agent_id, 0), c.model, c.provider, c.user_name]
+    rows = select(*key, func.max(c.agent_name), *sums).where(where).group_by(*key)
+    stmt = upsert(TOTALS).from_select([*TOTALS_KEY, "agent_name", *SUM_COLUMNS], rows)
+    moved = {name: TOTALS.c[name] + stmt.excluded[name] for name in SUM_COLUMNS}
+    if sign > 0:  # the ledger reports under the name of the latest row (an agent renamed since keeps its rows)
+        moved["agent_name"] = stmt.excluded.agent_name
+    session.execute(stmt.on_conflict_do_update(index_elements=list(TOTALS_KEY), set_=moved))
+
+    start: Any = literal_column(quarter_hour_sql(dialect(session)))
+    rows = select(start, *sums).where(where).group_by(start)
+    stmt = upsert(BUCKETS).from_select(["start", *SUM_COLUMNS], rows)
+    moved = {name: BUCKETS.c[name] + stmt.excluded[name] for name in SUM_COLUMNS}
+    session.execute(stmt.on_conflict_do_update(index_elements=["start"], set_=moved))
+
+    # a session's tokens and cost are its rows of the ledger (a removed session's rows have none)
+    by_session = (
+        select(c.session_id, *sums).where(where, c.session_id.is_not(None)).group_by(c.session_id).subquery("moved")
+    )
+    s = SESSIONS.c
+    session.execute(
+        update(SESSIONS)
+        .where(s.id == by_session.c.session_id)
+        .values(
+            input_tokens=s.input_tokens + by_session.c.input_tokens,
+            output_tokens=s.output_tokens + by_session.c.output_tokens,
+            cost_nd=s.cost_nd + by_session.c.cost_nd,
+            unpriced_calls=s.unpriced_calls + by_session.c.unpriced_calls,
+        )
+    )
+
+
+def lock_ledger(session: Session) -> None:
+    """Keep other writers off the ledger until this transaction ends, so that a count, the totals
+    moved and the rows written or deleted are the same rows. On SQLite every write transaction
+    already holds the database's write lock (BEGIN IMMEDIATE); on PostgreSQL the table lock lets
+    readers on and makes other writers of cost rows wait."""
+    if dialect(session) == "postgresql":
+        session.connection().exec_driver_sql("LOCK TABLE costs IN SHARE ROW EXCLUSIVE MODE")
+
+
+# ---- adding ----
+
+
+def add_costs(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ledger rows and move every total by them. Returns their ids, in order."""
+    if not rows:
+        return []
+    ids = list(session.execute(insert(COSTS).returning(COSTS.c.id, sort_by_parameter_order=True), rows).scalars())
+    for first in range(0, len(ids), IDS_PER_STATEMENT):
+        move_totals(session, COSTS.c.id.in_(ids[first : first + IDS_PER_STATEMENT]), 1)
+    return ids
+
+
+def import_costs(session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Any = None) -> int:
+    """Many ledger rows at once (an import), the totals moved once at the end by the rows written.
+    The ledger is locked first, so the rows after the highest id are this import's alone. The rows'
+    dicts may be changed in place. Returns how many rows were written."""
+    lock_ledger(session)
+    conn = session.connection()
+    after = conn.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
+    write = _copy_rows if dialect(session) == "postgresql" else _sqlite_rows
+    count = 0
+    for batch in batches:
+        if batch:
+            write(session, batch)
+            count += len(batch)
+        if after_batch is not None:
+            after_batch()
+    if count:
+        move_totals(session, COSTS.c.id > after, 1)
+    return count
+
+
+def _sqlite_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """An INSERT compiled by SQLAlchemy from the table, executed for every row through the driver:
+    what Core's executemany does, less its per-row bookkeeping (a third of an import's time). The
+    timestamp is written in the text form SQLAlchemy gives datetimes on SQLite."""
+    conn = session.connection()
+    keys = list(rows[0])
+    statement = insert(COSTS).compile(dialect=conn.dialect, column_keys=keys)
+    names = statement.positiontup
+    assert names, "SQLite takes positional parameters"
+    for row in rows:
+        # SQLAlchemy's form: the UTC wall time, to the microsecond, without an offset
+        row["timestamp"] = row["timestamp"].replace(tzinfo=None).isoformat(" ", "microseconds")
+        if "estimated" in row:
+            row["estimated"] = 1 if row["estimated"] else 0
+    take = itemgetter(*names)
+    conn.exec_driver_sql(
+        str(statement), [take(row) for row in rows] if len(names) > 1 else [(row[names[0]],) for row in rows]
+    )
+
+
+def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY ... FROM STDIN through psycopg 3, in the unit's own transaction."""
+    keys = list(rows[0])
+    driver: Any = session.connection().connection.driver_connection
+    take = itemgetter(*keys)
+    columns = ", ".join(f'"{key}"' for key in keys)
+    with driver.cursor() as cursor, cursor.copy(f"COPY costs ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(take(row))
+
+
+# ---- removing ----
+
+
+@dataclass(frozen=True)
+class Removed:
+    rows: int
+    cost_nd: int
+    unpriced_calls: int
+
+
+def count_costs(session: Session, where: Where) -> Removed:
+    """How many ledger rows match, their priced cost and their unpriced calls."""
+    c = COSTS.c
+    rows, cost_nd, unpriced = session.execute(
+        select(
+            func.count(), func.coalesce(func.sum(c.total_cost_nd), 0), func.count().filter(c.total_cost_nd.is_(None))
+        ).where(where)
+    ).one()
+    return Removed(int(rows), int(cost_nd), int(unpriced))
+
+
+def remove_costs(session: Session, where: Where) -> Removed:
+    """Delete the ledger rows matching `where`, every total moved down by them first. The count, the
+    totals and the delete see the same rows (the ledger is locked)."""
+    lock_ledger(session)
+    removed = count_costs(session, where)
+    if removed.rows:
+        move_totals(session, where, -1)
+        session.execute(delete(COSTS).where(where))
+        # a quarter hour with nothing left in it is no bucket at all
+        session.execute(delete(BUCKETS).where(BUCKETS.c.calls == 0))
+    return removed
+
+
+def older_than(cutoff: datetime) -> Where:
+    return COSTS.c.timestamp < cutoff
+
+
+# ---- messages and sessions ----
+
+
+def open_session(session: Session, *, agent_id: int, title: str, channel: str, now: datetime) -> int:
+    """A new chat session, counted on its agent."""
+    sid = session.execute(
+        insert(SESSIONS)
+        .values(
+            agent_id=agent_id,
+            title=title,
+            channel=channel,
+            started_at=now,
+            last_message_at=now,
+            message_count=0,
+            input_tokens=0,
+            output_tokens=0,
+            cost_nd=0,
+            unpriced_calls=0,
+        )
+        .returning(SESSIONS.c.id)
+    ).scalar_one()
+    session.execute(update(AGENTS).where(AGENTS.c.id == agent_id).values(stat_sessions=AGENTS.c.stat_sessions + 1))
+    return int(sid)
+
+
+def session_exists(session: Session, session_id: int) -> bool:
+    return session.execute(select(literal(1)).where(SESSIONS.c.id == session_id)).first() is not None
+
+
+def add_message(session: Session, values: dict[str, Any]) -> int:
+    """A message, counted on its session and agent (a reply's response time too)."""
+    row = {"attachments": [], "skills_used": [], "interrupted": False, **values}
+    message_id = session.execute(insert(MESSAGES).values(**row).returning(MESSAGES.c.id)).scalar_one()
+    count_message(session, row["agent_id"], row["session_id"], row["timestamp"], row.get("response_ms"))
+    return int(message_id)
+
+
+def count_message(
+    session: Session, agent_id: int, session_id: int, now: datetime, response_ms: int | None = None
+) -> None:
+    session.execute(
+        update(SESSIONS)
+        .where(SESSIONS.c.id == session_id)
+        .values(message_count=SESSIONS.c.message_count + 1, last_message_at=now)
+    )
+    a = AGENTS.c
+    counts: dict[str, Any] = {"stat_messages": a.stat_messages + 1, "last_active_at": now}
+    if response_ms is not None:
+        counts.update(stat_response_ms=a.stat_response_ms + response_ms, stat_responses=a.stat_responses + 1)
+    session.execute(update(AGENTS).where(a.id == agent_id).values(**counts))
+
+
+def set_message_error(session: Session, message_id: int, error: str) -> None:
+    session.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(error=error))
+
+
+# ---- the journal's bookkeeping ----
+
+
+def read_setting(session: Session, key: str) -> str | None:
+    found = session.get(Setting, key)
+    return found.value if found is not None else None
+
+
+def write_setting(session: Session, key: str, value: str) -> None:
+    session.merge(Setting(key=key, value=value))
