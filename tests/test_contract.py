@@ -46,6 +46,7 @@ JSON_RUNS: dict[str, list[str]] = {
     "costs by-agent": ["costs", "by-agent"],
     "costs by-model": ["costs", "by-model"],
     "costs by-provider": ["costs", "by-provider"],
+    "costs by-user": ["costs", "by-user"],
     "costs history": ["costs", "history"],
     "costs list": ["costs", "list"],
     "costs record": [
@@ -91,6 +92,7 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "costs by-agent": (["costs", "by-agent", "--since", "bad"], 2),
     "costs by-model": (["costs", "by-model", "--until", "bad"], 2),
     "costs by-provider": (["costs", "by-provider", "--since", "2026-02-01", "--until", "2026-01-01"], 2),
+    "costs by-user": (["costs", "by-user", "--json", "--csv"], 2),
     "costs history": (["costs", "history", "--by", "year"], 2),
     "costs list": (["costs", "list", "--agent", "ghost"], 1),
     "costs record": (["costs", "record", "--model", "m", "--provider", "p", "--input-tokens", "1"], 2),
