@@ -1,14 +1,21 @@
 """Every test runs in its own AGENTIK_HOME, offline, with no real keys, and sees none of the
 environment of whoever runs the suite (tests/test_hermetic.py keeps that true); child processes
-start from `base_env()`."""
+start from `base_env()`.
+
+Every test runs twice: on SQLite (`[sqlite]`, a file in its AGENTIK_HOME) and on PostgreSQL
+(`[postgres]`, a database of its own on a server the suite starts; see tests/pgserver.py). `--store
+sqlite|postgres` runs one half. Tests about SQLite files are marked `sqlite_only(reason)`."""
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer.testing
@@ -17,6 +24,7 @@ from typer.testing import CliRunner
 from agentik_cli import config
 from agentik_cli.cli.app import app
 from agentik_cli.store import engine
+from tests import pgserver
 
 # From the environment of whoever runs the suite, only what finding programs and writing temporary
 # files needs is kept: everything else (keys and base URLs of every SDK, proxies, NO_COLOR, FORCE_COLOR,
@@ -36,12 +44,91 @@ def base_env(home: Path | str | None = None, **extra: str) -> dict[str, str]:
         TZ=os.environ.get("TZ", "UTC"),
         AGENTIK_HOME=str(home) if home is not None else os.environ.get("AGENTIK_HOME", ""),
     )
+    if _test_db is not None:  # the current test's PostgreSQL database (set by agentik_home)
+        env["AGENTIK_DB"] = _test_db
     env.update(extra)
     return env
 
 
+# The PostgreSQL database of the test running in this process, if it runs on PostgreSQL.
+_test_db: str | None = None
+_db_numbers = itertools.count(1)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--store",
+        choices=("both", "sqlite", "postgres"),
+        default=os.environ.get("AGENTIK_TEST_DB", "both"),
+        help="run each test on SQLite, on PostgreSQL, or on both (default; AGENTIK_TEST_DB sets it too)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): about SQLite files (the WAL, backups, completion reading the file)"
+    )
+    config.addinivalue_line("markers", "postgres_only: about PostgreSQL itself; runs only as [postgres]")
+    if config.getoption("store") != "sqlite":
+        pgserver.configure(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    pgserver.unconfigure(config)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [pgserver.header(config)]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    # at the end too, where it is seen (-q hides the header)
+    if hasattr(config, "workerinput"):
+        return
+    missing = config.getoption("store") != "sqlite" and pgserver.skipped_reason() is not None
+    terminalreporter.write_line(pgserver.header(config), yellow=missing, bold=missing)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "agentik_store" not in metafunc.fixturenames:
+        return
+    chosen = metafunc.config.getoption("store")
+    stores = ["sqlite", "postgres"] if chosen == "both" else [chosen]
+    if metafunc.definition.get_closest_marker("postgres_only") is not None:
+        stores = ["postgres"]
+    metafunc.parametrize("agentik_store", stores, indirect=True)
+
+
+@pytest.fixture
+def agentik_store(request: pytest.FixtureRequest) -> Iterator[str]:
+    """'sqlite', or the URL of a fresh, migrated PostgreSQL database for this test alone."""
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    marker = request.node.get_closest_marker("sqlite_only")
+    if marker is not None:
+        pytest.skip("SQLite only: " + (marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")))
+    reason = pgserver.skipped_reason()
+    if reason is not None:
+        pytest.skip(f"PostgreSQL half not run: {reason}")
+    name = f"t{os.getpid()}_{next(_db_numbers)}"
+    url = pgserver.create_database(name)
+    try:
+        yield url
+    finally:
+        engine.reset_stores()
+        _dispose_query_stores()
+        pgserver.drop_database(name)
+
+
+@pytest.fixture
+def on_postgres(agentik_store: str) -> bool:
+    return agentik_store != "sqlite"
+
+
 @pytest.fixture(autouse=True)
-def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, agentik_store: str) -> Iterator[Path]:
+    global _test_db
     zone = os.environ.get("AGENTIK_TEST_TZ", "UTC")
     home = tmp_path / "agentik-home"
     user_home = tmp_path / "home"
@@ -55,8 +142,14 @@ def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     engine.reset_stores()
     config.settings.db = None
     config.settings.no_color = False
-    yield home
-    engine.reset_stores()
+    _test_db = None if agentik_store == "sqlite" else agentik_store
+    if _test_db is not None:
+        monkeypatch.setenv("AGENTIK_DB", _test_db)
+    try:
+        yield home
+    finally:
+        _test_db = None
+        engine.reset_stores()
 
 
 def set_tz(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
@@ -140,8 +233,64 @@ def fake(fake_server, monkeypatch: pytest.MonkeyPatch):
     return server
 
 
-def db_rows(home: Path, sql: str, params: tuple = ()) -> list[tuple]:
-    import sqlite3
+_query_stores: dict[str, engine.Store] = {}
 
-    with sqlite3.connect(home / "agentik.db") as db:
-        return db.execute(sql, params).fetchall()
+
+def _dispose_query_stores() -> None:
+    for store in _query_stores.values():
+        store.dispose()
+    _query_stores.clear()
+
+
+def db_rows(home: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of a query on the current test's store (`?` placeholders), whichever it is: the SQLite
+    file in `home`, or the test's PostgreSQL database (through agentik's own store, unmigrated).
+    PostgreSQL answers a comparison with True (== 1) and a sum with a Decimal (== the int)."""
+    if _test_db is None:
+        import sqlite3
+
+        with sqlite3.connect(home / "agentik.db") as db:
+            return db.execute(sql, params).fetchall()
+    with _query_store().engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(*_named(sql, params)).all()]
+
+
+def db_execute(home: Path, *statements: tuple[str, tuple]) -> None:
+    """Run (sql, params) statements on the current test's store in one transaction (a test setting
+    up a state no command makes, such as rows from 40 days ago)."""
+    if _test_db is None:
+        import sqlite3
+
+        with sqlite3.connect(home / "agentik.db") as db:
+            for sql, params in statements:
+                db.execute(sql, params)
+        return
+    with _query_store().engine.begin() as conn:
+        for sql, params in statements:
+            conn.execute(*_named(sql, params))
+
+
+def _query_store() -> engine.Store:
+    assert _test_db is not None
+    store = _query_stores.get(_test_db)
+    if store is None:
+        store = _query_stores[_test_db] = engine.Store(_test_db)
+    return store
+
+
+def _named(sql: str, params: tuple) -> tuple[Any, dict[str, Any]]:
+    from sqlalchemy import text
+
+    numbers = itertools.count()
+    named = re.sub(r"\?", lambda _: f":p{next(numbers)}", sql)
+    return text(named), {f"p{i}": value for i, value in enumerate(params)}
+
+
+def stored_bytes(home: Path) -> bytes:
+    """Everything the current test's store holds, as bytes: on SQLite the files (the WAL too), on
+    PostgreSQL every row of every table as text."""
+    if _test_db is None:
+        return b"".join(path.read_bytes() for path in sorted(home.glob("agentik.db*")))
+    tables = [row[0] for row in db_rows(home, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    rows = [row[0] for table in tables for row in db_rows(home, f"SELECT t::text FROM {table} t")]
+    return "\n".join(rows).encode()

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import db_rows
+
 
 def agent_count(home: Path) -> int:
-    with sqlite3.connect(home / "agentik.db") as db:
-        return db.execute("SELECT count(*) FROM agents").fetchone()[0]
+    return db_rows(home, "SELECT count(*) FROM agents")[0][0]
 
 
 def test_create_prints_id_and_json_object(cli):
@@ -69,6 +69,7 @@ def test_create_prints_id_and_json_object(cli):
         "output_tokens": 0,
         "total_cost": 0.0,
         "unpriced_calls": 0,
+        "estimated_calls": 0,
         "avg_response_ms": None,
     }
 
@@ -196,13 +197,12 @@ def test_remove_says_what_goes_and_keeps_the_ledger(cli, store, agentik_home):
     )
     result = cli("agents", "remove", "doomed", "--yes")
     assert "1 sessions, 2 messages" in result.stderr
-    with sqlite3.connect(agentik_home / "agentik.db") as db:
-        assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 0
-        assert db.execute("SELECT count(*) FROM sessions").fetchone()[0] == 0
-        # the row keeps the removed agent's id (never given to another agent) and name
-        assert db.execute("SELECT agent_id, agent_name, total_cost_nd FROM costs").fetchall() == [
-            (1, "doomed", 210_000)  # 1000 * $0.15/M + 100 * $0.60/M = $0.00021
-        ]
+    assert db_rows(agentik_home, "SELECT count(*) FROM messages")[0][0] == 0
+    assert db_rows(agentik_home, "SELECT count(*) FROM sessions")[0][0] == 0
+    # the row keeps the removed agent's id (never given to another agent) and name
+    assert db_rows(agentik_home, "SELECT agent_id, agent_name, total_cost_nd FROM costs") == [
+        (1, "doomed", 210_000)  # 1000 * $0.15/M + 100 * $0.60/M = $0.00021
+    ]
 
 
 # ---- bad input: the contract's exit code, one line on stderr, no traceback, nothing changed ----

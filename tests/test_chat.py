@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from tests.conftest import db_rows
+from tests.conftest import db_rows, stored_bytes
 from tests.fakeprovider import Reply
 
 
@@ -405,7 +405,8 @@ def test_image_and_text_attachments(cli, claude, gpt, tmp_path, agentik_home):
     parts = gpt.requests[1].body["messages"][1]["content"]
     assert parts[0] == {"type": "text", "text": "look"}
     assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
-    stored = json.loads(db_rows(agentik_home, "SELECT attachments FROM messages WHERE id = 1")[0][0])
+    stored = db_rows(agentik_home, "SELECT attachments FROM messages WHERE id = 1")[0][0]
+    stored = json.loads(stored) if isinstance(stored, str) else stored  # PostgreSQL's json comes parsed
     assert [(a["name"], a["type"], a["size"]) for a in stored] == [
         ("pixel.png", "image/png", len(png_bytes())),
         ("notes.txt", "text/plain", 9),
@@ -431,7 +432,7 @@ def test_bad_attachments_are_refused_before_sending(cli, claude, tmp_path, agent
 
 def test_secrets_never_reach_the_database(cli, claude, agentik_home):
     cli("chat", "claude", "-m", "hi")
-    raw = b"".join(path.read_bytes() for path in agentik_home.glob("agentik.db*"))  # the WAL too
+    raw = stored_bytes(agentik_home)  # the WAL too
     assert b"Hello from the fake provider" in raw and b"sk-ant-test-key" not in raw
 
 
@@ -439,5 +440,5 @@ def test_a_key_in_an_error_body_never_reaches_the_screen_or_the_store(cli, gpt, 
     gpt.add(Reply(status=401, error_message="Incorrect API key provided: sk-openai-test-key-0123456789"))
     result = cli("chat", "gpt", "-m", "hi", code=1)
     assert "test-key" not in result.stderr and "[key]" in result.stderr
-    stored = b"".join(path.read_bytes() for path in agentik_home.glob("agentik.db*"))
+    stored = stored_bytes(agentik_home)
     assert b"[key]" in stored and b"test-key" not in stored

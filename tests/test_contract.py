@@ -68,6 +68,7 @@ JSON_RUNS: dict[str, list[str]] = {
     "keys list": ["keys", "list"],
     "db status": ["db", "status"],
     "db backup": ["db", "backup", "{tmp}/backup.db"],
+    "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
 }
 IMPORT_LINE = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 2, "output_tokens": 2}) + "\n"
 
@@ -92,7 +93,7 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "costs by-agent": (["costs", "by-agent", "--since", "bad"], 2),
     "costs by-model": (["costs", "by-model", "--until", "bad"], 2),
     "costs by-provider": (["costs", "by-provider", "--since", "2026-02-01", "--until", "2026-01-01"], 2),
-    "costs by-user": (["costs", "by-user", "--json", "--csv"], 2),
+    "costs by-user": (["costs", "by-user", "--since", "2026-02-01", "--until", "2026-01-01"], 2),
     "costs history": (["costs", "history", "--by", "year"], 2),
     "costs list": (["costs", "list", "--agent", "ghost"], 1),
     "costs record": (["costs", "record", "--model", "m", "--provider", "p", "--input-tokens", "1"], 2),
@@ -108,6 +109,7 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "db status": (["db", "status", "--frob"], 2),
     "db upgrade": (["db", "upgrade", "extra"], 2),
     "db backup": (["db", "backup", "/no/such/folder/backup.db"], 2),
+    "db copy": (["db", "copy", "--to", "/no/such/folder/copy.db"], 2),
 }
 
 
@@ -131,7 +133,15 @@ def test_every_json_command_is_exercised():
     assert set(BAD_RUNS) == set(COMMANDS)
 
 
-@pytest.mark.parametrize("name", sorted(JSON_RUNS))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.sqlite_only(reason="db backup copies a SQLite file"))
+        if n == "db backup"
+        else n
+        for n in sorted(JSON_RUNS)
+    ],
+)
 def test_json_output_is_only_json(cli, world, name, tmp_path):
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in JSON_RUNS[name]]
     result = cli(*args, "--json", input=IMPORT_LINE if name == "costs import" else None)

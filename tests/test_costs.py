@@ -111,6 +111,7 @@ def test_breakdowns_largest_first(cli, ledger):
     ]
     assert set(by_agent[0]) == {
         "agent",
+        "agent_id",
         "calls",
         "input_tokens",
         "output_tokens",
@@ -449,7 +450,8 @@ def test_aggregates_match_the_ledger(cli, ledger, fake, agentik_home, tmp_path):
         agentik_home,
         "SELECT coalesce(agent_id, 0), model, provider, count(*), sum(input_tokens), "
         "sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
-        "coalesce(sum(total_cost_nd), 0), sum(total_cost_nd IS NULL), sum(estimated) FROM costs "
+        "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END), "
+        "sum(CASE WHEN estimated THEN 1 ELSE 0 END) FROM costs "
         "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
     )
     # a removed agent's rows keep its id, in the ledger and in the totals

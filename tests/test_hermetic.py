@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests import pgserver
+
 ROOT = Path(__file__).resolve().parents[1]
 
 UNREACHABLE = "http://127.0.0.1:9"
@@ -64,10 +66,14 @@ SLICE = [
 ]
 
 
-def test_the_suite_ignores_the_environment_it_is_run_in(tmp_path):
+def test_the_suite_ignores_the_environment_it_is_run_in(tmp_path, agentik_store):
     # Built here rather than with the suite's own helper, so that this test checks that helper too.
     env = {name: os.environ[name] for name in ("PATH", "TMPDIR") if name in os.environ}
     env.update(HOSTILE, HOME=str(tmp_path / "user"))
+    # the slice on this test's store; on PostgreSQL, on the run's server (see tests/pgserver.py)
+    store = "sqlite" if agentik_store == "sqlite" else "postgres"
+    if store == "postgres":
+        env[pgserver.ENV_SERVER] = pgserver.socket()
     result = subprocess.run(
         [
             sys.executable,
@@ -78,6 +84,7 @@ def test_the_suite_ignores_the_environment_it_is_run_in(tmp_path):
             "-n",
             "0",
             f"--basetemp={tmp_path / 'inner'}",
+            f"--store={store}",
             *SLICE,
         ],
         cwd=ROOT,

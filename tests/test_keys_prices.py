@@ -49,7 +49,7 @@ def test_prices_set_list_remove(cli, agentik_home):
     cli(
         "prices", "set", "llama3.2", "--provider", "openai", "--input", "0.5", "--output", "1.5", "--cache-read", "0.05"
     )
-    assert (agentik_home / "prices.toml").exists()
+    assert not (agentik_home / "prices.toml").exists()  # the price is in the store, not a file
     data = cli.json("prices", "show", "llama3.2", "--provider", "openai")
     assert (data["input"], data["output"], data["cache_read"], data["override"]) == (0.5, 1.5, 0.05, True)
     listed = cli.json("prices", "list", "--provider", "openai")

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
-
+import pytest
 from sqlalchemy import text
 
+from agentik_cli.cli.agents import stats_json
 from agentik_cli.money import fmt_usd, to_nd, to_usd
 from agentik_cli.services import agents, ledger
 from agentik_cli.services.agents import AgentFields
 from agentik_cli.services.pricing import Usage, price_call
 
 
+@pytest.mark.sqlite_only(reason="SQLite's pragmas")
 def test_sqlite_pragmas(store):
     with store.engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
@@ -19,6 +20,7 @@ def test_sqlite_pragmas(store):
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 5000
 
 
+@pytest.mark.sqlite_only(reason="the SQLite file in AGENTIK_HOME")
 def test_database_created_on_first_use_in_agentik_home(store, agentik_home):
     assert (agentik_home / "agentik.db").exists()
 
@@ -57,7 +59,7 @@ def test_stats_move_with_messages_and_costs(store):
     _chat_turn(store, agent, session_id, 2000, 100, 500)
     _chat_turn(store, agent, None, 10, 10, 100, model="my-local-model", provider="openai")
     fresh = agents.get(store, "a")
-    assert agents.stats(fresh, agents.ledger_figures(store, [fresh])[0]) == {
+    assert stats_json(fresh, agents.ledger_figures(store, [fresh])[0]) == {
         "sessions": 2,
         "messages": 6,
         "input_tokens": 3010,
@@ -65,6 +67,7 @@ def test_stats_move_with_messages_and_costs(store):
         # (3000 * 3 + 300 * 15) / 1e6 = 0.0135; the unpriced call adds nothing but is counted
         "total_cost": 0.0135,
         "unpriced_calls": 1,
+        "estimated_calls": 0,
         "avg_response_ms": 300,
     }
     assert fresh.last_active_at is not None
@@ -90,12 +93,16 @@ def test_cost_row_keeps_unit_prices_and_cache_tokens(store):
     ledger.add_reply(
         store, agent_id=agent.id, agent_name="a", session_id=session_id, content="r", channel="cli", cost=entry
     )
-    with sqlite3.connect(store.url.removeprefix("sqlite:///")) as db:
-        row = db.execute(
-            "SELECT input_tokens, cache_read_tokens, cache_write_tokens, total_tokens, input_cost_nd, "
-            "output_cost_nd, total_cost_nd, price_input_nd, price_output_nd, price_cache_read_nd, "
-            "price_cache_write_nd FROM costs"
-        ).fetchone()
+    with store.engine.connect() as conn:
+        row = tuple(
+            conn.execute(
+                text(
+                    "SELECT input_tokens, cache_read_tokens, cache_write_tokens, total_tokens, input_cost_nd, "
+                    "output_cost_nd, total_cost_nd, price_input_nd, price_output_nd, price_cache_read_nd, "
+                    "price_cache_write_nd FROM costs"
+                )
+            ).one()
+        )
     # 700 uncached * $3 + 200 reads * $0.30 + 100 writes * $3.75 = $0.002535; 500 * $15 = $0.0075
     assert row == (
         1000,

@@ -325,20 +325,6 @@ def test_agent_search_takes_percent_and_underscore_literally(cli):
     assert [a["name"] for a in cli.json("agents", "search", "e_c")] == ["snake_case"]
 
 
-def test_message_search_without_fts_takes_wildcards_literally(cli, fake, store, monkeypatch):
-    from agentik_cli.services import sessions
-
-    cli("agents", "create", "a", "--model", "gpt-4o-mini")
-    fake.add(Reply(text="plain words"), Reply(text="a snake_case name"))
-    cli("chat", "a", "-m", "hello")
-    cli("chat", "a", "-m", "again")
-    # the LIKE search used where there is no FTS5 (PostgreSQL), run on this SQLite store
-    monkeypatch.setattr(store, "is_sqlite", False)
-    assert [r["content"] for r in sessions.search(store, "_")] == ["a snake_case name"]
-    assert [r["content"] for r in sessions.search(store, "%")] == []
-    assert len(sessions.search(store, "a")) == 3
-
-
 def assert_plain(text: str) -> None:
     assert TINY in text, text
     assert "e-0" not in text and "E-0" not in text, text

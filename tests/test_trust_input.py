@@ -257,14 +257,20 @@ def test_a_bad_hand_edited_price_is_refused_before_anything_is_sent(cli, helper,
 
 
 def test_prices_set_and_remove_mend_a_bad_file(cli, agentik_home):
-    write_prices(agentik_home, BAD_ENTRIES["infinite"])
+    """A prices.toml is moved into the store only whole and checked; the price a command sets or
+    removes replaces its entry, so a bad entry can be mended with the commands themselves."""
+    path = write_prices(agentik_home, BAD_ENTRIES["infinite"])
     cli("prices", "set", "gpt-4o-mini", "--provider", "openai", "--input", "1", "--output", "2")
     assert cli.json("prices", "show", "gpt-4o-mini")["input"] == 1
+    assert not path.exists() and (agentik_home / "prices.toml.moved").exists()
     write_prices(agentik_home, "input = true\noutput = 1.0", model="other")
-    cli("prices", "set", "third", "--provider", "openai", "--input", "1", "--output", "2")
-    assert '"openai/other"' in one_error_line(cli("prices", "list", code=2))  # still there, still readable
+    assert '"openai/other"' in one_error_line(
+        cli("prices", "set", "third", "--provider", "openai", "--input", "1", "--output", "2", code=2)
+    )
+    assert '"openai/other"' in one_error_line(cli("prices", "list", code=2))  # still there, still refused
     cli("prices", "remove", "other", "--provider", "openai")
-    assert [row["model"] for row in cli.json("prices", "list") if row["override"]] == ["third"]
+    assert not path.exists() and (agentik_home / "prices.toml.moved-2").exists()
+    assert [row["model"] for row in cli.json("prices", "list") if row["override"]] == ["gpt-4o-mini"]
 
 
 def test_usage_a_server_sends_beyond_the_bounds_is_counted_instead(cli, helper, agentik_home):

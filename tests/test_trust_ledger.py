@@ -3,10 +3,9 @@ is the sum of the ledger rows it covers."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
-from tests.conftest import db_rows
+from tests.conftest import db_execute, db_rows
 
 
 def _record(cli, agent: str, tokens: int, at: str | None = None) -> None:
@@ -48,16 +47,19 @@ def test_cleanup_takes_the_rows_it_removes_off_their_sessions(cli, fake, agentik
     cli("chat", "gpt", "-c", "-m", "new question")
     old = (datetime.now(UTC) - timedelta(days=40)).strftime("%Y-%m-%d %H:%M:%S.000000")
     first = db_rows(agentik_home, "SELECT min(id) FROM costs")[0][0]
-    with sqlite3.connect(agentik_home / "agentik.db") as db:
-        db.execute("UPDATE costs SET timestamp = ? WHERE id = ?", (old, first))
+    db_execute(
+        agentik_home,
+        ("UPDATE costs SET timestamp = ? WHERE id = ?", (old, first)),
         # keep the quarter-hour buckets in step with the moved row, as if it had been written then
-        db.execute("DELETE FROM cost_buckets")
-        db.execute(
+        ("DELETE FROM cost_buckets", ()),
+        (
             "INSERT INTO cost_buckets (start, calls, input_tokens, output_tokens, cache_read_tokens, "
             "cache_write_tokens, cost_nd, unpriced_calls, estimated_calls) SELECT timestamp, 1, input_tokens, "
             "output_tokens, cache_read_tokens, cache_write_tokens, coalesce(total_cost_nd, 0), "
-            "total_cost_nd IS NULL, estimated FROM costs"
-        )
+            "CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END, CASE WHEN estimated THEN 1 ELSE 0 END FROM costs",
+            (),
+        ),
+    )
     cli("costs", "cleanup", "--older-than", "30", "--yes")
     session = cli.json("sessions", "show", "1")
     ledger = db_rows(
@@ -72,10 +74,12 @@ def test_removing_a_session_takes_its_replies_out_of_the_average_response_time(c
     cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
     cli("chat", "gpt", "-m", "one")
     cli("chat", "gpt", "-m", "two")
-    with sqlite3.connect(agentik_home / "agentik.db") as db:
-        db.execute("UPDATE messages SET response_ms = 9000 WHERE session_id = 1 AND role = 'assistant'")
-        db.execute("UPDATE messages SET response_ms = 100 WHERE session_id = 2 AND role = 'assistant'")
-        db.execute("UPDATE agents SET stat_response_ms = 9100, stat_responses = 2")
+    db_execute(
+        agentik_home,
+        ("UPDATE messages SET response_ms = 9000 WHERE session_id = 1 AND role = 'assistant'", ()),
+        ("UPDATE messages SET response_ms = 100 WHERE session_id = 2 AND role = 'assistant'", ()),
+        ("UPDATE agents SET stat_response_ms = 9100, stat_responses = 2", ()),
+    )
     cli("sessions", "remove", "1", "--yes")
     assert cli.json("agents", "stats", "gpt")["avg_response_ms"] == 100
 

@@ -561,6 +561,7 @@ def test_a_key_no_header_can_carry_is_refused_before_anything(cli, fake, agentik
         if where == "env":
             monkeypatch.setenv("OPENAI_API_KEY", bad)
         else:
+            agentik_home.mkdir(exist_ok=True)  # made by the first command only when it holds the database
             (agentik_home / "keys.json").write_text(json.dumps({"openai": bad}))
         agent = "gpt"
     result = cli("chat", agent, "-m", "hello", code=2)

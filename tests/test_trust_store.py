@@ -16,7 +16,7 @@ import pytest
 
 from agentik_cli.errors import StoreError
 from agentik_cli.store import engine
-from tests.conftest import base_env, db_rows
+from tests.conftest import base_env, db_execute, db_rows
 from tests.fakeprovider import Reply
 
 
@@ -80,6 +80,7 @@ def _store_at(path: Path, upto: str) -> engine.Store:
     return store
 
 
+@pytest.mark.sqlite_only(reason="a SQLite file from before 0004 (tests/test_postgres.py upgrades on PostgreSQL)")
 def test_upgrade_keeps_everything_and_counts_past_every_id_still_mentioned(cli, agentik_home):
     """A store from before 0004: agent 2 was removed (its cost rows lost their agent id), and the
     newest session went. The upgrade gives the rows their agent back and starts every counter above
@@ -136,6 +137,7 @@ def test_upgrade_keeps_everything_and_counts_past_every_id_still_mentioned(cli, 
     assert cli.json("--db", str(path), "sessions", "show", "1")["messages"][1]["content"] == "a connection pool"
 
 
+@pytest.mark.sqlite_only(reason="SQLite's AUTOINCREMENT")
 def test_migrated_tables_never_reuse_ids(tmp_path):
     store = engine.Store(f"sqlite:///{tmp_path / 'a.db'}")
     store.migrate()
@@ -150,9 +152,10 @@ def test_migrated_tables_never_reuse_ids(tmp_path):
 
 def test_a_database_from_a_newer_agentik_is_refused_before_anything_is_sent(cli, fake, agentik_home):
     cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
-    db_rows(agentik_home, "SELECT 1")
-    with sqlite3.connect(agentik_home / "agentik.db") as db:
-        db.execute("INSERT INTO agentik_migrations (name, applied_at) VALUES ('9999_from_the_future', '2027-01-01')")
+    db_execute(
+        agentik_home,
+        ("INSERT INTO agentik_migrations (name, applied_at) VALUES ('9999_from_the_future', '2027-01-01')", ()),
+    )
     engine.reset_stores()
     result = cli("chat", "gpt", "-m", "hello", code=2)
     assert "newer agentik" in result.stderr and "9999_from_the_future" in result.stderr
@@ -161,6 +164,7 @@ def test_a_database_from_a_newer_agentik_is_refused_before_anything_is_sent(cli,
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
 
 
+@pytest.mark.sqlite_only(reason="another program's SQLite file (tests/test_postgres.py has the server's case)")
 def test_another_programs_database_is_left_alone(cli, tmp_path):
     path = tmp_path / "notes.db"
     with sqlite3.connect(path) as db:
@@ -175,6 +179,7 @@ def test_another_programs_database_is_left_alone(cli, tmp_path):
         assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["notes"]
 
 
+@pytest.mark.sqlite_only(reason="SQLite's :memory:")
 def test_memory_is_sqlites_in_memory_database(cli, tmp_path, monkeypatch):
     here = tmp_path / "here"
     here.mkdir()
@@ -184,6 +189,7 @@ def test_memory_is_sqlites_in_memory_database(cli, tmp_path, monkeypatch):
     assert list(here.iterdir()) == []
 
 
+@pytest.mark.sqlite_only(reason="names its own URL; the same on both runs")
 def test_postgres_without_the_extra_names_it(tmp_path):
     code = (
         "import sys; sys.modules['psycopg'] = None; sys.argv = ['agentik', '--db', "
@@ -195,6 +201,7 @@ def test_postgres_without_the_extra_names_it(tmp_path):
     assert "agentik[postgres]" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.sqlite_only(reason="names its own URL; the same on both runs")
 def test_an_engine_agentik_does_not_speak_is_a_usage_error(cli):
     result = cli("--db", "mysql://me@localhost/agentik", "agents", "list", code=2)
     assert "mysql" in result.stderr
@@ -203,6 +210,7 @@ def test_an_engine_agentik_does_not_speak_is_a_usage_error(cli):
 # ---- the main file stays current; backups ----
 
 
+@pytest.mark.sqlite_only(reason="the SQLite file and its WAL")
 def test_the_main_file_holds_the_data_after_commands_exit(agentik_home, tmp_path):
     assert agentik(agentik_home, "agents", "create", "helper", "--model", "gpt-4o").returncode == 0
     for i in range(5):
@@ -230,6 +238,7 @@ def test_the_main_file_holds_the_data_after_commands_exit(agentik_home, tmp_path
         assert db.execute("SELECT name FROM agents").fetchall() == [("helper",)]
 
 
+@pytest.mark.sqlite_only(reason="db backup copies a SQLite file")
 def test_backup_is_consistent_while_another_process_writes(cli, agentik_home, tmp_path):
     cli("agents", "create", "helper", "--model", "gpt-4o")
     lines = "".join(
@@ -261,6 +270,7 @@ def test_backup_is_consistent_while_another_process_writes(cli, agentik_home, tm
     cli("db", "backup", backups[0]["path"], "--force")
 
 
+@pytest.mark.sqlite_only(reason="the SQLite file not created (tests/test_postgres.py has the server's case)")
 def test_db_status_never_migrates_and_reports(cli, agentik_home):
     data = cli.json("db", "status")
     assert data["schema"] is None and data["pending"] == list(engine.MIGRATION_NAMES)
@@ -293,6 +303,7 @@ def _hold_the_write_lock(path: Path, start: threading.Event, seconds: float) -> 
     return thread
 
 
+@pytest.mark.sqlite_only(reason="SQLite's database-wide write lock")
 def test_a_reply_waits_for_a_writer_that_holds_the_lock_past_the_busy_timeout(cli, fake, agentik_home, monkeypatch):
     monkeypatch.setattr(engine, "BUSY_TIMEOUT_MS", 200)
     engine.reset_stores()
@@ -312,6 +323,7 @@ def test_a_reply_waits_for_a_writer_that_holds_the_lock_past_the_busy_timeout(cl
     assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(1,)]
 
 
+@pytest.mark.sqlite_only(reason="SQLite's database-wide write lock")
 def test_every_write_waits_for_the_lock(cli, agentik_home, monkeypatch):
     """Not only a chat's: a cron job's `costs record` during a long import is not lost either."""
     monkeypatch.setattr(engine, "BUSY_TIMEOUT_MS", 100)
@@ -367,6 +379,7 @@ def test_a_reply_the_database_cannot_take_is_kept_and_stored_by_the_next_command
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only(reason="SQLite's database-wide write lock")
 def test_a_chat_during_a_long_import_stores_its_reply(fake, agentik_home, tmp_path):
     """The case that was found: the reply of a chat arrives while `costs import` holds the write
     lock for longer than the busy timeout (10 s)."""
@@ -424,6 +437,7 @@ def test_a_journal_the_database_still_cannot_take_stays_and_commands_go_on(cli, 
     assert any((agentik_home / "unsaved").iterdir())
 
 
+@pytest.mark.sqlite_only(reason="its own SQLite file")
 def test_a_database_url_in_capitals_is_read(cli, tmp_path):
     cli("--db", f"SQLITE:///{tmp_path / 'caps.db'}", "agents", "create", "x", "--model", "gpt-4o")
     assert (tmp_path / "caps.db").exists()

@@ -73,8 +73,73 @@ CSV_COLUMNS = [
     "output_tokens",
     "total_cost",
     "unpriced_calls",
+    "estimated_calls",
     "avg_response_ms",
 ]
+
+
+# Until render.literal escapes them (H4): C0 and C1 control characters other than newline and tab,
+# from a description, a title or a message, are shown escaped, never sent to the terminal (an ESC
+# in a name could recolour, retitle or clear the screen of whoever lists it).
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in "\n\t"}
+
+
+def visible(text: Any) -> Any:
+    """Text for the terminal, control characters escaped (`\\x1b`); anything else as it is."""
+    return text.translate(_CONTROL) if isinstance(text, str) else text
+
+
+def stats_json(agent: Any, figures: Any) -> dict[str, Any]:
+    """The `stats` object: counts from what exists, money from the ledger (services/agents.py says
+    why). `total_cost` counts priced calls only; `unpriced_calls` says how many are not in it and
+    `estimated_calls` how many were counted by agentik because the provider's usage never came."""
+    from agentik_cli.money import to_usd
+
+    return {
+        "sessions": agent.stat_sessions,
+        "messages": agent.stat_messages,
+        "input_tokens": figures.input_tokens,
+        "output_tokens": figures.output_tokens,
+        "total_cost": to_usd(figures.cost_nd),
+        "unpriced_calls": figures.unpriced_calls,
+        "estimated_calls": figures.estimated_calls,
+        "avg_response_ms": round(agent.stat_response_ms / agent.stat_responses) if agent.stat_responses else None,
+    }
+
+
+def agent_json(agent: Any, figures: Any) -> dict[str, Any]:
+    """The agent object of the contract: --json, --csv (flattened) and the tables read this."""
+    from agentik_cli.timeutil import iso
+
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "description": agent.description,
+        "system_prompt": agent.system_prompt,
+        "model": agent.model,
+        "provider": agent.provider,
+        "temperature": agent.temperature,
+        "max_tokens": agent.max_tokens,
+        "channels": list(agent.channels or []),
+        "skills": list(agent.skills or []),
+        "status": agent.status,
+        "base_url": agent.base_url,
+        "api_key_env": agent.api_key_env,
+        "created_at": iso(agent.created_at),
+        "updated_at": iso(agent.updated_at),
+        "last_active_at": iso(agent.last_active_at),
+        "stats": stats_json(agent, figures),
+    }
+
+
+def _with_figures(found: list[Any]) -> list[tuple[Any, Any]]:
+    from agentik_cli.services import agents
+
+    return list(zip(found, agents.ledger_figures(config.store(), found), strict=True))
+
+
+def _json_of(found: list[Any]) -> list[dict[str, Any]]:
+    return [agent_json(agent, figures) for agent, figures in _with_figures(found)]
 
 
 def _fields(**values: Any) -> Any:
@@ -102,15 +167,13 @@ def _flat(agent_dict: dict[str, Any]) -> dict[str, Any]:
 
 
 def _show(agent: Any, as_json: bool) -> None:
-    from agentik_cli.services import agents
-
-    [ledger] = agents.ledger_figures(config.store(), [agent])
-    data = agents.to_dict(agent, ledger)
+    [(_, ledger)] = _with_figures([agent])
+    data = agent_json(agent, ledger)
     if as_json:
         render.print_json(data)
         return
     stats = data["stats"]
-    render.print_fields(
+    _print_fields(
         [
             ("id", data["id"]),
             ("name", data["name"]),
@@ -130,9 +193,18 @@ def _show(agent: Any, as_json: bool) -> None:
             ("messages", stats["messages"]),
             ("tokens", f"{stats['input_tokens']:,} in / {stats['output_tokens']:,} out"),
             ("cost", render.money(ledger.cost_nd, ledger.unpriced_calls)),
+            ("estimated calls", stats["estimated_calls"] or None),
             ("avg response", f"{stats['avg_response_ms']} ms" if stats["avg_response_ms"] is not None else None),
         ]
     )
+
+
+def _print_fields(pairs: list[tuple[str, Any]]) -> None:
+    render.print_fields((key, visible(value)) for key, value in pairs)
+
+
+def _print_table(headers: list[str], rows: Any, **options: Any) -> None:
+    render.print_table(headers, ([visible(cell) for cell in row] for row in rows), **options)
 
 
 def _notes(fields: Any) -> None:
@@ -183,7 +255,7 @@ def create(
     agent = agents.create(config.store(), fields)
     _notes(fields)
     if as_json:
-        render.print_json(agents.to_dicts(config.store(), [agent])[0])
+        render.print_json(_json_of([agent])[0])
     else:
         render.print_line(str(agent.id))
 
@@ -203,15 +275,13 @@ def list_(
     from agentik_cli.services import agents
 
     check_formats(as_json, as_csv)
-    store = config.store()
-    found = agents.list_agents(store, status=status, limit=limit, sort=sort)
-    ledger = agents.ledger_figures(store, found)
+    found = _with_figures(agents.list_agents(config.store(), status=status, limit=limit, sort=sort))
     if as_json:
-        render.print_json([agents.to_dict(a, f) for a, f in zip(found, ledger, strict=True)])
+        render.print_json([agent_json(a, f) for a, f in found])
     elif as_csv:
-        render.print_csv((_flat(agents.to_dict(a, f)) for a, f in zip(found, ledger, strict=True)), CSV_COLUMNS)
+        render.print_csv((_flat(agent_json(a, f)) for a, f in found), CSV_COLUMNS)
     else:
-        render.print_table(
+        _print_table(
             ["id", "name", "model", "provider", "status", "sessions", "messages", "cost", "last active"],
             (
                 [
@@ -225,7 +295,7 @@ def list_(
                     render.money(f.cost_nd, f.unpriced_calls),
                     _when(a.last_active_at),
                 ]
-                for a, f in zip(found, ledger, strict=True)
+                for a, f in found
             ),
             right=["id", "sessions", "messages", "cost"],
             empty="no agents yet: agentik agents create NAME --model MODEL",
@@ -291,7 +361,7 @@ def update(
     updated = agents.update_agent(config.store(), agent, fields)
     _notes(fields)
     if as_json:
-        render.print_json(agents.to_dicts(config.store(), [updated])[0])
+        render.print_json(_json_of([updated])[0])
     else:
         render.note(f"updated agent {updated.name} ({updated.id})")
 
@@ -311,8 +381,9 @@ def remove(agent: AgentArg, yes: Yes = False) -> None:
         "(its cost rows stay in the ledger)",
         yes,
     )
-    agents.remove(store, str(found.id))
-    render.note(f"removed agent {found.name}: {found.stat_sessions} sessions, {found.stat_messages} messages")
+    removed = agents.remove(store, str(found.id))
+    # the counts of what went, taken in the removal's own transaction (a chat may have added to them)
+    render.note(f"removed agent {visible(found.name)}: {removed.sessions} sessions, {removed.messages} messages")
 
 
 @app.command()
@@ -329,13 +400,12 @@ def stats(
     from agentik_cli.services import agents
 
     store = config.store()
-    found = [agents.get(store, agent)] if agent is not None else agents.list_agents(store)
-    ledger = agents.ledger_figures(store, found)
-    items = [{"id": a.id, "name": a.name, **agents.stats(a, f)} for a, f in zip(found, ledger, strict=True)]
+    found = _with_figures([agents.get(store, agent)] if agent is not None else agents.list_agents(store))
+    items = [{"id": a.id, "name": a.name, **stats_json(a, f)} for a, f in found]
     if as_json:
         render.print_json(items[0] if agent is not None else items)
         return
-    render.print_table(
+    _print_table(
         ["name", "sessions", "messages", "input tokens", "output tokens", "cost", "avg response"],
         (
             [
@@ -347,7 +417,7 @@ def stats(
                 render.money(f.cost_nd, f.unpriced_calls),
                 f"{item['avg_response_ms']} ms" if item["avg_response_ms"] is not None else "",
             ]
-            for a, f, item in zip(found, ledger, items, strict=True)
+            for (a, f), item in zip(found, items, strict=True)
         ),
         right=["sessions", "messages", "input tokens", "output tokens", "cost", "avg response"],
         empty="no agents yet",
@@ -366,12 +436,11 @@ def search(
     """
     from agentik_cli.services import agents
 
-    store = config.store()
-    found = agents.search(store, query, limit=limit)
+    found = agents.search(config.store(), query, limit=limit)
     if as_json:
-        render.print_json(agents.to_dicts(store, found))
+        render.print_json(_json_of(found))
         return
-    render.print_table(
+    _print_table(
         ["id", "name", "model", "status", "description"],
         ([a.id, a.name, a.model, a.status, a.description] for a in found),
         right=["id"],
@@ -395,8 +464,8 @@ def default(
     store = config.store()
     chosen = agents.set_default(store, agent) if agent is not None else agents.get_default(store)
     if as_json:
-        render.print_json(agents.to_dicts(store, [chosen])[0] if chosen else None)
+        render.print_json(_json_of([chosen])[0] if chosen else None)
     elif chosen is None:
         render.note("no default agent: `agentik agents default NAME` sets one")
     else:
-        render.print_line(chosen.name)
+        render.print_line(visible(chosen.name) if render.stdout_is_terminal() else chosen.name)

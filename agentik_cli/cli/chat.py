@@ -21,6 +21,35 @@ HELP = """\
 Ctrl-C stops the reply being streamed and returns to the prompt."""
 
 
+def turn_json(result: Any) -> dict[str, Any]:
+    """The object `chat --json` prints for one turn."""
+    from agentik_cli.money import to_usd
+
+    cost = result.cost
+    usage = result.usage
+    return {
+        "session_id": result.session_id,
+        "message_id": result.message_id,
+        "content": result.content,
+        "model": result.model,
+        "provider": result.provider,
+        "usage": {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "total_tokens": usage.total_tokens,
+            "estimated": usage.estimated,  # agentik's count: the provider's never came
+        },
+        "cost": {
+            "input": to_usd(cost.input_nd) if cost else None,
+            "output": to_usd(cost.output_nd) if cost else None,
+            "total": to_usd(cost.total_nd) if cost else None,
+        },
+        "response_ms": result.response_ms,
+    }
+
+
 def chat(
     agent: Annotated[
         str | None,
@@ -166,7 +195,7 @@ def _one_shot(conversation: Any, text: str, files: list[Any], as_json: bool) -> 
         render.note("interrupted: the reply so far is kept in the session")
         raise typer.Exit(INTERRUPTED) from None
     if as_json:
-        render.print_json(result.to_dict())
+        render.print_json(turn_json(result))
     _usage_line(result)
     _warn_unpriced(result)
 

@@ -1,8 +1,7 @@
 """Dynamic shell completion: agent names, session ids, statuses, providers, periods and model names.
 
-Completion runs on every Tab, so it must answer fast: it never imports the SDKs or the ORM. On a
-SQLite database it reads names through the standard library's sqlite3, read-only; other engines go
-through the store."""
+Completion runs on every Tab, so it must answer fast: it never imports the SDKs or the ORM, and never
+migrates (a store not set up yet completes nothing). The names are read by store/quickread.py."""
 
 from __future__ import annotations
 
@@ -21,37 +20,18 @@ def _db_option(ctx: Any) -> str | None:
 
 
 def _query(ctx: Any, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    import sqlite3
-
     from agentik_cli import paths
+    from agentik_cli.store import quickread
 
-    target = _db_option(ctx)
-    if target and "://" in target and not target.startswith("sqlite:///"):
-        return _query_store(target, sql, params)
-    path = target.removeprefix("sqlite:///") if target else str(paths.default_db_path())
-    if not os.path.isfile(path):
-        return []
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.2) as db:
-            return db.execute(sql, params).fetchall()
-    except sqlite3.Error:
-        return []
-
-
-def _query_store(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    from sqlalchemy import text
-
-    from agentik_cli.store.engine import get_store
-
-    named = sql.replace("?", ":p0", 1).replace("?", ":p1", 1)
-    with get_store(url).read() as session:
-        return [tuple(r) for r in session.execute(text(named), {f"p{i}": v for i, v in enumerate(params)}).all()]
+    return quickread.rows(_db_option(ctx), paths.default_db_path(), sql, params)
 
 
 def agent_names(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    from agentik_cli.store.quickread import AGENT_NAMES_SQL
+
     rows = _query(
         ctx,
-        "SELECT name, model FROM agents WHERE name_key LIKE ? ESCAPE '\\' ORDER BY name_key LIMIT ?",
+        AGENT_NAMES_SQL,
         (incomplete.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%", LIMIT),
     )
     # Typer keeps only candidates that start with what was typed, case and all; names match in any
@@ -62,10 +42,11 @@ def agent_names(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
 def session_ids(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
     if incomplete and not incomplete.isdecimal():
         return []  # ids are digits; and `%` or `_` typed here must not act as LIKE wildcards
+    from agentik_cli.store.quickread import SESSION_IDS_SQL
+
     rows = _query(
         ctx,
-        "SELECT CAST(id AS TEXT), title FROM sessions WHERE CAST(id AS TEXT) LIKE ? "
-        "ORDER BY last_message_at DESC LIMIT ?",
+        SESSION_IDS_SQL,
         (incomplete + "%", LIMIT),
     )
     return [(sid, title or "") for sid, title in rows]

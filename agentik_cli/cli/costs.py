@@ -32,13 +32,11 @@ FIGURES = [
     "unpriced_calls",
     "estimated_calls",
 ]
-HISTORY_COLUMNS = ["period", "calls", "input_tokens", "output_tokens", "cost", "unpriced_calls", "estimated_calls"]
 LEDGER_COLUMNS = [
     "id",
     "timestamp",
     "agent_id",
     "agent",
-    "user",
     "session_id",
     "conversation_id",
     "model",
@@ -59,84 +57,48 @@ LEDGER_COLUMNS = [
     "channel",
     "endpoint",
     "estimated",
+    "user",
 ]
-# a ledger row's money columns: (the key it is shown under, the nano-dollar column it comes from)
-LEDGER_MONEY = {
-    "input_cost": "input_cost_nd",
-    "output_cost": "output_cost_nd",
-    "total_cost": "total_cost_nd",
-    "price_input_per_mtok": "price_input_nd",
-    "price_output_per_mtok": "price_output_nd",
-    "price_cache_read_per_mtok": "price_cache_read_nd",
-    "price_cache_write_per_mtok": "price_cache_write_nd",
+# money keys of the services' rows (nano-dollars) and the dollar keys they are printed under
+MONEY_KEYS = {
+    "cost_nd": "cost",
+    "today_nd": "today",
+    "month_nd": "month",
+    "total_nd": "total",
+    "input_cost_nd": "input_cost",
+    "output_cost_nd": "output_cost",
+    "total_cost_nd": "total_cost",
+    "price_input_nd": "price_input_per_mtok",
+    "price_output_nd": "price_output_per_mtok",
+    "price_cache_read_nd": "price_cache_read_per_mtok",
+    "price_cache_write_nd": "price_cache_write_per_mtok",
 }
-
-
-# ---- the JSON shapes, each defined once: --json prints them, --csv and the tables read them ----
-
-
-def figures_json(f: Any) -> dict[str, Any]:
-    from agentik_cli.money import to_usd
-
-    return {
-        "calls": f.calls,
-        "input_tokens": f.input_tokens,
-        "output_tokens": f.output_tokens,
-        "cache_read_tokens": f.cache_read_tokens,
-        "cache_write_tokens": f.cache_write_tokens,
-        "cost": to_usd(f.cost_nd),
-        "unpriced_calls": f.unpriced_calls,
-        "estimated_calls": f.estimated_calls,
-    }
-
-
-def line_json(line: Any) -> dict[str, Any]:
-    """A line of by-agent, by-model, by-provider or by-user."""
-    return {**line.labels, **figures_json(line.figures)}
-
-
-def period_json(period: Any) -> dict[str, Any]:
-    return {"period": period.period, **{k: v for k, v in figures_json(period.figures).items() if k in HISTORY_COLUMNS}}
-
-
-def summary_json(data: Any) -> dict[str, Any]:
-    from agentik_cli.money import to_usd
-
-    return {
-        "currency": "USD",
-        "today": to_usd(data.today.cost_nd),
-        "month": to_usd(data.month.cost_nd),
-        "total": to_usd(data.total.cost_nd),
-        "unpriced_calls": data.total.unpriced_calls,
-        "estimated_calls": data.total.estimated_calls,
-        "today_unpriced_calls": data.today.unpriced_calls,
-        "month_unpriced_calls": data.month.unpriced_calls,
-        "today_estimated_calls": data.today.estimated_calls,
-        "month_estimated_calls": data.month.estimated_calls,
-        "calls": data.total.calls,
-        "models": [
-            {k: v for k, v in line_json(m).items() if k not in ("cache_read_tokens", "cache_write_tokens")}
-            for m in data.models
-        ],
-    }
-
-
-def cost_json(row: dict[str, Any]) -> dict[str, Any]:
-    """A row of the ledger, as `costs list` and `costs record --json` give it."""
-    from agentik_cli.money import to_usd
-    from agentik_cli.timeutil import iso
-
-    shown = {key: row.get(key) for key in LEDGER_COLUMNS}
-    shown["timestamp"] = iso(row["timestamp"])
-    shown["user"] = row["user_name"]
-    shown["estimated"] = bool(row["estimated"])
-    for key, column in LEDGER_MONEY.items():
-        shown[key] = to_usd(row[column])
-    return shown
+GROUP_KEYS = {
+    "agent": ["agent", "agent_id"],
+    "model": ["model", "provider"],
+    "provider": ["provider"],
+    "user": ["user"],
+}
 
 
 def _usd(nd: int | None, unpriced: int = 0) -> str:
     return render.money(nd, unpriced)
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """The JSON and CSV shape of every report row: money from nano-dollars to dollars, made here
+    once, where it is printed (nested lists of rows too)."""
+    from agentik_cli.money import to_usd
+
+    shaped: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in MONEY_KEYS:
+            shaped[MONEY_KEYS[key]] = to_usd(value)
+        elif isinstance(value, list):
+            shaped[key] = [_public(item) if isinstance(item, dict) else item for item in value]
+        else:
+            shaped[key] = value
+    return shaped
 
 
 def _window(since: str | None, until: str | None) -> Any:
@@ -157,31 +119,31 @@ def summary(as_json: Json = False) -> None:
 
     data = reports.summary(config.store())
     if as_json:
-        render.print_json(summary_json(data))
+        render.print_json(_public(data))
         return
     render.print_fields(
         [
-            ("today", _usd(data.today.cost_nd, data.today.unpriced_calls)),
-            ("this month", _usd(data.month.cost_nd, data.month.unpriced_calls)),
-            ("all time", _usd(data.total.cost_nd, data.total.unpriced_calls)),
-            ("calls", f"{data.total.calls:,}"),
+            ("today", _usd(data["today_nd"], data["today_unpriced_calls"])),
+            ("this month", _usd(data["month_nd"], data["month_unpriced_calls"])),
+            ("all time", _usd(data["total_nd"], data["unpriced_calls"])),
+            ("calls", f"{data['calls']:,}"),
         ]
     )
-    if data.models:
+    if data["models"]:
         render.print_line()
         render.print_table(
             ["model", "provider", "calls", "input tokens", "output tokens", "cost", "unpriced"],
             (
                 [
-                    m.labels["model"],
-                    m.labels["provider"],
-                    f"{m.figures.calls:,}",
-                    f"{m.figures.input_tokens:,}",
-                    f"{m.figures.output_tokens:,}",
-                    _usd(m.figures.cost_nd, m.figures.unpriced_calls),
-                    m.figures.unpriced_calls or "",
+                    m["model"],
+                    m["provider"],
+                    f"{m['calls']:,}",
+                    f"{m['input_tokens']:,}",
+                    f"{m['output_tokens']:,}",
+                    _usd(m["cost_nd"], m["unpriced_calls"]),
+                    m["unpriced_calls"] or "",
                 ]
-                for m in data.models
+                for m in data["models"]
             ),
             right=["calls", "input tokens", "output tokens", "cost", "unpriced"],
         )
@@ -191,30 +153,30 @@ def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_
     from agentik_cli.services import reports
 
     check_formats(as_json, as_csv)
-    lines = reports.breakdown(config.store(), by, _window(since, until))
-    keys = {"agent": ["agent"], "model": ["model", "provider"], "provider": ["provider"], "user": ["user"]}[by]
+    rows = reports.breakdown(config.store(), by, _window(since, until))
+    keys = GROUP_KEYS[by]
     if as_json:
-        render.print_json([line_json(line) for line in lines])
+        render.print_json([_public(r) for r in rows])
     elif as_csv:
-        render.print_csv((line_json(line) for line in lines), keys + FIGURES)
+        render.print_csv([_public(r) for r in rows], keys + FIGURES)
     else:
-        total = sum(line.figures.cost_nd for line in lines)
+        keys = keys[:1] if by == "agent" else keys
+        total = sum(r["cost_nd"] for r in rows)
         render.print_table(
             [*keys, "calls", "input tokens", "output tokens", "cache read", "cache write", "cost", "share", "unpriced"],
             (
                 [
-                    *(line.labels[k] for k in keys),
-                    f"{f.calls:,}",
-                    f"{f.input_tokens:,}",
-                    f"{f.output_tokens:,}",
-                    f"{f.cache_read_tokens:,}",
-                    f"{f.cache_write_tokens:,}",
-                    _usd(f.cost_nd, f.unpriced_calls),
-                    f"{f.cost_nd / total:.0%}" if total else "",
-                    f.unpriced_calls or "",
+                    *(r[k] for k in keys),
+                    f"{r['calls']:,}",
+                    f"{r['input_tokens']:,}",
+                    f"{r['output_tokens']:,}",
+                    f"{r['cache_read_tokens']:,}",
+                    f"{r['cache_write_tokens']:,}",
+                    _usd(r["cost_nd"], r["unpriced_calls"]),
+                    f"{r['cost_nd'] / total:.0%}" if total else "",
+                    r["unpriced_calls"] or "",
                 ]
-                for line in lines
-                for f in [line.figures]
+                for r in rows
             ),
             right=["calls", "input tokens", "output tokens", "cache read", "cache write", "cost", "share", "unpriced"],
             empty="no costs recorded in that time",
@@ -252,7 +214,7 @@ def by_provider(since: Since = None, until: Until = None, as_json: Json = False,
 def by_user(since: Since = None, until: Until = None, as_json: Json = False, as_csv: Csv = False) -> None:
     """Spend per user (AGENTIK_USER, else the login name, of whoever made each call), largest first.
 
-    Example: agentik costs by-user --since 2026-11-01 --json
+    Example: agentik costs by-user --since 2026-11-01
     """
     _breakdown("user", since, until, as_json, as_csv)
 
@@ -277,37 +239,37 @@ def history(
         from agentik_cli.timeutil import days_ago
 
         days_ago(days, "--days")  # more days than the calendar holds is a usage error, not an overflow
-    periods = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
+    rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
+    columns = ["period", "calls", "input_tokens", "output_tokens", "cost", "unpriced_calls", "estimated_calls"]
     if as_json:
-        render.print_json([period_json(p) for p in periods])
+        render.print_json([{k: v for k, v in _public(r).items() if k in columns} for r in rows])
     elif as_csv:
-        render.print_csv((period_json(p) for p in periods), HISTORY_COLUMNS)
+        render.print_csv([_public(r) for r in rows], columns)
     else:
-        _chart(periods)
+        _chart(rows)
 
 
-def _chart(periods: list[Any]) -> None:
+def _chart(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    top = max((p.figures.cost_nd for p in periods), default=0)
+    top = max((r["cost_nd"] for r in rows), default=0)
     width = 40
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
     table.add_column("period")
     table.add_column("", no_wrap=True)
     table.add_column("cost", justify="right")
     table.add_column("calls", justify="right")
-    for p in periods:
-        f = p.figures
-        filled = round(f.cost_nd / top * width) if top else 0
-        if f.cost_nd and not filled:
+    for r in rows:
+        filled = round(r["cost_nd"] / top * width) if top else 0
+        if r["cost_nd"] and not filled:
             filled = 1
-        bar = Text("█" * filled, style="cyan") + Text("·" * (width - filled) if not f.calls else "", style="dim")
-        table.add_row(p.period, bar, _usd(f.cost_nd, f.unpriced_calls), f"{f.calls:,}")
+        bar = Text("█" * filled, style="cyan") + Text("·" * (width - filled) if not r["calls"] else "", style="dim")
+        table.add_row(r["period"], bar, _usd(r["cost_nd"], r["unpriced_calls"]), f"{r['calls']:,}")
     render.out().print(table)
-    total = sum(p.figures.cost_nd for p in periods)
-    unpriced = sum(p.figures.unpriced_calls for p in periods)
-    render.note(f"total {_usd(total, unpriced)} over {len(periods)} periods")
+    total = sum(r["cost_nd"] for r in rows)
+    unpriced = sum(r["unpriced_calls"] for r in rows)
+    render.note(f"total {_usd(total, unpriced)} over {len(rows)} periods")
 
 
 @app.command("list")
@@ -322,7 +284,7 @@ def list_(
     as_json: Json = False,
     as_csv: Csv = False,
 ) -> None:
-    """The raw ledger, newest first, with every field (and who made each call).
+    """The raw ledger, newest first, with every field.
 
     Example: agentik costs list --since today --csv > today.csv
     """
@@ -331,20 +293,18 @@ def list_(
     check_formats(as_json, as_csv)
     rows = reports.list_costs(config.store(), _window(since, until), agent=agent, model=model, limit=limit)
     if as_json:
-        render.print_json([cost_json(r) for r in rows])
+        render.print_json([_public(r) for r in rows])
     elif as_csv:
-        render.print_csv((cost_json(r) for r in rows), LEDGER_COLUMNS)
+        render.print_csv([_public(r) for r in rows], LEDGER_COLUMNS)
     else:
-        from agentik_cli.timeutil import iso
-
         render.print_table(
             ["id", "when", "agent", "user", "model", "in", "out", "cost"],
             (
                 [
                     r["id"],
-                    render.local_time(iso(r["timestamp"])),
+                    render.local_time(r["timestamp"]),
                     r["agent"] or "",
-                    r["user_name"],
+                    r["user"],
                     r["model"],
                     f"{r['input_tokens']:,}",
                     f"{r['output_tokens']:,}",
@@ -401,7 +361,7 @@ def record(
     if row["total_cost_nd"] is None:
         render.warn(f"no price known for {model} ({provider}): recorded as unpriced")
     if as_json:
-        render.print_json(cost_json(reports.get_cost(config.store(), row["id"])))
+        render.print_json(_public(reports.get_cost(config.store(), row["id"])))
     else:
         render.print_line(str(row["id"]))
 
@@ -452,7 +412,6 @@ def cleanup(
 
     Example: agentik costs cleanup --older-than 365 --dry-run
     """
-    from agentik_cli.money import to_usd
     from agentik_cli.services import costs
 
     store = config.store()
@@ -467,14 +426,16 @@ def cleanup(
         result = costs.cleanup(store, older_than)
     if as_json:
         render.print_json(
-            {
-                "removed": 0 if dry_run else result.rows,
-                "rows": result.rows,
-                "cost": to_usd(result.cost_nd),
-                "unpriced_calls": result.unpriced_calls,
-                "before": result.before.isoformat(),
-                "dry_run": dry_run,
-            }
+            _public(
+                {
+                    "removed": 0 if dry_run else result.rows,
+                    "rows": result.rows,
+                    "cost_nd": result.cost_nd,
+                    "unpriced_calls": result.unpriced_calls,
+                    "before": result.before.isoformat(),
+                    "dry_run": dry_run,
+                }
+            )
         )
     elif dry_run:
         render.print_line(f"would remove {what}")

@@ -1,7 +1,8 @@
-"""`agentik db`: the store itself: status, upgrade, backup."""
+"""`agentik db`: the store itself: status, upgrade, backup, copy."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,15 +13,21 @@ from agentik_cli.cli import render
 from agentik_cli.cli.options import Json
 
 app = typer.Typer(
-    help="The database: what it holds, its schema, a consistent backup.\n\nExample: agentik db backup ~/agentik.db",
+    help="The database: what it holds, its schema, a consistent backup, a copy into another."
+    "\n\nExample: agentik db backup ~/agentik.db",
     no_args_is_help=True,
 )
 
 
-def _store():  # noqa: ANN202 - Store; opened without migrating
+@contextmanager
+def _store():  # noqa: ANN202 - Iterator[Store]; opened without migrating, closed after
     from agentik_cli.store.engine import Store, resolve_url
 
-    return Store(resolve_url(config.settings.db))
+    store = Store(resolve_url(config.settings.db))
+    try:
+        yield store
+    finally:
+        store.dispose()
 
 
 @app.command()
@@ -31,7 +38,8 @@ def status(as_json: Json = False) -> None:
     """
     from agentik_cli.store import admin
 
-    data = admin.status(_store())
+    with _store() as store:
+        data = admin.status(store)
     if as_json:
         render.print_json(data)
         return
@@ -54,7 +62,8 @@ def upgrade() -> None:
     """
     from agentik_cli.store import admin
 
-    applied = admin.upgrade(_store())
+    with _store() as store:
+        applied = admin.upgrade(store)
     render.note(f"applied {', '.join(applied)}" if applied else "the database is up to date")
 
 
@@ -77,3 +86,78 @@ def backup(
         render.print_line(data["path"])
         rows = ", ".join(f"{count:,} {table}" for table, count in data["rows"].items())
         render.note(f"backed up {data['bytes']:,} bytes: {rows}")
+
+
+@app.command()
+def copy(
+    to: Annotated[str, typer.Option("--to", help="The database to copy into (a URL or a SQLite file path).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Copy into a database that holds data without asking.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Copy every agent, session, message, cost row, price override and default agent into another
+    database (a local history into a team server). Safe to re-run: a second run copies only what
+    was added since.
+
+    Example: agentik db copy --to 'postgresql+psycopg://me@db.example.com/agentik'
+    """
+    import sys
+
+    from agentik_cli.errors import AgentikError, UsageError
+    from agentik_cli.store import admin
+    from agentik_cli.store.engine import Store, resolve_url
+
+    source = config.store()
+    target = Store(resolve_url(to))
+    try:
+        held = admin.status(target)
+        if any(held["rows"].values()) and not yes:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    f"{held['url']} already holds data", hint="add --yes to copy into it when not on a terminal"
+                )
+            rows = ", ".join(f"{n:,} {t}" for t, n in held["rows"].items())
+            if not typer.confirm(f"{held['url']} holds {rows}; copy into it?", default=False, err=True):
+                raise AgentikError("nothing was copied")
+        data = _copy_with_progress(source, target)
+    finally:
+        target.dispose()
+    if as_json:
+        render.print_json(data)
+        return
+    copied = ", ".join(f"{n:,} {t}" for t, n in data["copied"].items())
+    render.note(f"copied {copied} (and {data['price_overrides']} price overrides) into {data['to']}")
+    check = data["check"]
+    if check["equal"]:
+        render.note(
+            f"checked: both hold {check['target']['costs']:,} cost rows, {check['target']['messages']:,} messages, "
+            f"the same tokens and ${check['target']['cost_nd'] / 1e9:,.6f}"
+        )
+    else:
+        render.note("checked: the target holds every row of the source (and rows the source has removed since)")
+
+
+def _copy_with_progress(source, target):  # noqa: ANN001, ANN202 - Store, Store -> dict
+    import sys
+
+    from agentik_cli.store import copy as store_copy
+
+    if not sys.stderr.isatty():
+        return store_copy.copy(source, target)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("copying {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=render.err(),
+        transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(table: str, done: int, total: int) -> None:
+            if table not in tasks:
+                tasks[table] = bar.add_task(table, total=total)
+            bar.update(tasks[table], completed=done)
+
+        return store_copy.copy(source, target, progress=progress)

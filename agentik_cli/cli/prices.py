@@ -1,11 +1,13 @@
-"""`agentik prices`: the bundled price list (genai-prices) and your overrides (prices.toml)."""
+"""`agentik prices`: the bundled price list (genai-prices) and the overrides set in the store."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
+from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Json
 
@@ -38,11 +40,12 @@ def _price_dict(provider: str, model: str, prices: Any) -> dict[str, Any]:
     }
 
 
-def _usd(value: float | None) -> str:
-    return "" if value is None else f"${value:g}"
+def _usd(value: Any) -> str:
+    """A unit price for people, as a plain decimal (`$0.0000001`, never `$1e-07`)."""
+    return "" if value is None else "$" + render.plain_number(Decimal(str(value)))
 
 
-def _per_million(value: float | None) -> str | None:
+def _per_million(value: Any) -> str | None:
     return None if value is None else f"{_usd(value)} per million tokens"
 
 
@@ -61,7 +64,7 @@ def show(model: ModelArg, provider: ProviderOpt = None, as_json: Json = False) -
         from agentik_cli.errors import UsageError
 
         raise UsageError(f"cannot tell the provider of model '{model}'", hint="add --provider")
-    prices = pricing.lookup(model, provider)
+    prices = pricing.lookup(config.store(), model, provider)
     if prices is None:
         raise NotFound(
             f"no price known for {model} ({provider})",
@@ -74,17 +77,11 @@ def show(model: ModelArg, provider: ProviderOpt = None, as_json: Json = False) -
     render.print_fields(
         [
             ("model", f"{model} ({provider})" + (f", priced as {prices.model_id}" if prices.model_id != model else "")),
-            ("input", _per_million(data["input"])),
-            ("output", _per_million(data["output"])),
-            (
-                "cache read",
-                f"{_usd(data['cache_read'])} per million tokens" if data["cache_read"] is not None else None,
-            ),
-            (
-                "cache write",
-                f"{_usd(data['cache_write'])} per million tokens" if data["cache_write"] is not None else None,
-            ),
-            ("from", "your override (prices.toml)" if data["override"] else "genai-prices, bundled"),
+            ("input", _per_million(prices.input)),
+            ("output", _per_million(prices.output)),
+            ("cache read", _per_million(prices.cache_read)),
+            ("cache write", _per_million(prices.cache_write)),
+            ("from", "an override set in the store" if data["override"] else "genai-prices, bundled"),
         ]
     )
 
@@ -106,8 +103,13 @@ def set_(
     """
     from agentik_cli.services import pricing
 
-    pricing.set_override(model, provider, input, output, cache_read, cache_write)
-    render.note(f"price set for {model} ({provider}): ${input:g} in / ${output:g} out per million tokens")
+    kept = pricing.set_override(config.store(), model, provider, input, output, cache_read, cache_write)
+    shown = f"{_usd(kept.input)} in / {_usd(kept.output)} out"
+    render.note(f"price set for {model} ({provider.lower()}): {shown} per million tokens")
+    given = [input, output, cache_read, cache_write]
+    as_kept = [kept.input, kept.output, kept.cache_read, kept.cache_write]
+    if any(g is not None and Decimal(repr(g)) != k for g, k in zip(given, as_kept, strict=True)):
+        render.warn("prices are kept to the nano-dollar per million tokens: what was given is rounded to that")
 
 
 @app.command("list")
@@ -118,23 +120,23 @@ def list_(provider: ProviderOpt = None, as_json: Json = False) -> None:
     """
     from agentik_cli.services import pricing
 
-    rows = [_price_dict(p, m, prices) for p, m, prices in pricing.known_models(provider)]
+    found = pricing.known_models(provider, config.store())
     if as_json:
-        render.print_json(rows)
+        render.print_json([_price_dict(p, m, prices) for p, m, prices in found])
         return
     render.print_table(
         ["provider", "model", "input", "output", "cache read", "cache write", ""],
         (
             [
-                r["provider"],
-                r["model"],
-                _usd(r["input"]),
-                _usd(r["output"]),
-                _usd(r["cache_read"]),
-                _usd(r["cache_write"]),
-                "override" if r["override"] else "",
+                p,
+                m,
+                _usd(prices.input),
+                _usd(prices.output),
+                _usd(prices.cache_read),
+                _usd(prices.cache_write),
+                "override" if prices.source == "override" else "",
             ]
-            for r in rows
+            for p, m, prices in found
         ),
         right=["input", "output", "cache read", "cache write"],
         title="USD per million tokens",
@@ -150,6 +152,6 @@ def remove(model: ModelArg, provider: Annotated[str, typer.Option("--provider", 
     from agentik_cli.errors import NotFound
     from agentik_cli.services import pricing
 
-    if not pricing.remove_override(model, provider):
+    if not pricing.remove_override(config.store(), model, provider):
         raise NotFound(f"no price of yours for {model} ({provider})")
     render.note(f"removed your price for {model} ({provider})")

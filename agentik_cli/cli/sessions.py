@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
+from agentik_cli import config, environment
 from agentik_cli.cli import complete, render
+from agentik_cli.cli.agents import visible
 from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
 
 app = typer.Typer(
@@ -32,19 +33,89 @@ LIST_COLUMNS = [
     "output_tokens",
     "total_cost",
     "unpriced_calls",
+    "estimated_calls",
     "started_at",
     "last_message_at",
 ]
 
 
-def _money(usd: float | None, unpriced: int = 0) -> str:
-    from agentik_cli.money import to_nd
+def session_json(row: Any) -> dict[str, Any]:
+    """A session object of the contract (`list`, and `show` with its messages added)."""
+    from agentik_cli.money import to_usd
+    from agentik_cli.timeutil import iso
 
-    return render.money(None if usd is None else to_nd(usd), unpriced)
+    return {
+        "id": row.id,
+        "agent": row.agent,
+        "agent_id": row.agent_id,
+        "title": row.title,
+        "channel": row.channel,
+        "messages": row.messages,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "total_cost": to_usd(row.cost_nd),
+        "unpriced_calls": row.unpriced_calls,
+        "estimated_calls": row.estimated_calls,
+        "started_at": iso(row.started_at),
+        "last_message_at": iso(row.last_message_at),
+    }
 
 
-def transcript(data: dict[str, Any]) -> str:
+def message_json(m: Any) -> dict[str, Any]:
+    """A message object of the contract, with who wrote it (`user`)."""
+    from agentik_cli.money import to_usd
+    from agentik_cli.timeutil import iso
+
+    return {
+        "id": m.id,
+        "role": m.role,
+        "content": m.content,
+        "timestamp": iso(m.timestamp),
+        "user": m.user,
+        "model": m.model,
+        "input_tokens": m.input_tokens,
+        "output_tokens": m.output_tokens,
+        "cost": to_usd(m.cost_nd),
+        "response_ms": m.response_ms,
+        "error": m.error,
+        "interrupted": m.interrupted,
+        # the text of an attached file went to the model; the transcript names the file
+        "attachments": [{k: v for k, v in a.items() if k != "text"} for a in m.attachments],
+        "skills_used": list(m.skills_used),
+    }
+
+
+def recent_json(m: Any) -> dict[str, Any]:
+    return {"session_id": m.session_id, "agent": m.agent, "title": m.title, **message_json(m)}
+
+
+def match_json(m: Any, query: str) -> dict[str, Any]:
+    from agentik_cli.services.sessions import snippet
+    from agentik_cli.timeutil import iso
+
+    return {
+        "session_id": m.session_id,
+        "message_id": m.id,
+        "agent": m.agent,
+        "title": m.title,
+        "role": m.role,
+        "user": m.user,
+        "timestamp": iso(m.timestamp),
+        "snippet": snippet(m.content, query),
+        "content": m.content,
+    }
+
+
+def show_json(row: Any, messages: list[Any]) -> dict[str, Any]:
+    data = session_json(row)
+    data["message_count"] = data["messages"]
+    data["messages"] = [message_json(m) for m in messages]
+    return data
+
+
+def transcript(row: Any, messages: list[Any]) -> str:
     """A session as Markdown that reads well in any Markdown viewer."""
+    data = show_json(row, messages)
     lines = [
         f"# {data['title'] or 'Session ' + str(data['id'])}",
         "",
@@ -54,16 +125,18 @@ def transcript(data: dict[str, Any]) -> str:
         f"- Started: {data['started_at']}",
         f"- Messages: {data['message_count']}",
         f"- Tokens: {data['input_tokens']:,} in / {data['output_tokens']:,} out",
-        f"- Cost: {_money(data['total_cost'], data['unpriced_calls'])}",
+        f"- Cost: {render.money(row.cost_nd, row.unpriced_calls)}",
         "",
     ]
-    for m in data["messages"]:
-        who = "You" if m["role"] == "user" else data["agent"]
+    me = environment.current().user
+    for record, m in zip(messages, data["messages"], strict=True):
+        # on a team store others write in the same sessions: their messages carry their names
+        who = ("You" if m["user"] in ("", me) else m["user"]) if m["role"] == "user" else data["agent"]
         meta = [m["timestamp"]]
         if m["model"]:
             meta.append(m["model"])
         if m["role"] == "assistant":
-            meta.append(_money(m["cost"]))
+            meta.append(render.money(record.cost_nd))
         lines += [f"## {who}", "", f"*{' · '.join(meta)}*", ""]
         for a in m["attachments"]:
             lines.append(f"> attached: `{a['name']}` ({a['type']}, {a['size']:,} bytes)")
@@ -96,21 +169,21 @@ def list_(
         config.store(), agent=agent, channel=channel, since=when(since, "--since"), limit=limit
     )
     if as_json:
-        render.print_json(rows)
+        render.print_json([session_json(r) for r in rows])
     elif as_csv:
-        render.print_csv(rows, LIST_COLUMNS)
+        render.print_csv((session_json(r) for r in rows), LIST_COLUMNS)
     else:
         render.print_table(
             ["id", "agent", "title", "messages", "tokens in/out", "cost", "last message"],
             (
                 [
-                    r["id"],
-                    r["agent"],
-                    r["title"],
-                    r["messages"],
-                    f"{r['input_tokens']:,}/{r['output_tokens']:,}",
-                    _money(r["total_cost"], r["unpriced_calls"]),
-                    render.local_time(r["last_message_at"]),
+                    r.id,
+                    visible(r.agent),
+                    visible(r.title),
+                    r.messages,
+                    f"{r.input_tokens:,}/{r.output_tokens:,}",
+                    render.money(r.cost_nd, r.unpriced_calls),
+                    r.last_message_at.astimezone().strftime("%Y-%m-%d %H:%M"),
                 ]
                 for r in rows
             ),
@@ -134,17 +207,17 @@ def show(
 
     if as_json and markdown:
         raise UsageError("choose one of --json and --markdown")
-    data = sessions.get_session(config.store(), session_id)
+    row, messages = sessions.get_session(config.store(), session_id)
     if as_json:
-        render.print_json(data)
+        render.print_json(show_json(row, messages))
         return
-    text = transcript(data)
+    text = transcript(row, messages)
     if markdown or not render.stdout_is_terminal():
         render.print_line(text)
         return
     from rich.markdown import Markdown
 
-    render.out().print(Markdown(text))
+    render.out().print(Markdown(visible(text)))
 
 
 @app.command()
@@ -159,17 +232,17 @@ def recent(
 
     rows = sessions.recent(config.store(), limit=limit)
     if as_json:
-        render.print_json(rows)
+        render.print_json([recent_json(r) for r in rows])
         return
     render.print_table(
         ["session", "agent", "when", "who", "message"],
         (
             [
-                r["session_id"],
-                r["agent"],
-                render.local_time(r["timestamp"]),
-                r["role"],
-                sessions.snippet(r["content"], "", width=70),
+                r.session_id,
+                visible(r.agent),
+                r.timestamp.astimezone().strftime("%Y-%m-%d %H:%M"),
+                r.role,
+                visible(sessions.snippet(r.content, "", width=70)),
             ]
             for r in rows
         ),
@@ -191,7 +264,7 @@ def search(
     """
     from agentik_cli.services import sessions
 
-    rows = sessions.search(config.store(), query, agent=agent, limit=limit)
+    rows = [match_json(m, query) for m in sessions.search(config.store(), query, agent=agent, limit=limit)]
     if as_json:
         render.print_json(rows)
         return
@@ -208,9 +281,11 @@ def search(
     for header in ("session", "agent", "when", "match"):
         table.add_column(header, justify="right" if header == "session" else "left", overflow="fold")
     for r in rows:
-        snippet = Text(r["snippet"])
+        snippet = Text(visible(r["snippet"]))
         snippet.highlight_words(words, style="bold yellow", case_sensitive=False)
-        table.add_row(str(r["session_id"]), render.literal(r["agent"]), render.local_time(r["timestamp"]), snippet)
+        table.add_row(
+            str(r["session_id"]), render.literal(visible(r["agent"])), render.local_time(r["timestamp"]), snippet
+        )
     render.out().print(table)
 
 
@@ -235,7 +310,8 @@ def remove(session_id: SessionArg, yes: Yes = False) -> None:
     from agentik_cli.services import sessions
 
     store = config.store()
-    row: Any = sessions.describe(store, session_id)
-    confirm(f"Remove session {session_id} ({row.title!r}) and its {row.message_count} messages?", yes)
-    sessions.remove(store, session_id)
-    render.note(f"removed session {session_id} and its {row.message_count} messages (its costs stay in the ledger)")
+    row = sessions.describe(store, session_id)
+    confirm(f"Remove session {session_id} ({visible(row.title)!r}) and its {row.messages} messages?", yes)
+    removed = sessions.remove(store, session_id)
+    # the count of what went, taken in the removal's own transaction (a chat may have added to it)
+    render.note(f"removed session {session_id} and its {removed.messages} messages (its costs stay in the ledger)")

@@ -16,26 +16,16 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
-
-from sqlalchemy import delete, func, literal, or_, select, update
-from sqlmodel import Session, col
 
 from agentik_cli import environment, limits
 from agentik_cli.errors import NotFound, UsageError
-from agentik_cli.money import to_usd
 from agentik_cli.providers.catalog import PROVIDERS, infer_provider, takes_temperature
+from agentik_cli.store import agents as agent_store
+from agentik_cli.store.agents import LedgerFigures, Session
 from agentik_cli.store.engine import Store
-from agentik_cli.store.models import Agent, Cost, CostTotal, Setting
-from agentik_cli.timeutil import iso
+from agentik_cli.store.models import Agent
 
 STATUSES = ("active", "paused", "archived")
-
-
-def default_agent_key() -> str:
-    """The setting that holds the default agent: one per user (a team store is shared)."""
-    return f"default_agent:{environment.current().user}"
 
 MAX_ID = limits.INT64_MAX  # the largest id SQLite (and a BIGINT) can hold
 
@@ -157,13 +147,6 @@ def _temperature_note(agent: Agent) -> list[str]:
     return []
 
 
-def _name_taken(session: Session, name: str, except_id: int | None = None) -> bool:
-    query = select(col(Agent.id)).where(col(Agent.name_key) == name.lower())
-    if except_id is not None:
-        query = query.where(col(Agent.id) != except_id)
-    return session.execute(query).first() is not None
-
-
 def create(store: Store, fields: AgentFields) -> Agent:
     validate(fields)
     if not fields.name:
@@ -172,29 +155,27 @@ def create(store: Store, fields: AgentFields) -> Agent:
     if not fields.model:
         raise UsageError("an agent needs a model (--model)")
     provider = _provider_for(fields.model, fields.provider, fields.base_url)
-    now = datetime.now(UTC)
-    agent = Agent(
-        name=fields.name,
-        name_key=fields.name.lower(),
-        description=fields.description or "",
-        system_prompt=fields.system_prompt or "",
-        model=fields.model,
-        provider=provider,
-        temperature=fields.temperature,
-        max_tokens=fields.max_tokens,
-        channels=list(fields.channels or []),
-        skills=list(fields.skills or []),
-        status=fields.status or "active",
-        base_url=fields.base_url,
-        api_key_env=fields.api_key_env,
-        created_at=now,
-        updated_at=now,
-    )
     with store.write() as unit:
-        session = unit.session
-        if _name_taken(session, agent.name):
-            raise UsageError(f"an agent named '{agent.name}' already exists")
-        session.add(agent)
+        agent = agent_store.insert(
+            unit,
+            Agent(
+                name=fields.name,
+                name_key=fields.name.lower(),
+                description=fields.description or "",
+                system_prompt=fields.system_prompt or "",
+                model=fields.model,
+                provider=provider,
+                temperature=fields.temperature,
+                max_tokens=fields.max_tokens,
+                channels=list(fields.channels or []),
+                skills=list(fields.skills or []),
+                status=fields.status or "active",
+                base_url=fields.base_url,
+                api_key_env=fields.api_key_env,
+                created_at=unit.now,
+                updated_at=unit.now,
+            ),
+        )
     fields.notes.extend(_temperature_note(agent))
     return agent
 
@@ -211,8 +192,8 @@ def find(session: Session, ref: str) -> Agent | None:
     agent_id = id_ref(ref)
     if agent_id is not None:
         # past 64 bits no agent can have it (and SQLite cannot even bind it)
-        return session.get(Agent, agent_id) if agent_id <= MAX_ID else None
-    return session.execute(select(Agent).where(col(Agent.name_key) == ref.strip().lower())).scalar_one_or_none()
+        return agent_store.by_id(session, agent_id) if agent_id <= MAX_ID else None
+    return agent_store.by_name(session, ref)
 
 
 def resolve(session: Session, ref: str) -> Agent:
@@ -226,7 +207,7 @@ def resolve(session: Session, ref: str) -> Agent:
     if agent_id > MAX_ID:
         raise UsageError(f"no agent can have id {ref.strip()}: ids are below 2^63")
     # an agent named only with digits, from before such names were refused, is reached by its id
-    legacy = session.execute(select(Agent).where(col(Agent.name_key) == ref.strip().lower())).scalar_one_or_none()
+    legacy = agent_store.by_name(session, ref)
     hint = (
         f"the agent named '{legacy.name}' has id {legacy.id}: refer to it by that id"
         if legacy is not None
@@ -244,20 +225,15 @@ def ledger_agent_id(session: Session, ref: str) -> int:
         assert agent.id is not None
         return agent.id
     agent_id = id_ref(ref)
-    t: Any = CostTotal
-    query = select(t.agent_key).distinct().where(t.agent_key > 0, t.agent_key.not_in(select(col(Agent.id))))
-    if agent_id is not None and agent_id <= MAX_ID:
-        query = query.where(t.agent_key == agent_id)
-    else:
-        query = query.where(func.lower(t.agent_name) == ref.strip().lower())
-    keys = sorted(session.execute(query).scalars())
+    by_id = agent_id if agent_id is not None and agent_id <= MAX_ID else None
+    keys = agent_store.removed_agent_keys(session, by_id, ref)
     if len(keys) > 1:
         raise UsageError(
             f"several removed agents were called '{ref.strip()}'",
             hint=f"give one by its id: {', '.join(map(str, keys))}",
         )
     if keys:
-        return int(keys[0])
+        return keys[0]
     resolve(session, ref)  # no agent, live or removed, by that name or id: raises the usual error
     raise AssertionError("unreachable")
 
@@ -272,25 +248,13 @@ def list_agents(store: Store, status: str | None = None, limit: int | None = Non
         raise UsageError(f"unknown status '{status}'", hint=f"use one of: {', '.join(STATUSES)}")
     if limit is not None and limit <= 0:
         raise UsageError("--limit must be a positive number")
-    query = select(Agent)
-    if status:
-        query = query.where(col(Agent.status) == status)
-    if sort == "created":
-        query = query.order_by(col(Agent.created_at).desc(), col(Agent.id).desc())
-    elif sort == "last-active":
-        query = query.order_by(
-            col(Agent.last_active_at).is_(None),
-            col(Agent.last_active_at).desc(),
-            col(Agent.id).desc(),
-        )
-    elif sort == "name":
-        query = query.order_by(col(Agent.name_key))
-    else:
-        raise UsageError(f"unknown sort '{sort}'", hint="use one of: name, created, last-active")
-    if limit:
-        query = query.limit(limit)
+    if sort not in SORTS:
+        raise UsageError(f"unknown sort '{sort}'", hint=f"use one of: {', '.join(SORTS)}")
     with store.read() as session:
-        return list(session.execute(query).scalars())
+        return agent_store.listing(session, status, limit, sort)
+
+
+SORTS = ("name", "created", "last-active")
 
 
 def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
@@ -298,18 +262,11 @@ def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
     if fields.name is not None:
         check_name(fields.name)
     with store.write() as unit:
-        session = unit.session
-        agent = resolve(session, ref)
-        if fields.name is not None and fields.name != agent.name:
-            if _name_taken(session, fields.name, except_id=agent.id):
-                raise UsageError(f"an agent named '{fields.name}' already exists")
+        agent = resolve(unit.session, ref)
+        renamed = fields.name is not None and fields.name != agent.name
+        if fields.name is not None and renamed:
             agent.name = fields.name
             agent.name_key = fields.name.lower()
-            # the ledger reports under the agent's current name
-            session.execute(update(Cost).where(col(Cost.agent_id) == agent.id).values(agent_name=fields.name))
-            session.execute(
-                update(CostTotal).where(col(CostTotal.agent_key) == agent.id).values(agent_name=fields.name)
-            )
         for attr in (
             "description",
             "system_prompt",
@@ -331,154 +288,57 @@ def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
             agent.provider = fields.provider
         elif fields.model is not None:
             agent.provider = infer_provider(agent.model) or agent.provider
-        agent.updated_at = datetime.now(UTC)
-        session.add(agent)
+        agent.updated_at = unit.now
+        agent_store.save(unit, agent, renamed=renamed)
     if fields.temperature is not None or fields.provider is not None:
         fields.notes.extend(_temperature_note(agent))
     return agent
 
 
-def remove(store: Store, ref: str) -> Agent:
+def remove(store: Store, ref: str) -> agent_store.Removed:
+    """Remove an agent; what went with it is counted inside the removal's transaction."""
     with store.write() as unit:
-        session = unit.session
-        agent = resolve(session, ref)
-        if get_default_id(session) == agent.id:
-            session.execute(delete(Setting).where(col(Setting.key) == default_agent_key()))
-        # its sessions and messages go (ON DELETE CASCADE); its cost rows stay, agent_id set to NULL
-        session.execute(delete(Agent).where(col(Agent.id) == agent.id))
-    return agent
-
-
-LIKE_ESCAPE = "\\"
-
-
-def contains_pattern(words: str) -> str:
-    """A LIKE pattern (with `ESCAPE LIKE_ESCAPE`) matching text that contains `words` as typed: `%`
-    and `_` in what a person typed are only ever characters, not wildcards."""
-    for special in (LIKE_ESCAPE, "%", "_"):
-        words = words.replace(special, LIKE_ESCAPE + special)
-    return f"%{words}%"
+        agent = resolve(unit.session, ref)
+        assert agent.id is not None
+        # No running total of the ledger moves: the agent's cost rows and totals stay.
+        # H1: Unit.remove_costs (if agent removal ever takes its ledger rows)
+        removed = agent_store.remove(unit, agent.id)
+    if removed is None:  # gone between the look-up and the lock
+        raise NotFound(f"no agent {ref.strip()}")
+    return removed
 
 
 def search(store: Store, query: str, limit: int | None = None) -> list[Agent]:
     words = query.strip()
     if not words:
         raise UsageError("the search query is empty")
-    pattern = contains_pattern(words.lower())
-    stmt = (
-        select(Agent)
-        .where(
-            or_(
-                col(Agent.name_key).like(pattern, escape=LIKE_ESCAPE),
-                func.lower(col(Agent.description)).like(pattern, escape=LIKE_ESCAPE),
-                func.lower(col(Agent.system_prompt)).like(pattern, escape=LIKE_ESCAPE),
-            )
-        )
-        .order_by(col(Agent.name_key))
-    )
-    if limit:
-        stmt = stmt.limit(limit)
     with store.read() as session:
-        return list(session.execute(stmt).scalars())
+        return agent_store.search(session, words, limit)
 
 
 def get_default_id(session: Session) -> int | None:
-    setting = session.get(Setting, default_agent_key())
-    return int(setting.value) if setting else None
+    """The current user's default agent (a team store is shared: each user has a default)."""
+    return agent_store.default_id(session, environment.current().user)
 
 
 def get_default(store: Store) -> Agent | None:
     with store.read() as session:
         agent_id = get_default_id(session)
-        return session.get(Agent, agent_id) if agent_id is not None else None
+        return agent_store.by_id(session, agent_id) if agent_id is not None else None
 
 
 def set_default(store: Store, ref: str) -> Agent:
     with store.write() as unit:
-        session = unit.session
-        agent = resolve(session, ref)
-        setting = session.get(Setting, default_agent_key()) or Setting(key=default_agent_key(), value="")
-        setting.value = str(agent.id)
-        session.add(setting)
+        agent = resolve(unit.session, ref)
+        assert agent.id is not None
+        agent_store.set_default(unit, agent.id)
     return agent
-
-
-@dataclass
-class LedgerFigures:
-    """An agent's share of the cost ledger, summed over its cost_totals rows (one per model)."""
-
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_nd: int = 0
-    unpriced_calls: int = 0
-
-
-# past this many agents one query sums every agent's totals (a few rows per agent) rather than
-# binding each id
-_IN_LIST_LIMIT = 500
 
 
 def ledger_figures(store: Store, found: list[Agent]) -> list[LedgerFigures]:
     """Each agent's tokens, cost and unpriced calls from the ledger's maintained totals, in the
     order given, read in one query for any number of agents (zeros for an agent with no cost)."""
     ids = [a.id for a in found if a.id is not None]
-    figures = {agent_id: LedgerFigures() for agent_id in ids}
-    if not ids:
-        return [LedgerFigures() for _ in found]
-    t: Any = CostTotal
-    query = select(
-        t.agent_key,
-        func.sum(t.calls),
-        func.sum(t.input_tokens),
-        func.sum(t.output_tokens),
-        func.sum(t.cost_nd),
-        func.sum(t.unpriced_calls),
-    ).group_by(t.agent_key)
-    query = query.where(t.agent_key.in_(ids) if len(ids) <= _IN_LIST_LIMIT else t.agent_key != literal(0))
     with store.read() as session:
-        for agent_key, *sums in session.execute(query).all():
-            if agent_key in figures:
-                figures[agent_key] = LedgerFigures(*(int(value or 0) for value in sums))
-    return [figures[a.id] if a.id is not None else LedgerFigures() for a in found]
-
-
-def stats(agent: Agent, ledger: LedgerFigures) -> dict[str, Any]:
-    """The `stats` object: counts from what exists, money from the ledger (see the module's
-    docstring). `total_cost` counts priced calls only; `unpriced_calls` says how many are not in it."""
-    return {
-        "sessions": agent.stat_sessions,
-        "messages": agent.stat_messages,
-        "input_tokens": ledger.input_tokens,
-        "output_tokens": ledger.output_tokens,
-        "total_cost": to_usd(ledger.cost_nd),
-        "unpriced_calls": ledger.unpriced_calls,
-        "avg_response_ms": round(agent.stat_response_ms / agent.stat_responses) if agent.stat_responses else None,
-    }
-
-
-def to_dict(agent: Agent, ledger: LedgerFigures) -> dict[str, Any]:
-    return {
-        "id": agent.id,
-        "name": agent.name,
-        "description": agent.description,
-        "system_prompt": agent.system_prompt,
-        "model": agent.model,
-        "provider": agent.provider,
-        "temperature": agent.temperature,
-        "max_tokens": agent.max_tokens,
-        "channels": list(agent.channels or []),
-        "skills": list(agent.skills or []),
-        "status": agent.status,
-        "base_url": agent.base_url,
-        "api_key_env": agent.api_key_env,
-        "created_at": iso(agent.created_at),
-        "updated_at": iso(agent.updated_at),
-        "last_active_at": iso(agent.last_active_at),
-        "stats": stats(agent, ledger),
-    }
-
-
-def to_dicts(store: Store, found: list[Agent]) -> list[dict[str, Any]]:
-    """Agent objects for many agents, their ledger figures read in one query."""
-    return [to_dict(agent, figures) for agent, figures in zip(found, ledger_figures(store, found), strict=True)]
+        figures = agent_store.ledger_figures(session, ids)
+    return [figures.get(a.id, LedgerFigures()) if a.id is not None else LedgerFigures() for a in found]

@@ -13,17 +13,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import col
-
 from agentik_cli import limits
 from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
 from agentik_cli.providers.base import DEFAULT_MAX_TOKENS, Attachment, CallState, ChatRequest, Chunk, Provider, Turn
 from agentik_cli.providers.catalog import PROVIDERS, takes_temperature
 from agentik_cli.services import agents, keys, ledger
 from agentik_cli.services.pricing import PriceBook, Priced, Usage
+from agentik_cli.store import agents as agent_store
+from agentik_cli.store import sessions as session_store
 from agentik_cli.store.engine import Store
-from agentik_cli.store.models import Agent, ChatSession, Message
+from agentik_cli.store.models import Agent, ChatSession
 
 ASSISTANT = "assistant"
 ASSISTANT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4o-mini"}
@@ -55,32 +54,6 @@ class TurnResult:
     response_ms: int
     interrupted: bool = False
     error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        from agentik_cli.money import to_usd
-
-        cost = self.cost
-        return {
-            "session_id": self.session_id,
-            "message_id": self.message_id,
-            "content": self.content,
-            "model": self.model,
-            "provider": self.provider,
-            "usage": {
-                "input_tokens": self.usage.input_tokens,
-                "output_tokens": self.usage.output_tokens,
-                "cache_read_tokens": self.usage.cache_read_tokens,
-                "cache_write_tokens": self.usage.cache_write_tokens,
-                "total_tokens": self.usage.total_tokens,
-                "estimated": self.usage.estimated,  # agentik's count: the provider's never came
-            },
-            "cost": {
-                "input": to_usd(cost.input_nd) if cost else None,
-                "output": to_usd(cost.output_nd) if cost else None,
-                "total": to_usd(cost.total_nd) if cost else None,
-            },
-            "response_ms": self.response_ms,
-        }
 
 
 @dataclass
@@ -134,9 +107,9 @@ class Conversation:
         if not text.strip() and not attachments:
             raise UsageError("the message is empty")
         attachments = attachments or []
-        # prices.toml is read, and a bad entry refused, before anything is sent or written: pricing
-        # after the reply has arrived must not fail
-        self._prices = PriceBook()
+        # the prices are read (and a prices.toml left by an older agentik moved in, a bad entry
+        # refused) before anything is sent or written: pricing after the reply has arrived must not fail
+        self._prices = PriceBook(self.store)
         provider = self.provider()
         # The SDK import is not part of the response time. Ctrl-C waits for it (a second or so):
         # cut short, it leaves a half-built client whose clean-up prints a traceback
@@ -203,7 +176,7 @@ class Conversation:
         response_ms = round((time.perf_counter() - started) * 1000)
         state.settle(request)
         usage = state.usage()
-        priced = (self._prices or PriceBook()).price(self.model, self.provider_name, usage)
+        priced = (self._prices or PriceBook(self.store)).price(self.model, self.provider_name, usage)
         entry = ledger.CostEntry(
             model=self.model,
             provider=self.provider_name,
@@ -246,17 +219,17 @@ class Conversation:
 
     def totals(self) -> dict[str, Any]:
         if self.session_id is None:
-            return {"messages": 0, "input_tokens": 0, "output_tokens": 0, "cost_nd": 0, "unpriced_calls": 0}
-        with self.store.read() as session:
-            row = session.get(ChatSession, self.session_id)
-            assert row is not None
-            return {
-                "messages": row.message_count,
-                "input_tokens": row.input_tokens,
-                "output_tokens": row.output_tokens,
-                "cost_nd": row.cost_nd,
-                "unpriced_calls": row.unpriced_calls,
-            }
+            found = session_store.Totals()
+        else:
+            with self.store.read() as session:
+                found = session_store.totals(session, self.session_id)
+        return {
+            "messages": found.messages,
+            "input_tokens": found.input_tokens,
+            "output_tokens": found.output_tokens,
+            "cost_nd": found.cost_nd,
+            "unpriced_calls": found.unpriced_calls,
+        }
 
 
 @contextmanager
@@ -355,15 +328,15 @@ def _choose_agent(store: Store, options: ChatOptions, session_row: ChatSession |
                 raise NotFound(f"no agent named '{options.agent}'", hint=hint)
             return agent
         if session_row is not None:
-            found = session.get(Agent, session_row.agent_id)
+            found = agent_store.by_id(session, session_row.agent_id)
             assert found is not None
             return found
         default_id = agents.get_default_id(session)
-        if default_id is not None and (found := session.get(Agent, default_id)) is not None:
+        if default_id is not None and (found := agent_store.by_id(session, default_id)) is not None:
             return found
         if (found := agents.find(session, ASSISTANT)) is not None:
             return found
-        everyone = list(session.execute(select(Agent).limit(2)).scalars())
+        everyone = agent_store.first_agents(session, 2)
     if len(everyone) == 1:
         return everyone[0]
     if everyone:
@@ -378,16 +351,21 @@ def _create_assistant(store: Store) -> Agent:
     """First use with no agents at all: an agent called `assistant` on the provider whose key is set."""
     for provider in PROVIDERS:
         if keys.get_key(provider):
-            return agents.create(
-                store,
-                agents.AgentFields(
-                    name=ASSISTANT,
-                    model=ASSISTANT_MODELS[provider],
-                    provider=provider,
-                    description="Created by agentik on first use",
-                    system_prompt="You are a helpful assistant.",
-                ),
+            fields = agents.AgentFields(
+                name=ASSISTANT,
+                model=ASSISTANT_MODELS[provider],
+                provider=provider,
+                description="Created by agentik on first use",
+                system_prompt="You are a helpful assistant.",
             )
+            try:
+                return agents.create(store, fields)
+            except UsageError:
+                # another first chat (another terminal, another machine) created it a moment ago
+                with store.read() as session:
+                    if (found := agents.find(session, ASSISTANT)) is not None:
+                        return found
+                raise
     raise UsageError(
         "no agents yet, and no provider key to create one with",
         hint="set ANTHROPIC_API_KEY or OPENAI_API_KEY (or `agentik keys set anthropic`), "
@@ -399,7 +377,7 @@ def _load_session(store: Store, options: ChatOptions) -> ChatSession | None:
     if options.session_id is None:
         return None
     with store.read() as session:
-        row = session.get(ChatSession, options.session_id)
+        row = session_store.get(session, options.session_id)
     if row is None:
         raise NotFound(f"no session {options.session_id}", hint="`agentik sessions list` shows the sessions")
     return row
@@ -410,21 +388,17 @@ def _history(store: Store, session_id: int) -> list[Turn]:
     whose call failed outright is kept in the log but not re-sent."""
     turns: list[Turn] = []
     with store.read() as session:
-        rows = session.execute(
-            select(col(Message.role), col(Message.content), col(Message.error), col(Message.attachments))
-            .where(col(Message.session_id) == session_id)
-            .order_by(col(Message.id))
-        ).all()
-    for role, content, error, attachments in rows:
-        if role == "user" and error:
+        rows = session_store.history(session, session_id)
+    for row in rows:
+        if row.role == "user" and row.error:
             continue
-        if role == "assistant" and not content:
+        if row.role == "assistant" and not row.content:
             continue
         files = [
             Attachment(name=a["name"], mime=a["type"], size=a["size"], sha256=a["sha256"], text=a.get("text"))
-            for a in attachments or []
+            for a in row.attachments
         ]
-        turns.append(Turn(role, content, files))
+        turns.append(Turn("user" if row.role == "user" else "assistant", row.content, files))
     return turns
 
 
@@ -442,14 +416,9 @@ def open_conversation(store: Store, options: ChatOptions) -> Conversation:
     conversation = Conversation(store=store, agent=agent, options=options)
     conversation.provider()  # the key is checked here, before the user's message is stored
     if options.continue_session:
+        assert agent.id is not None
         with store.read() as session:
-            latest = session.execute(
-                select(col(ChatSession.id))
-                .where(col(ChatSession.agent_id) == agent.id)
-                .order_by(col(ChatSession.last_message_at).desc(), col(ChatSession.id).desc())
-                .limit(1)
-            ).scalar_one_or_none()
-        conversation.session_id = latest
+            conversation.session_id = session_store.latest_id(session, agent.id)
     elif session_row is not None:
         conversation.session_id = session_row.id
     if conversation.session_id is not None:

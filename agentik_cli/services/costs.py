@@ -176,7 +176,7 @@ def _time(value: Any) -> datetime:
 
 
 def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
-    resolver = Resolver(store, PriceBook())
+    resolver = Resolver(store, PriceBook(store))
     try:
         row = resolver.row({k: v for k, v in fields.items() if v is not None})
     except RowError as exc:
@@ -263,7 +263,7 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
         if file.is_dir():
             raise UsageError(f"{path} is a folder, not a file")
         handle = file.open(encoding="utf-8-sig", newline="")
-    resolver = Resolver(store, PriceBook())
+    resolver = Resolver(store, PriceBook(store))
     reader = _csv(handle) if fmt == "csv" else _jsonl(handle)
 
     def batches() -> Iterator[list[dict[str, Any]]]:

@@ -1,4 +1,5 @@
-"""Prices: the bundled genai-prices list, overridden or extended by `prices.toml` in the data folder.
+"""Prices: the bundled genai-prices list, overridden or extended by the prices set in the store
+(`agentik prices set`; a `prices.toml` of an older agentik is moved into the store on first use).
 
 Costs are computed once, when a call is logged, and stored with the unit prices used: prices change,
 history must not. A model with no known price gets no cost (null), never $0."""
@@ -11,12 +12,17 @@ import tomllib
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agentik_cli import limits, paths
 from agentik_cli.errors import UsageError
 from agentik_cli.limits import MTOK
-from agentik_cli.money import to_nd
+from agentik_cli.money import NANO, to_nd
+
+if TYPE_CHECKING:
+    from agentik_cli.store.engine import Store
+    from agentik_cli.store.prices import Override
 
 
 @dataclass(frozen=True)
@@ -90,7 +96,7 @@ class Priced:
         return self.input_nd + self.output_nd
 
 
-# ---- overrides (prices.toml) ----
+# ---- overrides: in the store; a prices.toml of an older agentik is moved in once ----
 
 
 def _key(provider: str, model: str) -> str:
@@ -100,10 +106,8 @@ def _key(provider: str, model: str) -> str:
 OVERRIDE_FIELDS = ("model", "provider", "input", "output", "cache_read", "cache_write")
 
 
-def _read_file() -> dict[str, Any]:
-    """prices.toml as written, unchecked: `prices set` and `prices remove` must be able to mend a file
-    that a hand edit broke."""
-    path = paths.prices_path()
+def _read_file(path: Path) -> dict[str, Any]:
+    """prices.toml as written, unchecked."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -113,16 +117,14 @@ def _read_file() -> dict[str, Any]:
         raise UsageError(f"{path} is not valid TOML: {exc}", hint="fix it or remove it") from None
 
 
-def load_overrides() -> dict[str, dict[str, Any]]:
-    """The overrides, every entry checked: a bad hand-edited entry is refused here, when the prices are
-    read before a call is sent, never when the call's cost is computed after the reply arrived."""
-    path = paths.prices_path()
-    return {key: _checked_entry(path, key, entry) for key, entry in _read_file().items()}
+def _checked_entry(path: Any, key: str, entry: Any) -> Override:
+    from agentik_cli.store.prices import Override
 
-
-def _checked_entry(path: Any, key: str, entry: Any) -> dict[str, Any]:
     where = f"{path}: entry [{json.dumps(key)}]"
-    hint = "fix or remove that entry (`agentik prices set` and `agentik prices remove` rewrite it)"
+    hint = (
+        "fix or remove that entry (`agentik prices set` and `agentik prices remove` replace it); "
+        "agentik then moves the file's prices into the store"
+    )
     if not isinstance(entry, dict):
         raise UsageError(f"{where} is not a table of prices", hint=hint)
     unknown = sorted(set(entry) - set(OVERRIDE_FIELDS))
@@ -133,50 +135,77 @@ def _checked_entry(path: Any, key: str, entry: Any) -> dict[str, Any]:
         raise UsageError(f"{where}: needs a model and a provider", hint=hint)
     if _key(provider, model) != key.lower():
         raise UsageError(f"{where}: the entry's name is not {json.dumps(_key(provider, model))}", hint=hint)
-    checked: dict[str, Any] = {"model": model, "provider": provider.lower()}
+    nd: dict[str, int | None] = {}
     for field_name in ("input", "output", "cache_read", "cache_write"):
         value = entry.get(field_name)
         if value is None:
             if field_name in ("input", "output"):
                 raise UsageError(f"{where}: no {field_name} price", hint=hint)
+            nd[field_name] = None
             continue
         try:
-            checked[field_name] = limits.price(value, field_name)
+            nd[field_name] = to_nd(limits.price(value, field_name))
         except UsageError as exc:
             raise UsageError(f"{where}: {exc.message}", hint=hint) from None
-    return checked
+    input_nd, output_nd = nd["input"], nd["output"]
+    assert input_nd is not None and output_nd is not None
+    return Override(provider.lower(), model, input_nd, output_nd, nd["cache_read"], nd["cache_write"])
 
 
-def _toml_value(value: Any) -> str:
-    """A value as TOML, so that rewriting a hand-edited file (even a wrong one) keeps it readable."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value) if value == value else "nan"  # repr gives inf and 1e+30, which TOML reads
-    return json.dumps(value if isinstance(value, str) else str(value))
-
-
-def _tables() -> dict[str, dict[str, Any]]:
-    """The price tables of prices.toml, unchecked; anything else in the file is not agentik's and is
-    not written back."""
-    return {key: value for key, value in _read_file().items() if isinstance(value, dict)}
-
-
-def _save_overrides(overrides: dict[str, dict[str, Any]]) -> None:
+def move_price_file(store: Store, replacing: str | None = None) -> bool:
+    """Move the prices of a prices.toml left by an older agentik into the store, once: every entry
+    is checked first (a bad hand-edited one is refused here, before a call is sent, never after the
+    reply arrived), a price the store already holds stays (set since, or by someone else on a team
+    store), and the file is renamed to prices.toml.moved. `replacing` is the key of a price the
+    running command sets or removes: its entry is not checked nor moved. Returns whether the file
+    held that key."""
     path = paths.prices_path()
-    paths.ensure_data_dir()
-    lines = ["# agentik price overrides: USD per million tokens. Written by `agentik prices set`.", ""]
-    for key in sorted(overrides):
-        lines.append(f"[{json.dumps(key)}]")
-        for field_name, value in overrides[key].items():
-            lines.append(f"{field_name} = {_toml_value(value)}")
-        lines.append("")
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text("\n".join(lines), encoding="utf-8")
-    os.replace(tmp, path)
+    if not path.exists():
+        return False
+    from agentik_cli.store import prices as price_store
+    from agentik_cli.store.engine import notify
+
+    entries = _read_file(path)
+    held = replacing is not None and any(key.lower() == replacing for key in entries)
+    found = [_checked_entry(path, key, entry) for key, entry in entries.items() if key.lower() != replacing]
+    with store.write() as unit:
+        added = price_store.add_missing(unit, found)
+    moved = _moved_name(path)
+    try:
+        os.replace(path, moved)
+    except FileNotFoundError:  # another agentik moved it at the same moment, and said so
+        return held
+    kept = len(found) - added
+    notify(
+        f"moved {added} price{'s' if added != 1 else ''} from {path} into the store"
+        + (f" ({kept} the store already had stayed as they were)" if kept else "")
+        + f"; the file is now {moved.name}"
+    )
+    return held
+
+
+def _moved_name(path: Path) -> Path:
+    """prices.toml.moved, or .moved-2, ...: an earlier moved file is never overwritten."""
+    moved = path.with_name(path.name + ".moved")
+    number = 1
+    while moved.exists():
+        number += 1
+        moved = path.with_name(f"{path.name}.moved-{number}")
+    return moved
+
+
+def load_overrides(store: Store) -> dict[str, UnitPrices]:
+    """Every price set in the store, by provider/model key (any case)."""
+    from agentik_cli.store import prices as price_store
+
+    move_price_file(store)
+    with store.read() as session:
+        found = price_store.all_overrides(session)
+    return {_key(o.provider, o.model): _from_override(o) for o in found}
 
 
 def set_override(
+    store: Store,
     model: str,
     provider: str,
     input: float,
@@ -184,7 +213,11 @@ def set_override(
     cache_read: float | None = None,
     cache_write: float | None = None,
 ) -> UnitPrices:
+    """Set a model's price in the store; returns the price as kept (nano-dollars per million
+    tokens: a price given finer than that is rounded to it)."""
     from agentik_cli.providers.catalog import PROVIDERS
+    from agentik_cli.store import prices as price_store
+    from agentik_cli.store.prices import Override
 
     provider = provider.lower()
     if provider not in PROVIDERS:
@@ -192,37 +225,42 @@ def set_override(
     model = model.strip()
     if not model:
         raise UsageError("the model cannot be empty")
-    entry: dict[str, Any] = {"model": model, "provider": provider}
+    nd: dict[str, int | None] = {}
     for name, value in (("input", input), ("output", output), ("cache_read", cache_read), ("cache_write", cache_write)):
-        if value is not None:
-            limits.price(value, "--" + name.replace("_", "-"))
-            entry[name] = value
-    overrides = _tables()
-    overrides[_key(provider, model)] = entry
-    _save_overrides(overrides)
-    return _from_override(entry)
+        nd[name] = None if value is None else to_nd(limits.price(value, "--" + name.replace("_", "-")))
+    input_nd, output_nd = nd["input"], nd["output"]
+    assert input_nd is not None and output_nd is not None
+    price = Override(provider, model, input_nd, output_nd, nd["cache_read"], nd["cache_write"])
+    move_price_file(store, replacing=_key(provider, model))
+    with store.write() as unit:
+        price_store.put(unit, price)
+    return _from_override(price)
 
 
-def remove_override(model: str, provider: str) -> bool:
-    overrides = _tables()
-    if overrides.pop(_key(provider, model), None) is None:
-        return False
-    _save_overrides(overrides)
-    return True
+def remove_override(store: Store, model: str, provider: str) -> bool:
+    from agentik_cli.store import prices as price_store
+
+    key = _key(provider, model)
+    in_file = move_price_file(store, replacing=key)
+    with store.write() as unit:
+        removed = price_store.remove(unit, provider.lower(), model.strip())
+    return removed or in_file
 
 
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+def _usd(nd: int | None) -> Decimal | None:
+    return None if nd is None else Decimal(nd) / NANO
 
 
-def _from_override(entry: dict[str, Any]) -> UnitPrices:
+def _from_override(price: Override) -> UnitPrices:
+    usd_input, usd_output = _usd(price.input_nd), _usd(price.output_nd)
+    assert usd_input is not None and usd_output is not None
     return UnitPrices(
-        input=Decimal(str(entry["input"])),
-        output=Decimal(str(entry["output"])),
-        cache_read=_dec(entry.get("cache_read")),
-        cache_write=_dec(entry.get("cache_write")),
+        input=usd_input,
+        output=usd_output,
+        cache_read=_usd(price.cache_read_nd),
+        cache_write=_usd(price.cache_write_nd),
         source="override",
-        model_id=entry.get("model"),
+        model_id=price.model,
     )
 
 
@@ -243,20 +281,23 @@ def _tier(value: Any, input_total: int) -> Decimal | None:
 
 
 class PriceBook:
-    """Prices as of now: your overrides, then genai-prices. Looks each model up once (an import of a
-    million rows prices them all with a handful of lookups)."""
+    """Prices as of now: the store's overrides, then genai-prices. Looks each model up once (an
+    import of a million rows prices them all with a handful of lookups). With no store, the bundled
+    prices only."""
 
-    def __init__(self, overrides: dict[str, dict[str, Any]] | None = None) -> None:
-        self.overrides = load_overrides() if overrides is None else overrides
+    def __init__(self, store: Store | None, overrides: dict[str, UnitPrices] | None = None) -> None:
+        if overrides is None:
+            overrides = load_overrides(store) if store is not None else {}
+        self.overrides = overrides
         self._models: dict[tuple[str, str], Any] = {}
         self._units: dict[tuple[str, str, int], UnitPrices] = {}
 
     def _model_price(self, model: str, provider: str) -> Any:
         key = (provider, model)
         if key not in self._models:
-            entry = self.overrides.get(_key(provider, model))
-            if entry is not None:
-                self._models[key] = _from_override(entry)
+            override = self.overrides.get(_key(provider, model))
+            if override is not None:
+                self._models[key] = override
             else:
                 try:
                     result = _genai_calc(model, provider, Usage())
@@ -304,9 +345,9 @@ def _genai_units(price: Any, model_id: str, input_total: int) -> UnitPrices:
     )
 
 
-def lookup(model: str, provider: str) -> UnitPrices | None:
+def lookup(store: Store | None, model: str, provider: str) -> UnitPrices | None:
     """The unit prices of a model (for a small prompt), or None when it has no known price."""
-    return PriceBook().unit_prices(model, provider)
+    return PriceBook(store).unit_prices(model, provider)
 
 
 def _genai_calc(model: str, provider: str, usage: Usage) -> Any:
@@ -340,18 +381,18 @@ def _cost_from_units(prices: UnitPrices, usage: Usage) -> Priced:
     return Priced(input_nd, output_nd, prices)
 
 
-def price_call(model: str, provider: str, usage: Usage) -> Priced | None:
-    return PriceBook().price(model, provider, usage)
+def price_call(model: str, provider: str, usage: Usage, store: Store | None = None) -> Priced | None:
+    return PriceBook(store).price(model, provider, usage)
 
 
-def known_models(provider: str | None = None) -> list[tuple[str, str, UnitPrices]]:
-    """Every model with a known price: (provider, model, prices), overrides included and first."""
+def known_models(provider: str | None = None, store: Store | None = None) -> list[tuple[str, str, UnitPrices]]:
+    """Every model with a known price: (provider, model, prices), the store's overrides included and
+    first (with no store, the bundled prices only)."""
     from agentik_cli.providers.catalog import PROVIDERS
 
-    overrides = load_overrides()
     rows: dict[tuple[str, str], UnitPrices] = {}
-    for entry in overrides.values():
-        rows[(entry["provider"], entry["model"])] = _from_override(entry)
+    for key, override in (load_overrides(store) if store is not None else {}).items():
+        rows[(key.split("/", 1)[0], override.model_id or key.split("/", 1)[1])] = override
     from genai_prices import data_snapshot
 
     snapshot = data_snapshot.get_snapshot()

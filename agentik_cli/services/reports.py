@@ -1,6 +1,6 @@
-"""Cost reports: what each question means (which window, which periods, which agent), answered by
-the store's queries (store/reports.py). Everything returned is plain values, money in integer
-nano-dollars; the command line turns them into dollars, JSON and tables (cli/costs.py)."""
+"""Cost reports: what each question means (windows, periods, which agent), asked of store/reports.py,
+whose queries are each one SQL aggregate. Money stays in nano-dollars (`*_nd` keys); the CLI turns
+it into dollars once, as it prints."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from agentik_cli.errors import NotFound, UsageError
+from agentik_cli.errors import UsageError
 from agentik_cli.services import agents
-from agentik_cli.store import reports as queries
+from agentik_cli.store import reports as store_reports
 from agentik_cli.store.engine import Store
-from agentik_cli.store.reports import Figures, Line
-from agentik_cli.timeutil import local_midnight, today_local
+from agentik_cli.timeutil import iso, local_midnight, today_local
 
-__all__ = ["Figures", "Line", "Period", "Summary", "Window"]
-
-GROUPS = tuple(queries.GROUPS)
+GROUPS = ("agent", "model", "provider", "user")
 MAX_PERIODS = 5000  # each period is three bound parameters; SQLite takes 32,766
 PERIODS = ("day", "week", "month")
 
@@ -32,45 +29,53 @@ class Window:
             raise UsageError("--until is before --since")
 
 
-@dataclass(frozen=True)
-class Summary:
-    today: Figures
-    month: Figures
-    total: Figures
-    # one line per model and provider, largest cost first
-    models: list[Line]
-
-
-@dataclass(frozen=True)
-class Period:
-    period: str
-    figures: Figures
-
-
 def month_start(day: date) -> date:
     return day.replace(day=1)
 
 
-def summary(store: Store) -> Summary:
+def summary(store: Store) -> dict[str, Any]:
     today = today_local()
     with store.read() as session:
-        today_figures = queries.bucket_figures(session, local_midnight(today))
-        month_figures = queries.bucket_figures(session, local_midnight(month_start(today)))
-        models = queries.totals_by(session, "model")
-    total = sum((line.figures for line in models), Figures())
-    return Summary(today_figures, month_figures, total, models)
+        today_figures = store_reports.bucket_figures(session, local_midnight(today))
+        month_figures = store_reports.bucket_figures(session, local_midnight(month_start(today)))
+        models = store_reports.model_totals(session)
+    return {
+        "currency": "USD",
+        "today_nd": today_figures.cost_nd,
+        "month_nd": month_figures.cost_nd,
+        "total_nd": sum(f.cost_nd for _, _, f in models),
+        "unpriced_calls": sum(f.unpriced_calls for _, _, f in models),
+        "estimated_calls": sum(f.estimated_calls for _, _, f in models),
+        "today_unpriced_calls": today_figures.unpriced_calls,
+        "month_unpriced_calls": month_figures.unpriced_calls,
+        "today_estimated_calls": today_figures.estimated_calls,
+        "month_estimated_calls": month_figures.estimated_calls,
+        "calls": sum(f.calls for _, _, f in models),
+        "models": [
+            {
+                "model": model,
+                "provider": provider,
+                "calls": f.calls,
+                "input_tokens": f.input_tokens,
+                "output_tokens": f.output_tokens,
+                "cost_nd": f.cost_nd,
+                "unpriced_calls": f.unpriced_calls,
+                "estimated_calls": f.estimated_calls,
+            }
+            for model, provider, f in models
+            if f.calls
+        ],
+    }
 
 
-def breakdown(store: Store, by: str, window: Window) -> list[Line]:
-    """by-agent, by-model, by-provider, by-user: largest cost first. Without a window from the
-    maintained totals; with one, one aggregate over the ledger's index range."""
+def breakdown(store: Store, by: str, window: Window) -> list[dict[str, Any]]:
+    """by-agent, by-model, by-provider, by-user: largest cost first."""
     if by not in GROUPS:
         raise UsageError(f"unknown grouping '{by}'")
     window.check()
     with store.read() as session:
-        if window.since is None and window.until is None:
-            return queries.totals_by(session, by)
-        return queries.ledger_by(session, by, window.since, window.until)
+        rows = store_reports.breakdown(session, by, window.since, window.until)
+    return [keys | figures.as_dict() for keys, figures in rows]
 
 
 def _periods(period: str, first: date, last: date) -> list[tuple[str, date]]:
@@ -112,8 +117,10 @@ def history(
     since: datetime | None = None,
     by: str = "day",
     agent: str | None = None,
-) -> list[Period]:
-    """Spend per local day, week or month, oldest first, empty periods included."""
+) -> list[dict[str, Any]]:
+    """Spend per local day, week or month, oldest first, empty periods included. One query: the
+    periods (as UTC instants) are a VALUES list joined to the quarter-hour buckets (or, for one
+    agent, to that agent's range of the ledger index)."""
     if days is not None and since is not None:
         raise UsageError("give --days or --since, not both")
     if days is not None and days <= 0:
@@ -132,28 +139,61 @@ def history(
         (i, local_midnight(start), local_midnight(_next_start(by, start))) for i, (_, start) in enumerate(periods)
     ]
     with store.read() as session:
-        agent_id = agents.ledger_agent_id(session, agent) if agent is not None else None
-        found = queries.history(session, bounds, agent_id)
-    return [Period(label, found.get(i, Figures())) for i, (label, _) in enumerate(periods)]
+        agent_id = None if agent is None else agents.ledger_agent_id(session, agent)
+        found = store_reports.history(session, bounds, agent_id)
+    empty = store_reports.Figures()
+    return [{"period": label, **found.get(i, empty).as_dict()} for i, (label, _) in enumerate(periods)]
+
+
+def ledger_row(found: store_reports.LedgerRow) -> dict[str, Any]:
+    """A ledger row with every field (money in nano-dollars, prices per million tokens)."""
+    cost = found.cost
+    return {
+        "id": cost.id,
+        "timestamp": iso(cost.timestamp),
+        "agent_id": cost.agent_id,
+        "agent": found.agent_name or cost.agent_name,
+        "session_id": cost.session_id,
+        "conversation_id": cost.conversation_id,
+        "model": cost.model,
+        "provider": cost.provider,
+        "input_tokens": cost.input_tokens,
+        "output_tokens": cost.output_tokens,
+        "cache_read_tokens": cost.cache_read_tokens,
+        "cache_write_tokens": cost.cache_write_tokens,
+        "total_tokens": cost.total_tokens,
+        "input_cost_nd": cost.input_cost_nd,
+        "output_cost_nd": cost.output_cost_nd,
+        "total_cost_nd": cost.total_cost_nd,
+        "price_input_nd": cost.price_input_nd,
+        "price_output_nd": cost.price_output_nd,
+        "price_cache_read_nd": cost.price_cache_read_nd,
+        "price_cache_write_nd": cost.price_cache_write_nd,
+        "response_ms": cost.response_ms,
+        "channel": cost.channel,
+        "endpoint": cost.endpoint,
+        "estimated": cost.estimated,
+        "user": cost.user_name,
+    }
 
 
 def list_costs(
     store: Store, window: Window, agent: str | None = None, model: str | None = None, limit: int | None = 50
 ) -> list[dict[str, Any]]:
-    """Ledger rows, newest first: every column (money in nano-dollars), `agent` and `user_name`."""
     window.check()
     if limit is not None and limit <= 0:
         raise UsageError("--limit must be a positive number")
     with store.read() as session:
-        agent_id = agents.ledger_agent_id(session, agent) if agent is not None else None
-        return queries.cost_rows(
-            session, since=window.since, until=window.until, agent_id=agent_id, model=model, limit=limit
-        )
+        agent_id = None if agent is None else agents.ledger_agent_id(session, agent)
+        found = store_reports.ledger_rows(session, window.since, window.until, agent_id, model, limit)
+    return [ledger_row(row) for row in found]
 
 
 def get_cost(store: Store, cost_id: int) -> dict[str, Any]:
     with store.read() as session:
-        found = queries.cost_row(session, cost_id)
+        found = store_reports.ledger_row(session, cost_id)
     if found is None:
+        from agentik_cli.errors import NotFound
+
         raise NotFound(f"no ledger row {cost_id}")
-    return found
+    return ledger_row(found)

@@ -54,7 +54,8 @@ def backup(store: Store, target: Path, force: bool = False) -> dict[str, Any]:
     source = sqlite_path(store.url) if store.is_sqlite else None
     if source is None:
         raise UsageError(
-            "db backup copies a SQLite file", hint="back a server database up with its own tools (pg_dump)"
+            f"db backup copies a SQLite file; {mask_url(store.url)} is a {store.engine.dialect.name} database",
+            hint="back a server database up with its own tools: pg_dump -Fc DBNAME > agentik.dump",
         )
     if target.is_dir():
         target = target / f"agentik-{datetime.now().strftime('%Y%m%d-%H%M%S')}.db"

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlmodel import Session
 
 from agentik_cli import paths
@@ -131,28 +131,54 @@ def notify(message: str) -> None:
     sys.stderr.flush()
 
 
+# A server that does not answer is reported after this many seconds rather than waited on forever.
+CONNECT_TIMEOUT_S = 10
+# Two processes opening a blank PostgreSQL database at once must not both create the tables: the
+# migration holds this transaction-scoped advisory lock (an arbitrary number, agentik's own).
+MIGRATION_LOCK = 0x6167656E74696B
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    """PostgreSQL: a connection that the server dropped (a restart, an idle timeout while `deliver
+    --loop` sleeps) is replaced rather than failing the next command (pre-ping costs one round trip
+    a checkout, nothing next to a command's own queries); a bounded connect time; and a name in
+    pg_stat_activity. No statement timeout: an import of a million rows is one long statement a
+    batch, and a command is stopped by its user (Ctrl-C), not by the store."""
+    if url.startswith("sqlite"):
+        return {}
+    return {
+        "pool_pre_ping": True,
+        "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "agentik"},
+    }
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             _check_sqlite_path(url)
-        self.engine: Engine = create_engine(url)
+        with translate_errors(url):
+            self.engine: Engine = create_engine(url, **_engine_options(url))
         if self.is_sqlite:
             event.listen(self.engine, "connect", _on_sqlite_connect)
             event.listen(self.engine, "begin", _on_sqlite_begin)
 
+    @property
+    def dialect(self) -> str:
+        return str(self.engine.dialect.name)
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         """A session for reading; nothing it does is committed."""
-        with translate_errors(), Session(self.engine, expire_on_commit=False) as session:
+        with translate_errors(self.url), Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     @contextmanager
     def write(self) -> Iterator[Unit]:
         """One unit of work: a short write transaction (BEGIN IMMEDIATE on SQLite), committed on
         success, rolled back on any error."""
-        with translate_errors(), self.engine.connect() as conn:
+        with translate_errors(self.url), self.engine.connect() as conn:
             conn.info["immediate"] = True
             with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
                 unit = Unit(session)
@@ -163,7 +189,7 @@ class Store:
     def migrate(self) -> None:
         """Bring the schema up to date. A database written by a newer agentik, or one that holds
         tables but is not agentik's, is refused before anything is written to it."""
-        with translate_errors(), self.engine.connect() as conn:
+        with translate_errors(self.url), self.engine.connect() as conn:
             applied = _applied_migrations(conn)
             check_known(self.url, conn, applied)
             if self.is_sqlite:
@@ -172,13 +198,15 @@ class Store:
                 driver.execute("PRAGMA journal_mode = WAL")
         if set(MIGRATION_NAMES) <= applied:
             return
-        with translate_errors(), self.engine.connect() as conn:
+        with translate_errors(self.url), self.engine.connect() as conn:
             # A migration that rebuilds a table must not set off ON DELETE actions when the old copy
             # is dropped; the pragma is a no-op inside a transaction, so it is set before BEGIN.
             self._foreign_keys(conn, False)
             try:
                 conn.info["immediate"] = True
                 with conn.begin():
+                    if not self.is_sqlite:
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
                     applied = _applied_migrations(conn)
                     check_known(self.url, conn, applied)
                     try:
@@ -195,7 +223,7 @@ class Store:
 
     def pending(self) -> list[str]:
         """Migrations not yet applied (never applies them)."""
-        with translate_errors(), self.engine.connect() as conn:
+        with translate_errors(self.url), self.engine.connect() as conn:
             applied = _applied_migrations(conn)
             check_known(self.url, conn, applied)
         return [name for name in MIGRATION_NAMES if name not in applied]
@@ -229,12 +257,28 @@ def mask_url(url: str) -> str:
     if url.startswith("sqlite"):
         path = sqlite_path(url)
         return str(path) if path is not None else ":memory:"
+    from urllib.parse import unquote
+
     from sqlalchemy.engine import make_url
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        # unquoted for reading (?host=/run/postgresql, not %2Frun%2Fpostgresql); the password is
+        # masked first, so nothing of it is unquoted
+        return unquote(make_url(url).render_as_string(hide_password=True))
     except Exception:
         return url.split("://", 1)[0] + "://…"
+
+
+def _password(url: str) -> str | None:
+    if url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    try:
+        password = make_url(url).password
+    except Exception:
+        return None
+    return str(password) if password else None
 
 
 def _applied_migrations(conn: Connection) -> set[str]:
@@ -243,17 +287,48 @@ def _applied_migrations(conn: Connection) -> set[str]:
     return set(conn.execute(text("SELECT name FROM agentik_migrations")).scalars())
 
 
+# What a PostgreSQL client says when the server cannot be reached, and when it was reached but the
+# URL is wrong (no such database or user, a wrong password): the first may pass (exit 1), the second
+# is the user's to fix (exit 2).
+_UNREACHABLE = ("connection refused", "no such file or directory", "timeout expired", "could not translate host")
+_WRONG_URL = ("does not exist", "password authentication failed", "no password supplied", "authentication failed")
+
+
 @contextmanager
-def translate_errors() -> Iterator[None]:
+def translate_errors(url: str | None = None) -> Iterator[None]:
+    """Database errors as agentik's one-line errors: no traceback, no SQL, never the password."""
     try:
         yield
-    except DatabaseError as exc:
+    except DBAPIError as exc:
         message = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
         if "file is not a database" in message:
             raise UsageError("the database file is not a SQLite database") from exc
         if "unable to open database" in message:
             raise UsageError(f"cannot open the database: {message}") from exc
-        raise StoreError(f"the database failed: {message}") from exc
+        # psycopg's messages run over several lines (DETAIL, HINT, the socket tried...)
+        line = " ".join(message.split())
+        password = _password(url) if url else None
+        if password:
+            line = line.replace(password, "***")
+        lowered = line.lower()
+        where = mask_url(url) if url else "the database"
+        if exc.connection_invalidated or "connection" in lowered and "failed" in lowered:
+            if any(part in lowered for part in _WRONG_URL):
+                raise UsageError(
+                    f"cannot open {where}: {_reason(line)}", hint="check the URL given with --db or AGENTIK_DB"
+                ) from None
+            if any(part in lowered for part in _UNREACHABLE) or exc.connection_invalidated:
+                raise StoreError(
+                    f"cannot reach the database server at {where}: {_reason(line)}",
+                    hint="is the server running? (the URL comes from --db or AGENTIK_DB)",
+                ) from None
+        raise StoreError(f"the database failed: {line}") from exc
+
+
+def _reason(line: str) -> str:
+    """The server's own words, after psycopg's 'connection to server at ... failed:' preamble."""
+    reason = line.rsplit(" failed: ", 1)[-1]
+    return reason.removeprefix("FATAL: ").strip()
 
 
 _stores: dict[str, Store] = {}
@@ -265,7 +340,11 @@ def get_store(db: str | None = None) -> Store:
     store = _stores.get(url)
     if store is None:
         store = Store(url)
-        store.migrate()
+        try:
+            store.migrate()
+        except BaseException:
+            store.dispose()  # a refused database leaves no connection behind
+            raise
         _stores[url] = store
     return store
 

@@ -17,8 +17,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, select, update
 from sqlmodel import Session
 
+from agentik_cli.store import dialect
 from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting
-from agentik_cli.store.sql import SUM_COLUMNS, quarter_hour_sql
+from agentik_cli.store.sql import SUM_COLUMNS
+
+__all__ = ["SUM_COLUMNS", "TOTALS_KEY", "Removed", "Where", "move_totals"]
 
 COSTS: Any = Cost.__table__  # type: ignore[attr-defined]
 TOTALS: Any = CostTotal.__table__  # type: ignore[attr-defined]
@@ -33,20 +36,6 @@ TOTALS_KEY = ("agent_key", "model", "provider", "user_name")
 IDS_PER_STATEMENT = 5000
 
 Where = ColumnElement[bool]
-
-
-def dialect(session: Session) -> str:
-    return session.get_bind().dialect.name
-
-
-def _upsert(session: Session) -> Any:
-    if dialect(session) == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
 
 
 def quarter_hour(moment: datetime) -> datetime:
@@ -77,19 +66,19 @@ def move_totals(session: Session, where: Where, sign: int) -> None:
     deleted, in the same transaction."""
     c = COSTS.c
     sums = ledger_sums(sign)
-    upsert = _upsert(session)
 
-    key = [func.coalesce(c.agent_id, 0), c.model, c.provider, c.user_name]
+    # the 0 inline: PostgreSQL takes two bound zeros (SELECT and GROUP BY) for different expressions
+    key = [func.coalesce(c.agent_id, literal_column("0")), c.model, c.provider, c.user_name]
     rows = select(*key, func.max(c.agent_name), *sums).where(where).group_by(*key)
-    stmt = upsert(TOTALS).from_select([*TOTALS_KEY, "agent_name", *SUM_COLUMNS], rows)
+    stmt = dialect.insert(session, TOTALS).from_select([*TOTALS_KEY, "agent_name", *SUM_COLUMNS], rows)
     moved = {name: TOTALS.c[name] + stmt.excluded[name] for name in SUM_COLUMNS}
     if sign > 0:  # the ledger reports under the name of the latest row (an agent renamed since keeps its rows)
         moved["agent_name"] = stmt.excluded.agent_name
     session.execute(stmt.on_conflict_do_update(index_elements=list(TOTALS_KEY), set_=moved))
 
-    start: Any = literal_column(quarter_hour_sql(dialect(session)))
+    start: Any = literal_column(dialect.quarter_hour_sql(session, '"timestamp"'))
     rows = select(start, *sums).where(where).group_by(start)
-    stmt = upsert(BUCKETS).from_select(["start", *SUM_COLUMNS], rows)
+    stmt = dialect.insert(session, BUCKETS).from_select(["start", *SUM_COLUMNS], rows)
     moved = {name: BUCKETS.c[name] + stmt.excluded[name] for name in SUM_COLUMNS}
     session.execute(stmt.on_conflict_do_update(index_elements=["start"], set_=moved))
 
@@ -115,7 +104,7 @@ def lock_ledger(session: Session) -> None:
     moved and the rows written or deleted are the same rows. On SQLite every write transaction
     already holds the database's write lock (BEGIN IMMEDIATE); on PostgreSQL the table lock lets
     readers on and makes other writers of cost rows wait."""
-    if dialect(session) == "postgresql":
+    if dialect.is_postgres(session):
         session.connection().exec_driver_sql("LOCK TABLE costs IN SHARE ROW EXCLUSIVE MODE")
 
 
@@ -139,7 +128,7 @@ def import_costs(session: Session, batches: Iterable[list[dict[str, Any]]], afte
     lock_ledger(session)
     conn = session.connection()
     after = conn.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
-    write = _copy_rows if dialect(session) == "postgresql" else _sqlite_rows
+    write = _copy_rows if dialect.is_postgres(session) else _sqlite_rows
     count = 0
     for batch in batches:
         if batch:

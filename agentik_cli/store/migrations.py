@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from agentik_cli import environment
-from agentik_cli.store.sql import QUARTER_HOUR_SQLITE
+from agentik_cli.store.dialect import COUNT, SEARCH_COLUMN, SEARCH_CONFIG, is_postgres, quarter_hour_sql
 
 
 def _tracking_table(metadata: MetaData) -> Table:
@@ -44,6 +44,10 @@ def _money(name: str, nullable: bool = True) -> Column:
     return Column(name, BigInteger, nullable=nullable)
 
 
+def _count(name: str, nullable: bool = False) -> Column:
+    return Column(name, COUNT, nullable=nullable)
+
+
 def m0001_initial(conn: Connection) -> None:
     md = MetaData()
     Table(
@@ -57,7 +61,7 @@ def m0001_initial(conn: Connection) -> None:
         Column("model", String, nullable=False),
         Column("provider", String, nullable=False),
         Column("temperature", Float, nullable=True),
-        Column("max_tokens", Integer, nullable=True),
+        _count("max_tokens", True),
         Column("channels", JSON, nullable=False),
         Column("skills", JSON, nullable=False),
         Column("status", String, nullable=False),
@@ -66,13 +70,13 @@ def m0001_initial(conn: Connection) -> None:
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("updated_at", DateTime(timezone=True), nullable=False),
         Column("last_active_at", DateTime(timezone=True), nullable=True),
-        Column("stat_sessions", Integer, nullable=False),
-        Column("stat_messages", Integer, nullable=False),
+        _count("stat_sessions", False),
+        _count("stat_messages", False),
         _money("stat_input_tokens", False),
         _money("stat_output_tokens", False),
         _money("stat_cost_nd", False),
         _money("stat_response_ms", False),
-        Column("stat_responses", Integer, nullable=False),
+        _count("stat_responses", False),
         Index("ix_agents_by_status", "status"),
         Index("ix_agents_by_created", "created_at"),
         Index("ix_agents_by_last_active", "last_active_at"),
@@ -86,11 +90,11 @@ def m0001_initial(conn: Connection) -> None:
         Column("channel", String, nullable=False),
         Column("started_at", DateTime(timezone=True), nullable=False),
         Column("last_message_at", DateTime(timezone=True), nullable=False),
-        Column("message_count", Integer, nullable=False),
+        _count("message_count", False),
         _money("input_tokens", False),
         _money("output_tokens", False),
         _money("cost_nd", False),
-        Column("unpriced_calls", Integer, nullable=False),
+        _count("unpriced_calls", False),
         Index("ix_sessions_by_agent_and_last_message", "agent_id", "last_message_at"),
         Index("ix_sessions_by_last_message", "last_message_at"),
         Index("ix_sessions_by_channel", "channel", "last_message_at"),
@@ -106,11 +110,11 @@ def m0001_initial(conn: Connection) -> None:
         Column("content", String, nullable=False),
         Column("timestamp", DateTime(timezone=True), nullable=False),
         Column("model", String, nullable=True),
-        Column("input_tokens", Integer, nullable=True),
-        Column("output_tokens", Integer, nullable=True),
-        Column("tokens_used", Integer, nullable=True),
+        _count("input_tokens", True),
+        _count("output_tokens", True),
+        _count("tokens_used", True),
         _money("cost_nd"),
-        Column("response_ms", Integer, nullable=True),
+        _count("response_ms", True),
         Column("error", String, nullable=True),
         Column("interrupted", Boolean, nullable=False),
         Column("attachments", JSON, nullable=False),
@@ -144,7 +148,7 @@ def m0001_initial(conn: Connection) -> None:
         _money("price_cache_read_nd"),
         _money("price_cache_write_nd"),
         Column("timestamp", DateTime(timezone=True), nullable=False),
-        Column("response_ms", Integer, nullable=True),
+        _count("response_ms", True),
         Column("channel", String, nullable=True),
         Column("endpoint", String, nullable=True),
         Index("ix_costs_by_agent", "agent_id"),
@@ -230,13 +234,21 @@ def m0003_reports(conn: Connection) -> None:
             f"provider, max(agent_name), {SUMS_SQL_0003} FROM costs GROUP BY coalesce(agent_id, 0), model, provider"
         )
     )
-    if conn.dialect.name != "sqlite":
-        raise NotImplementedError("agentik's reports migration is written for SQLite so far")
+    quarter = quarter_hour_sql(conn)
     conn.exec_driver_sql(
         "INSERT INTO cost_buckets (start, calls, input_tokens, output_tokens, cache_read_tokens, "
-        f"cache_write_tokens, cost_nd, unpriced_calls) SELECT {QUARTER_HOUR_SQLITE}, {SUMS_SQL_0003} FROM costs "
-        f"GROUP BY {QUARTER_HOUR_SQLITE}"
+        f"cache_write_tokens, cost_nd, unpriced_calls) SELECT {quarter}, {SUMS_SQL_0003} FROM costs "
+        f"GROUP BY {quarter}"
     )
+    if is_postgres(conn):
+        # A generated column rather than a trigger: PostgreSQL keeps it in step on every insert and
+        # every change of content (a redaction too), COPY fills it, and nothing can forget it.
+        conn.exec_driver_sql(
+            f"ALTER TABLE messages ADD COLUMN {SEARCH_COLUMN} tsvector "
+            f"GENERATED ALWAYS AS (to_tsvector('{SEARCH_CONFIG}', content)) STORED"
+        )
+        conn.exec_driver_sql(f"CREATE INDEX ix_messages_search ON messages USING gin ({SEARCH_COLUMN})")
+        return
     for statement in (
         "CREATE VIRTUAL TABLE messages_fts USING fts5(content, content='messages', content_rowid='id')",
         *_FTS_TRIGGERS,
@@ -273,7 +285,7 @@ def _tables_0004(md: MetaData) -> list[Table]:
             Column("model", String, nullable=False),
             Column("provider", String, nullable=False),
             Column("temperature", Float, nullable=True),
-            Column("max_tokens", Integer, nullable=True),
+            _count("max_tokens", True),
             Column("channels", JSON, nullable=False),
             Column("skills", JSON, nullable=False),
             Column("status", String, nullable=False),
@@ -282,10 +294,10 @@ def _tables_0004(md: MetaData) -> list[Table]:
             Column("created_at", DateTime(timezone=True), nullable=False),
             Column("updated_at", DateTime(timezone=True), nullable=False),
             Column("last_active_at", DateTime(timezone=True), nullable=True),
-            Column("stat_sessions", Integer, nullable=False),
-            Column("stat_messages", Integer, nullable=False),
+            _count("stat_sessions", False),
+            _count("stat_messages", False),
             _money("stat_response_ms", False),
-            Column("stat_responses", Integer, nullable=False),
+            _count("stat_responses", False),
             Index("ix_agents_by_status", "status"),
             Index("ix_agents_by_created", "created_at"),
             Index("ix_agents_by_last_active", "last_active_at"),
@@ -300,11 +312,11 @@ def _tables_0004(md: MetaData) -> list[Table]:
             Column("channel", String, nullable=False),
             Column("started_at", DateTime(timezone=True), nullable=False),
             Column("last_message_at", DateTime(timezone=True), nullable=False),
-            Column("message_count", Integer, nullable=False),
+            _count("message_count", False),
             _money("input_tokens", False),
             _money("output_tokens", False),
             _money("cost_nd", False),
-            Column("unpriced_calls", Integer, nullable=False),
+            _count("unpriced_calls", False),
             Index("ix_sessions_by_agent_and_last_message", "agent_id", "last_message_at"),
             Index("ix_sessions_by_last_message", "last_message_at"),
             Index("ix_sessions_by_channel", "channel", "last_message_at"),
@@ -321,11 +333,11 @@ def _tables_0004(md: MetaData) -> list[Table]:
             Column("content", String, nullable=False),
             Column("timestamp", DateTime(timezone=True), nullable=False),
             Column("model", String, nullable=True),
-            Column("input_tokens", Integer, nullable=True),
-            Column("output_tokens", Integer, nullable=True),
-            Column("tokens_used", Integer, nullable=True),
+            _count("input_tokens", True),
+            _count("output_tokens", True),
+            _count("tokens_used", True),
             _money("cost_nd"),
-            Column("response_ms", Integer, nullable=True),
+            _count("response_ms", True),
             Column("error", String, nullable=True),
             Column("interrupted", Boolean, nullable=False),
             Column("attachments", JSON, nullable=False),
@@ -360,7 +372,7 @@ def _tables_0004(md: MetaData) -> list[Table]:
             _money("price_cache_read_nd"),
             _money("price_cache_write_nd"),
             Column("timestamp", DateTime(timezone=True), nullable=False),
-            Column("response_ms", Integer, nullable=True),
+            _count("response_ms", True),
             Column("channel", String, nullable=True),
             Column("endpoint", String, nullable=True),
             Column("estimated", Boolean, nullable=False, server_default=false()),
@@ -395,8 +407,6 @@ def m0004_ids_never_reused(conn: Connection) -> None:
     row keeps its agent's id after the agent is removed, an `estimated` flag on cost rows, an
     `estimated_calls` sum beside `unpriced_calls`, and the agents' token and cost totals dropped
     (they are the agent's rows of cost_totals)."""
-    if conn.dialect.name != "sqlite":
-        raise NotImplementedError("agentik's migrations are written for SQLite so far")
     # Legacy rows whose agent was removed lost its id (ON DELETE SET NULL); where cost_totals names
     # exactly one removed agent by that name, give the rows its id back.
     conn.exec_driver_sql(
@@ -405,6 +415,9 @@ def m0004_ids_never_reused(conn: Connection) -> None:
         "WHERE agent_id IS NULL AND agent_name IS NOT NULL AND (SELECT count(DISTINCT t.agent_key) FROM cost_totals t "
         "WHERE t.agent_name = costs.agent_name AND t.agent_key > 0 AND t.agent_key NOT IN (SELECT id FROM agents)) = 1"
     )
+    if is_postgres(conn):
+        _m0004_postgres(conn)
+        return
     names = ("agents", "sessions", "messages", "costs")
     # legacy_alter_table: renaming must not rewrite the other tables' foreign keys to the old copies
     conn.exec_driver_sql("PRAGMA legacy_alter_table = ON")
@@ -439,6 +452,22 @@ def m0004_ids_never_reused(conn: Connection) -> None:
     for name, places in mentions.items():
         highest = max(conn.exec_driver_sql(f"SELECT max({col}) FROM {table}").scalar() or 0 for table, col in places)
         conn.exec_driver_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (name, highest))
+
+
+def _m0004_postgres(conn: Connection) -> None:
+    """0004 on PostgreSQL: its sequences never hand out an id twice, so no table is rebuilt; the
+    columns change in place."""
+    for column in ("stat_input_tokens", "stat_output_tokens", "stat_cost_nd"):
+        conn.exec_driver_sql(f"ALTER TABLE agents DROP COLUMN {column}")
+    for (constraint,) in conn.exec_driver_sql(
+        "SELECT c.conname FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid "
+        "AND a.attnum = ANY (c.conkey) WHERE c.contype = 'f' AND c.conrelid = 'costs'::regclass "
+        "AND a.attname = 'agent_id'"
+    ).all():
+        conn.exec_driver_sql(f'ALTER TABLE costs DROP CONSTRAINT "{constraint}"')
+    conn.exec_driver_sql("ALTER TABLE costs ADD COLUMN estimated BOOLEAN NOT NULL DEFAULT false")
+    for name in ("cost_totals", "cost_buckets"):
+        conn.exec_driver_sql(f"ALTER TABLE {name} ADD COLUMN estimated_calls BIGINT NOT NULL DEFAULT 0")
 
 
 # The sums of cost_totals as 0005 leaves it, in its column order (frozen).

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, false, text
 from sqlmodel import Field, SQLModel
 
+from agentik_cli.store.dialect import COUNT
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -34,7 +36,7 @@ class Agent(SQLModel, table=True):
     model: str
     provider: str
     temperature: float | None = None
-    max_tokens: int | None = None
+    max_tokens: int | None = Field(default=None, sa_type=COUNT)
     channels: list[str] = Field(default_factory=list, sa_type=JSON)
     skills: list[str] = Field(default_factory=list, sa_type=JSON)
     status: str = "active"
@@ -47,10 +49,10 @@ class Agent(SQLModel, table=True):
     # adds or removes them. Tokens and cost are not kept here: they are the agent's rows of
     # cost_totals, the ledger's own sums, so they stay when a session goes and drop only when
     # ledger rows are cleaned up.
-    stat_sessions: int = 0
-    stat_messages: int = 0
+    stat_sessions: int = Field(default=0, sa_type=COUNT)
+    stat_messages: int = Field(default=0, sa_type=COUNT)
     stat_response_ms: int = Field(default=0, sa_type=BigInteger)
-    stat_responses: int = 0
+    stat_responses: int = Field(default=0, sa_type=COUNT)
 
 
 class ChatSession(SQLModel, table=True):
@@ -68,11 +70,11 @@ class ChatSession(SQLModel, table=True):
     channel: str = "cli"
     started_at: datetime = Field(default_factory=utcnow)
     last_message_at: datetime = Field(default_factory=utcnow)
-    message_count: int = 0
+    message_count: int = Field(default=0, sa_type=COUNT)
     input_tokens: int = Field(default=0, sa_type=BigInteger)
     output_tokens: int = Field(default=0, sa_type=BigInteger)
     cost_nd: int = Field(default=0, sa_type=BigInteger)
-    unpriced_calls: int = 0
+    unpriced_calls: int = Field(default=0, sa_type=COUNT)
 
 
 class Message(SQLModel, table=True):
@@ -96,11 +98,11 @@ class Message(SQLModel, table=True):
     content: str = ""
     timestamp: datetime = Field(default_factory=utcnow)
     model: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    tokens_used: int | None = None
+    input_tokens: int | None = Field(default=None, sa_type=COUNT)
+    output_tokens: int | None = Field(default=None, sa_type=COUNT)
+    tokens_used: int | None = Field(default=None, sa_type=COUNT)
     cost_nd: int | None = Field(default=None, sa_type=BigInteger)
-    response_ms: int | None = None
+    response_ms: int | None = Field(default=None, sa_type=COUNT)
     error: str | None = None
     # interrupted replies are kept as the user saw them; they are re-sent unless empty
     interrupted: bool = False
@@ -166,7 +168,7 @@ class Cost(SQLModel, table=True):
     price_cache_read_nd: int | None = Field(default=None, sa_type=BigInteger)
     price_cache_write_nd: int | None = Field(default=None, sa_type=BigInteger)
     timestamp: datetime = Field(default_factory=utcnow)
-    response_ms: int | None = None
+    response_ms: int | None = Field(default=None, sa_type=COUNT)
     channel: str | None = None
     endpoint: str | None = None
     # the provider's usage never arrived (a cut-short call): the tokens are agentik's own count

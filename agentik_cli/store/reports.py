@@ -1,34 +1,25 @@
 """The cost reports' queries. Each is one SQL aggregate: over the maintained totals (cost_totals per
 agent, model, provider and user; cost_buckets per quarter hour) where the question allows, else over
-an index range of the ledger. No report loads the ledger's rows into Python. Everything returned is
-a plain value: counts and money as integers (nano-dollars), times as datetimes."""
+an index range of the ledger. No report loads the ledger's rows into Python. Money comes back as
+integer nano-dollars."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, select, text
-from sqlmodel import Session
+from sqlalchemy import Select, bindparam, func, literal, select, text
+from sqlmodel import Session, col
 
-from agentik_cli.store.ledger import AGENTS, BUCKETS, COSTS, TOTALS, ledger_sums
-from agentik_cli.store.sql import SUM_COLUMNS
+from agentik_cli.store.ledger import SUM_COLUMNS
+from agentik_cli.store.models import Agent, Cost, CostBucket, CostTotal
 
-# what each grouping is keyed by: its labels, and the columns of cost_totals and of the ledger they
-# come from ("agent" is resolved to the agent's current name)
-GROUPS = {
-    "agent": ("agent",),
-    "model": ("model", "provider"),
-    "provider": ("provider",),
-    "user": ("user",),
-}
+NO_AGENT = "(no agent)"
 
 
 @dataclass(frozen=True)
 class Figures:
-    """The sums of a set of ledger rows (cost of the priced calls; unpriced ones counted apart)."""
-
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -43,83 +34,94 @@ class Figures:
     def of(cls, row: Any) -> Figures:
         return cls(*(int(getattr(row, name) or 0) for name in SUM_COLUMNS))
 
-    def __add__(self, other: Figures) -> Figures:
-        return Figures(*(getattr(self, n) + getattr(other, n) for n in SUM_COLUMNS))
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
-@dataclass(frozen=True)
-class Line:
-    """One line of a breakdown: its labels (agent, model and provider, provider or user) and sums."""
-
-    labels: dict[str, str]
-    figures: Figures
+def _sums(table: Any) -> list[Any]:
+    return [func.coalesce(func.sum(getattr(table, name)), 0).label(name) for name in SUM_COLUMNS]
 
 
-def _summed(table: Any) -> list[Any]:
-    return [func.coalesce(func.sum(table.c[name]), 0).label(name) for name in SUM_COLUMNS]
+def _ledger_sums() -> list[Any]:
+    c: Any = Cost
+    return [
+        func.count().label("calls"),
+        func.coalesce(func.sum(c.input_tokens), 0).label("input_tokens"),
+        func.coalesce(func.sum(c.output_tokens), 0).label("output_tokens"),
+        func.coalesce(func.sum(c.cache_read_tokens), 0).label("cache_read_tokens"),
+        func.coalesce(func.sum(c.cache_write_tokens), 0).label("cache_write_tokens"),
+        func.coalesce(func.sum(c.total_cost_nd), 0).label("cost_nd"),
+        func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),
+        func.count().filter(c.estimated).label("estimated_calls"),
+    ]
 
 
 def bucket_figures(session: Session, since: datetime, until: datetime | None = None) -> Figures:
-    query = select(*_summed(BUCKETS)).where(BUCKETS.c.start >= since)
+    query = select(*_sums(CostBucket)).where(col(CostBucket.start) >= since)
     if until is not None:
-        query = query.where(BUCKETS.c.start < until)
+        query = query.where(col(CostBucket.start) < until)
     return Figures.of(session.execute(query).one())
 
 
-def _labels(by: str, source: Any, agent_id: Any) -> tuple[list[Any], list[Any]]:
-    """(the labelled key columns, what to group by) of a grouping over cost_totals or the ledger."""
-    c = source.c
+def model_totals(session: Session) -> list[tuple[str, str, Figures]]:
+    """(model, provider, figures) of every model, largest cost first."""
+    t: Any = CostTotal
+    rows = session.execute(
+        select(t.model, t.provider, *_sums(CostTotal))
+        .group_by(t.model, t.provider)
+        .order_by(func.sum(t.cost_nd).desc(), t.model)
+    ).all()
+    return [(row.model, row.provider, Figures.of(row)) for row in rows]
+
+
+# the keys of each grouping, as they appear in its rows
+KEYS = {"agent": ("agent", "agent_id"), "model": ("model", "provider"), "provider": ("provider",), "user": ("user",)}
+
+
+def breakdown(
+    session: Session, by: str, since: datetime | None = None, until: datetime | None = None
+) -> list[tuple[dict[str, Any], Figures]]:
+    """Spend grouped by agent, model, provider or user: from the maintained totals without a time
+    window; with one, one aggregate over the ledger's index range."""
+    windowed = since is not None or until is not None
+    source: Any = Cost if windowed else CostTotal
+    agent_id = source.agent_id if windowed else source.agent_key
+    agent_name = func.coalesce(col(Agent.name), source.agent_name, literal(NO_AGENT))
+    keys = {
+        "agent": [agent_name.label("agent"), agent_id.label("agent_id")],
+        "model": [source.model, source.provider],
+        "provider": [source.provider],
+        "user": [source.user_name.label("user")],
+    }[by]
+    query: Select = select(*keys, *(_ledger_sums() if windowed else _sums(CostTotal)))
+    if since is not None:
+        # left to itself, SQLite walks the whole ledger in GROUP BY order (ix_costs_by_model)
+        # instead of the time range
+        query = query.where(source.timestamp >= since).with_hint(source, "INDEXED BY ix_costs_by_timestamp", "sqlite")
+    if until is not None:
+        query = query.where(source.timestamp < until)
     if by == "agent":
-        name = func.coalesce(AGENTS.c.name, func.max(c.agent_name), literal("(no agent)")).label("agent")
-        return [name], [agent_id, AGENTS.c.name]
-    if by == "user":
-        return [c.user_name.label("user")], [c.user_name]
-    keys = [c[name] for name in GROUPS[by]]
-    return keys, keys
-
-
-def _lines(session: Session, by: str, query: Any) -> list[Line]:
-    lines = []
+        query = query.outerjoin(Agent, col(Agent.id) == agent_id).group_by(agent_id, agent_name)
+    else:
+        query = query.group_by(*keys)
+    result = []
     for row in session.execute(query).all():
         figures = Figures.of(row)
         if figures.calls:
-            lines.append(Line({name: getattr(row, name) for name in GROUPS[by]}, figures))
-    lines.sort(key=lambda line: (-line.figures.cost_nd, -line.figures.calls))
-    return lines
-
-
-def totals_by(session: Session, by: str) -> list[Line]:
-    """The whole ledger grouped by `by`, from the maintained totals (a few hundred rows), largest
-    cost first."""
-    keys, group = _labels(by, TOTALS, TOTALS.c.agent_key)
-    query = select(*keys, *_summed(TOTALS))
-    if by == "agent":
-        query = query.outerjoin(AGENTS, AGENTS.c.id == TOTALS.c.agent_key)
-    return _lines(session, by, query.group_by(*group))
-
-
-def ledger_by(session: Session, by: str, since: datetime | None, until: datetime | None) -> list[Line]:
-    """A time window of the ledger grouped by `by`, in one aggregate over an index range."""
-    c = COSTS.c
-    keys, group = _labels(by, COSTS, c.agent_id)
-    query = select(*keys, *ledger_sums())
-    if by == "agent":
-        query = query.outerjoin(AGENTS, AGENTS.c.id == c.agent_id)
-    if since is not None:
-        # left to itself, SQLite walks the whole ledger in GROUP BY order (ix_costs_by_model, or
-        # ix_costs_by_user_and_timestamp) instead of the time range
-        query = query.where(c.timestamp >= since).with_hint(COSTS, "INDEXED BY ix_costs_by_timestamp", "sqlite")
-    if until is not None:
-        query = query.where(c.timestamp < until)
-    return _lines(session, by, query.group_by(*group))
+            named = {key: getattr(row, key) for key in KEYS[by]}
+            if by == "agent" and not named["agent_id"]:
+                named["agent_id"] = None
+            result.append((named, figures))
+    result.sort(key=lambda pair: (-pair[1].cost_nd, -pair[1].calls))
+    return result
 
 
 def history(
     session: Session, bounds: list[tuple[int, datetime, datetime]], agent_id: int | None = None
 ) -> dict[int, Figures]:
-    """The sums of each period (i, start, end), in one query: the periods, a VALUES list, joined to
-    the quarter-hour buckets (or, for one agent, to that agent's range of the ledger index)."""
-    stamp = BUCKETS.c.start.type
+    """Figures per period (index, UTC start, UTC end), in one query: the periods are a VALUES list
+    joined to the quarter-hour buckets (or, for one agent, to that agent's range of the ledger)."""
+    stamp = CostBucket.__table__.c.start.type  # type: ignore[attr-defined]
     params = [
         bindparam(f"{name}{i}", value, type_=stamp if name != "i" else None)
         for i, lo, hi in bounds
@@ -139,51 +141,47 @@ def history(
             "cache_write_tokens, coalesce(sum(c.total_cost_nd), 0) AS cost_nd, "
             "sum(CASE WHEN c.total_cost_nd IS NULL THEN 1 ELSE 0 END) AS unpriced_calls, "
             "sum(CASE WHEN c.estimated THEN 1 ELSE 0 END) AS estimated_calls "
-            'FROM periods p JOIN costs c ON c.agent_id = :agent AND c."timestamp" >= p.lo AND c."timestamp" < p.hi'
+            "FROM periods p JOIN costs c ON c.agent_id = :agent AND c.timestamp >= p.lo AND c.timestamp < p.hi"
         )
     query = text(cte + sql + " GROUP BY p.i").bindparams(*params)
-    return {row.i: Figures.of(row) for row in session.execute(query).all()}
+    return {int(row.i): Figures.of(row) for row in session.execute(query).all()}
 
 
-# the ledger's columns as `costs list` gives them, plus the agent's current name
-def _ledger_query() -> Any:
-    return select(COSTS, AGENTS.c.name.label("current_agent_name")).outerjoin(AGENTS, AGENTS.c.id == COSTS.c.agent_id)
+@dataclass(frozen=True)
+class LedgerRow:
+    cost: Cost
+    # the agent's name now, when it still exists (the row keeps the name it had)
+    agent_name: str | None
 
 
-def _plain(row: Any) -> dict[str, Any]:
-    found = dict(row._mapping)
-    current = found.pop("current_agent_name")
-    found["agent"] = current or found["agent_name"]
-    return found
-
-
-def cost_rows(
+def ledger_rows(
     session: Session,
-    *,
     since: datetime | None = None,
     until: datetime | None = None,
     agent_id: int | None = None,
     model: str | None = None,
-    limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Ledger rows, newest first: every column (money in nano-dollars) and `agent`, the name it
-    reports under."""
-    c = COSTS.c
-    query = _ledger_query()
+    limit: int | None = 50,
+) -> list[LedgerRow]:
+    """Raw ledger rows, newest first (ix_costs_by_timestamp)."""
+    query = select(Cost, col(Agent.name)).outerjoin(Agent, col(Agent.id) == col(Cost.agent_id))
     if agent_id is not None:
-        query = query.where(c.agent_id == agent_id)
+        query = query.where(col(Cost.agent_id) == agent_id)
     if model is not None:
-        query = query.where(c.model == model)
+        query = query.where(col(Cost.model) == model)
     if since is not None:
-        query = query.where(c.timestamp >= since)
+        query = query.where(col(Cost.timestamp) >= since)
     if until is not None:
-        query = query.where(c.timestamp < until)
-    query = query.order_by(c.timestamp.desc(), c.id.desc())
+        query = query.where(col(Cost.timestamp) < until)
+    query = query.order_by(col(Cost.timestamp).desc(), col(Cost.id).desc())
     if limit:
         query = query.limit(limit)
-    return [_plain(row) for row in session.execute(query).all()]
+    return [LedgerRow(cost, name) for cost, name in session.execute(query).all()]
 
 
-def cost_row(session: Session, cost_id: int) -> dict[str, Any] | None:
-    found = session.execute(_ledger_query().where(COSTS.c.id == cost_id)).first()
-    return _plain(found) if found is not None else None
+def ledger_row(session: Session, cost_id: int) -> LedgerRow | None:
+    found = session.execute(
+        select(Cost, col(Agent.name))
+        .outerjoin(Agent, col(Agent.id) == col(Cost.agent_id))
+        .where(col(Cost.id) == cost_id)
+    ).first()
+    return LedgerRow(*found) if found is not None else None

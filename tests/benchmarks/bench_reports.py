@@ -77,7 +77,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int) -> None:
     models = [("claude-sonnet-4-0", "anthropic"), ("gpt-4o-mini", "openai"), ("gpt-4o", "openai"), ("llama3", "ollama")]
     from agentik_cli.services.pricing import PriceBook, Usage
 
-    book = PriceBook()
+    book = PriceBook(store)
     for first in range(0, rows, batch):
         count = min(batch, rows - first)
         messages, costs = [], []

@@ -3,7 +3,9 @@
     python tests/benchmarks/bench_startup.py
 
 Prints the median of 11 runs of: a bare interpreter, `agentik --version`, `agentik --help`, and
-`agentik agents list --json` over 1,000 agents, and completing an agent name (Tab) over them."""
+`agentik agents list --json` over 1,000 agents, and completing an agent name (Tab) over them; then
+the same completion on a PostgreSQL store of 1,000 agents (a server of its own, started through
+tests/pgserver.py when the binaries are there; `--no-postgres` leaves it out)."""
 
 from __future__ import annotations
 
@@ -49,6 +51,31 @@ def main() -> None:
         }
         completing = timed([str(Path(PYTHON).parent / "agentik")], complete_env)
         report("completing an agent name (1,000 agents), bash", completing)
+        if "--no-postgres" not in sys.argv:
+            postgres(seed, complete_env)
+
+
+def postgres(seed: str, complete_env: dict[str, str]) -> None:
+    import os
+
+    from tests import pgserver
+
+    try:
+        pgserver.start()
+    except Exception as exc:  # no binaries: say so rather than fail the SQLite figures
+        print(f"(PostgreSQL case not run: {exc})")
+        return
+    try:
+        url = pgserver.create_database("bench_startup", template="template0")
+        env = {**complete_env, "AGENTIK_DB": url}
+        subprocess.run([PYTHON, "-c", seed], env={**os.environ, **env}, check=True)
+        completing = timed([str(Path(PYTHON).parent / "agentik")], env)
+        report("completing an agent name (1,000 agents), PostgreSQL", completing)
+        listing = timed([*AGENTIK, "agents", "list", "--json"], {**env, "_AGENTIK_COMPLETE": ""})
+        report("agentik agents list --json (1,000 agents), PostgreSQL", listing)
+    finally:
+        pgserver.drop_database("bench_startup")
+        pgserver.unconfigure(None)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,331 @@
+"""The sessions and messages tables: every statement about them (services/sessions.py and
+services/chat.py decide, this module speaks SQL). Reads return plain records: counts and money as
+integers (nano-dollars), times as UTC datetimes; JSON is made at the output edge (cli/sessions.py).
+
+Search differs by store, and the difference stays here: SQLite has an FTS5 table kept in step with
+messages by triggers, ranked by bm25; PostgreSQL has a `search_vector` tsvector column with a GIN
+index (migration of the PostgreSQL platform work), ranked by ts_rank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlmodel import Session, col
+
+from agentik_cli.store.models import Agent, ChatSession, Cost, Message
+from agentik_cli.store.unit import Unit
+
+# Search ranks the newest matches: for a word in a million messages, ranking every match would
+# scan them all; the newest SEARCH_WINDOW matches are ranked instead.
+SEARCH_WINDOW = 2000
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    id: int
+    agent: str
+    agent_id: int
+    title: str
+    channel: str
+    messages: int
+    input_tokens: int
+    output_tokens: int
+    cost_nd: int
+    unpriced_calls: int
+    estimated_calls: int
+    started_at: datetime
+    last_message_at: datetime
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    id: int
+    session_id: int
+    role: str
+    content: str
+    timestamp: datetime
+    model: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_nd: int | None
+    response_ms: int | None
+    error: str | None
+    interrupted: bool
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    skills_used: list[str] = field(default_factory=list)
+    user: str = ""
+    # where it was said: filled by the reads that span sessions (recent, search)
+    agent: str = ""
+    title: str = ""
+
+
+def _message(row: Message, agent: str = "", title: str = "") -> MessageRecord:
+    assert row.id is not None
+    return MessageRecord(
+        id=row.id,
+        session_id=row.session_id,
+        role=row.role,
+        content=row.content,
+        timestamp=row.timestamp,
+        model=row.model,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cost_nd=row.cost_nd,
+        response_ms=row.response_ms,
+        error=row.error,
+        interrupted=bool(row.interrupted),
+        attachments=list(row.attachments or []),
+        skills_used=list(row.skills_used or []),
+        user=row.user_name,
+        agent=agent,
+        title=title,
+    )
+
+
+def _estimated_calls(session: Session, ids: list[int]) -> dict[int, int]:
+    """Calls whose usage agentik counted itself, per session: the ledger's rows of these sessions
+    only (found through the partial index on costs.session_id)."""
+    if not ids:
+        return {}
+    c: Any = Cost
+    query = (
+        select(c.session_id, func.count()).where(c.session_id.in_(ids), c.estimated.is_(True)).group_by(c.session_id)
+    )
+    return {int(sid): int(count) for sid, count in session.execute(query).all()}
+
+
+def _records(session: Session, rows: list[tuple[ChatSession, str]]) -> list[SessionRecord]:
+    estimated = _estimated_calls(session, [row.id for row, _ in rows if row.id is not None])
+    records = []
+    for row, agent in rows:
+        assert row.id is not None
+        records.append(
+            SessionRecord(
+                id=row.id,
+                agent=agent,
+                agent_id=row.agent_id,
+                title=row.title,
+                channel=row.channel,
+                messages=row.message_count,
+                input_tokens=row.input_tokens,
+                output_tokens=row.output_tokens,
+                cost_nd=row.cost_nd,
+                unpriced_calls=row.unpriced_calls,
+                estimated_calls=estimated.get(row.id, 0),
+                started_at=row.started_at,
+                last_message_at=row.last_message_at,
+            )
+        )
+    return records
+
+
+def _with_agent() -> Any:
+    return select(ChatSession, col(Agent.name)).join(Agent, col(Agent.id) == col(ChatSession.agent_id))
+
+
+def listing(
+    session: Session, agent_id: int | None, channel: str | None, since: datetime | None, limit: int | None
+) -> list[SessionRecord]:
+    """Sessions, most recently active first, with their totals (never a scan of messages)."""
+    query = _with_agent()
+    if agent_id is not None:
+        query = query.where(col(ChatSession.agent_id) == agent_id)
+    if channel is not None:
+        query = query.where(col(ChatSession.channel) == channel)
+    if since is not None:
+        query = query.where(col(ChatSession.last_message_at) >= since)
+    query = query.order_by(col(ChatSession.last_message_at).desc(), col(ChatSession.id).desc())
+    if limit:
+        query = query.limit(limit)
+    return _records(session, [(row, name) for row, name in session.execute(query).all()])
+
+
+def one(session: Session, session_id: int) -> SessionRecord | None:
+    found = session.execute(_with_agent().where(col(ChatSession.id) == session_id)).first()
+    if found is None:
+        return None
+    row, name = found
+    return _records(session, [(row, name)])[0]
+
+
+def messages(session: Session, session_id: int) -> list[MessageRecord]:
+    rows = session.execute(
+        select(Message).where(col(Message.session_id) == session_id).order_by(col(Message.id))
+    ).scalars()
+    return [_message(m) for m in rows]
+
+
+def _messages_where(session: Session, *conditions: Any, order: Any = None, limit: int | None = None) -> list[Any]:
+    query = (
+        select(Message, col(Agent.name), col(ChatSession.title))
+        .join(Agent, col(Agent.id) == col(Message.agent_id))
+        .join(ChatSession, col(ChatSession.id) == col(Message.session_id))
+        .where(*conditions)
+    )
+    if order is not None:
+        query = query.order_by(*order)
+    if limit:
+        query = query.limit(limit)
+    return list(session.execute(query).all())
+
+
+def recent(session: Session, limit: int) -> list[MessageRecord]:
+    """The latest messages across all sessions."""
+    rows = _messages_where(session, order=(col(Message.timestamp).desc(), col(Message.id).desc()), limit=limit)
+    return [_message(m, name, title) for m, name, title in rows]
+
+
+@dataclass(frozen=True)
+class History:
+    role: str
+    content: str
+    error: str | None
+    attachments: list[dict[str, Any]]
+
+
+def history(session: Session, session_id: int) -> list[History]:
+    rows = session.execute(
+        select(col(Message.role), col(Message.content), col(Message.error), col(Message.attachments))
+        .where(col(Message.session_id) == session_id)
+        .order_by(col(Message.id))
+    ).all()
+    return [History(role, content, error, list(attachments or [])) for role, content, error, attachments in rows]
+
+
+def latest_id(session: Session, agent_id: int) -> int | None:
+    """The agent's most recently active session."""
+    return session.execute(
+        select(col(ChatSession.id))
+        .where(col(ChatSession.agent_id) == agent_id)
+        .order_by(col(ChatSession.last_message_at).desc(), col(ChatSession.id).desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def get(session: Session, session_id: int) -> ChatSession | None:
+    return session.get(ChatSession, session_id)
+
+
+# ---- search ----
+
+
+def _fts5_query(words: list[str]) -> str:
+    """Each word quoted, so that FTS5 syntax in what a person typed is only ever text."""
+    return " ".join(f'"{w}"' for w in words)
+
+
+def search(session: Session, words: list[str], agent_id: int | None, limit: int) -> list[MessageRecord]:
+    """Messages holding every one of `words`, best first (see the module's docstring)."""
+    if session.get_bind().dialect.name == "postgresql":
+        ids = _search_postgres(session, " ".join(words), agent_id, limit)
+    else:
+        ids = _search_sqlite(session, words, agent_id, limit)
+    if not ids:
+        return []
+    rows = {m.id: (m, name, title) for m, name, title in _messages_where(session, col(Message.id).in_(ids))}
+    return [_message(*rows[message_id]) for message_id in ids if message_id in rows]
+
+
+def _search_sqlite(session: Session, words: list[str], agent_id: int | None, limit: int) -> list[int]:
+    # the newest matches first (FTS5 walks rowids backwards without sorting), ranked by bm25
+    # (lower is better); each word quoted, so that FTS5 syntax in what a person typed is only text
+    window = text(
+        "SELECT rowid AS id, bm25(messages_fts) AS score FROM messages_fts WHERE messages_fts MATCH :q "
+        + ("AND rowid IN (SELECT id FROM messages WHERE agent_id = :agent) " if agent_id else "")
+        + "ORDER BY rowid DESC LIMIT :window"
+    )
+    params: dict[str, Any] = {"q": " ".join(f'"{w}"' for w in words), "window": SEARCH_WINDOW}
+    if agent_id:
+        params["agent"] = agent_id
+    ranked = list(session.execute(window, params).all())
+    ranked.sort(key=lambda r: (r.score, -r.id))
+    return [int(r.id) for r in ranked[:limit]]
+
+
+def _search_postgres(session: Session, words: str, agent_id: int | None, limit: int) -> list[int]:
+    # The GIN index on search_vector finds the matches; the newest SEARCH_WINDOW of them are ranked
+    # by ts_rank (higher is better), as SQLite ranks its window by bm25. plainto_tsquery reads the
+    # words as plain words: nothing typed can be tsquery syntax.
+    window = text(
+        "SELECT id, ts_rank(search_vector, q) AS score "
+        "FROM messages, plainto_tsquery('simple', :q) AS q WHERE search_vector @@ q "
+        + ("AND agent_id = :agent " if agent_id else "")
+        + "ORDER BY id DESC LIMIT :window"
+    )
+    params: dict[str, Any] = {"q": words, "window": SEARCH_WINDOW}
+    if agent_id:
+        params["agent"] = agent_id
+    ranked = list(session.execute(window, params).all())
+    ranked.sort(key=lambda r: (-r.score, -r.id))
+    return [int(r.id) for r in ranked[:limit]]
+
+
+# ---- writes ----
+
+
+def rename(unit: Unit, session_id: int, title: str) -> bool:
+    """False when there is no such session."""
+    result: Any = unit.session.execute(update(ChatSession).where(col(ChatSession.id) == session_id).values(title=title))
+    return bool(result.rowcount)
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A removed session, as it was when its removal's transaction took it."""
+
+    id: int
+    title: str
+    agent_id: int
+    messages: int
+
+
+def remove(unit: Unit, session_id: int) -> Removed | None:
+    """The session and its messages go; the cost ledger keeps every row (session and message ids set
+    to NULL), so the ledger's totals do not move. The agent's counts of sessions and messages drop,
+    and so does its average response time: they follow what exists."""
+    session = unit.session
+    # locked on PostgreSQL (SQLite's write transaction holds the file): the counts taken from it
+    # are those of what is removed, even while a chat adds to the session
+    row = session.execute(
+        select(ChatSession).where(col(ChatSession.id) == session_id).with_for_update()
+    ).scalar_one_or_none()
+    if row is None:
+        return None
+    response_ms, responses = session.execute(
+        select(func.coalesce(func.sum(col(Message.response_ms)), 0), func.count(col(Message.response_ms))).where(
+            col(Message.session_id) == session_id
+        )
+    ).one()
+    session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
+    # H1: Unit.remove_costs / the message counters (lower the agent's counts in the one totals rule)
+    session.execute(
+        update(Agent)
+        .where(col(Agent.id) == row.agent_id)
+        .values(
+            stat_sessions=col(Agent.stat_sessions) - 1,
+            stat_messages=col(Agent.stat_messages) - row.message_count,
+            stat_response_ms=col(Agent.stat_response_ms) - int(response_ms),
+            stat_responses=col(Agent.stat_responses) - int(responses),
+        )
+    )
+    assert row.id is not None
+    return Removed(row.id, row.title, row.agent_id, row.message_count)
+
+
+@dataclass(frozen=True)
+class Totals:
+    messages: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_nd: int = 0
+    unpriced_calls: int = 0
+
+
+def totals(session: Session, session_id: int) -> Totals:
+    row = session.get(ChatSession, session_id)
+    if row is None:
+        return Totals()
+    return Totals(row.message_count, row.input_tokens, row.output_tokens, row.cost_nd, row.unpriced_calls)
