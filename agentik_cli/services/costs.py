@@ -99,8 +99,11 @@ class Resolver:
             input_tokens = limits.tokens(input_tokens, "input_tokens")
         if type(output_tokens) is not int or not 0 <= output_tokens <= MAX_TOKENS:
             output_tokens = limits.tokens(output_tokens, "output_tokens")
-        cache_read = _count(get("cache_read_tokens"), "cache_read_tokens")
-        cache_write = _count(get("cache_write_tokens"), "cache_write_tokens")
+        cache_read, cache_write = get("cache_read_tokens", 0), get("cache_write_tokens", 0)
+        if type(cache_read) is not int or not 0 <= cache_read <= MAX_TOKENS:
+            cache_read = _count(cache_read, "cache_read_tokens")
+        if type(cache_write) is not int or not 0 <= cache_write <= MAX_TOKENS:
+            cache_write = _count(cache_write, "cache_write_tokens")
         if cache_read + cache_write > input_tokens:
             raise RowError("cache tokens are part of input_tokens, so cannot be more than it")
         at, agent, cost, channel, endpoint = get("at"), get("agent"), get("cost"), get("channel"), get("endpoint")
@@ -108,11 +111,11 @@ class Resolver:
         agent_id = agent_name = None
         if agent is not None and agent != "":
             agent_id, agent_name = self.agent(str(agent))
+        # the same keys on every row (an import writes them as columns); what an imported call never
+        # has (a session, a message, a response time, an estimate) is left to the columns' defaults
         row = {
             "agent_id": agent_id,
             "agent_name": agent_name,
-            "session_id": None,
-            "conversation_id": None,
             "model": model,
             "provider": provider,
             "input_tokens": input_tokens,
@@ -128,11 +131,9 @@ class Resolver:
             "price_cache_read_nd": None,
             "price_cache_write_nd": None,
             "timestamp": _time(at) if at is not None and at != "" else now_utc(),
-            "response_ms": None,
             "channel": None if channel in (None, "") else str(channel),
             "endpoint": None if endpoint in (None, "") else str(endpoint),
             "user_name": self.user if user is None or user == "" else self.user_name(user),
-            "estimated": False,
         }
         if cost is not None and cost != "":
             row["total_cost_nd"] = _money(cost)

@@ -8,7 +8,12 @@ million rows and cleaning up old ones all go through it, so the totals always eq
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import queue
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -121,55 +126,134 @@ def add_costs(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
-def import_costs(session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Any = None) -> int:
+def import_costs(
+    session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
+) -> int:
     """Many ledger rows at once (an import), the totals moved once at the end by the rows written.
-    The ledger is locked first, so the rows after the highest id are this import's alone. The rows'
-    dicts may be changed in place. Returns how many rows were written."""
+    The ledger is locked first, so the rows after the highest id are this import's alone. Every row
+    has the same keys; the rows' dicts may be changed in place. Returns how many rows were written."""
     lock_ledger(session)
-    conn = session.connection()
-    after = conn.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
-    write = _copy_rows if dialect.is_postgres(session) else _sqlite_rows
-    count = 0
-    for batch in batches:
-        if batch:
-            write(session, batch)
-            count += len(batch)
-        if after_batch is not None:
-            after_batch()
+    after = session.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
+    write = _copy_all if dialect.is_postgres(session) else _insert_all
+    count = write(session, batches, after_batch)
     if count:
         move_totals(session, COSTS.c.id > after, 1)
     return count
 
 
-def _sqlite_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """An INSERT compiled by SQLAlchemy from the table, executed for every row through the driver:
-    what Core's executemany does, less its per-row bookkeeping (a third of an import's time). The
-    timestamp is written in the text form SQLAlchemy gives datetimes on SQLite."""
-    conn = session.connection()
-    keys = list(rows[0])
-    statement = insert(COSTS).compile(dialect=conn.dialect, column_keys=keys)
-    names = statement.positiontup
-    assert names, "SQLite takes positional parameters"
-    for row in rows:
-        # SQLAlchemy's form: the UTC wall time, to the microsecond, without an offset
-        row["timestamp"] = row["timestamp"].replace(tzinfo=None).isoformat(" ", "microseconds")
-        if "estimated" in row:
-            row["estimated"] = 1 if row["estimated"] else 0
-    take = itemgetter(*names)
-    conn.exec_driver_sql(
-        str(statement), [take(row) for row in rows] if len(names) > 1 else [(row[names[0]],) for row in rows]
-    )
-
-
-def _copy_rows(session: Session, rows: list[dict[str, Any]]) -> None:
-    """PostgreSQL: COPY ... FROM STDIN through psycopg 3, in the unit's own transaction."""
-    keys = list(rows[0])
+def _insert_all(
+    session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None
+) -> int:
+    """SQLite: the rows go in as multi-row INSERTs (one statement for hundreds of rows costs a
+    third less than a statement a row), written by a thread of their own while this one reads and
+    checks the next batch: sqlite3 lets go of the GIL while SQLite works, so the two overlap on two
+    cores (together about 1.6 times as fast as one after the other). The thread uses the unit's
+    connection, and only it does while it runs; the unit waits for it before it commits or rolls
+    back."""
     driver: Any = session.connection().connection.driver_connection
+    try:
+        limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except AttributeError:  # Python < 3.11: SQLite's smallest default
+        limit = 999
+    work: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=2)
+    failed: list[BaseException] = []
+
+    def writer() -> None:
+        cursor = driver.cursor()
+        statements: dict[tuple[tuple[str, ...], int], str] = {}
+        try:
+            while (rows := work.get()) is not None:
+                if failed:
+                    continue  # take what is still sent, so that the reader never waits on a full queue
+                try:
+                    _insert_rows(cursor, rows, statements, limit)
+                except BaseException as exc:
+                    failed.append(exc)
+        finally:
+            cursor.close()
+
+    thread = threading.Thread(target=writer, name="agentik-import", daemon=True)
+    # the writer needs the GIL back after each statement: within half a millisecond, not the default 5
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    thread.start()
+    count = 0
+    try:
+        for batch in batches:
+            if failed:
+                break
+            if batch:
+                work.put(batch)
+                count += len(batch)
+            if after_batch is not None:
+                after_batch()
+    finally:
+        work.put(None)
+        _join(thread)
+        sys.setswitchinterval(switch)
+    if failed:
+        raise failed[0]
+    return count
+
+
+def _join(thread: threading.Thread) -> None:
+    """Wait for the writer to finish even through Ctrl-C: the unit must not roll back (or commit)
+    while the thread still writes on its connection. The interruption is raised afterwards."""
+    interrupted = False
+    while thread.is_alive():
+        try:
+            thread.join()
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _insert_rows(cursor: Any, rows: list[dict[str, Any]], statements: dict[Any, str], limit: int) -> None:
+    keys = tuple(rows[0])
     take = itemgetter(*keys)
-    columns = ", ".join(f'"{key}"' for key in keys)
-    with driver.cursor() as cursor, cursor.copy(f"COPY costs ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(take(row))
+    per_statement = max(1, min(1000, limit // len(keys)))
+    for first in range(0, len(rows), per_statement):
+        chunk = rows[first : first + per_statement]
+        params: list[Any] = []
+        extend = params.extend
+        for row in chunk:
+            # SQLAlchemy's text form of a datetime on SQLite: the UTC wall time to the microsecond
+            row["timestamp"] = row["timestamp"].replace(tzinfo=None).isoformat(" ", "microseconds")
+            extend(take(row) if len(keys) > 1 else (take(row),))
+        sql = statements.get((keys, len(chunk)))
+        if sql is None:
+            one = "(" + ", ".join("?" * len(keys)) + ")"
+            sql = statements[(keys, len(chunk))] = (
+                f"INSERT INTO costs ({', '.join(keys)}) VALUES {', '.join([one] * len(chunk))}"
+            )
+        cursor.execute(sql, params)
+
+
+def _copy_all(session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None) -> int:
+    """PostgreSQL: one COPY ... FROM STDIN through psycopg 3, in the unit's own transaction. The data
+    is sent by psycopg's own writer thread while this one reads the next rows, and the server stores
+    them meanwhile in its own process."""
+    from psycopg.copy import QueuedLibpqWriter
+
+    driver: Any = session.connection().connection.driver_connection
+    count = 0
+    with driver.cursor() as cursor, ExitStack() as stack:
+        write_row: Any = None
+        for batch in batches:
+            if batch:
+                if write_row is None:  # the columns are the first row's
+                    keys = list(batch[0])
+                    take = itemgetter(*keys)
+                    columns = ", ".join(f'"{key}"' for key in keys)
+                    copy = cursor.copy(f"COPY costs ({columns}) FROM STDIN", writer=QueuedLibpqWriter(cursor))
+                    write_row = stack.enter_context(copy).write_row
+                for row in batch:
+                    write_row(take(row))
+                count += len(batch)
+            if after_batch is not None:
+                after_batch()
+    return count
 
 
 # ---- removing ----
