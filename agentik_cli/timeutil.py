@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+from agentik_cli import environment
 from agentik_cli.errors import UsageError
 from agentik_cli.limits import EARLIEST, LATEST
 
@@ -13,7 +14,8 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks
 
 
 def now_utc() -> datetime:
-    return datetime.now(UTC)
+    """The environment's clock (a test or a budget check can freeze it): UTC-aware."""
+    return environment.current().now().astimezone(UTC)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -30,7 +32,8 @@ def local_midnight(day: date) -> datetime:
 
 
 def today_local() -> date:
-    return datetime.now().astimezone().date()
+    """Today in the local time zone, by the environment's clock."""
+    return now_utc().astimezone().date()
 
 
 _RANGE_HINT = "use a time between 1970 and 9998"
@@ -44,10 +47,11 @@ def _in_range(moment: datetime | None, text: str, option: str) -> datetime:
 
 def days_ago(days: int, option: str) -> datetime:
     """Now less a number of days (`--days`, `--older-than`), refused when that leaves the range."""
-    most = (now_utc() - EARLIEST).days
+    now = now_utc()
+    most = (now - EARLIEST).days
     if days > most:
         raise UsageError(f"{option}: {days} days is out of range (at most {most:,}, back to 1970)")
-    return now_utc() - timedelta(days=days)
+    return now - timedelta(days=days)
 
 
 def parse_when(text: str, *, end_of_day: bool = False, option: str = "WHEN") -> datetime:

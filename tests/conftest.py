@@ -140,8 +140,6 @@ def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, agentik_store:
         monkeypatch.setenv(name, value)
     set_tz(monkeypatch, zone)
     engine.reset_stores()
-    config.settings.db = None
-    config.settings.no_color = False
     _test_db = None if agentik_store == "sqlite" else agentik_store
     if _test_db is not None:
         monkeypatch.setenv("AGENTIK_DB", _test_db)

@@ -184,7 +184,8 @@ def test_stats_one_and_all(cli):
 
 def test_remove_says_what_goes_and_keeps_the_ledger(cli, store, agentik_home):
     from agentik_cli.services import ledger
-    from agentik_cli.services.pricing import Usage, price_call
+    from agentik_cli.services.pricing import price_call
+    from agentik_cli.values import Usage
 
     cli("agents", "create", "doomed", "--model", "gpt-4o-mini")
     session_id, _ = ledger.add_user_message(store, agent_id=1, session_id=None, content="hi", channel="cli")

@@ -9,7 +9,8 @@ from agentik_cli.cli.agents import stats_json
 from agentik_cli.money import fmt_usd, to_nd, to_usd
 from agentik_cli.services import agents, ledger
 from agentik_cli.services.agents import AgentFields
-from agentik_cli.services.pricing import Usage, price_call
+from agentik_cli.services.pricing import price_call
+from agentik_cli.values import Usage
 
 
 @pytest.mark.sqlite_only(reason="SQLite's pragmas")

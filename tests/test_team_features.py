@@ -59,10 +59,10 @@ def test_each_user_has_a_default_agent_of_their_own(cli):
 def test_chat_without_an_agent_takes_the_users_default(cli, fake):
     cli("agents", "create", "first", "--model", "gpt-4o-mini")
     cli("agents", "create", "second", "--model", "gpt-4o-mini")
-    with environment.use(environment.Environment(_user="a")):
+    with environment.use(environment.Environment(user="a")):
         cli("agents", "default", "second")
         assert cli.json("chat", "-m", "hi")["session_id"] == 1
-    with environment.use(environment.Environment(_user="b")):
+    with environment.use(environment.Environment(user="b")):
         refused = cli("chat", "-m", "hi", code=2)
         assert "no default agent" in refused.stderr
     [session] = cli.json("sessions", "list")
@@ -176,7 +176,7 @@ def test_a_price_already_in_the_store_stays_when_a_file_is_moved(cli, agentik_ho
 
 def test_a_chat_is_priced_with_the_stores_price_and_the_setter_is_recorded(cli, fake, store):
     cli("agents", "create", "helper", "--model", "gpt-4o-mini")
-    with environment.use(environment.Environment(_user="pricer")):
+    with environment.use(environment.Environment(user="pricer")):
         cli("prices", "set", "gpt-4o-mini", "--provider", "openai", "--input", "1000", "--output", "2000")
     fake.add(Reply(input_tokens=1000, output_tokens=100))
     reply = cli.json("chat", "helper", "-m", "hi")
@@ -222,9 +222,9 @@ def test_estimated_calls_in_agent_stats_and_session_lists(cli, fake):
 
 def test_each_message_says_who_wrote_it(cli, fake):
     cli("agents", "create", "helper", "--model", "gpt-4o-mini")
-    with environment.use(environment.Environment(_user="ana")):
+    with environment.use(environment.Environment(user="ana")):
         session_id = cli.json("chat", "helper", "-m", "from ana")["session_id"]
-    with environment.use(environment.Environment(_user="bo")):
+    with environment.use(environment.Environment(user="bo")):
         cli("chat", "helper", "--session", str(session_id), "-m", "from bo")
         transcript = cli("sessions", "show", str(session_id), "--markdown").stdout
     messages = cli.json("sessions", "show", str(session_id))["messages"]

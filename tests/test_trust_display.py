@@ -7,12 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
+import os
+import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import db_rows
+from tests.conftest import db_execute, db_rows
 from tests.fakeprovider import Reply
 
 # gpt-4o-mini costs $0.15 per million input tokens: 73 tokens are $0.00001095, which float repr
@@ -280,8 +281,7 @@ def test_a_number_means_the_id_even_beside_a_legacy_digit_name(cli, agentik_home
     for name in ("first", "second", "legacy"):
         cli("agents", "create", name, "--model", "gpt-4o-mini")
     # a store from before digit names were refused: agent 3 is named "1"
-    with sqlite3.connect(agentik_home / "agentik.db") as db:
-        db.execute("UPDATE agents SET name = '1', name_key = '1' WHERE id = 3")
+    db_execute(agentik_home, ("UPDATE agents SET name = '1', name_key = '1' WHERE id = 3", ()))
     assert cli.json("agents", "show", "1")["name"] == "first"
     assert cli.json("agents", "show", "0001")["name"] == "first"
     cli("costs", "record", "--model", "gpt-4o-mini", "--provider", "openai", "--input-tokens", "1",
@@ -376,3 +376,147 @@ def test_csv_cells_are_plain_decimal(capsys):
         [{"cost": 1.095e-05, "n": 3, "tags": ["a", "b"], "meta": {"x": 1e-07}}], ["cost", "n", "tags", "meta"]
     )
     assert capsys.readouterr().out == 'cost,n,tags,meta\n0.00001095,3,a;b,"{""x"": 0.0000001}"\n'
+
+
+# -- issue 9: control characters reach no terminal raw; a closed pipe is how output ends ----------
+
+# an OSC that retitles the window and rings, a clear screen, colours, a carriage return that hides
+# what came before, a C1 CSI, a right-to-left override
+HOSTILE = "see \x1b]0;pwned\x07 \x1b[2J\x1b[31mred\x1b[0m \rover \x9b1m \u202eevil"
+SHOWN = ("\\x1b]0;pwned\\x07", "\\x1b[2J\\x1b[31mred\\x1b[0m", "\\rover", "\\x9b1m", "\\u202eevil")
+RAW = ("\x1b]0;", "\x07", "\x1b[2J", "\x1b[31mred", "\rover", "\x9b", "\u202e")
+
+
+def assert_escaped(text: str, *shown: str) -> None:
+    text = text.replace("\n", "")  # a table cell may wrap anywhere
+    for piece in RAW:
+        assert piece not in text, f"{piece!r} reached the terminal:\n{text!r}"
+    for piece in shown or SHOWN:
+        assert piece in text, f"{piece!r} missing from:\n{text!r}"
+
+
+def terminal(**given):
+    """A terminal as the environment sees it: what is written is kept for the test to read."""
+    from agentik_cli.environment import Environment
+
+    streams = {"stdout": io.StringIO(), "stderr": io.StringIO(), "stdout_isatty": True, "stderr_isatty": True}
+    return Environment(**{**streams, **given})
+
+
+@pytest.fixture
+def hostile(cli, fake):
+    cli("agents", "create", "h", "--model", "gpt-4o-mini", "--description", HOSTILE, "--system", HOSTILE)
+    fake.add(Reply(text="reply " + HOSTILE))
+    cli("chat", "h", "-m", "ask " + HOSTILE)
+    cli("sessions", "rename", "1", "title " + HOSTILE)
+    cli("costs", "record", "--model", "m" + HOSTILE, "--provider", "openai", "--input-tokens", "1",
+        "--output-tokens", "1", "--channel", "c" + HOSTILE)
+    return fake
+
+
+@pytest.mark.parametrize("color", [True, False])
+def test_stored_text_is_shown_escaped_on_a_terminal(cli, hostile, color):
+    from agentik_cli import environment
+
+    assert_escaped(cli("agents", "stats").stdout, "h")
+    commands = [
+        ("agents", "show", "h"),
+        ("agents", "search", "see"),
+        ("sessions", "list"),
+        ("sessions", "show", "1"),
+        ("sessions", "recent"),
+        ("costs", "list"),
+        ("costs", "by-model"),
+    ]
+    for args in commands:
+        with environment.use(terminal(no_color=not color)) as env:
+            cli(*args, env={"COLUMNS": "400"})
+        shown = env.stdout.getvalue()
+        assert_escaped(shown, "pwned")  # the narrow listings may cut the rest short
+        if not color:
+            assert "\x1b" not in shown, args  # no colour: not one escape sequence of rich's either
+    # data stays data: JSON and CSV carry the text exactly as stored
+    assert cli.json("agents", "show", "h")["description"] == HOSTILE
+    assert cli.json("sessions", "show", "1")["messages"][1]["content"] == "reply " + HOSTILE
+    assert HOSTILE in csv_rows(cli("agents", "list", "--csv").stdout)[0]["description"]
+
+
+def test_errors_notes_and_warnings_are_shown_escaped(cli, hostile):
+    from agentik_cli import environment
+
+    with environment.use(terminal(no_color=True)) as env:
+        cli("agents", "show", "x" + HOSTILE, code=1)
+        cli("agents", "update", "h", "--description", "d" + HOSTILE)
+        cli("costs", "record", "--model", "n" + HOSTILE, "--provider", "openai", "--input-tokens", "1",
+            "--output-tokens", "1")
+    shown = env.stderr.getvalue()
+    assert_escaped(shown)
+    assert "agentik: error: no agent named 'x" + "see \\x1b]0;pwned\\x07" in shown
+    assert "agentik: warning: no price known for n" in shown
+
+
+def test_a_streamed_reply_is_shown_escaped_on_a_terminal(cli, fake):
+    from agentik_cli import environment
+
+    cli("agents", "create", "h", "--model", "gpt-4o-mini")
+    fake.add(Reply(text="# Title\n\nline " + HOSTILE + "\n\n```\ncode " + HOSTILE + "\n```\n\nlast\ttab", chunks=9))
+    with environment.use(terminal()) as env:
+        cli("chat", "h", "-m", "hi")
+    shown = env.stdout.getvalue()
+    assert_escaped(shown)
+    assert shown.count("\\x1b]0;pwned\\x07") == 2
+    # piped, the reply is the program's data: exactly as it came
+    fake.add(Reply(text=HOSTILE))
+    assert cli("chat", "h", "-m", "again").stdout == HOSTILE + "\n"
+
+
+def test_the_escaping_rule():
+    from agentik_cli.cli.render import safe_text
+
+    assert safe_text("a\tb\nc") == "a\tb\nc"
+    assert safe_text("\x00\x08\x0b\x0c\r\x1b\x7f\x85\x9f") == "\\0\\b\\v\\f\\r\\x1b\\x7f\\x85\\x9f"
+    assert safe_text("\u202a\u202e\u2066\u2069 é 中文 🙂 \u200d") == "\\u202a\\u202e\\u2066\\u2069 é 中文 🙂 \u200d"
+
+
+def run_into_closed_pipe(home, *args: str, closed: str = "stdout") -> subprocess.CompletedProcess:
+    """The command with its stdout (or stderr) a pipe whose reader has gone, as `agentik ... | true`
+    ends up when `true` has exited: deterministic, unlike a real `| true`."""
+    from tests.conftest import base_env
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        streams = {"stdout": write_end, "stderr": subprocess.PIPE}
+        if closed == "stderr":
+            streams = {"stdout": subprocess.PIPE, "stderr": write_end}
+        return subprocess.run(
+            [sys.executable, "-m", "agentik_cli", *args],
+            # unbuffered, each write meets the closed pipe at once, not in the final flush
+            env=base_env(home, PYTHONUNBUFFERED="1"),
+            text=True,
+            timeout=120,
+            **streams,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("--version",), ("--help",), ("agents", "--help"), ("agents",), ("agents", "list"), ("agents", "list", "--json")],
+)
+def test_a_reader_that_went_away_is_a_quiet_exit_0(cli, agentik_home, args):
+    """As ripgrep does (git dies of SIGPIPE, 141): `agentik agents list | head -1` under `set -o
+    pipefail` must not fail. rich used to exit 1 (Console.on_broken_pipe), and Click wrote help and
+    the version outside any command."""
+    cli("agents", "create", "a", "--model", "gpt-4o-mini", "--description", "d" * 5000)
+    result = run_into_closed_pipe(agentik_home, *args)
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_a_closed_stderr_stops_nothing(cli, agentik_home):
+    result = run_into_closed_pipe(agentik_home, "agents", "list", closed="stderr")  # "no agents yet" on stderr
+    assert result.returncode == 0
+    result = run_into_closed_pipe(agentik_home, "agents", "create", "b", "--model", "gpt-4o-mini", closed="stderr")
+    assert result.returncode == 0
+    assert [a["name"] for a in cli.json("agents", "list")] == ["b"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from agentik_cli import values
 from agentik_cli.providers import base
 from tests.conftest import db_rows
 from tests.fakeprovider import FakeProvider, Reply
@@ -89,12 +90,15 @@ def set_scene(scene: str, cli, monkeypatch, tmp_path: Path) -> None:
         monkeypatch.setenv("ANTHROPIC_IDENTITY_TOKEN", IDENTITY_TOKEN)
 
 
-def assert_nothing_leaked(fake: FakeProvider, provider: str, allowed_authorization: str | None = None) -> None:
+def assert_nothing_leaked(
+    fake: FakeProvider, provider: str, allowed_authorization: str | None = None, allowed_api_key: str | None = None
+) -> None:
     assert fake.requests, "no request reached the server"
     for request in fake.requests:
         assert request.path == ENDPOINTS[provider]  # no token exchange, no discovery
         headers = dict(request.headers)
         assert headers.pop("authorization", None) == allowed_authorization
+        assert headers.pop("x-api-key", None) == allowed_api_key
         for name in ("x-api-key", "openai-organization", "openai-project", "x-team-token", "anthropic-beta"):
             assert name not in headers
         wire = json.dumps(headers) + json.dumps(request.body)
@@ -128,7 +132,11 @@ def test_own_server_gets_its_own_key_and_nothing_else(cli, fake, monkeypatch, tm
     for stream in ([], ["--no-stream"]):
         cli("chat", "own", "-m", "hi", *stream)
     assert len(fake.requests) == 2
-    assert_nothing_leaked(fake, provider, allowed_authorization="Bearer own-server-key-0123")
+    # in the provider's own header: Anthropic's API (and every server that speaks it) reads x-api-key
+    if provider == "anthropic":
+        assert_nothing_leaked(fake, provider, allowed_api_key="own-server-key-0123")
+    else:
+        assert_nothing_leaked(fake, provider, allowed_authorization="Bearer own-server-key-0123")
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
@@ -409,15 +417,15 @@ def test_what_counts_as_a_token_count():
 
 
 def test_the_prompt_estimate_counts_system_history_and_attachments():
-    image = base.Attachment(name="a.png", mime="image/png", size=3, sha256="0", data=b"png")
-    notes = base.Attachment(name="n.txt", mime="text/plain", size=300, sha256="1", text="x" * 300)
-    request = base.ChatRequest(
+    image = values.Attachment(name="a.png", mime="image/png", size=3, sha256="0", data=b"png")
+    notes = values.Attachment(name="n.txt", mime="text/plain", size=300, sha256="1", text="x" * 300)
+    request = values.ChatRequest(
         model="m",
         system="s" * 30,
         messages=[
-            base.Turn("user", "q" * 30),
-            base.Turn("assistant", "a" * 30),
-            base.Turn("user", "é" * 15, [image, notes]),
+            values.Turn("user", "q" * 30),
+            values.Turn("assistant", "a" * 30),
+            values.Turn("user", "é" * 15, [image, notes]),
         ],
     )
     # three 30-byte texts; then 30 bytes of é, "\n\n", the file in its 28 bytes of wrapper; an image;
@@ -457,7 +465,7 @@ def test_no_stream_answered_with_something_else(cli, fake, agentik_home, provide
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_stream_answered_with_something_else(cli, fake, agentik_home, provider):
     cli("agents", "create", "a", "--model", MODELS[provider])
-    answers = [*NOT_REPLIES.values(), (Reply(stream=False), "application/json")]
+    answers = list(NOT_REPLIES.values())
     for reply, kind in answers:
         fake.add(reply)
         result = cli("chat", "a", "-m", "hi", code=1)
@@ -570,3 +578,40 @@ def test_a_key_no_header_can_carry_is_refused_before_anything(cli, fake, agentik
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
     refused = cli("keys", "set", "openai", input=bad + "\n", code=2)
     assert bad not in refused.stderr
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_a_stream_answered_with_the_whole_reply_as_json_is_taken(cli, fake, agentik_home, provider):
+    """A compatible server that does not stream (some proxies, llama.cpp in some modes) answers a
+    stream request with the complete body as JSON: its reply and its own usage are taken."""
+    cli("agents", "create", "a", "--model", MODELS[provider])
+    fake.add(Reply(stream=False, text="whole reply", input_tokens=40, output_tokens=7, cache_read=4))
+    result = cli("chat", "a", "-m", "hi", "--json")
+    reply = json.loads(result.stdout)
+    assert reply["content"] == "whole reply" and not reply["usage"]["estimated"], reply
+    assert fake.requests[0].body["stream"] is True
+    assert db_rows(agentik_home, "SELECT input_tokens, output_tokens, cache_read_tokens, estimated FROM costs") == [
+        (40, 7, 4, 0)
+    ]
+    assert db_rows(agentik_home, "SELECT content, error FROM messages WHERE role = 'assistant'") == [
+        ("whole reply", None)
+    ]
+
+
+PROXY_EVENTS = {
+    "anthropic": 'event: proxy_status\ndata: {"type": "proxy_status", "queue": 3}\n\n'
+    'event: proxy_done\ndata: {"type": "proxy_done"}\n\n',
+    "openai": 'data: {"status": "queued"}\n\ndata: {"status": "done"}\n\n',
+}
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_events_that_are_not_the_apis_are_no_paid_call(cli, fake, agentik_home, provider):
+    """A proxy's own events in place of the API's: nothing billable arrived, so an error and no
+    cost row (an estimated cost used to be recorded for a call nobody answered)."""
+    cli("agents", "create", "a", "--model", MODELS[provider])
+    fake.add(Reply(raw=PROXY_EVENTS[provider], content_type="text/event-stream"))
+    lines = cli("chat", "a", "-m", "hi", code=1).stderr.splitlines()
+    assert lines[0].endswith("answered with something that is not a reply (events or fields agentik cannot read)")
+    assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(0,)]
+    assert db_rows(agentik_home, "SELECT role, error IS NOT NULL FROM messages") == [("user", 1)]

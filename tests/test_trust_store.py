@@ -441,3 +441,40 @@ def test_a_journal_the_database_still_cannot_take_stays_and_commands_go_on(cli, 
 def test_a_database_url_in_capitals_is_read(cli, tmp_path):
     cli("--db", f"SQLITE:///{tmp_path / 'caps.db'}", "agents", "create", "x", "--model", "gpt-4o")
     assert (tmp_path / "caps.db").exists()
+
+
+@pytest.mark.sqlite_only(reason="SQLite's database-wide write lock")
+def test_ctrl_c_ends_a_paid_replys_wait_for_the_lock_and_the_journal_keeps_it(fake, agentik_home):
+    """A reply that waits for another process's write lock can be given up with Ctrl-C: the record
+    goes to the journal (not lost, not waited for), and the next command stores it."""
+    import signal
+    import threading
+
+    assert agentik(agentik_home, "agents", "create", "gpt", "--model", "gpt-4o-mini").returncode == 0
+    fake.default = Reply(text="streamed slowly " * 10, chunks=10, delay=0.1)
+    env = base_env(agentik_home, OPENAI_BASE_URL=fake.url + "/v1", OPENAI_API_KEY="sk-openai-test-key-0123456789")
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "agentik_cli", "chat", "gpt", "-m", "hello"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    said: list[str] = []
+    threading.Thread(target=lambda: said.extend(chat.stderr), daemon=True).start()
+    _wait_for(lambda: fake.requests, timeout=60)  # the user's message is stored; the reply streams
+    holder = sqlite3.connect(agentik_home / "agentik.db", timeout=30, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        _wait_for(lambda: any("waiting for the database" in line for line in said), timeout=60)
+        chat.send_signal(signal.SIGINT)
+        assert chat.wait(timeout=15) == 130
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert any("kept in" in line for line in said), said
+    assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(0,)]
+    later = agentik(agentik_home, "costs", "list", "--json")
+    assert later.returncode == 0 and "stored 1 record" in later.stderr
+    assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(1,)]
+    assert db_rows(agentik_home, "SELECT role FROM messages ORDER BY id") == [("user",), ("assistant",)]

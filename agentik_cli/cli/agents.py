@@ -78,15 +78,9 @@ CSV_COLUMNS = [
 ]
 
 
-# Until render.literal escapes them (H4): C0 and C1 control characters other than newline and tab,
-# from a description, a title or a message, are shown escaped, never sent to the terminal (an ESC
-# in a name could recolour, retitle or clear the screen of whoever lists it).
-_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in "\n\t"}
-
-
 def visible(text: Any) -> Any:
-    """Text for the terminal, control characters escaped (`\\x1b`); anything else as it is."""
-    return text.translate(_CONTROL) if isinstance(text, str) else text
+    """Text for the terminal (render.safe_text); anything else as it is."""
+    return render.safe_text(text) if isinstance(text, str) else text
 
 
 def stats_json(agent: Any, figures: Any) -> dict[str, Any]:

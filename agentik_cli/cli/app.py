@@ -13,34 +13,47 @@ from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup, TyperOption
 from typer.exceptions import Abort
 
-from agentik_cli import __version__, config, limits, text
+from agentik_cli import __version__, config, environment, limits, text
 from agentik_cli.cli import agents, chat, costs, db, keys, prices, sessions, shells
 from agentik_cli.cli.options import ANY_CASE, FILE_NAMES
 from agentik_cli.errors import FAILED, OK, AgentikError
 
 
 def _error(message: str, hint: str | None = None) -> None:
+    # a message may quote a name or a server's words: escaped like every text printed for people
+    from agentik_cli.cli.render import safe_text
+
+    stderr = environment.current().stderr
     try:
-        sys.stderr.write(f"agentik: error: {message}\n")
+        stderr.write(f"agentik: error: {safe_text(message)}\n")
         if hint:
-            sys.stderr.write(f"hint: {hint}\n")
-        sys.stderr.flush()
-    except OSError:  # stderr itself is gone (`2>&1 | head`): the exit code still tells
+            stderr.write(f"hint: {safe_text(hint)}\n")
+        stderr.flush()
+    except (OSError, ValueError):  # stderr itself is gone (`2>&1 | head`): the exit code still tells
         pass
 
 
 def _stdout_closed() -> int:
-    """The reader of our output went away (`agentik costs list --csv | head -1`): that is how pipes
-    end, not an error. Later writes and the final flush go to /dev/null instead of failing again."""
+    """The reader of our output went away (`agentik costs list --csv | head -1`, `agentik --help |
+    true`): that is how pipes end, not an error. Exit 0 and say nothing, as ripgrep does (git is
+    killed by SIGPIPE instead, 141 in a shell; Python ignores SIGPIPE, so the choice is ours, and a
+    script that runs `agentik ... | head` under `set -o pipefail` should not fail). Later writes and
+    the final flush go to /dev/null instead of failing again."""
     import os
 
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
-    except (OSError, ValueError):  # no file descriptor (under a test runner)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (under a test runner)
         pass
     return OK
+
+
+def _check_environment() -> None:
+    """What the environment holds that a command would otherwise trip on half-way: a bad
+    AGENTIK_USER failing the write of a reply after the call was paid for."""
+    environment.current().user  # noqa: B018 - reading it checks it
 
 
 class _Flag(TyperOption):
@@ -134,7 +147,10 @@ class AgentikGroup(TyperGroup):
         if not self._adapted:  # here, not in __init__: Typer adds the completion options after that
             _adapt(self)
             self._adapted = True
-        code = self._run(args, prog_name, complete_var, **extra)
+        # each command line runs in its own copy of the environment: the root options it sets
+        # (--db, --no-color) end with it, and what a test injected (a clock, a user, streams) holds
+        with environment.use(environment.current().copy()):
+            code = self._run(args, prog_name, complete_var, **extra)
         if standalone_mode:
             sys.exit(code)
         return code
@@ -149,6 +165,14 @@ class AgentikGroup(TyperGroup):
         try:
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             return result if isinstance(result, int) else 0
+        except BrokenPipeError:  # help or a usage message written to a reader that went away
+            return _stdout_closed()
+        except SystemExit as exc:
+            # rich ends the process with exit 1 when stdout is a closed pipe (Console.on_broken_pipe),
+            # Typer's help console included; agentik's own consoles raise BrokenPipeError instead
+            if isinstance(exc.__context__, BrokenPipeError):
+                return _stdout_closed()
+            raise
         except AgentikError as exc:
             if config.debug():
                 raise
@@ -190,7 +214,9 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        sys.stdout.write(f"agentik {__version__}\n")
+        stdout = environment.current().stdout
+        stdout.write(f"agentik {__version__}\n")
+        stdout.flush()  # here, where a closed pipe is caught, not in the final flush
         raise typer.Exit()
 
 
@@ -209,8 +235,12 @@ def root(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
-    config.settings.db = db
-    config.settings.no_color = no_color
+    env = environment.current()
+    if db is not None:
+        env.db = db
+    if no_color:
+        env.no_color = True
+    _check_environment()
 
 
 app.add_typer(agents.app, name="agents")

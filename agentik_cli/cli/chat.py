@@ -154,7 +154,7 @@ def _usage_line(result: Any) -> None:
 
 def _send(conversation: Any, text: str, files: list[Any], stream_out: bool) -> Any:
     from agentik_cli.cli.render_stream import printer
-    from agentik_cli.providers.base import Chunk
+    from agentik_cli.values import Chunk
 
     out = printer(render.stdout_is_terminal()) if stream_out else None
     reader_gone = False

@@ -9,7 +9,6 @@ import os
 from typing import Any
 
 STATUSES = ("active", "paused", "archived")
-PROVIDERS = ("anthropic", "openai")
 PERIODS = ("day", "week", "month")
 LIMIT = 200
 
@@ -61,7 +60,9 @@ def statuses(incomplete: str) -> list[str]:
 
 
 def providers(incomplete: str) -> list[str]:
-    return _choices(PROVIDERS, incomplete)
+    from agentik_cli.providers import registry
+
+    return _choices(registry.names(), incomplete)
 
 
 def periods(incomplete: str) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agentik_cli import config
+from agentik_cli import config, environment
 from agentik_cli.cli import render
 from agentik_cli.cli.options import Json
 
@@ -23,7 +23,7 @@ app = typer.Typer(
 def _store():  # noqa: ANN202 - Iterator[Store]; opened without migrating, closed after
     from agentik_cli.store.engine import Store, resolve_url
 
-    store = Store(resolve_url(config.settings.db))
+    store = Store(resolve_url(environment.current().db))
     try:
         yield store
     finally:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 
+from agentik_cli import environment
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Json
 
@@ -29,7 +29,7 @@ def set_(provider: ProviderArg) -> None:
     from agentik_cli.services import keys
 
     keys.check_provider(provider)  # before asking for the key
-    if sys.stdin.isatty():
+    if environment.current().stdin_isatty:
         value = typer.prompt(f"{provider} key", hide_input=True, err=True)
     else:
         value = _stdin_line()
@@ -43,9 +43,10 @@ def _stdin_line() -> str:
     from agentik_cli.errors import UsageError
     from agentik_cli.text import decode
 
-    stream = getattr(sys.stdin, "buffer", None)
+    stdin = environment.current().stdin
+    stream = getattr(stdin, "buffer", None)
     if stream is None:  # a text-only stdin (a test harness)
-        return sys.stdin.readline().removeprefix("\ufeff")
+        return stdin.readline().removeprefix("\ufeff")
     value, replaced = decode(stream.readline())
     if replaced:
         raise UsageError("the key on stdin is not UTF-8 text")

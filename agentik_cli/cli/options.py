@@ -28,13 +28,12 @@ def check_formats(json_: bool, csv_: bool) -> None:
 
 def confirm(question: str, yes: bool) -> None:
     """Ask on a terminal; without one, refuse unless --yes (the contract's exit 2)."""
-    import sys
-
+    from agentik_cli import environment
     from agentik_cli.errors import AgentikError, UsageError
 
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not environment.current().stdin_isatty:
         raise UsageError("not removing anything without confirmation", hint="add --yes when not on a terminal")
     if not typer.confirm(question, default=False, err=True):
         raise AgentikError("nothing was removed")

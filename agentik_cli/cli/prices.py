@@ -56,7 +56,7 @@ def show(model: ModelArg, provider: ProviderOpt = None, as_json: Json = False) -
     Example: agentik prices show gpt-4o-mini --json
     """
     from agentik_cli.errors import NotFound
-    from agentik_cli.providers.catalog import infer_provider
+    from agentik_cli.providers.registry import infer as infer_provider
     from agentik_cli.services import pricing
 
     provider = provider or infer_provider(model)

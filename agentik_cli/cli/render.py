@@ -2,7 +2,11 @@
 notes, warnings and progress go to stderr. No colour or control codes when stdout is not a terminal,
 with NO_COLOR, or with --no-color.
 
-Three rules hold for everything printed through here:
+Four rules hold for everything printed through here:
+- Text printed for people (tables, fields, notes, warnings, errors, Markdown, a reply on a terminal)
+  shows control characters escaped (`safe_text`): a name, a title or a model's reply holding ESC,
+  BEL or a carriage return must not move the cursor, retitle the window or hide what came before.
+  --json and --csv carry text exactly as stored.
 - Text that came from a user, a file or a model is never read as rich markup or emoji codes: the
   consoles have markup and emoji off, and cells are handed to rich as `Text` (`[/INST]` in a name
   would otherwise crash a listing, and `[x] done [beta]` would lose words).
@@ -14,32 +18,75 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
-from agentik_cli import config
+from agentik_cli import environment
 from agentik_cli.money import fmt_usd
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
+def _escape(code: int) -> str:
+    named = {0x0D: "\\r", 0x08: "\\b", 0x0B: "\\v", 0x0C: "\\f", 0x00: "\\0"}
+    if code in named:
+        return named[code]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+# Every C0 control but tab and newline, DEL, every C1 control (0x9b is a CSI to many terminals), and
+# the bidirectional overrides and isolates, which reorder what is shown ("Trojan Source").
+_UNSAFE = [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES = {code: _escape(code) for code in _UNSAFE}
+
+
+def safe_text(text: str) -> str:
+    """Text for a terminal: each control character shown as its escape (`\\x1b`, `\\r`, `\\x07`),
+    newline and tab kept. The one rule for everything agentik prints for people; --json and --csv
+    are data, and keep the text as it is."""
+    return text.translate(_ESCAPES)
+
+
 def stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+    return environment.current().stdout_isatty
+
+
+def _console_class(*, stdout: bool) -> type[Console]:
+    """rich's Console, with two differences. A closed stdout raises BrokenPipeError (rich exits 1),
+    for cli/app.py to end the command quietly with exit 0; a closed stderr is ignored (a note
+    nobody can read is no reason to stop). And every piece of text is escaped by `safe_text` as it
+    is written, behind the escaping done where text is made (which keeps table widths right): no
+    renderable, ours or a library's, writes a raw control character to the terminal."""
+    from rich.console import Console
+    from rich.segment import Segment
+
+    class SafeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            if stdout:
+                raise BrokenPipeError
+            self.quiet = True
+
+        def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+            return super()._render_buffer(
+                segment if segment.control else Segment(safe_text(segment.text), segment.style)
+                for segment in buffer
+            )
+
+    return SafeConsole
 
 
 def out() -> Console:
-    # made per use, not cached: the root options and (under test) sys.stdout change between runs
-    from rich.console import Console
-
-    tty = sys.stdout.isatty()
-    return Console(
-        file=sys.stdout,
-        no_color=not config.settings.color,
+    # made per use, not cached: the root options and (under test) the streams change between runs
+    env = environment.current()
+    tty = env.stdout_isatty
+    return _console_class(stdout=True)(
+        file=env.stdout,
+        force_terminal=env.given_isatty("stdout"),
+        no_color=not env.color,
         # NO_COLOR and --no-color: no styling codes at all, not only no colours
-        color_system="auto" if config.settings.color else None,
+        color_system="auto" if env.color else None,
         highlight=False,
         # piped output is read by programs: never wrap it at an assumed 80 columns
         width=None if tty else 1000,
@@ -49,13 +96,14 @@ def out() -> Console:
 
 
 def err() -> Console:
-    from rich.console import Console
-
-    return Console(
-        file=sys.stderr,
+    env = environment.current()
+    tty = env.stderr_isatty
+    return _console_class(stdout=False)(
+        file=env.stderr,
         stderr=True,
-        no_color=not config.settings.color or not sys.stderr.isatty(),
-        color_system="auto" if config.settings.color and sys.stderr.isatty() else None,
+        force_terminal=env.given_isatty("stderr"),
+        no_color=not env.color or not tty,
+        color_system="auto" if env.color and tty else None,
         highlight=False,
         soft_wrap=True,
         markup=False,
@@ -152,8 +200,9 @@ def _json_key(key: Any) -> str:
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(to_json(data) + "\n")
-    sys.stdout.flush()
+    stdout = environment.current().stdout
+    stdout.write(to_json(data) + "\n")
+    stdout.flush()
 
 
 def _cell(value: Any) -> Any:
@@ -171,24 +220,37 @@ def _cell(value: Any) -> Any:
 
 
 def print_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    stdout = environment.current().stdout
+    writer = csv.writer(stdout, lineterminator="\n")
+    # Python's writer quotes a field holding "\n" (the line terminator) but not one holding a bare
+    # "\r", which every reader then takes for the end of a line: such a row is written all quoted
+    quoted = csv.writer(stdout, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([_cell(row.get(column)) for column in columns])
-    sys.stdout.flush()
+        cells = [_cell(row.get(column)) for column in columns]
+        (quoted if any(isinstance(cell, str) and "\r" in cell for cell in cells) else writer).writerow(cells)
+    stdout.flush()
 
 
 def literal(value: Any) -> Any:
-    """A cell for a rich table: text exactly as given (never markup), or a renderable as it is."""
+    """A cell for a rich table: text as given (never markup, control characters escaped), or a
+    renderable as it is."""
     from rich.text import Text
 
     if value is None:
         return Text("")
     if isinstance(value, str):
-        return Text(value)
+        return Text(safe_text(value))
     if hasattr(value, "__rich_console__") or hasattr(value, "__rich__"):
         return value
-    return Text(str(value))
+    return Text(safe_text(str(value)))
+
+
+def markdown(text: str) -> Any:
+    """Markdown for the terminal, control characters escaped."""
+    from rich.markdown import Markdown
+
+    return Markdown(safe_text(text), code_theme="ansi_dark")
 
 
 def print_table(
@@ -230,14 +292,20 @@ def print_fields(pairs: Iterable[tuple[str, Any]]) -> None:
 
 
 def print_line(text: str = "") -> None:
-    sys.stdout.write(text + "\n")
-    sys.stdout.flush()
+    """A line on stdout: escaped on a terminal, as it is for a program reading a pipe."""
+    env = environment.current()
+    env.stdout.write((safe_text(text) if env.stdout_isatty else text) + "\n")
+    env.stdout.flush()
 
 
 def note(message: str) -> None:
     """A remark for the person at the terminal, on stderr."""
-    err().print(message, style="dim", markup=False)
+    from rich.text import Text
+
+    err().print(Text(safe_text(message), style="dim"))
 
 
 def warn(message: str) -> None:
-    err().print(f"agentik: warning: {message}", style="yellow", markup=False)
+    from rich.text import Text
+
+    err().print(Text(f"agentik: warning: {safe_text(message)}", style="yellow"))

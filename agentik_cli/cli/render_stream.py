@@ -1,25 +1,31 @@
 """Printing a reply while it streams.
 
 Piped: the raw text, chunk by chunk; reasoning is never written to stdout.
-On a terminal: Markdown. Re-rendering the whole reply on every token is quadratic (a 20,000-word
+On a terminal: Markdown, control characters (but newline and tab) escaped (render.safe_text): a
+reply is a stranger's text, and ESC or a carriage return in it must not drive the terminal.
+Re-rendering the whole reply on every token is quadratic (a 20,000-word
 reply slows to a crawl), so each block is rendered once when it is complete (a blank line outside a
 code fence ends it) and only the unfinished tail stays live."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
+from agentik_cli import environment
 from agentik_cli.cli import render
 
 
 class RawPrinter:
     def __init__(self) -> None:
         self.last = ""
+        env = environment.current()
+        self.stdout = env.stdout
+        # raw for a program reading a pipe; on a terminal (never chosen there today) escaped
+        self.escape = env.stdout_isatty
 
     def text(self, chunk: str) -> None:
-        sys.stdout.write(chunk)
-        sys.stdout.flush()
+        self.stdout.write(render.safe_text(chunk) if self.escape else chunk)
+        self.stdout.flush()
         self.last = chunk or self.last
 
     def thinking(self, chunk: str) -> None:
@@ -27,8 +33,8 @@ class RawPrinter:
 
     def close(self) -> None:
         if self.last and not self.last.endswith("\n"):
-            sys.stdout.write("\n")
-            sys.stdout.flush()
+            self.stdout.write("\n")
+            self.stdout.flush()
 
 
 class MarkdownPrinter:
@@ -66,9 +72,10 @@ class MarkdownPrinter:
         try:
             import termios
 
-            fd = sys.stdin.fileno()
-            if not sys.stdin.isatty():
+            env = environment.current()
+            if not env.stdin_isatty:
                 return
+            fd = env.stdin.fileno()
             attrs = termios.tcgetattr(fd)
             self._saved_tty = [fd, termios.tcgetattr(fd)]
             attrs[3] &= ~(termios.ECHO | termios.ECHOCTL)
@@ -88,9 +95,7 @@ class MarkdownPrinter:
             self._saved_tty = None
 
     def _markdown(self, text: str) -> Any:
-        from rich.markdown import Markdown
-
-        return Markdown(text, code_theme="ansi_dark")
+        return render.markdown(text)
 
     def _tail(self) -> Any:
         from rich.console import Group
@@ -98,7 +103,7 @@ class MarkdownPrinter:
 
         parts: list[Any] = []
         if self.thought:
-            parts.append(Text(self.thought, style="dim italic"))
+            parts.append(Text(render.safe_text(self.thought), style="dim italic"))
         tail = "".join(self.lines) + self.partial
         if tail.strip():
             if self.settled_any and self.separate_next:
@@ -114,7 +119,7 @@ class MarkdownPrinter:
         if self.thought:
             from rich.text import Text
 
-            self.live.console.print(Text(self.thought.rstrip() + "\n", style="dim italic"))
+            self.live.console.print(Text(render.safe_text(self.thought.rstrip()) + "\n", style="dim italic"))
             self.thought = ""
 
     def _settle(self, separate: bool = True) -> None:

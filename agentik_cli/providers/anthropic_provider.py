@@ -5,20 +5,20 @@ sent. Newer models stream `thinking` blocks before the text; their tokens count 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 from agentik_cli.providers.base import (
+    MIB,
     NO_KEY,
     UNREADABLE,
     CallState,
-    ChatRequest,
-    Chunk,
     Provider,
-    Turn,
     field_count,
     provider_error,
 )
+from agentik_cli.values import ChatRequest, Chunk, Turn
 
 
 def _content(turn: Turn) -> Any:
@@ -34,9 +34,28 @@ def _content(turn: Turn) -> Any:
     return blocks
 
 
+# the Messages API's stream events; `ping` and `error` the SDK handles itself
+_EVENTS = frozenset(
+    {
+        "message_start",
+        "message_delta",
+        "message_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+    }
+)
+
+
 class AnthropicProvider(Provider):
     name = "anthropic"
     display_name = "Anthropic"
+    key_env = "ANTHROPIC_API_KEY"
+    key_header = "X-Api-Key"  # as the SDK spells it, so that ours replaces the SDK's own
+    default_model = "claude-sonnet-4-5"
+    model_prefixes = ("claude-",)
+    temperature_range = None  # the API version the SDK sends takes no sampling parameters
+    image_limit = 5 * MIB  # an image through the API
     base_url_env = "ANTHROPIC_BASE_URL"
     custom_headers_env = "ANTHROPIC_CUSTOM_HEADERS"
     ambient_headers = ("X-Api-Key",)
@@ -73,26 +92,25 @@ class AnthropicProvider(Provider):
         try:
             if not request.stream:
                 raw = client.messages.with_raw_response.create(**self._params(request))
-                message = raw.parse()
-                if not isinstance(message, anthropic.types.Message) or not isinstance(message.content, list):
-                    raise self.not_a_reply(raw.headers.get("content-type"))
-                state.started = True
-                state.model = message.model
-                self._take_usage(state, message.usage, final=True)
-                state.stop_reason = message.stop_reason
-                for block in message.content:
-                    if block.type == "thinking":
-                        state.thinking += block.thinking
-                        yield Chunk("thinking", block.thinking)
-                    elif block.type == "text":
-                        state.text += block.text
-                        yield Chunk("text", block.text)
+                yield from self._reply(raw.parse(), state, raw.headers.get("content-type"))
                 return
             stream = client.messages.create(**self._params(request), stream=True)
+            foreign = 0  # events that are not the Messages API's (a proxy's own)
             with stream:
+                content_type = stream.response.headers.get("content-type")
+                if self.is_json(content_type):
+                    # a compatible server that does not stream answers with the whole message
+                    data = json.loads(stream.response.read())
+                    if not isinstance(data, dict):
+                        raise self.not_a_reply(content_type)
+                    yield from self._reply(anthropic.types.Message.construct(**data), state, content_type)
+                    return
                 for event in stream:
+                    kind = getattr(event, "type", None)
+                    if kind not in _EVENTS:
+                        foreign += 1
+                        continue
                     state.started = True
-                    kind = event.type
                     if kind == "content_block_delta":
                         delta = event.delta
                         if delta.type == "text_delta":
@@ -108,11 +126,29 @@ class AnthropicProvider(Provider):
                         self._take_usage(state, event.usage, final=True)
                         state.stop_reason = event.delta.stop_reason
             if state.stop_reason is None:
-                raise self.ended_early(state, stream.response.headers.get("content-type"))
+                raise self.ended_early(state, stream.response.headers.get("content-type"), foreign)
         except anthropic.APIError as exc:
             raise provider_error(exc, anthropic, self.label, self.endpoint, self.api_key) from exc
         except (AttributeError, TypeError, ValueError) as exc:  # JSON that is not the API's, or no JSON
             raise self.not_a_reply(UNREADABLE) from exc
+
+    def _reply(self, message: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
+        """A whole message: asked for, or sent by a server in place of a stream."""
+        import anthropic
+
+        if not isinstance(message, anthropic.types.Message) or not isinstance(message.content, list):
+            raise self.not_a_reply(content_type)
+        state.started = True
+        state.model = message.model
+        self._take_usage(state, message.usage, final=True)
+        state.stop_reason = message.stop_reason
+        for block in message.content:
+            if block.type == "thinking":
+                state.thinking += block.thinking
+                yield Chunk("thinking", block.thinking)
+            elif block.type == "text":
+                state.text += block.text
+                yield Chunk("text", block.text)
 
     @staticmethod
     def _take_usage(state: CallState, usage: Any, *, final: bool) -> None:

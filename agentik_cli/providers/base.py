@@ -5,70 +5,17 @@ updating a CallState as it goes so that a call cut short still knows its tokens 
 
 from __future__ import annotations
 
-import base64
 import math
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from agentik_cli import limits
-from agentik_cli.services.pricing import Usage
+from agentik_cli.values import ChatRequest, Chunk, Usage
 
-DEFAULT_MAX_TOKENS = 8192
 MAX_RETRIES = 2  # the SDKs' default: 429, 408, 409 and 5xx are retried twice, with backoff
-
-
-@dataclass
-class Attachment:
-    name: str
-    mime: str
-    size: int
-    sha256: str
-    data: bytes | None = None  # images, for this call only
-    text: str | None = None  # text files: kept, so the history can send them again
-
-    @property
-    def is_image(self) -> bool:
-        return self.mime.startswith("image/")
-
-    def b64(self) -> str:
-        assert self.data is not None
-        return base64.b64encode(self.data).decode("ascii")
-
-    def meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {"name": self.name, "type": self.mime, "size": self.size, "sha256": self.sha256}
-        if self.text is not None:
-            meta["text"] = self.text
-        return meta
-
-
-@dataclass
-class Turn:
-    role: Literal["user", "assistant"]
-    content: str
-    attachments: list[Attachment] = field(default_factory=list)
-
-    def text_with_files(self) -> str:
-        """The message text with text attachments inlined, and a note for images no longer at hand."""
-        parts = [self.content] if self.content else []
-        for a in self.attachments:
-            if a.text is not None:
-                parts.append(f"<file name={a.name!r}>\n{a.text}\n</file>")
-            elif a.data is None:
-                parts.append(f"[image {a.name} was attached here]")
-        return "\n\n".join(parts)
-
-
-@dataclass
-class ChatRequest:
-    model: str
-    messages: list[Turn]
-    system: str | None = None
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    temperature: float | None = None
-    stream: bool = True
 
 
 @dataclass
@@ -149,24 +96,35 @@ def estimate_prompt(request: ChatRequest) -> int:
     return total
 
 
-@dataclass
-class Chunk:
-    kind: Literal["text", "thinking"]
-    text: str
-
-
 # An explicit key, even this placeholder, stops an SDK looking for one of its own. On an agent's own
 # server it never leaves: `client_headers` replaces it.
 NO_KEY = "agentik-no-key"
 UNREADABLE = "events or fields agentik cannot read"
 
 
+MIB = 1024 * 1024
+
+
 class Provider:
-    """One per SDK. `name` is the provider id used in prices and the ledger; `endpoint` names the
-    API path called, for the ledger."""
+    """One per SDK, and everything agentik knows of that provider, declared here: adding a provider
+    is one subclass, listed in providers/registry.py. `name` is the provider id used in prices and
+    the ledger; `endpoint` names the API path called, for the ledger.
+
+    A subclass module must import its SDK only inside its methods: the registry imports every
+    subclass, and `agentik --help` and completion import the registry."""
 
     name: ClassVar[str]
     display_name: ClassVar[str]  # "Anthropic": how errors name the provider's own API
+    key_env: ClassVar[str]  # where the provider's key is looked for first: "ANTHROPIC_API_KEY"
+    # the header that carries a key (to an agent's own server as to the provider), and what goes
+    # before the key in it
+    key_header: ClassVar[str]
+    key_scheme: ClassVar[str] = ""
+    default_model: ClassVar[str]  # the model of the agent made on first use
+    model_prefixes: ClassVar[tuple[str, ...]] = ()  # model names that tell the provider (lower case)
+    temperature_range: ClassVar[tuple[float, float] | None] = (0.0, 2.0)  # None: takes no temperature
+    max_tokens: ClassVar[int] = limits.MAX_TOKENS  # the most an agent may ask of one reply
+    image_limit: ClassVar[int] = 5 * MIB  # bytes an attached image may have
     base_url_env: ClassVar[str]  # the SDK's own base-URL variable
     custom_headers_env: ClassVar[str]  # the SDK's own extra-headers variable ("Name: value" lines)
     ambient_headers: ClassVar[tuple[str, ...]]  # headers the SDK fills in from the environment
@@ -207,13 +165,16 @@ class Provider:
         --api-key-env key, or none at all. Both SDKs pick credentials up by themselves (keys and
         tokens in the environment, Anthropic profiles and workload identity, OpenAI organization and
         project ids, the *_CUSTOM_HEADERS variables) and would send them to any base URL; `omit` is
-        the SDK's marker that removes a header whatever set it. Set on the client, not per request:
-        the SDKs' debug logs print each request's own headers."""
+        the SDK's marker that removes a header whatever set it. The key goes in `key_header`, as the
+        provider's API takes it (x-api-key for Anthropic, a bearer token for OpenAI). Set on the
+        client, not per request: the SDKs' debug logs print each request's own headers."""
         if not self.own_server:
             return {}
         names = [*self.ambient_headers, *_header_names(os.environ.get(self.custom_headers_env, ""))]
         headers: dict[str, Any] = dict.fromkeys(names, omit)
-        headers["Authorization"] = f"Bearer {self.api_key}" if self.api_key else omit
+        headers["Authorization"] = omit
+        if self.api_key:  # in the provider's own header: a compatible server checks that one
+            headers[self.key_header] = f"{self.key_scheme}{self.api_key}"
         return headers
 
     @property
@@ -226,14 +187,23 @@ class Provider:
         """Yield the reply as it arrives, keeping `state` current. Raises ProviderError."""
         raise NotImplementedError
 
-    def ended_early(self, state: CallState, content_type: str | None) -> Exception:
+    def ended_early(self, state: CallState, content_type: str | None, foreign_events: int = 0) -> Exception:
         """A stream that ended without its closing event (the SDKs treat that as a normal end):
-        dropped, or never a stream at all."""
+        dropped, never a stream at all, or a stream of events that are not the API's (a proxy's own
+        events): with nothing billable arrived, not a reply, and no call to pay for."""
         if not state.started and not (content_type or "").startswith("text/event-stream"):
             return self.not_a_reply(content_type)
+        if not state.started and foreign_events:
+            return self.not_a_reply(UNREADABLE)
         from agentik_cli.errors import ProviderError
 
         return ProviderError(f"{self.label} at {self.endpoint} closed the connection before the reply was complete")
+
+    @staticmethod
+    def is_json(content_type: str | None) -> bool:
+        """A JSON body: what a compatible server that does not stream sends, even when asked to."""
+        kind = (content_type or "").split(";")[0].strip().lower()
+        return kind == "application/json" or kind.endswith("+json")
 
     def not_a_reply(self, content_type: str | None) -> Exception:
         """A 200 whose body is not the API's reply (a proxy's or a login page's HTML, JSON of

@@ -3,21 +3,21 @@ the `openai` SDK's Chat Completions, streamed with usage in the last chunk."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 from agentik_cli.providers.base import (
+    MIB,
     NO_KEY,
     UNREADABLE,
     CallState,
-    ChatRequest,
-    Chunk,
     Provider,
-    Turn,
     field_count,
     provider_error,
 )
+from agentik_cli.values import ChatRequest, Chunk, Turn
 
 # OpenAI's reasoning models reject a non-default temperature and want max_completion_tokens.
 _REASONING = re.compile(r"^(o\d|gpt-5|gpt-[6-9])")
@@ -36,6 +36,12 @@ def _content(turn: Turn) -> Any:
 class OpenAIProvider(Provider):
     name = "openai"
     display_name = "OpenAI"
+    key_env = "OPENAI_API_KEY"
+    key_header = "Authorization"
+    key_scheme = "Bearer "
+    default_model = "gpt-4o-mini"
+    model_prefixes = ("gpt-", "o1", "o3", "o4", "chatgpt-")
+    image_limit = 20 * MIB
     base_url_env = "OPENAI_BASE_URL"
     custom_headers_env = "OPENAI_CUSTOM_HEADERS"
     # from OPENAI_ORG_ID and OPENAI_PROJECT_ID
@@ -84,28 +90,25 @@ class OpenAIProvider(Provider):
         try:
             if not request.stream:
                 raw = client.chat.completions.with_raw_response.create(**self._params(request))
-                completion = raw.parse()
-                if not isinstance(completion, ChatCompletion) or not isinstance(completion.choices, list):
-                    raise self.not_a_reply(raw.headers.get("content-type"))
-                state.started = True
-                state.model = completion.model
-                self._take_usage(state, completion.usage)
-                if completion.choices:
-                    choice = completion.choices[0]
-                    state.stop_reason = choice.finish_reason
-                    reasoning = _reasoning_text(choice.message)
-                    if reasoning:
-                        state.thinking += reasoning
-                        yield Chunk("thinking", reasoning)
-                    if choice.message.content:
-                        state.text += choice.message.content
-                        yield Chunk("text", choice.message.content)
+                yield from self._reply(raw.parse(), state, raw.headers.get("content-type"))
                 return
             stream = client.chat.completions.create(
                 **self._params(request), stream=True, stream_options={"include_usage": True}
             )
+            foreign = 0  # events that are not chat completion chunks (a proxy's own)
             with stream:
+                content_type = stream.response.headers.get("content-type")
+                if self.is_json(content_type):
+                    # a compatible server that does not stream answers with the whole completion
+                    data = json.loads(stream.response.read())
+                    if not isinstance(data, dict):
+                        raise self.not_a_reply(content_type)
+                    yield from self._reply(ChatCompletion.construct(**data), state, content_type)
+                    return
                 for chunk in stream:
+                    if not isinstance(chunk.choices, list) and chunk.usage is None:
+                        foreign += 1
+                        continue
                     state.started = True
                     if chunk.model:
                         state.model = chunk.model
@@ -126,11 +129,31 @@ class OpenAIProvider(Provider):
                             state.text += delta.content
                             yield Chunk("text", delta.content)
             if state.stop_reason is None:
-                raise self.ended_early(state, stream.response.headers.get("content-type"))
+                raise self.ended_early(state, stream.response.headers.get("content-type"), foreign)
         except openai.APIError as exc:
             raise provider_error(exc, openai, self.label, self.endpoint, self.api_key) from exc
         except (AttributeError, TypeError, ValueError) as exc:  # JSON that is not the API's, or no JSON
             raise self.not_a_reply(UNREADABLE) from exc
+
+    def _reply(self, completion: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
+        """A whole chat.completion: asked for, or sent by a server in place of a stream."""
+        from openai.types.chat import ChatCompletion
+
+        if not isinstance(completion, ChatCompletion) or not isinstance(completion.choices, list):
+            raise self.not_a_reply(content_type)
+        state.started = True
+        state.model = completion.model
+        self._take_usage(state, completion.usage)
+        if completion.choices:
+            choice = completion.choices[0]
+            state.stop_reason = choice.finish_reason
+            reasoning = _reasoning_text(choice.message)
+            if reasoning:
+                state.thinking += reasoning
+                yield Chunk("thinking", reasoning)
+            if choice.message.content:
+                state.text += choice.message.content
+                yield Chunk("text", choice.message.content)
 
     @staticmethod
     def _take_usage(state: CallState, usage: Any) -> None:

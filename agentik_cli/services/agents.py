@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 from agentik_cli import environment, limits
 from agentik_cli.errors import NotFound, UsageError
-from agentik_cli.providers.catalog import PROVIDERS, infer_provider, takes_temperature
+from agentik_cli.providers import registry
+from agentik_cli.providers.registry import infer as infer_provider
+from agentik_cli.providers.registry import takes_temperature
 from agentik_cli.store import agents as agent_store
 from agentik_cli.store.agents import LedgerFigures, Session
 from agentik_cli.store.engine import Store
@@ -66,10 +68,10 @@ def validate(fields: AgentFields) -> None:
         )
     if fields.provider is not None:
         fields.provider = fields.provider.lower()
-        if fields.provider not in PROVIDERS:
-            raise UsageError(
-                f"unknown provider '{fields.provider}'",
-                hint=f"use one of: {', '.join(PROVIDERS)} (an OpenAI-compatible server is 'openai' with --base-url)",
+        if fields.provider not in registry.names():
+            raise registry.unknown(
+                fields.provider,
+                f"use one of: {', '.join(registry.names())} (an OpenAI-compatible server is 'openai' with --base-url)",
             )
     if fields.status is not None:
         fields.status = fields.status.lower()
@@ -137,7 +139,8 @@ def _provider_for(model: str, provider: str | None, base_url: str | None) -> str
         return "openai"
     raise UsageError(
         f"cannot tell the provider of model '{model}'",
-        hint="add --provider anthropic or --provider openai (with --base-url for an OpenAI-compatible server)",
+        hint=f"add --provider {' or --provider '.join(registry.names())} "
+        "(openai with --base-url for an OpenAI-compatible server)",
     )
 
 
@@ -301,7 +304,6 @@ def remove(store: Store, ref: str) -> agent_store.Removed:
         agent = resolve(unit.session, ref)
         assert agent.id is not None
         # No running total of the ledger moves: the agent's cost rows and totals stay.
-        # H1: Unit.remove_costs (if agent removal ever takes its ledger rows)
         removed = agent_store.remove(unit, agent.id)
     if removed is None:  # gone between the look-up and the lock
         raise NotFound(f"no agent {ref.strip()}")

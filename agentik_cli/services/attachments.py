@@ -8,12 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agentik_cli.errors import UsageError
-from agentik_cli.providers.base import Attachment
+from agentik_cli.providers import registry
 from agentik_cli.text import decode, repair, replaced_note
+from agentik_cli.values import Attachment
 
 MIB = 1024 * 1024
-# The providers' per-image limits (Anthropic: 5 MB an image through the API; OpenAI: 20 MB).
-IMAGE_LIMITS = {"anthropic": 5 * MIB, "openai": 20 * MIB}
 TEXT_LIMIT = 2 * MIB
 
 
@@ -45,7 +44,8 @@ def load(path_text: str, provider: str, warn: Callable[[str], None] | None = Non
     name = repair(path.name)[0]  # the name is stored and sent: a file name need not be UTF-8
     mime = _image_type(data[:16])
     if mime is not None:
-        limit = IMAGE_LIMITS.get(provider, 5 * MIB)
+        # each provider's per-image limit, declared on its class
+        limit = registry.PROVIDERS[provider].image_limit if provider in registry.PROVIDERS else 5 * MIB
         if len(data) > limit:
             raise UsageError(
                 f"--attach {path_text}: {len(data) / MIB:.1f} MiB is over the {provider} limit of "

@@ -15,17 +15,18 @@ from typing import Any
 
 from agentik_cli import limits
 from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
-from agentik_cli.providers.base import DEFAULT_MAX_TOKENS, Attachment, CallState, ChatRequest, Chunk, Provider, Turn
-from agentik_cli.providers.catalog import PROVIDERS, takes_temperature
+from agentik_cli.providers import registry
+from agentik_cli.providers.base import CallState, Provider
+from agentik_cli.providers.registry import takes_temperature
 from agentik_cli.services import agents, keys, ledger
-from agentik_cli.services.pricing import PriceBook, Priced, Usage
+from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store import agents as agent_store
 from agentik_cli.store import sessions as session_store
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Agent, ChatSession
+from agentik_cli.values import DEFAULT_MAX_TOKENS, Attachment, ChatRequest, Chunk, Priced, Turn, Usage
 
 ASSISTANT = "assistant"
-ASSISTANT_MODELS = {"anthropic": "claude-sonnet-4-5", "openai": "gpt-4o-mini"}
 INTERRUPTED = "interrupted"
 
 
@@ -234,16 +235,27 @@ class Conversation:
 
 @contextmanager
 def shielded() -> Iterator[None]:
-    """Hold Ctrl-C while a record is written, so a second Ctrl-C never leaves half a turn."""
+    """Hold Ctrl-C while a record is written, so a second Ctrl-C never leaves half a turn. A Ctrl-C
+    while the write waits for another process's lock ends the wait: the record goes to the journal,
+    which the next command stores, and the turn ends as interrupted."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    from agentik_cli.store.engine import stop_waiting
+
     pending: list[bool] = []
-    previous = signal.signal(signal.SIGINT, lambda *_: pending.append(True))
+
+    def hold(*_: object) -> None:
+        pending.append(True)
+        # a write waiting for another process's lock stops waiting: its record goes to the journal
+        stop_waiting()
+
+    previous = signal.signal(signal.SIGINT, hold)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        stop_waiting(False)
     if pending:
         raise KeyboardInterrupt
 
@@ -267,13 +279,7 @@ def make_provider(agent: Agent, timeout: float | None = None) -> Provider:
         api_key = keys.require_key(agent.provider)
     if timeout is None:
         timeout = env_timeout()
-    if agent.provider == "anthropic":
-        from agentik_cli.providers.anthropic_provider import AnthropicProvider
-
-        return AnthropicProvider(api_key=api_key, base_url=agent.base_url, timeout=timeout)
-    from agentik_cli.providers.openai_provider import OpenAIProvider
-
-    return OpenAIProvider(api_key=api_key, base_url=agent.base_url, timeout=timeout)
+    return registry.make(agent.provider, api_key=api_key, base_url=agent.base_url, timeout=timeout)
 
 
 MAX_TIMEOUT = limits.MAX_TIMEOUT
@@ -349,11 +355,11 @@ def _choose_agent(store: Store, options: ChatOptions, session_row: ChatSession |
 
 def _create_assistant(store: Store) -> Agent:
     """First use with no agents at all: an agent called `assistant` on the provider whose key is set."""
-    for provider in PROVIDERS:
+    for provider in registry.names():
         if keys.get_key(provider):
             fields = agents.AgentFields(
                 name=ASSISTANT,
-                model=ASSISTANT_MODELS[provider],
+                model=registry.get(provider).default_model,
                 provider=provider,
                 description="Created by agentik on first use",
                 system_prompt="You are a helpful assistant.",
@@ -368,7 +374,8 @@ def _create_assistant(store: Store) -> Agent:
                 raise
     raise UsageError(
         "no agents yet, and no provider key to create one with",
-        hint="set ANTHROPIC_API_KEY or OPENAI_API_KEY (or `agentik keys set anthropic`), "
+        hint=f"set {' or '.join(keys.key_env(p) for p in registry.names())} "
+        f"(or `agentik keys set {registry.names()[0]}`), "
         "or create an agent: agentik agents create NAME --model MODEL",
     )
 

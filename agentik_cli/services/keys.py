@@ -9,14 +9,16 @@ import tempfile
 
 from agentik_cli import paths
 from agentik_cli.errors import UsageError
-from agentik_cli.providers.catalog import KEY_ENV, PROVIDERS
+from agentik_cli.providers import registry
 
 
 def check_provider(provider: str) -> str:
-    provider = provider.lower()
-    if provider not in PROVIDERS:
-        raise UsageError(f"unknown provider '{provider}'", hint=f"use one of: {', '.join(PROVIDERS)}")
-    return provider
+    return registry.check(provider)
+
+
+def key_env(provider: str) -> str:
+    """The environment variable that holds a provider's key: ANTHROPIC_API_KEY, OPENAI_API_KEY..."""
+    return registry.get(provider).key_env
 
 
 def _load() -> dict[str, str]:
@@ -49,17 +51,18 @@ def _save(keys: dict[str, str]) -> None:
 
 def get_key(provider: str) -> str | None:
     provider = check_provider(provider)
-    return os.environ.get(KEY_ENV[provider]) or _load().get(provider)
+    return os.environ.get(key_env(provider)) or _load().get(provider)
 
 
 def require_key(provider: str) -> str:
     key = get_key(provider)
+    variable = key_env(provider)
     if not key:
         raise UsageError(
-            f"no {provider} key: set {KEY_ENV[provider]}",
+            f"no {provider} key: set {variable}",
             hint=f"or store one with `agentik keys set {provider}`",
         )
-    where = f"${KEY_ENV[provider]}" if os.environ.get(KEY_ENV[provider]) else f"the stored {provider} key"
+    where = f"${variable}" if os.environ.get(variable) else f"the stored {provider} key"
     return check_key(key, where)
 
 
@@ -101,10 +104,10 @@ def mask(value: str) -> str:
 def list_keys() -> list[dict[str, str | None]]:
     stored = _load()
     rows: list[dict[str, str | None]] = []
-    for provider in PROVIDERS:
-        env_value = os.environ.get(KEY_ENV[provider])
+    for provider in registry.names():
+        env_value = os.environ.get(key_env(provider))
         if env_value:
-            rows.append({"provider": provider, "source": f"${KEY_ENV[provider]}", "key": mask(env_value)})
+            rows.append({"provider": provider, "source": f"${key_env(provider)}", "key": mask(env_value)})
         elif provider in stored:
             rows.append({"provider": provider, "source": str(paths.keys_path()), "key": mask(stored[provider])})
         else:

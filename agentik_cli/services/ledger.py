@@ -11,10 +11,10 @@ from typing import Any
 
 from agentik_cli import environment
 from agentik_cli.errors import StoreError
-from agentik_cli.services.pricing import Priced, Usage
 from agentik_cli.store.engine import Store, notify
 from agentik_cli.store.unit import Unit
 from agentik_cli.timeutil import now_utc
+from agentik_cli.values import Priced, Usage
 
 TITLE_LENGTH = 60
 

@@ -9,91 +9,18 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass
 from decimal import Decimal
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentik_cli import limits, paths
 from agentik_cli.errors import UsageError
-from agentik_cli.limits import MTOK
 from agentik_cli.money import NANO, to_nd
+from agentik_cli.values import Priced, UnitPrices, Usage
 
 if TYPE_CHECKING:
     from agentik_cli.store.engine import Store
     from agentik_cli.store.prices import Override
-
-
-@dataclass(frozen=True)
-class UnitPrices:
-    """USD per million tokens."""
-
-    input: Decimal
-    output: Decimal
-    cache_read: Decimal | None = None
-    cache_write: Decimal | None = None
-    source: str = "genai-prices"  # or "override"
-    model_id: str | None = None
-
-    @cached_property
-    def stored(self) -> dict[str, int | None]:
-        """As kept on a cost row: nano-dollars per million tokens, None where there is no price."""
-        return {
-            "price_input_nd": to_nd(self.input),
-            "price_output_nd": to_nd(self.output),
-            "price_cache_read_nd": None if self.cache_read is None else to_nd(self.cache_read),
-            "price_cache_write_nd": None if self.cache_write is None else to_nd(self.cache_write),
-        }
-
-    def cost_nd(self, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> tuple[int, int]:
-        """(input, output) cost in nano-dollars; input_tokens counts the cache tokens too."""
-        p_in, p_out, p_read, p_write = self.nd
-        uncached = max(input_tokens - cache_read - cache_write, 0)
-        return (
-            _per_million(uncached * p_in + cache_read * p_read + cache_write * p_write),
-            _per_million(output_tokens * p_out),
-        )
-
-    @cached_property
-    def nd(self) -> tuple[int, int, int, int]:
-        """Nano-dollars per million tokens: input, output, cache read, cache write (a missing cache
-        price is the input price)."""
-        base = to_nd(self.input)
-        return (
-            base,
-            to_nd(self.output),
-            base if self.cache_read is None else to_nd(self.cache_read),
-            base if self.cache_write is None else to_nd(self.cache_write),
-        )
-
-
-@dataclass(frozen=True)
-class Usage:
-    """Token counts of one call. input_tokens counts every prompt token, cache reads and writes
-    included (the OpenAI convention); cache_read_tokens and cache_write_tokens are parts of it."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    # counted by agentik (the provider's usage never arrived), not reported by the provider
-    estimated: bool = False
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-
-@dataclass(frozen=True)
-class Priced:
-    input_nd: int
-    output_nd: int
-    prices: UnitPrices
-
-    @property
-    def total_nd(self) -> int:
-        return self.input_nd + self.output_nd
 
 
 # ---- overrides: in the store; a prices.toml of an older agentik is moved in once ----
@@ -215,7 +142,7 @@ def set_override(
 ) -> UnitPrices:
     """Set a model's price in the store; returns the price as kept (nano-dollars per million
     tokens: a price given finer than that is rounded to it)."""
-    from agentik_cli.providers.catalog import PROVIDERS
+    from agentik_cli.providers.registry import PROVIDERS
     from agentik_cli.store import prices as price_store
     from agentik_cli.store.prices import Override
 
@@ -366,14 +293,6 @@ def _genai_calc(model: str, provider: str, usage: Usage) -> Any:
     )
 
 
-def _per_million(numerator: int) -> int:
-    """numerator / 1,000,000, rounded half to even: integer arithmetic, exact."""
-    quotient, remainder = divmod(numerator, MTOK)
-    if remainder * 2 > MTOK or (remainder * 2 == MTOK and quotient % 2):
-        quotient += 1
-    return quotient
-
-
 def _cost_from_units(prices: UnitPrices, usage: Usage) -> Priced:
     input_nd, output_nd = prices.cost_nd(
         usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens
@@ -388,7 +307,7 @@ def price_call(model: str, provider: str, usage: Usage, store: Store | None = No
 def known_models(provider: str | None = None, store: Store | None = None) -> list[tuple[str, str, UnitPrices]]:
     """Every model with a known price: (provider, model, prices), the store's overrides included and
     first (with no store, the bundled prices only)."""
-    from agentik_cli.providers.catalog import PROVIDERS
+    from agentik_cli.providers.registry import PROVIDERS
 
     rows: dict[tuple[str, str], UnitPrices] = {}
     for key, override in (load_overrides(store) if store is not None else {}).items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -111,18 +112,41 @@ def _on_sqlite_begin(conn: Connection) -> None:
     # a cron job's `costs record` must not be lost either. Nothing of the transaction has run yet, so
     # taking the lock again is safe; Ctrl-C still ends the wait (between two busy timeouts).
     waited = False
-    while True:
-        try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-            break
-        except OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise
-            if not waited:
-                notify("waiting for the database: another process is writing to it")
-                waited = True
+    try:
+        while True:
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                break
+            except OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if _stop_waiting.is_set():
+                    raise StoreError("Ctrl-C while waiting for the database: another process held it") from None
+                if not waited:
+                    notify("waiting for the database: another process is writing to it")
+                    # from now on, look up between short waits whether Ctrl-C asked to stop waiting
+                    conn.exec_driver_sql(f"PRAGMA busy_timeout = {WAIT_STEP_MS}")
+                    waited = True
+    finally:
+        if waited:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if waited:
         notify("the database is free again")
+
+
+# Set while Ctrl-C is held off around a write that must not be lost (services/chat.py shielded):
+# a write still waiting for the lock then gives up with a StoreError, and the record goes to the
+# journal instead (services/ledger.py _keep), to be stored by the next command.
+_stop_waiting = threading.Event()
+WAIT_STEP_MS = 200
+
+
+def stop_waiting(stop: bool = True) -> None:
+    """Make writes waiting for the lock give up (or, with False, wait again as long as it takes)."""
+    if stop:
+        _stop_waiting.set()
+    else:
+        _stop_waiting.clear()
 
 
 def notify(message: str) -> None:

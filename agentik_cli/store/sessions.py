@@ -300,16 +300,8 @@ def remove(unit: Unit, session_id: int) -> Removed | None:
         )
     ).one()
     session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
-    # H1: Unit.remove_costs / the message counters (lower the agent's counts in the one totals rule)
-    session.execute(
-        update(Agent)
-        .where(col(Agent.id) == row.agent_id)
-        .values(
-            stat_sessions=col(Agent.stat_sessions) - 1,
-            stat_messages=col(Agent.stat_messages) - row.message_count,
-            stat_response_ms=col(Agent.stat_response_ms) - int(response_ms),
-            stat_responses=col(Agent.stat_responses) - int(responses),
-        )
+    unit.uncount_session(
+        row.agent_id, messages=row.message_count, response_ms=int(response_ms), responses=int(responses)
     )
     assert row.id is not None
     return Removed(row.id, row.title, row.agent_id, row.message_count)

@@ -21,4 +21,3 @@ SUMS_SQL = (
     "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END), "
     "sum(CASE WHEN estimated THEN 1 ELSE 0 END)"
 )
-

@@ -75,7 +75,8 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int) -> None:
         session.execute(Agent.__table__.update().values(stat_sessions=sessions // agents))
     batch = 20_000
     models = [("claude-sonnet-4-0", "anthropic"), ("gpt-4o-mini", "openai"), ("gpt-4o", "openai"), ("llama3", "ollama")]
-    from agentik_cli.services.pricing import PriceBook, Usage
+    from agentik_cli.services.pricing import PriceBook
+    from agentik_cli.values import Usage
 
     book = PriceBook(store)
     for first in range(0, rows, batch):

@@ -1,0 +1,156 @@
+"""The values passed between providers/, services/ and store/: token usage, unit prices and what a
+call cost, attachments, the turns of a conversation, a request and the chunks of a streamed reply.
+
+They sit below every package (they import only errors, limits, money and text), so that providers/
+and store/ need nothing from services/."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
+from typing import Any, Literal
+
+from agentik_cli.limits import MTOK
+from agentik_cli.money import to_nd
+
+DEFAULT_MAX_TOKENS = 8192
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts of one call. input_tokens counts every prompt token, cache reads and writes
+    included (the OpenAI convention); cache_read_tokens and cache_write_tokens are parts of it."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    # counted by agentik (the provider's usage never arrived), not reported by the provider
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+def per_million(numerator: int) -> int:
+    """numerator / 1,000,000, rounded half to even: integer arithmetic, exact."""
+    quotient, remainder = divmod(numerator, MTOK)
+    if remainder * 2 > MTOK or (remainder * 2 == MTOK and quotient % 2):
+        quotient += 1
+    return quotient
+
+
+@dataclass(frozen=True)
+class UnitPrices:
+    """USD per million tokens."""
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+    source: str = "genai-prices"  # or "override"
+    model_id: str | None = None
+
+    @cached_property
+    def stored(self) -> dict[str, int | None]:
+        """As kept on a cost row: nano-dollars per million tokens, None where there is no price."""
+        return {
+            "price_input_nd": to_nd(self.input),
+            "price_output_nd": to_nd(self.output),
+            "price_cache_read_nd": None if self.cache_read is None else to_nd(self.cache_read),
+            "price_cache_write_nd": None if self.cache_write is None else to_nd(self.cache_write),
+        }
+
+    def cost_nd(self, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> tuple[int, int]:
+        """(input, output) cost in nano-dollars; input_tokens counts the cache tokens too."""
+        p_in, p_out, p_read, p_write = self.nd
+        uncached = max(input_tokens - cache_read - cache_write, 0)
+        return (
+            per_million(uncached * p_in + cache_read * p_read + cache_write * p_write),
+            per_million(output_tokens * p_out),
+        )
+
+    @cached_property
+    def nd(self) -> tuple[int, int, int, int]:
+        """Nano-dollars per million tokens: input, output, cache read, cache write (a missing cache
+        price is the input price)."""
+        base = to_nd(self.input)
+        return (
+            base,
+            to_nd(self.output),
+            base if self.cache_read is None else to_nd(self.cache_read),
+            base if self.cache_write is None else to_nd(self.cache_write),
+        )
+
+
+@dataclass(frozen=True)
+class Priced:
+    input_nd: int
+    output_nd: int
+    prices: UnitPrices
+
+    @property
+    def total_nd(self) -> int:
+        return self.input_nd + self.output_nd
+
+
+@dataclass
+class Attachment:
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    data: bytes | None = None  # images, for this call only
+    text: str | None = None  # text files: kept, so the history can send them again
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime.startswith("image/")
+
+    def b64(self) -> str:
+        assert self.data is not None
+        return base64.b64encode(self.data).decode("ascii")
+
+    def meta(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": self.name, "type": self.mime, "size": self.size, "sha256": self.sha256}
+        if self.text is not None:
+            meta["text"] = self.text
+        return meta
+
+
+@dataclass
+class Turn:
+    role: Literal["user", "assistant"]
+    content: str
+    attachments: list[Attachment] = field(default_factory=list)
+
+    def text_with_files(self) -> str:
+        """The message text with text attachments inlined, and a note for images no longer at hand."""
+        parts = [self.content] if self.content else []
+        for a in self.attachments:
+            if a.text is not None:
+                parts.append(f"<file name={a.name!r}>\n{a.text}\n</file>")
+            elif a.data is None:
+                parts.append(f"[image {a.name} was attached here]")
+        return "\n\n".join(parts)
+
+
+@dataclass
+class ChatRequest:
+    model: str
+    messages: list[Turn]
+    system: str | None = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    temperature: float | None = None
+    stream: bool = True
+
+
+@dataclass
+class Chunk:
+    """A piece of a streamed reply: its text, or reasoning the model streams beside it."""
+
+    kind: Literal["text", "thinking"]
+    text: str
