@@ -32,7 +32,7 @@ SUMS = (
 
 @contextmanager
 def as_user(name: str):
-    with environment.use(environment.Environment(_user=name)):
+    with environment.use(environment.Environment(user=name)):
         yield
 
 
