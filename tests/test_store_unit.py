@@ -356,3 +356,47 @@ def test_reports_carry_estimated_calls(cli, store):
         assert cli.json("costs", command)[0]["estimated_calls"] == 1
         assert cli.json("costs", command, "--since", "1d")[0]["estimated_calls"] == 1
     assert cli.json("costs", "history", "--days", "1")[0]["estimated_calls"] == 1
+
+
+def test_a_write_waits_while_a_cleanup_holds_the_ledger(store):
+    """The count a cleanup reports, the totals it moves and the rows it deletes are the same rows,
+    whatever another writer does meanwhile: that writer waits (on PostgreSQL the ledger's table
+    lock; on SQLite the write lock every unit holds)."""
+    import threading
+    import time
+
+    old = datetime.now(UTC) - timedelta(days=100)
+    with store.write() as unit:
+        unit.add_costs([_row(timestamp=old - timedelta(hours=n)) for n in range(5)])
+    written = threading.Event()
+
+    def another_writer() -> None:
+        with store.write() as unit:
+            # another model, user and quarter hour: no running total it moves is one the cleanup moved
+            unit.add_costs([_row(timestamp=old - timedelta(days=30), input_tokens=77, model="o3", user_name="zed")])
+        written.set()
+
+    thread = threading.Thread(target=another_writer)
+    with store.write() as unit:
+        removed = unit.remove_costs(store_ledger.older_than(old + timedelta(days=1)))
+        thread.start()
+        time.sleep(0.5)
+        assert not written.is_set()  # it waits for the cleanup's transaction to end
+    thread.join(timeout=30)
+    assert written.is_set()
+    assert removed.rows == 5
+    assert [r["input_tokens"] for r in ledger_rows()] == [77]
+    assert_totals_equal_ledger()
+
+
+def test_an_import_is_all_or_nothing_and_its_totals_are_its_own_rows(cli, store, tmp_path):
+    records = [{"model": "gpt-4o", "provider": "openai", "input_tokens": n, "output_tokens": 1} for n in range(12_000)]
+    records.append({"model": "gpt-4o", "provider": "openai", "input_tokens": -1, "output_tokens": 1})
+    result = cli("costs", "import", write_jsonl(tmp_path / "bad.jsonl", records), code=2)
+    assert "line 12001" in result.stderr
+    assert ledger_rows() == []
+    assert_totals_equal_ledger()
+    cli("costs", "record", "--model", "gpt-4o", "--provider", "openai", "--input-tokens", "5", "--output-tokens", "1")
+    assert cli.json("costs", "import", write_jsonl(tmp_path / "ok.jsonl", records[:-1])) == {"imported": 12_000}
+    assert len(ledger_rows()) == 12_001
+    assert_totals_equal_ledger()
