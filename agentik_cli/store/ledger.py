@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, literal_column, select, update
 from sqlmodel import Session
 
 from agentik_cli.store import dialect
@@ -129,61 +129,78 @@ def add_costs(session: Session, rows: list[dict[str, Any]]) -> list[int]:
 def import_costs(
     session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
 ) -> int:
-    """Many ledger rows at once (an import), the totals moved once at the end by the rows written.
-    The ledger is locked first, so the rows after the highest id are this import's alone. Every row
-    has the same keys; the rows' dicts may be changed in place. Returns how many rows were written."""
+    """Many ledger rows at once (an import), every total moved by the rows written. The ledger is
+    locked first, so the rows after the highest id are this import's alone. Every row has the same
+    keys; the rows' dicts may be changed in place. Returns how many rows were written."""
     lock_ledger(session)
     after = session.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
-    write = _copy_all if dialect.is_postgres(session) else _insert_all
-    count = write(session, batches, after_batch)
-    if count:
-        move_totals(session, COSTS.c.id > after, 1)
-    return count
+    if dialect.is_postgres(session):
+        count = _copy_all(session, batches, after_batch)
+        if count:  # summed by the server, in one pass over the rows just copied
+            move_totals(session, COSTS.c.id > after, 1)
+        return count
+
+    def written(first: int, last: int) -> None:
+        # SQLite sorts to group: batch by batch (a few thousand rows, in the writer's idle time) is
+        # cheaper than a million rows at the end
+        move_totals(session, and_(COSTS.c.id > first, COSTS.c.id <= last), 1)
+
+    return _insert_all(session, batches, after_batch, after, written)
 
 
 def _insert_all(
-    session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None
+    session: Session,
+    batches: Iterable[list[dict[str, Any]]],
+    after_batch: Callable[[], None] | None,
+    after: int,
+    written: Callable[[int, int], None],
 ) -> int:
     """SQLite: the rows go in as multi-row INSERTs (one statement for hundreds of rows costs a
-    third less than a statement a row), written by a thread of their own while this one reads and
-    checks the next batch: sqlite3 lets go of the GIL while SQLite works, so the two overlap on two
-    cores (together about 1.6 times as fast as one after the other). The thread uses the unit's
-    connection, and only it does while it runs; the unit waits for it before it commits or rolls
-    back."""
+    third less than a statement a row), run by a thread of their own while this one reads, checks
+    and lays out the next rows: sqlite3 lets go of the GIL while SQLite works, so the two overlap on
+    two cores. All the Python is done here, so that the writer needs the GIL only to bind. The thread
+    uses the unit's connection, and only it does while it runs; the unit waits for it before it
+    commits or rolls back. `written(first, last)` is called by the writer after each batch with the
+    ids it took (ids above `first`, up to `last`: the unit holds SQLite's write lock, so they are
+    this import's)."""
     driver: Any = session.connection().connection.driver_connection
     try:
         limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except AttributeError:  # Python < 3.11: SQLite's smallest default
         limit = 999
-    work: queue.Queue[list[dict[str, Any]] | None] = queue.Queue(maxsize=2)
+    work: queue.Queue[list[tuple[str, list[Any]]] | None] = queue.Queue(maxsize=4)
     failed: list[BaseException] = []
 
     def writer() -> None:
         cursor = driver.cursor()
-        statements: dict[tuple[tuple[str, ...], int], str] = {}
+        last = after
         try:
-            while (rows := work.get()) is not None:
+            while (statements := work.get()) is not None:
                 if failed:
                     continue  # take what is still sent, so that the reader never waits on a full queue
                 try:
-                    _insert_rows(cursor, rows, statements, limit)
+                    for sql, params in statements:
+                        cursor.execute(sql, params)
+                    first, last = last, cursor.lastrowid
+                    written(first, last)
                 except BaseException as exc:
                     failed.append(exc)
         finally:
             cursor.close()
 
     thread = threading.Thread(target=writer, name="agentik-import", daemon=True)
-    # the writer needs the GIL back after each statement: within half a millisecond, not the default 5
+    # the writer needs the GIL back after each statement: within a millisecond, not the default 5
     switch = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)
+    sys.setswitchinterval(0.001)
     thread.start()
     count = 0
+    texts: dict[tuple[tuple[str, ...], int], str] = {}
     try:
         for batch in batches:
             if failed:
                 break
             if batch:
-                work.put(batch)
+                work.put(_statements(batch, texts, limit))
                 count += len(batch)
             if after_batch is not None:
                 after_batch()
@@ -209,10 +226,12 @@ def _join(thread: threading.Thread) -> None:
         raise KeyboardInterrupt
 
 
-def _insert_rows(cursor: Any, rows: list[dict[str, Any]], statements: dict[Any, str], limit: int) -> None:
+def _statements(rows: list[dict[str, Any]], texts: dict[Any, str], limit: int) -> list[tuple[str, list[Any]]]:
+    """The INSERTs of a batch of rows, each with its parameters in one flat list."""
     keys = tuple(rows[0])
     take = itemgetter(*keys)
     per_statement = max(1, min(1000, limit // len(keys)))
+    statements = []
     for first in range(0, len(rows), per_statement):
         chunk = rows[first : first + per_statement]
         params: list[Any] = []
@@ -221,13 +240,14 @@ def _insert_rows(cursor: Any, rows: list[dict[str, Any]], statements: dict[Any, 
             # SQLAlchemy's text form of a datetime on SQLite: the UTC wall time to the microsecond
             row["timestamp"] = row["timestamp"].replace(tzinfo=None).isoformat(" ", "microseconds")
             extend(take(row) if len(keys) > 1 else (take(row),))
-        sql = statements.get((keys, len(chunk)))
+        sql = texts.get((keys, len(chunk)))
         if sql is None:
             one = "(" + ", ".join("?" * len(keys)) + ")"
-            sql = statements[(keys, len(chunk))] = (
+            sql = texts[(keys, len(chunk))] = (
                 f"INSERT INTO costs ({', '.join(keys)}) VALUES {', '.join([one] * len(chunk))}"
             )
-        cursor.execute(sql, params)
+        statements.append((sql, params))
+    return statements
 
 
 def _copy_all(session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None) -> int:
