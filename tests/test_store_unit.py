@@ -400,3 +400,20 @@ def test_an_import_is_all_or_nothing_and_its_totals_are_its_own_rows(cli, store,
     assert cli.json("costs", "import", write_jsonl(tmp_path / "ok.jsonl", records[:-1])) == {"imported": 12_000}
     assert len(ledger_rows()) == 12_001
     assert_totals_equal_ledger()
+
+
+@pytest.mark.sqlite_only("the index hint is SQLite's own syntax")
+def test_a_windowed_report_reads_the_time_range_of_the_ledger(store):
+    """Left to itself SQLite answers `by-model --since` by walking the whole ledger in model order;
+    the query names the timestamp index (a hint SQLAlchemy's SQLite compiler used to drop)."""
+    from sqlalchemy import event
+
+    from agentik_cli.services import reports
+
+    seen: list[str] = []
+    event.listen(store.engine, "before_cursor_execute", lambda conn, cur, sql, *rest: seen.append(sql))
+    for by in ("model", "provider", "agent", "user"):
+        reports.breakdown(store, by, reports.Window(since=datetime.now(UTC) - timedelta(days=7)))
+    windowed = [sql for sql in seen if "GROUP BY" in sql]
+    assert len(windowed) == 4
+    assert all("FROM costs INDEXED BY ix_costs_by_timestamp" in sql for sql in windowed)
