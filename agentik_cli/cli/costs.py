@@ -298,13 +298,13 @@ def list_(
         render.print_csv([_public(r) for r in rows], LEDGER_COLUMNS)
     else:
         render.print_table(
-            ["id", "when", "user", "agent", "model", "in", "out", "cost"],
+            ["id", "when", "agent", "user", "model", "in", "out", "cost"],
             (
                 [
                     r["id"],
                     render.local_time(r["timestamp"]),
-                    r["user"],
                     r["agent"] or "",
+                    r["user"],
                     r["model"],
                     f"{r['input_tokens']:,}",
                     f"{r['output_tokens']:,}",

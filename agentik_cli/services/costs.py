@@ -17,7 +17,7 @@ from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
 from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
 from agentik_cli.services.pricing import PriceBook
-from agentik_cli.store import ledger as store_ledger
+from agentik_cli.store import ledger
 from agentik_cli.store.engine import Store
 from agentik_cli.timeutil import days_ago, now_utc, parse_when
 
@@ -55,18 +55,7 @@ class Resolver:
         self.agents: dict[str, tuple[int, str] | None] = {}
         self.names: dict[tuple[Any, Any], tuple[str, str]] = {}
         self.user = environment.current().user
-        self.users: dict[str, str] = {}
-
-    def user_named(self, name: Any) -> str:
-        """An import row's `user` (who made the call), checked as AGENTIK_USER is."""
-        if not isinstance(name, str):
-            raise RowError("user must be a string")
-        if name not in self.users:
-            try:
-                self.users[name] = environment.check_user(name, "user")
-            except UsageError as exc:
-                raise RowError(exc.message) from None
-        return self.users[name]
+        self.users: dict[Any, str] = {}
 
     def agent(self, ref: str) -> tuple[int, str]:
         if ref not in self.agents:
@@ -79,6 +68,15 @@ class Resolver:
         if resolved is None:
             raise RowError(f"unknown agent '{ref}'")
         return resolved
+
+    def user_name(self, given: Any) -> str:
+        """A row's `user`, checked as AGENTIK_USER is (once a name: an import has few users)."""
+        name = self.users.get(given)
+        if name is None:
+            if not isinstance(given, str):
+                raise RowError("user must be text")
+            name = self.users[given] = environment.check_user(given, "user")
+        return name
 
     def row(self, record: dict[str, Any]) -> dict[str, Any]:
         """Validate one record and make its ledger row. Written for speed: an import calls it a
@@ -101,8 +99,11 @@ class Resolver:
             input_tokens = limits.tokens(input_tokens, "input_tokens")
         if type(output_tokens) is not int or not 0 <= output_tokens <= MAX_TOKENS:
             output_tokens = limits.tokens(output_tokens, "output_tokens")
-        cache_read = _count(get("cache_read_tokens"), "cache_read_tokens")
-        cache_write = _count(get("cache_write_tokens"), "cache_write_tokens")
+        cache_read, cache_write = get("cache_read_tokens", 0), get("cache_write_tokens", 0)
+        if type(cache_read) is not int or not 0 <= cache_read <= MAX_TOKENS:
+            cache_read = _count(cache_read, "cache_read_tokens")
+        if type(cache_write) is not int or not 0 <= cache_write <= MAX_TOKENS:
+            cache_write = _count(cache_write, "cache_write_tokens")
         if cache_read + cache_write > input_tokens:
             raise RowError("cache tokens are part of input_tokens, so cannot be more than it")
         at, agent, cost, channel, endpoint = get("at"), get("agent"), get("cost"), get("channel"), get("endpoint")
@@ -110,11 +111,11 @@ class Resolver:
         agent_id = agent_name = None
         if agent is not None and agent != "":
             agent_id, agent_name = self.agent(str(agent))
+        # the same keys on every row (an import writes them as columns); what an imported call never
+        # has (a session, a message, a response time, an estimate) is left to the columns' defaults
         row = {
             "agent_id": agent_id,
             "agent_name": agent_name,
-            "session_id": None,
-            "conversation_id": None,
             "model": model,
             "provider": provider,
             "input_tokens": input_tokens,
@@ -130,10 +131,9 @@ class Resolver:
             "price_cache_read_nd": None,
             "price_cache_write_nd": None,
             "timestamp": _time(at) if at is not None and at != "" else now_utc(),
-            "response_ms": None,
             "channel": None if channel in (None, "") else str(channel),
             "endpoint": None if endpoint in (None, "") else str(endpoint),
-            "user_name": self.user if user in (None, "") else self.user_named(user),
+            "user_name": self.user if user is None or user == "" else self.user_name(user),
         }
         if cost is not None and cost != "":
             row["total_cost_nd"] = _money(cost)
@@ -183,7 +183,7 @@ def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
     except RowError as exc:
         raise UsageError(exc.message) from None
     with store.write() as unit:
-        (row["id"],) = store_ledger.add_costs(unit, [row])
+        row["id"] = unit.add_costs([row])[0]
     return row
 
 
@@ -279,16 +279,13 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
                 batch = []
         yield batch
 
-    count = 0
+    def moved() -> None:
+        if progress is not None:
+            progress(_position(handle))
+
     try:
         with store.write() as unit:
-            writer = store_ledger.BulkWriter(unit)
-            for batch in batches():
-                writer.add(batch)
-                count += len(batch)
-                if progress is not None:
-                    progress(_position(handle))
-            writer.finish()
+            count = unit.import_costs(batches(), after_batch=moved)
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text", hint="nothing was imported") from None
     finally:
@@ -318,14 +315,16 @@ class Cleanup:
 
 def cleanup(store: Store, older_than_days: int, dry_run: bool = False) -> Cleanup:
     """Remove ledger rows older than N days (to the quarter hour), moving the maintained aggregates
-    by the same amounts in the same transaction. Sessions and messages are not touched."""
+    by the same amounts in the same transaction. Sessions and messages are not touched. What is
+    reported is what the unit removed, counted inside its transaction."""
     if older_than_days <= 0:
         raise UsageError("--older-than must be 1 day or more")
-    cutoff = store_ledger.quarter_hour(days_ago(older_than_days, "--older-than"))
+    cutoff = ledger.quarter_hour(days_ago(older_than_days, "--older-than"))
+    old = ledger.older_than(cutoff)
     if dry_run:
         with store.read() as session:
-            counted = store_ledger.count_costs(session, cutoff)
+            found = ledger.count_costs(session, old)
     else:
         with store.write() as unit:
-            counted = store_ledger.remove_costs_before(unit, cutoff)
-    return Cleanup(counted.rows, counted.cost_nd, counted.unpriced_calls, cutoff)
+            found = unit.remove_costs(old)
+    return Cleanup(found.rows, found.cost_nd, found.unpriced_calls, cutoff)

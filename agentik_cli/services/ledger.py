@@ -1,16 +1,16 @@
-"""Writing conversations and the cost ledger. Every write is one short transaction that also moves
-the running totals of the session and the agent (the seed's updateStats), so no report or stat
-ever needs to scan messages."""
+"""What a chat writes: the user's message, the reply with its cost, a failure; and when the database
+cannot take a paid-for reply, the journal. Every write is one unit of work (store/unit.py), which
+moves the running totals of the session, the agent and the ledger with the rows."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from agentik_cli import environment
 from agentik_cli.errors import NotFound, StoreError
-from agentik_cli.store import ledger as store_ledger
 from agentik_cli.store.engine import Store, notify
 from agentik_cli.store.unit import Unit
 from agentik_cli.timeutil import now_utc
@@ -100,20 +100,15 @@ def add_user_message(
     """Store the user's message (before the provider is called), opening a session when none is
     given. Returns (session_id, message_id)."""
     with store.write() as unit:
-        sid = session_id
-        if sid is not None and not store_ledger.session_exists(unit, sid):
-            raise NotFound(f"session {sid} no longer exists (removed meanwhile)")
-        if sid is None:
-            sid = store_ledger.open_session(unit, agent_id=agent_id, title=make_title(content), channel=channel)
-        message_id = store_ledger.add_message(
-            unit,
+        if session_id is not None and not unit.has_session(session_id):
+            raise NotFound(f"session {session_id} no longer exists (removed meanwhile)")
+        sid = session_id if session_id is not None else unit.open_session(agent_id, make_title(content), channel)
+        message_id = unit.add_message(
             agent_id=agent_id,
             session_id=sid,
+            channel=channel,
             role="user",
             content=content,
-            channel=channel,
-            timestamp=unit.now,
-            user_name=unit.user,
             attachments=attachments or [],
         )
         return sid, message_id
@@ -142,6 +137,7 @@ def add_reply(
     database cannot be written at all (a full disk, a read-only file) it is kept in a journal that
     the next agentik command stores. Returns the message id, or None when it went to the journal."""
     cost.agent_id, cost.agent_name, cost.session_id = agent_id, agent_name, session_id
+    # the time of the call, not of a later replay from the journal
     cost.timestamp = now_utc()
     record = {
         "kind": "reply",
@@ -179,38 +175,18 @@ def _keep(store: Store, record: dict[str, Any]) -> int | None:
 
 def _write(unit: Unit, record: dict[str, Any]) -> int | None:
     if record["kind"] == "failed":
-        store_ledger.mark_failed(unit, record["message_id"], record["error"])
-        return record["message_id"]
-    row = dict(record["cost"])
-    # a journal kept by an agentik from before users were recorded
-    row.setdefault("user_name", unit.user)
-    session_id, agent_id = record["session_id"], record["agent_id"]
-    message_id = None
-    # a replayed record whose session was removed meanwhile: the money was spent, the ledger keeps it
-    if store_ledger.session_exists(unit, session_id):
-        message_id = store_ledger.add_message(
-            unit,
-            agent_id=agent_id,
-            session_id=session_id,
-            role="assistant",
-            content=record["content"],
-            channel=record["channel"],
-            timestamp=row["timestamp"],
-            user_name=row["user_name"],
-            model=row["model"],
-            input_tokens=row["input_tokens"],
-            output_tokens=row["output_tokens"],
-            tokens_used=row["total_tokens"],
-            cost_nd=row["total_cost_nd"],
-            response_ms=row["response_ms"],
-            error=record["error"],
-            interrupted=record["interrupted"],
-        )
-    else:
-        row["session_id"] = None
-    row["conversation_id"] = message_id
-    store_ledger.add_costs(unit, [row])
-    return message_id
+        unit.mark_failed(record["message_id"], record["error"])
+        return int(record["message_id"])
+    # a journal kept by an agentik from before users were recorded has no user_name: the unit's
+    return unit.add_reply(
+        agent_id=record["agent_id"],
+        session_id=record["session_id"],
+        content=record["content"],
+        channel=record["channel"],
+        error=record["error"],
+        interrupted=record["interrupted"],
+        cost=record["cost"],
+    )
 
 
 JOURNAL_DONE = "journal_replayed"
@@ -225,17 +201,22 @@ def replay_journal(store: Store) -> int:
     if not journal.pending(store.url):
         return 0
     records, files = journal.take(store.url)
+
+    def work(unit: Unit) -> int:
+        done_value = unit.read_setting(JOURNAL_DONE)
+        done = json.loads(done_value) if done_value else []
+        fresh = [r for r in records if r["id"] not in set(done)]
+        for record in fresh:
+            _write(unit, record)
+        # every id stored lately, not only this batch's: another process may still replay an older copy
+        unit.write_setting(JOURNAL_DONE, json.dumps((done + [r["id"] for r in fresh])[-5000:]))
+        return len(fresh)
+
     stored = 0
     if records:
         try:
             with store.write() as unit:
-                done = store_ledger.get_setting(unit, JOURNAL_DONE) or []
-                fresh = [r for r in records if r["id"] not in set(done)]
-                for record in fresh:
-                    _write(unit, record)
-                # every id stored lately, not only this batch's: another process may still replay an older copy
-                store_ledger.put_setting(unit, JOURNAL_DONE, (done + [r["id"] for r in fresh])[-5000:])
-                stored = len(fresh)
+                stored = work(unit)
         except StoreError as exc:
             # the database still cannot take them: they stay in the journal, and this command goes on
             notify(f"the journal of unsaved records could not be stored yet ({exc.message}); it is kept")

@@ -48,6 +48,8 @@ def summary(store: Store) -> dict[str, Any]:
         "estimated_calls": sum(f.estimated_calls for _, _, f in models),
         "today_unpriced_calls": today_figures.unpriced_calls,
         "month_unpriced_calls": month_figures.unpriced_calls,
+        "today_estimated_calls": today_figures.estimated_calls,
+        "month_estimated_calls": month_figures.estimated_calls,
         "calls": sum(f.calls for _, _, f in models),
         "models": [
             {

@@ -197,8 +197,9 @@ def _high(conn: Connection, table: str) -> int:
         counter = int(row[0]) if row[1] else 0
     else:
         counter = int(
-            conn.execute(text("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = :t"), {"t": table})
-            .scalar_one()
+            conn.execute(
+                text("SELECT coalesce(max(seq), 0) FROM sqlite_sequence WHERE name = :t"), {"t": table}
+            ).scalar_one()
         )
     return max(highest, counter)
 
@@ -308,9 +309,7 @@ def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
         with raw.cursor() as cursor, cursor.copy(statement) as pipe:
             for row in rows:
-                pipe.write_row(
-                    [json.dumps(row[c]) if c in json_columns else _utc(row[c]) for c in columns]
-                )
+                pipe.write_row([json.dumps(row[c]) if c in json_columns else _utc(row[c]) for c in columns])
         return
     conn.execute(table.insert(), [{c: _utc(row[c]) for c in columns} for row in rows])
 
@@ -472,8 +471,7 @@ def _check(sconn: Connection, tconn: Connection, state: CopyState) -> dict[str, 
     # the ledger's own sums on the target against its maintained totals
     totals = tconn.execute(
         text(
-            "SELECT coalesce(sum(calls), 0), coalesce(sum(cost_nd), 0), coalesce(sum(input_tokens), 0) "
-            "FROM cost_totals"
+            "SELECT coalesce(sum(calls), 0), coalesce(sum(cost_nd), 0), coalesce(sum(input_tokens), 0) FROM cost_totals"
         )
     ).one()
     ledger = tconn.execute(

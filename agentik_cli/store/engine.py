@@ -205,7 +205,9 @@ class Store:
         with translate_errors(self.url), self.engine.connect() as conn:
             conn.info["immediate"] = True
             with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
-                yield Unit(session)
+                unit = Unit(session)
+                yield unit
+                unit.finish()
                 session.flush()
 
     def migrate(self) -> None:

@@ -1,41 +1,46 @@
-"""The cost ledger, the conversation log, and every running total the store keeps beside them.
+"""The ledger's writes: cost rows, the messages and sessions a reply touches, and the running totals.
 
-The rule for the running totals is written once, in `move`: a set of ledger rows moves
-cost_totals (per agent, model, provider and user), cost_buckets (per UTC quarter hour) and the
-totals of the sessions they belong to, by + when they are written and by - when they are removed.
-Every write that adds or removes ledger rows goes through `add_costs`, `BulkWriter` or
-`remove_costs`, inside one Unit (one transaction), so the totals always equal the ledger."""
+The running totals (cost_totals per agent, model, provider and user; cost_buckets per quarter hour;
+each session's tokens and cost) are moved by one rule, `move_totals`: whatever set of ledger rows is
+added or removed, the same grouped aggregate of exactly those rows is added to or taken off every
+total, in the transaction that writes or deletes them. Adding a reply, recording a call, importing a
+million rows and cleaning up old ones all go through it, so the totals always equal the ledger."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+import queue
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal_column, select, update
-from sqlmodel import Session, col
+from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, literal_column, select, update
+from sqlmodel import Session
 
 from agentik_cli.store import dialect
 from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting
-from agentik_cli.store.unit import Unit
+from agentik_cli.store.sql import SUM_COLUMNS
 
-# the sums cost_totals and cost_buckets keep, in their column order
-SUM_COLUMNS = (
-    "calls",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_nd",
-    "unpriced_calls",
-    "estimated_calls",
-)
-# the sums a session keeps of its own calls
-SESSION_COLUMNS = ("input_tokens", "output_tokens", "cost_nd", "unpriced_calls")
+__all__ = ["SUM_COLUMNS", "TOTALS_KEY", "Removed", "Where", "move_totals"]
+
+COSTS: Any = Cost.__table__  # type: ignore[attr-defined]
+TOTALS: Any = CostTotal.__table__  # type: ignore[attr-defined]
+BUCKETS: Any = CostBucket.__table__  # type: ignore[attr-defined]
+SESSIONS: Any = ChatSession.__table__  # type: ignore[attr-defined]
+AGENTS: Any = Agent.__table__  # type: ignore[attr-defined]
+MESSAGES: Any = Message.__table__  # type: ignore[attr-defined]
+
+# the key of a cost_totals row
 TOTALS_KEY = ("agent_key", "model", "provider", "user_name")
+# a big IN list is split: SQLite takes at most 32,766 bound parameters a statement
+IDS_PER_STATEMENT = 5000
+
+Where = ColumnElement[bool]
 
 
 def quarter_hour(moment: datetime) -> datetime:
@@ -43,342 +48,354 @@ def quarter_hour(moment: datetime) -> datetime:
     return moment.replace(minute=moment.minute // 15 * 15, second=0, microsecond=0)
 
 
-def _row_sums(row: dict[str, Any]) -> tuple[int, ...]:
-    cost = row["total_cost_nd"]
-    return (
-        1,
-        row["input_tokens"],
-        row["output_tokens"],
-        row["cache_read_tokens"],
-        row["cache_write_tokens"],
-        cost or 0,
-        1 if cost is None else 0,
-        1 if row.get("estimated") else 0,
+def ledger_sums(sign: int = 1) -> list[Any]:
+    """The sums of the ledger rows in a query, in SUM_COLUMNS order, labelled by column, negated for a
+    removal."""
+    c = COSTS.c
+    sums = [
+        func.count(),
+        func.coalesce(func.sum(c.input_tokens), 0),
+        func.coalesce(func.sum(c.output_tokens), 0),
+        func.coalesce(func.sum(c.cache_read_tokens), 0),
+        func.coalesce(func.sum(c.cache_write_tokens), 0),
+        func.coalesce(func.sum(c.total_cost_nd), 0),
+        func.count().filter(c.total_cost_nd.is_(None)),
+        func.count().filter(c.estimated),
+    ]
+    return [(s if sign > 0 else -s).label(name) for s, name in zip(sums, SUM_COLUMNS, strict=True)]
+
+
+def move_totals(session: Session, where: Where, sign: int) -> None:
+    """THE rule for the running totals: add (sign 1) or take off (sign -1) the ledger rows matching
+    `where` to every total that holds them. Called after rows are inserted, or before they are
+    deleted, in the same transaction."""
+    c = COSTS.c
+    sums = ledger_sums(sign)
+
+    # the 0 inline: PostgreSQL takes two bound zeros (SELECT and GROUP BY) for different expressions
+    key = [func.coalesce(c.agent_id, literal_column("0")), c.model, c.provider, c.user_name]
+    rows = select(*key, func.max(c.agent_name), *sums).where(where).group_by(*key)
+    stmt = dialect.insert(session, TOTALS).from_select([*TOTALS_KEY, "agent_name", *SUM_COLUMNS], rows)
+    moved = {name: TOTALS.c[name] + stmt.excluded[name] for name in SUM_COLUMNS}
+    if sign > 0:  # the ledger reports under the name of the latest row (an agent renamed since keeps its rows)
+        moved["agent_name"] = stmt.excluded.agent_name
+    session.execute(stmt.on_conflict_do_update(index_elements=list(TOTALS_KEY), set_=moved))
+
+    start: Any = literal_column(dialect.quarter_hour_sql(session, '"timestamp"'))
+    rows = select(start, *sums).where(where).group_by(start)
+    stmt = dialect.insert(session, BUCKETS).from_select(["start", *SUM_COLUMNS], rows)
+    moved = {name: BUCKETS.c[name] + stmt.excluded[name] for name in SUM_COLUMNS}
+    session.execute(stmt.on_conflict_do_update(index_elements=["start"], set_=moved))
+
+    # a session's tokens and cost are its rows of the ledger (a removed session's rows have none)
+    by_session = (
+        select(c.session_id, *sums).where(where, c.session_id.is_not(None)).group_by(c.session_id).subquery("moved")
+    )
+    s = SESSIONS.c
+    session.execute(
+        update(SESSIONS)
+        .where(s.id == by_session.c.session_id)
+        .values(
+            input_tokens=s.input_tokens + by_session.c.input_tokens,
+            output_tokens=s.output_tokens + by_session.c.output_tokens,
+            cost_nd=s.cost_nd + by_session.c.cost_nd,
+            unpriced_calls=s.unpriced_calls + by_session.c.unpriced_calls,
+        )
     )
 
 
-@dataclass
-class Movement:
-    """What a set of ledger rows adds to (or, negated, takes from) each running total."""
-
-    totals: dict[tuple[Any, ...], dict[str, Any]]
-    buckets: dict[datetime, dict[str, Any]]
-    sessions: dict[int, dict[str, int]]
-
-    @classmethod
-    def of_rows(cls, rows: Iterable[dict[str, Any]]) -> Movement:
-        """Summed in Python, for rows about to be written."""
-        moved = cls({}, {}, {})
-        for row in rows:
-            sums = _row_sums(row)
-            key = (row["agent_id"] or 0, row["model"], row["provider"], row["user_name"])
-            total = moved.totals.get(key)
-            if total is None:
-                total = moved.totals[key] = dict(zip(TOTALS_KEY, key, strict=True))
-                total["agent_name"] = row["agent_name"]
-                total.update(dict.fromkeys(SUM_COLUMNS, 0))
-            start = quarter_hour(row["timestamp"])
-            bucket = moved.buckets.get(start)
-            if bucket is None:
-                bucket = moved.buckets[start] = {"start": start, **dict.fromkeys(SUM_COLUMNS, 0)}
-            for column, value in zip(SUM_COLUMNS, sums, strict=True):
-                total[column] += value
-                bucket[column] += value
-            if row.get("session_id") is not None:
-                moved.sessions.setdefault(row["session_id"], dict.fromkeys(SESSION_COLUMNS, 0))
-                for column in SESSION_COLUMNS:
-                    moved.sessions[row["session_id"]][column] += (
-                        row["total_cost_nd"] or 0
-                        if column == "cost_nd"
-                        else (1 if row["total_cost_nd"] is None else 0)
-                        if column == "unpriced_calls"
-                        else row[column]
-                    )
-        return moved
-
-    @classmethod
-    def of_ledger(cls, session: Session, where: Any) -> Movement:
-        """Summed by SQL over the ledger rows that `where` selects, for rows about to be removed or
-        written already (a bulk insert): grouped aggregates, never the rows themselves."""
-        c: Any = Cost
-        moved = cls({}, {}, {})
-        sums = [
-            func.count(),
-            func.coalesce(func.sum(c.input_tokens), 0),
-            func.coalesce(func.sum(c.output_tokens), 0),
-            func.coalesce(func.sum(c.cache_read_tokens), 0),
-            func.coalesce(func.sum(c.cache_write_tokens), 0),
-            func.coalesce(func.sum(c.total_cost_nd), 0),
-            func.count().filter(c.total_cost_nd.is_(None)),
-            func.count().filter(c.estimated),
-        ]
-        # the 0 inline: PostgreSQL takes two bound zeros (SELECT and GROUP BY) for different expressions
-        agent_key = func.coalesce(c.agent_id, literal_column("0"))
-        keys = (agent_key, c.model, c.provider, c.user_name)
-        for row in session.execute(select(*keys, func.max(c.agent_name), *sums).where(where).group_by(*keys)):
-            total = dict(zip(TOTALS_KEY, row[:4], strict=True))
-            total["agent_name"] = row[4]
-            total.update(zip(SUM_COLUMNS, (int(v) for v in row[5:]), strict=True))
-            moved.totals[tuple(row[:4])] = total
-        quarter = literal_column(dialect.quarter_hour_sql(session), type_=CostBucket.__table__.c.start.type)  # type: ignore[attr-defined]
-        for row in session.execute(select(quarter, *sums).where(where).group_by(quarter)):
-            start = row[0].replace(tzinfo=UTC) if row[0].tzinfo is None else row[0].astimezone(UTC)
-            moved.buckets[start] = {"start": start, **dict(zip(SUM_COLUMNS, (int(v) for v in row[1:]), strict=True))}
-        for row in session.execute(
-            select(c.session_id, *(sums[i] for i in (1, 2, 5, 6)))
-            .where(where, c.session_id.is_not(None))
-            .group_by(c.session_id)
-        ):
-            moved.sessions[int(row[0])] = dict(zip(SESSION_COLUMNS, (int(v) for v in row[1:]), strict=True))
-        return moved
-
-    def negated(self) -> Movement:
-        def neg(sums: dict[str, Any], columns: tuple[str, ...]) -> dict[str, Any]:
-            return {k: (-v if k in columns else v) for k, v in sums.items()}
-
-        return Movement(
-            {k: neg(v, SUM_COLUMNS) for k, v in self.totals.items()},
-            {k: neg(v, SUM_COLUMNS) for k, v in self.buckets.items()},
-            {k: neg(v, SESSION_COLUMNS) for k, v in self.sessions.items()},
-        )
+def lock_ledger(session: Session) -> None:
+    """Keep other writers off the ledger until this transaction ends, so that a count, the totals
+    moved and the rows written or deleted are the same rows. On SQLite every write transaction
+    already holds the database's write lock (BEGIN IMMEDIATE); on PostgreSQL the table lock lets
+    readers on and makes other writers of cost rows wait."""
+    if dialect.is_postgres(session):
+        session.connection().exec_driver_sql("LOCK TABLE costs IN SHARE ROW EXCLUSIVE MODE")
 
 
-def move(session: Session, moved: Movement) -> None:
-    """The one rule for the running totals: add a Movement to cost_totals, cost_buckets and the
-    sessions' totals (upserts and in-place additions, so concurrent writers never lose an update)."""
-    dialect.upsert(
-        session, CostTotal, list(moved.totals.values()), TOTALS_KEY, add=SUM_COLUMNS, replace=("agent_name",)
-    )
-    dialect.upsert(session, CostBucket, list(moved.buckets.values()), ("start",), add=SUM_COLUMNS)
-    for session_id, sums in moved.sessions.items():
-        session.execute(
-            update(ChatSession)
-            .where(col(ChatSession.id) == session_id)
-            .values({column: getattr(ChatSession, column) + sums[column] for column in SESSION_COLUMNS})
-        )
+# ---- adding ----
 
 
-def add_costs(unit: Unit, rows: list[dict[str, Any]]) -> list[int]:
-    """Write ledger rows and move every running total by them. Returns their ids."""
+def add_costs(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ledger rows and move every total by them. Returns their ids, in order."""
     if not rows:
         return []
-    session = unit.session
-    ids = [session.execute(insert(Cost).values(**row).returning(col(Cost.id))).scalar_one() for row in rows]
-    move(session, Movement.of_rows(rows))
+    ids = list(session.execute(insert(COSTS).returning(COSTS.c.id, sort_by_parameter_order=True), rows).scalars())
+    for first in range(0, len(ids), IDS_PER_STATEMENT):
+        move_totals(session, COSTS.c.id.in_(ids[first : first + IDS_PER_STATEMENT]), 1)
     return ids
 
 
+def import_costs(
+    session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
+) -> int:
+    """Many ledger rows at once (an import), every total moved by the rows written. The ledger is
+    locked first, so the rows after the highest id are this import's alone. Every row has the same
+    keys; the rows' dicts may be changed in place. Returns how many rows were written."""
+    lock_ledger(session)
+    after = session.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
+    if dialect.is_postgres(session):
+        count = _copy_all(session, batches, after_batch)
+        if count:  # summed by the server, in one pass over the rows just copied
+            move_totals(session, COSTS.c.id > after, 1)
+        return count
+
+    def written(first: int, last: int) -> None:
+        # SQLite sorts to group: batch by batch (a few thousand rows, in the writer's idle time) is
+        # cheaper than a million rows at the end
+        move_totals(session, and_(COSTS.c.id > first, COSTS.c.id <= last), 1)
+
+    return _insert_all(session, batches, after_batch, after, written)
+
+
+def _insert_all(
+    session: Session,
+    batches: Iterable[list[dict[str, Any]]],
+    after_batch: Callable[[], None] | None,
+    after: int,
+    written: Callable[[int, int], None],
+) -> int:
+    """SQLite: the rows go in as multi-row INSERTs (one statement for hundreds of rows costs a
+    third less than a statement a row), run by a thread of their own while this one reads, checks
+    and lays out the next rows: sqlite3 lets go of the GIL while SQLite works, so the two overlap on
+    two cores. All the Python is done here, so that the writer needs the GIL only to bind. The thread
+    uses the unit's connection, and only it does while it runs; the unit waits for it before it
+    commits or rolls back. `written(first, last)` is called by the writer after each batch with the
+    ids it took (ids above `first`, up to `last`: the unit holds SQLite's write lock, so they are
+    this import's)."""
+    driver: Any = session.connection().connection.driver_connection
+    try:
+        limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    except AttributeError:  # Python < 3.11: SQLite's smallest default
+        limit = 999
+    work: queue.Queue[list[tuple[str, list[Any]]] | None] = queue.Queue(maxsize=4)
+    failed: list[BaseException] = []
+
+    def writer() -> None:
+        cursor = driver.cursor()
+        last = after
+        try:
+            while (statements := work.get()) is not None:
+                if failed:
+                    continue  # take what is still sent, so that the reader never waits on a full queue
+                try:
+                    for sql, params in statements:
+                        cursor.execute(sql, params)
+                    first, last = last, cursor.lastrowid
+                    written(first, last)
+                except BaseException as exc:
+                    failed.append(exc)
+        finally:
+            cursor.close()
+
+    thread = threading.Thread(target=writer, name="agentik-import", daemon=True)
+    # the writer needs the GIL back after each statement: within a millisecond, not the default 5
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.001)
+    thread.start()
+    count = 0
+    texts: dict[tuple[tuple[str, ...], int], str] = {}
+    try:
+        for batch in batches:
+            if failed:
+                break
+            if batch:
+                work.put(_statements(batch, texts, limit))
+                count += len(batch)
+            if after_batch is not None:
+                after_batch()
+    finally:
+        work.put(None)
+        _join(thread)
+        sys.setswitchinterval(switch)
+    if failed:
+        raise failed[0]
+    return count
+
+
+def _join(thread: threading.Thread) -> None:
+    """Wait for the writer to finish even through Ctrl-C: the unit must not roll back (or commit)
+    while the thread still writes on its connection. The interruption is raised afterwards."""
+    interrupted = False
+    while thread.is_alive():
+        try:
+            thread.join()
+        except KeyboardInterrupt:
+            interrupted = True
+    if interrupted:
+        raise KeyboardInterrupt
+
+
+def _statements(rows: list[dict[str, Any]], texts: dict[Any, str], limit: int) -> list[tuple[str, list[Any]]]:
+    """The INSERTs of a batch of rows, each with its parameters in one flat list."""
+    keys = tuple(rows[0])
+    take = itemgetter(*keys)
+    per_statement = max(1, min(1000, limit // len(keys)))
+    statements = []
+    for first in range(0, len(rows), per_statement):
+        chunk = rows[first : first + per_statement]
+        params: list[Any] = []
+        extend = params.extend
+        for row in chunk:
+            # SQLAlchemy's text form of a datetime on SQLite: the UTC wall time to the microsecond
+            row["timestamp"] = row["timestamp"].replace(tzinfo=None).isoformat(" ", "microseconds")
+            extend(take(row) if len(keys) > 1 else (take(row),))
+        sql = texts.get((keys, len(chunk)))
+        if sql is None:
+            one = "(" + ", ".join("?" * len(keys)) + ")"
+            sql = texts[(keys, len(chunk))] = (
+                f"INSERT INTO costs ({', '.join(keys)}) VALUES {', '.join([one] * len(chunk))}"
+            )
+        statements.append((sql, params))
+    return statements
+
+
+def _copy_all(session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None) -> int:
+    """PostgreSQL: one COPY ... FROM STDIN through psycopg 3, in the unit's own transaction. The data
+    is sent by psycopg's own writer thread while this one reads the next rows, and the server stores
+    them meanwhile in its own process."""
+    from psycopg.copy import QueuedLibpqWriter
+
+    driver: Any = session.connection().connection.driver_connection
+    count = 0
+    with driver.cursor() as cursor, ExitStack() as stack:
+        write_row: Any = None
+        for batch in batches:
+            if batch:
+                if write_row is None:  # the columns are the first row's
+                    keys = list(batch[0])
+                    take = itemgetter(*keys)
+                    columns = ", ".join(f'"{key}"' for key in keys)
+                    copy = cursor.copy(f"COPY costs ({columns}) FROM STDIN", writer=QueuedLibpqWriter(cursor))
+                    write_row = stack.enter_context(copy).write_row
+                for row in batch:
+                    write_row(take(row))
+                count += len(batch)
+            if after_batch is not None:
+                after_batch()
+    return count
+
+
+# ---- removing ----
+
+
 @dataclass(frozen=True)
-class Removal:
+class Removed:
     rows: int
     cost_nd: int
     unpriced_calls: int
 
 
-def count_costs(session: Session, cutoff: datetime) -> Removal:
-    c: Any = Cost
+def count_costs(session: Session, where: Where) -> Removed:
+    """How many ledger rows match, their priced cost and their unpriced calls."""
+    c = COSTS.c
     rows, cost_nd, unpriced = session.execute(
         select(
             func.count(), func.coalesce(func.sum(c.total_cost_nd), 0), func.count().filter(c.total_cost_nd.is_(None))
-        ).where(c.timestamp < cutoff)
+        ).where(where)
     ).one()
-    return Removal(int(rows), int(cost_nd), int(unpriced))
+    return Removed(int(rows), int(cost_nd), int(unpriced))
 
 
-def remove_costs_before(unit: Unit, cutoff: datetime) -> Removal:
-    """Remove the ledger rows older than `cutoff`, taking their sums off every running total first.
-    The count is taken in the same transaction as the removal (on PostgreSQL the rows are locked), so
-    it is what was removed, whatever other writers do meanwhile."""
-    session = unit.session
-    if dialect.is_postgres(session):
-        session.execute(select(col(Cost.id)).where(col(Cost.timestamp) < cutoff).with_for_update())
-    counted = count_costs(session, cutoff)
-    if counted.rows:
-        move(session, Movement.of_ledger(session, col(Cost.timestamp) < cutoff).negated())
-        session.execute(delete(Cost).where(col(Cost.timestamp) < cutoff))
-        # quarter hours now empty are dropped, so that the buckets hold what the ledger holds
-        session.execute(delete(CostBucket).where(col(CostBucket.calls) == 0))
-    return counted
+def remove_costs(session: Session, where: Where) -> Removed:
+    """Delete the ledger rows matching `where`, every total moved down by them first. The count, the
+    totals and the delete see the same rows (the ledger is locked)."""
+    lock_ledger(session)
+    removed = count_costs(session, where)
+    if removed.rows:
+        move_totals(session, where, -1)
+        session.execute(delete(COSTS).where(where))
+        # a quarter hour with nothing left in it is no bucket at all
+        session.execute(delete(BUCKETS).where(BUCKETS.c.calls == 0))
+    return removed
 
 
-# ---- bulk writes (an import) ----
+def older_than(cutoff: datetime) -> Where:
+    return COSTS.c.timestamp < cutoff
 
 
-class BulkWriter:
-    """Many ledger rows in one Unit (an import). SQLite: one executemany a batch, the totals summed
-    once by SQL over the rows written, at `finish` (summing in Python costs a fifth of the import).
-    PostgreSQL: COPY a batch at a time, the totals summed in Python a batch at a time."""
-
-    def __init__(self, unit: Unit) -> None:
-        self.session = unit.session
-        self.postgres = dialect.is_postgres(self.session)
-        self.after = 0
-        if not self.postgres:
-            self.after = self.session.execute(select(func.coalesce(func.max(col(Cost.id)), 0))).scalar_one()
-        self.columns = [column.name for column in Cost.__table__.columns if column.name != "id"]  # type: ignore[attr-defined]
-
-    def add(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        if self.postgres:
-            move(self.session, Movement.of_rows(rows))
-            _copy(self.session, self.columns, rows)
-            return
-        # keys that no row of the batch sets are left to their NULL default
-        used = [key for key in rows[0] if any(row[key] is not None for row in rows)]
-        if len(used) < len(rows[0]):
-            rows = [{key: row[key] for key in used} for row in rows]
-        _executemany(self.session, Cost.__table__, used, rows)  # type: ignore[attr-defined]
-
-    def finish(self) -> None:
-        if not self.postgres:
-            move(self.session, Movement.of_ledger(self.session, col(Cost.id) > self.after))
+# ---- messages and sessions ----
 
 
-def _copy(session: Session, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    """COPY rows into costs (PostgreSQL): several times faster than INSERT for an import."""
-    cursor: Any = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
-    names = ", ".join(columns)
-    with cursor.copy(f"COPY costs ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row.get(name, False if name == "estimated" else None) for name in columns])
-
-
-def _executemany(session: Session, table: Any, keys: list[str], rows: list[dict[str, Any]]) -> None:
-    """An INSERT compiled by SQLAlchemy from the table, executed for many rows through the same
-    connection with each column's own bind processor: what Core's executemany does, less its
-    per-row bookkeeping (a third of the time of an import)."""
-    conn = session.connection()
-    sql_dialect = conn.dialect
-    statement = insert(table).compile(dialect=sql_dialect, column_keys=keys)
-    names = statement.positiontup
-    if not names:  # a named paramstyle: let Core do it
-        conn.execute(insert(table), rows)
-        return
-    processors = [
-        (i, p)
-        for i, name in enumerate(names)
-        if (p := table.c[name].type._cached_bind_processor(sql_dialect)) is not None
-    ]
-    take = itemgetter(*names)
-    params: list[Any] = []
-    append = params.append
-    for row in rows:
-        values = list(take(row)) if len(names) > 1 else [row[names[0]]]
-        for i, process in processors:
-            values[i] = process(values[i])
-        append(tuple(values))
-    conn.exec_driver_sql(str(statement), params)
-
-
-# ---- the conversation log ----
-
-
-def open_session(unit: Unit, *, agent_id: int, title: str, channel: str) -> int:
-    session_id = unit.session.execute(
-        insert(ChatSession)
+def open_session(session: Session, *, agent_id: int, title: str, channel: str, now: datetime) -> int:
+    """A new chat session, counted on its agent."""
+    sid = session.execute(
+        insert(SESSIONS)
         .values(
             agent_id=agent_id,
             title=title,
             channel=channel,
-            started_at=unit.now,
-            last_message_at=unit.now,
+            started_at=now,
+            last_message_at=now,
             message_count=0,
             input_tokens=0,
             output_tokens=0,
             cost_nd=0,
             unpriced_calls=0,
         )
-        .returning(col(ChatSession.id))
+        .returning(SESSIONS.c.id)
     ).scalar_one()
-    unit.session.execute(
-        update(Agent).where(col(Agent.id) == agent_id).values(stat_sessions=col(Agent.stat_sessions) + 1)
-    )
-    return int(session_id)
+    session.execute(update(AGENTS).where(AGENTS.c.id == agent_id).values(stat_sessions=AGENTS.c.stat_sessions + 1))
+    return int(sid)
 
 
-def add_message(
-    unit: Unit,
-    *,
-    agent_id: int,
-    session_id: int,
-    role: str,
-    content: str,
-    channel: str,
-    timestamp: datetime,
-    user_name: str,
-    **fields: Any,
-) -> int:
-    """A message, counted on its session and its agent."""
-    session = unit.session
-    values = {
-        "attachments": [],
-        "skills_used": [],
-        "interrupted": False,
-        **fields,
-    }
-    message_id = session.execute(
-        insert(Message)
-        .values(
-            agent_id=agent_id,
-            session_id=session_id,
-            channel=channel,
-            role=role,
-            content=content,
-            timestamp=timestamp,
-            user_name=user_name,
-            **values,
-        )
-        .returning(col(Message.id))
-    ).scalar_one()
-    session.execute(
-        update(ChatSession)
-        .where(col(ChatSession.id) == session_id)
-        .values(message_count=col(ChatSession.message_count) + 1, last_message_at=timestamp)
-    )
-    agent_values: dict[str, Any] = {"stat_messages": col(Agent.stat_messages) + 1, "last_active_at": timestamp}
-    if fields.get("response_ms") is not None:
-        agent_values["stat_response_ms"] = col(Agent.stat_response_ms) + fields["response_ms"]
-        agent_values["stat_responses"] = col(Agent.stat_responses) + 1
-    session.execute(update(Agent).where(col(Agent.id) == agent_id).values(agent_values))
+def session_exists(session: Session, session_id: int) -> bool:
+    """Whether the session is there, locked until the transaction ends (on PostgreSQL; SQLite's
+    write transaction holds the whole file), so that a removal cannot slip in before a write."""
+    query = select(literal(1)).where(SESSIONS.c.id == session_id).with_for_update()
+    return session.execute(query).first() is not None
+
+
+def add_message(session: Session, values: dict[str, Any]) -> int:
+    """A message, counted on its session and agent (a reply's response time too)."""
+    row = {"attachments": [], "skills_used": [], "interrupted": False, **values}
+    message_id = session.execute(insert(MESSAGES).values(**row).returning(MESSAGES.c.id)).scalar_one()
+    count_message(session, row["agent_id"], row["session_id"], row["timestamp"], row.get("response_ms"))
     return int(message_id)
 
 
-def uncount_session(unit: Unit, agent_id: int, *, messages: int, response_ms: int, responses: int) -> None:
+def count_message(
+    session: Session, agent_id: int, session_id: int, now: datetime, response_ms: int | None = None
+) -> None:
+    session.execute(
+        update(SESSIONS)
+        .where(SESSIONS.c.id == session_id)
+        .values(message_count=SESSIONS.c.message_count + 1, last_message_at=now)
+    )
+    a = AGENTS.c
+    counts: dict[str, Any] = {"stat_messages": a.stat_messages + 1, "last_active_at": now}
+    if response_ms is not None:
+        counts.update(stat_response_ms=a.stat_response_ms + response_ms, stat_responses=a.stat_responses + 1)
+    session.execute(update(AGENTS).where(a.id == agent_id).values(**counts))
+
+
+def uncount_session(session: Session, agent_id: int, *, messages: int, response_ms: int, responses: int) -> None:
     """A removed session's part of its agent's counters (what open_session and add_message added):
     the counters follow what exists. Its cost rows stay, and so do the totals they moved."""
-    unit.session.execute(
-        update(Agent)
-        .where(col(Agent.id) == agent_id)
+    a = AGENTS.c
+    session.execute(
+        update(AGENTS)
+        .where(a.id == agent_id)
         .values(
-            stat_sessions=col(Agent.stat_sessions) - 1,
-            stat_messages=col(Agent.stat_messages) - messages,
-            stat_response_ms=col(Agent.stat_response_ms) - response_ms,
-            stat_responses=col(Agent.stat_responses) - responses,
+            stat_sessions=a.stat_sessions - 1,
+            stat_messages=a.stat_messages - messages,
+            stat_response_ms=a.stat_response_ms - response_ms,
+            stat_responses=a.stat_responses - responses,
         )
     )
 
 
-def session_exists(unit: Unit, session_id: int) -> bool:
-    """Whether the session is there, locked until the unit ends (on PostgreSQL; SQLite's write
-    transaction holds the whole file), so that a removal cannot slip in before the write."""
-    found = unit.session.execute(
-        select(col(ChatSession.id)).where(col(ChatSession.id) == session_id).with_for_update()
-    ).first()
-    return found is not None
+def set_message_error(session: Session, message_id: int, error: str) -> None:
+    session.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(error=error))
 
 
-def mark_failed(unit: Unit, message_id: int, error: str) -> None:
-    unit.session.execute(update(Message).where(col(Message.id) == message_id).values(error=error))
+# ---- the journal's bookkeeping ----
 
 
-# ---- settings the ledger keeps ----
+def read_setting(session: Session, key: str) -> str | None:
+    found = session.get(Setting, key)
+    return found.value if found is not None else None
 
 
-def get_setting(unit: Unit, key: str) -> Any:
-    found = unit.session.get(Setting, key)
-    return json.loads(found.value) if found is not None else None
-
-
-def put_setting(unit: Unit, key: str, value: Any) -> None:
-    unit.session.merge(Setting(key=key, value=json.dumps(value)))
+def write_setting(session: Session, key: str, value: str) -> None:
+    session.merge(Setting(key=key, value=value))

@@ -522,9 +522,7 @@ def m0005_team_store(conn: Connection) -> None:
             "GROUP BY coalesce(agent_id, 0), model, provider, user_name"
         )
     )
-    conn.execute(
-        text("UPDATE settings SET key = :key WHERE key = 'default_agent'"), {"key": f"default_agent:{user}"}
-    )
+    conn.execute(text("UPDATE settings SET key = :key WHERE key = 'default_agent'"), {"key": f"default_agent:{user}"})
 
 
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {

@@ -10,12 +10,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, literal, select, text
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlmodel import Session, col
 
 from agentik_cli.store.ledger import SUM_COLUMNS
 from agentik_cli.store.models import Agent, Cost, CostBucket, CostTotal
 
 NO_AGENT = "(no agent)"
+
+
+def _sqlite_from_hint(compiler: Any, table: Any, text: str | None) -> str | None:
+    return text
+
+
+# SQLAlchemy's SQLite compiler drops FROM hints (get_from_hint_text returns None for every table),
+# so `with_hint(..., "INDEXED BY ...", "sqlite")` rendered nothing and the windowed reports walked
+# the whole ledger in GROUP BY order: SQLite takes `table INDEXED BY index` as MySQL takes its hints.
+SQLiteCompiler.get_from_hint_text = _sqlite_from_hint  # type: ignore[method-assign,assignment]
 
 
 @dataclass(frozen=True)
@@ -97,7 +108,11 @@ def breakdown(
     if since is not None:
         # left to itself, SQLite walks the whole ledger in GROUP BY order (ix_costs_by_model)
         # instead of the time range
-        query = query.where(source.timestamp >= since).with_hint(source, "INDEXED BY ix_costs_by_timestamp", "sqlite")
+        query = query.where(source.timestamp >= since).with_hint(
+            Cost.__table__,  # type: ignore[attr-defined]
+            "INDEXED BY ix_costs_by_timestamp",
+            "sqlite",
+        )
     if until is not None:
         query = query.where(source.timestamp < until)
     if by == "agent":

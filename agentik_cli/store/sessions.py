@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlmodel import Session, col
 
-from agentik_cli.store import ledger
 from agentik_cli.store.models import Agent, ChatSession, Cost, Message
 from agentik_cli.store.unit import Unit
 
@@ -301,8 +300,8 @@ def remove(unit: Unit, session_id: int) -> Removed | None:
         )
     ).one()
     session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
-    ledger.uncount_session(
-        unit, row.agent_id, messages=row.message_count, response_ms=int(response_ms), responses=int(responses)
+    unit.uncount_session(
+        row.agent_id, messages=row.message_count, response_ms=int(response_ms), responses=int(responses)
     )
     assert row.id is not None
     return Removed(row.id, row.title, row.agent_id, row.message_count)

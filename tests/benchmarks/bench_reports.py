@@ -117,11 +117,8 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int) -> None:
             )
             costs.append(entry.row())
         with store.write() as unit:
-            session = unit.session
-            session.execute(insert(Message), messages)
-            writer = ledger.BulkWriter(session)
-            writer.add(costs)
-            writer.finish()
+            unit.session.execute(insert(Message), messages)
+            unit.import_costs([costs])
     reset_stores()
 
 
@@ -141,6 +138,8 @@ def plans(db: Path) -> None:
         "costs by-model --since": "SELECT model, provider, sum(total_cost_nd) FROM costs "
         "INDEXED BY ix_costs_by_timestamp WHERE timestamp >= "
         "'2026-11-01' GROUP BY model, provider",
+        "costs by-user --since": "SELECT user_name, sum(total_cost_nd) FROM costs INDEXED BY ix_costs_by_timestamp "
+        "WHERE timestamp >= '2026-11-01' GROUP BY user_name",
         "costs list": "SELECT * FROM costs ORDER BY timestamp DESC, id DESC LIMIT 50",
         "sessions list": "SELECT * FROM sessions JOIN agents ON agents.id = sessions.agent_id "
         "ORDER BY last_message_at DESC, sessions.id DESC LIMIT 20",
@@ -213,6 +212,8 @@ def main() -> None:
         "sessions search token (in most messages)": ["sessions", "search", "token", "--json"],
         "costs by-agent": ["costs", "by-agent", "--json"],
         "costs by-model --since 7d": ["costs", "by-model", "--since", "7d", "--json"],
+        "costs by-user": ["costs", "by-user", "--json"],
+        "costs by-user --since 7d": ["costs", "by-user", "--since", "7d", "--json"],
         "costs history --days 30 --agent agent-001": [
             "costs",
             "history",
