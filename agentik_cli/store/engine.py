@@ -65,7 +65,10 @@ def _check_url(url: str) -> None:
                 hint="pip install 'agentik[postgres]'",
             )
         return
-    raise UsageError(f"agentik cannot use a '{scheme}' database", hint="give a SQLite file path, or a sqlite:/// URL")
+    raise UsageError(
+        f"agentik cannot use a '{scheme}' database",
+        hint="give a SQLite file path, a sqlite:/// URL, or a postgresql+psycopg:// URL",
+    )
 
 
 def sqlite_path(url: str) -> Path | None:
