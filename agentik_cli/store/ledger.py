@@ -8,10 +8,7 @@ million rows and cleaning up old ones all go through it, so the totals always eq
 
 from __future__ import annotations
 
-import queue
 import sqlite3
-import sys
-import threading
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -19,7 +16,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, func, insert, literal, literal_column, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, select, update
 from sqlmodel import Session
 
 from agentik_cli.store import dialect
@@ -129,101 +126,44 @@ def add_costs(session: Session, rows: list[dict[str, Any]]) -> list[int]:
 def import_costs(
     session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
 ) -> int:
-    """Many ledger rows at once (an import), every total moved by the rows written. The ledger is
-    locked first, so the rows after the highest id are this import's alone. Every row has the same
-    keys; the rows' dicts may be changed in place. Returns how many rows were written."""
+    """Many ledger rows at once (an import), every total moved once at the end by the rows written,
+    summed by the database in one pass. The ledger is locked first, so the rows after the highest id
+    are this import's alone. Every row has the same keys; the rows' dicts may be changed in place.
+    Returns how many rows were written."""
     lock_ledger(session)
     after = session.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
-    if dialect.is_postgres(session):
-        count = _copy_all(session, batches, after_batch)
-        if count:  # summed by the server, in one pass over the rows just copied
-            move_totals(session, COSTS.c.id > after, 1)
-        return count
-
-    def written(first: int, last: int) -> None:
-        # SQLite sorts to group: batch by batch (a few thousand rows, in the writer's idle time) is
-        # cheaper than a million rows at the end
-        move_totals(session, and_(COSTS.c.id > first, COSTS.c.id <= last), 1)
-
-    return _insert_all(session, batches, after_batch, after, written)
+    write = _copy_all if dialect.is_postgres(session) else _insert_all
+    count = write(session, batches, after_batch)
+    if count:
+        move_totals(session, COSTS.c.id > after, 1)
+    return count
 
 
 def _insert_all(
-    session: Session,
-    batches: Iterable[list[dict[str, Any]]],
-    after_batch: Callable[[], None] | None,
-    after: int,
-    written: Callable[[int, int], None],
+    session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None
 ) -> int:
-    """SQLite: the rows go in as multi-row INSERTs (one statement for hundreds of rows costs a
-    third less than a statement a row), run by a thread of their own while this one reads, checks
-    and lays out the next rows: sqlite3 lets go of the GIL while SQLite works, so the two overlap on
-    two cores. All the Python is done here, so that the writer needs the GIL only to bind. The thread
-    uses the unit's connection, and only it does while it runs; the unit waits for it before it
-    commits or rolls back. `written(first, last)` is called by the writer after each batch with the
-    ids it took (ids above `first`, up to `last`: the unit holds SQLite's write lock, so they are
-    this import's)."""
+    """SQLite: the rows go in as multi-row INSERTs through the driver (one statement for hundreds
+    of rows costs a third less than Core's executemany of a statement a row). A writer thread was
+    tried: it gains only with a core to spare and loses under load, as the GIL goes back and forth."""
     driver: Any = session.connection().connection.driver_connection
     try:
         limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     except AttributeError:  # Python < 3.11: SQLite's smallest default
         limit = 999
-    work: queue.Queue[list[tuple[str, list[Any]]] | None] = queue.Queue(maxsize=4)
-    failed: list[BaseException] = []
-
-    def writer() -> None:
-        cursor = driver.cursor()
-        last = after
-        try:
-            while (statements := work.get()) is not None:
-                if failed:
-                    continue  # take what is still sent, so that the reader never waits on a full queue
-                try:
-                    for sql, params in statements:
-                        cursor.execute(sql, params)
-                    first, last = last, cursor.lastrowid
-                    written(first, last)
-                except BaseException as exc:
-                    failed.append(exc)
-        finally:
-            cursor.close()
-
-    thread = threading.Thread(target=writer, name="agentik-import", daemon=True)
-    # the writer needs the GIL back after each statement: within a millisecond, not the default 5
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(0.001)
-    thread.start()
-    count = 0
+    cursor = driver.cursor()
     texts: dict[tuple[tuple[str, ...], int], str] = {}
+    count = 0
     try:
         for batch in batches:
-            if failed:
-                break
             if batch:
-                work.put(_statements(batch, texts, limit))
+                for sql, params in _statements(batch, texts, limit):
+                    cursor.execute(sql, params)
                 count += len(batch)
             if after_batch is not None:
                 after_batch()
     finally:
-        work.put(None)
-        _join(thread)
-        sys.setswitchinterval(switch)
-    if failed:
-        raise failed[0]
+        cursor.close()
     return count
-
-
-def _join(thread: threading.Thread) -> None:
-    """Wait for the writer to finish even through Ctrl-C: the unit must not roll back (or commit)
-    while the thread still writes on its connection. The interruption is raised afterwards."""
-    interrupted = False
-    while thread.is_alive():
-        try:
-            thread.join()
-        except KeyboardInterrupt:
-            interrupted = True
-    if interrupted:
-        raise KeyboardInterrupt
 
 
 def _statements(rows: list[dict[str, Any]], texts: dict[Any, str], limit: int) -> list[tuple[str, list[Any]]]:
