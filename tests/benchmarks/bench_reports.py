@@ -1,11 +1,18 @@
-"""Reports at a million rows (issue 4).
+"""Reports at a million rows (issues 4 and 9).
 
-    python tests/benchmarks/bench_reports.py [--rows 1000000] [--runs 7]
+    python tests/benchmarks/bench_reports.py [--rows 1000000] [--runs 7] [--postgres] [--skip-import]
 
 Builds, through the store's own tables and write path, a database of ROWS cost rows and ROWS
 messages over 100 agents, 10,000 sessions and 365 days, and one of 1,000 of each; times the reports
 on both (median of RUNS runs of the real command); imports a ROWS-line JSONL file and reports rows a
-second and peak memory; prints the query plan of each report."""
+second and peak memory; prints the query plan of each report.
+
+With --postgres, the same two databases are also built in PostgreSQL (the same build, AGENTIK_DB
+naming each; the ledger goes in with COPY), VACUUM ANALYZEd (a fresh bulk load has no statistics),
+and the same commands are timed with AGENTIK_DB naming each: a second table, then the plans
+(EXPLAIN ANALYZE) of the same queries on the large one. The server: AGENTIK_BENCH_PG_URL when given
+(two new databases are made beside the one it names), else a throwaway server
+of its own (tests/pgserver.py, as bench_import.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +29,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -33,9 +42,14 @@ VOCABULARY = (
 RARE = "kettle"  # the search word: in about 1 message in 1,000
 
 
-def build(home: Path, rows: int, agents: int, sessions: int, days: int) -> None:
-    """Fill a database through the store (same tables, same aggregate upkeep as the app)."""
+def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str | None = None) -> None:
+    """Fill a database through the store (same tables, same aggregate upkeep as the app): the SQLite
+    one in `home`, or the PostgreSQL one `url` names."""
     os.environ["AGENTIK_HOME"] = str(home)
+    if url is None:
+        os.environ.pop("AGENTIK_DB", None)
+    else:
+        os.environ["AGENTIK_DB"] = url
     from sqlalchemy import insert
 
     from agentik_cli.config import store as get_store
@@ -120,10 +134,15 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int) -> None:
             unit.session.execute(insert(Message), messages)
             unit.import_costs([costs])
     reset_stores()
+    os.environ.pop("AGENTIK_DB", None)
 
 
 def median_ms(args: list[str], home: Path, runs: int) -> float:
     return timed([*AGENTIK, *args], {"AGENTIK_HOME": str(home)}, runs=runs) * 1000
+
+
+def pg_median_ms(args: list[str], url: str, home: Path, runs: int) -> float:
+    return timed([*AGENTIK, *args], {"AGENTIK_HOME": str(home), "AGENTIK_DB": url}, runs=runs) * 1000
 
 
 def plans(db: Path) -> None:
@@ -151,6 +170,114 @@ def plans(db: Path) -> None:
         for name, sql in queries.items():
             steps = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql)]
             print(f"  {name:<30} {' / '.join(steps)}")
+
+
+def pg_plans(url: str) -> None:
+    """The same queries as plans(), in PostgreSQL's words, run (EXPLAIN ANALYZE) on the large database."""
+    import psycopg
+
+    now = datetime.now(UTC)
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    week, day = now - timedelta(days=7), now - timedelta(days=1)
+    queries: dict[str, tuple[str, tuple[Any, ...]]] = {
+        "costs summary (today/month)": ("SELECT sum(cost_nd) FROM cost_buckets WHERE start >= %s", (month,)),
+        "costs summary (models)": (
+            "SELECT model, provider, sum(cost_nd) FROM cost_totals GROUP BY model, provider",
+            (),
+        ),
+        "costs history": (
+            "WITH periods (i, lo, hi) AS (VALUES (0, %s::timestamptz, %s::timestamptz)) SELECT p.i, sum(b.cost_nd) "
+            "FROM periods p JOIN cost_buckets b ON b.start >= p.lo AND b.start < p.hi GROUP BY p.i",
+            (day, now),
+        ),
+        "costs history --agent": (
+            "WITH periods (i, lo, hi) AS (VALUES (0, %s::timestamptz, %s::timestamptz)) SELECT p.i, "
+            "sum(c.total_cost_nd) FROM periods p JOIN costs c ON c.agent_id = 2 AND c.timestamp >= p.lo AND "
+            "c.timestamp < p.hi GROUP BY p.i",
+            (day, now),
+        ),
+        "costs by-agent": (
+            "SELECT coalesce(agents.name, t.agent_name), t.agent_key, sum(t.cost_nd) FROM cost_totals t "
+            "LEFT JOIN agents ON agents.id = t.agent_key GROUP BY t.agent_key, coalesce(agents.name, t.agent_name)",
+            (),
+        ),
+        "costs by-model --since": (
+            "SELECT model, provider, count(*), sum(total_cost_nd) FROM costs WHERE timestamp >= %s "
+            "GROUP BY model, provider",
+            (week,),
+        ),
+        "costs by-user": ("SELECT user_name, sum(cost_nd) FROM cost_totals GROUP BY user_name", ()),
+        "costs by-user --since": (
+            "SELECT user_name, count(*), sum(total_cost_nd) FROM costs WHERE timestamp >= %s GROUP BY user_name",
+            (week,),
+        ),
+        "costs list": ("SELECT * FROM costs ORDER BY timestamp DESC, id DESC LIMIT 50", ()),
+        "sessions list": (
+            "SELECT * FROM sessions JOIN agents ON agents.id = sessions.agent_id "
+            "ORDER BY last_message_at DESC, sessions.id DESC LIMIT 20",
+            (),
+        ),
+        "sessions list (estimated calls)": (
+            "SELECT session_id, count(*) FROM costs WHERE session_id IN (9990, 9991, 9992, 9993, 9994, 9995, 9996, "
+            "9997, 9998, 9999) AND estimated IS true GROUP BY session_id",
+            (),
+        ),
+        f"sessions search {RARE}": (
+            "SELECT id, ts_rank(search_vector, q) FROM messages, plainto_tsquery('simple', %s) AS q "
+            "WHERE search_vector @@ q ORDER BY id DESC LIMIT 2000",
+            (RARE,),
+        ),
+        "sessions search token": (
+            "SELECT id, ts_rank(search_vector, q) FROM messages, plainto_tsquery('simple', %s) AS q "
+            "WHERE search_vector @@ q ORDER BY id DESC LIMIT 2000",
+            ("token",),
+        ),
+        "sessions recent": ("SELECT * FROM messages ORDER BY timestamp DESC, id DESC LIMIT 20", ()),
+    }
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        for name, (sql, params) in queries.items():
+            lines = [row[0] for row in conn.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params)]
+            print(f"  {name}")
+            for line in lines:
+                print(f"      {line}")
+
+
+def pg_databases(rows: int) -> tuple[tuple[str, Path], tuple[str, Path]]:
+    """Two new PostgreSQL databases built as the SQLite ones (build(), AGENTIK_DB naming each), then
+    VACUUM ANALYZEd: a fresh bulk load has no statistics. (Not `db copy` from the SQLite ones: it
+    moves the sessions' totals with per-session subqueries planned before the copied tables have
+    statistics, 35 s at 20,000 rows.)"""
+    import psycopg
+
+    from tests import pgserver
+    from tests.benchmarks.bench_import import _with_database
+
+    base_url = os.environ.get("AGENTIK_BENCH_PG_URL")
+    if base_url is None:
+        pgserver.start()
+        base_url = pgserver.url("postgres")
+    plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+    made = []
+    for label, count, sessions in (("small", 1000, 100), ("large", rows, 10_000)):
+        name = f"agentik_bench_reports_{os.getpid()}_{label}"
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+        url = _with_database(base_url, name)
+        home = Path(tempfile.mkdtemp())
+        build(home, count, agents=100, sessions=sessions, days=365, url=url)
+        with psycopg.connect(_with_database(plain, name), autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE")
+        shutil.rmtree(home, ignore_errors=True)  # the build's data folder; the data is in PostgreSQL
+        made.append((url, Path(tempfile.mkdtemp())))
+    return made[0], made[1]
+
+
+def table(title: str, rows: int, runs: int, timings) -> None:  # noqa: ANN001 - name -> (ms, ms)
+    print(f"{title + ' (median of ' + str(runs) + ')':<44} {'1,000 rows':>11} {rows:>10,} rows  ratio")
+    for name, command in COMMANDS.items():
+        a, b = timings(command)
+        print(f"{name:<44} {a:8.0f} ms {b:10.0f} ms  {b / a:5.2f}x")
 
 
 def import_bench(rows: int) -> None:
@@ -190,11 +317,34 @@ def import_bench(rows: int) -> None:
     )
 
 
+COMMANDS = {
+    "costs summary": ["costs", "summary", "--json"],
+    "costs history --days 30": ["costs", "history", "--days", "30", "--json"],
+    "sessions list --limit 20": ["sessions", "list", "--limit", "20", "--json"],
+    f"sessions search {RARE}": ["sessions", "search", RARE, "--json"],
+    "sessions search token (in most messages)": ["sessions", "search", "token", "--json"],
+    "costs by-agent": ["costs", "by-agent", "--json"],
+    "costs by-model --since 7d": ["costs", "by-model", "--since", "7d", "--json"],
+    "costs by-user": ["costs", "by-user", "--json"],
+    "costs by-user --since 7d": ["costs", "by-user", "--since", "7d", "--json"],
+    "costs history --days 30 --agent agent-001": [
+        "costs",
+        "history",
+        "--days",
+        "30",
+        "--agent",
+        "agent-001",
+        "--json",
+    ],
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--skip-import", action="store_true")
+    parser.add_argument("--postgres", action="store_true", help="also time the reports on PostgreSQL")
     args = parser.parse_args()
     small, large = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
     began = time.perf_counter()
@@ -204,32 +354,31 @@ def main() -> None:
         f"built both databases in {time.perf_counter() - began:.0f} s "
         f"({(large / 'agentik.db').stat().st_size / 1e6:.0f} MB at {args.rows:,} rows)\n"
     )
-    commands = {
-        "costs summary": ["costs", "summary", "--json"],
-        "costs history --days 30": ["costs", "history", "--days", "30", "--json"],
-        "sessions list --limit 20": ["sessions", "list", "--limit", "20", "--json"],
-        f"sessions search {RARE}": ["sessions", "search", RARE, "--json"],
-        "sessions search token (in most messages)": ["sessions", "search", "token", "--json"],
-        "costs by-agent": ["costs", "by-agent", "--json"],
-        "costs by-model --since 7d": ["costs", "by-model", "--since", "7d", "--json"],
-        "costs by-user": ["costs", "by-user", "--json"],
-        "costs by-user --since 7d": ["costs", "by-user", "--since", "7d", "--json"],
-        "costs history --days 30 --agent agent-001": [
-            "costs",
-            "history",
-            "--days",
-            "30",
-            "--agent",
-            "agent-001",
-            "--json",
-        ],
-    }
-    print(f"{'command (median of ' + str(args.runs) + ')':<44} {'1,000 rows':>11} {args.rows:>10,} rows  ratio")
-    for name, command in commands.items():
-        a, b = median_ms(command, small, args.runs), median_ms(command, large, args.runs)
-        print(f"{name:<44} {a:8.0f} ms {b:10.0f} ms  {b / a:5.2f}x")
+    table(
+        "SQLite",
+        args.rows,
+        args.runs,
+        lambda command: (median_ms(command, small, args.runs), median_ms(command, large, args.runs)),
+    )
     print("\nquery plans (EXPLAIN QUERY PLAN) on the large database:")
     plans(large / "agentik.db")
+    if args.postgres:
+        began = time.perf_counter()
+        (small_url, small_home), (large_url, large_home) = pg_databases(args.rows)
+        print(f"\nbuilt both in PostgreSQL and ran VACUUM ANALYZE in {time.perf_counter() - began:.0f} s\n")
+        table(
+            "PostgreSQL",
+            args.rows,
+            args.runs,
+            lambda command: (
+                pg_median_ms(command, small_url, small_home, args.runs),
+                pg_median_ms(command, large_url, large_home, args.runs),
+            ),
+        )
+        print("\nquery plans (EXPLAIN ANALYZE) on the large PostgreSQL database:")
+        pg_plans(large_url)
+    for home in (small, large):
+        shutil.rmtree(home, ignore_errors=True)
     if not args.skip_import:
         print()
         import_bench(args.rows)
