@@ -289,6 +289,11 @@ def _copy_rows(sconn: Connection, tconn: Connection, state: CopyState, progress:
                 progress(name, done, count)
         state.copied[name] = highest
         copied[name] = count
+    if dialect.is_postgres(tconn):
+        # tables just filled by COPY have no statistics yet: without them PostgreSQL plans the
+        # totals' correlated sums badly (29 s instead of 7 for 10,000 sessions)
+        for name in ("sessions", "messages", "costs"):
+            tconn.execute(text(f"ANALYZE {name}"))
     _move_totals(tconn, state, spans, [row["id"] for row in rows])
     for name in TABLES:
         dialect.set_sequences_above_ids(tconn, [name])
