@@ -177,7 +177,8 @@ def _write(unit: Unit, record: dict[str, Any]) -> int | None:
     if record["kind"] == "failed":
         unit.mark_failed(record["message_id"], record["error"])
         return int(record["message_id"])
-    # a journal kept by an agentik from before users were recorded has no user_name: the unit's
+    # a record journaled by an agentik from before users were recorded has no user_name: add_reply
+    # gives it the unit's user
     return unit.add_reply(
         agent_id=record["agent_id"],
         session_id=record["session_id"],

@@ -18,6 +18,7 @@ from sqlmodel import Session as Session  # re-exported: services name the type, 
 from sqlmodel import col
 
 from agentik_cli.errors import UsageError
+from agentik_cli.store import dialect
 from agentik_cli.store.models import Agent, Cost, CostTotal, Setting
 from agentik_cli.store.unit import Unit
 
@@ -174,18 +175,8 @@ def set_default(unit: Unit, agent_id: int) -> None:
     """An upsert: two processes setting a user's default at once both succeed, the later one wins."""
     session = unit.session
     table: Any = cast(Any, Setting).__table__
-    stmt = _dialect_insert(session)(table).values(key=default_key(unit.user), value=str(agent_id))
+    stmt = dialect.insert(session, table).values(key=default_key(unit.user), value=str(agent_id))
     session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value}))
-
-
-def _dialect_insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
 
 
 # ---- the ledger's figures for agents ----

@@ -37,20 +37,10 @@ from agentik_cli.errors import StoreError
 from agentik_cli.store import dialect
 from agentik_cli.store.engine import Store, mask_url, translate_errors
 from agentik_cli.store.models import Agent, ChatSession, Cost, Message, PriceOverride, Setting
+from agentik_cli.store.sql import SUM_COLUMNS  # checked on both sides after a copy
 
 BATCH = 5_000
 TABLES = ("agents", "sessions", "messages", "costs")
-# The sums checked on both sides after a copy, and kept by the aggregates.
-SUM_COLUMNS = (
-    "calls",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_nd",
-    "unpriced_calls",
-    "estimated_calls",
-)
 _COPY_LOCK = 0x6167656E74696C  # one copy at a time into a PostgreSQL target
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows to do)

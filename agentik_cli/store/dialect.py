@@ -94,17 +94,6 @@ def upsert(
     session.execute(stmt, list(rows))
 
 
-def search_sql(bind: Any) -> str:
-    """A query for message ids matching `:q` (plain words), best first, with a `score` (lower is
-    better on both, as SQLite's bm25 ranks). Join it with messages for the rest."""
-    if is_postgres(bind):
-        return (
-            f"SELECT id, -ts_rank({SEARCH_COLUMN}, plainto_tsquery('{SEARCH_CONFIG}', :q)) AS score FROM messages "
-            f"WHERE {SEARCH_COLUMN} @@ plainto_tsquery('{SEARCH_CONFIG}', :q)"
-        )
-    return "SELECT rowid AS id, bm25(messages_fts) AS score FROM messages_fts WHERE messages_fts MATCH :q"
-
-
 def set_sequences_above_ids(conn: Any, tables: Iterable[str]) -> None:
     """After rows were written with their ids given (a copy), make the next id of each table come
     after every id it holds (PostgreSQL's sequences and SQLite's AUTOINCREMENT counters never look

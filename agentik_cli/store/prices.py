@@ -11,6 +11,7 @@ from typing import Any, cast
 from sqlalchemy import delete, select
 from sqlmodel import Session, col
 
+from agentik_cli.store import dialect
 from agentik_cli.store.models import PriceOverride
 from agentik_cli.store.unit import Unit
 
@@ -62,22 +63,12 @@ def _values(unit: Unit, price: Override) -> dict[str, Any]:
 _TABLE: Any = cast(Any, PriceOverride).__table__
 
 
-def _insert(session: Session) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite.insert
-
-
 def put(unit: Unit, price: Override) -> None:
     """Set a model's price, replacing any (an upsert: two people setting one price at once both
     succeed, the later wins)."""
     table = _TABLE
     values = _values(unit, price)
-    stmt = _insert(unit.session)(table).values(**values)
+    stmt = dialect.insert(unit.session, table).values(**values)
     keys = ("provider", "model_key")
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys), set_={k: stmt.excluded[k] for k in values if k not in keys}
@@ -91,7 +82,7 @@ def add_missing(unit: Unit, prices: list[Override]) -> int:
     if not prices:
         return 0
     table = _TABLE
-    stmt = _insert(unit.session)(table).on_conflict_do_nothing(index_elements=["provider", "model_key"])
+    stmt = dialect.insert(unit.session, table).on_conflict_do_nothing(index_elements=["provider", "model_key"])
     added = 0
     for price in prices:
         # a row comes back only when one was inserted (rowcount is not told reliably by every driver)

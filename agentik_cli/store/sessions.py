@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text, update
 from sqlmodel import Session, col
 
+from agentik_cli.store import dialect
 from agentik_cli.store.models import Agent, ChatSession, Cost, Message
 from agentik_cli.store.unit import Unit
 
@@ -219,7 +220,7 @@ def _fts5_query(words: list[str]) -> str:
 
 def search(session: Session, words: list[str], agent_id: int | None, limit: int) -> list[MessageRecord]:
     """Messages holding every one of `words`, best first (see the module's docstring)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect.is_postgres(session):
         ids = _search_postgres(session, " ".join(words), agent_id, limit)
     else:
         ids = _search_sqlite(session, words, agent_id, limit)
@@ -250,8 +251,8 @@ def _search_postgres(session: Session, words: str, agent_id: int | None, limit: 
     # by ts_rank (higher is better), as SQLite ranks its window by bm25. plainto_tsquery reads the
     # words as plain words: nothing typed can be tsquery syntax.
     window = text(
-        "SELECT id, ts_rank(search_vector, q) AS score "
-        "FROM messages, plainto_tsquery('simple', :q) AS q WHERE search_vector @@ q "
+        f"SELECT id, ts_rank({dialect.SEARCH_COLUMN}, q) AS score "
+        f"FROM messages, plainto_tsquery('{dialect.SEARCH_CONFIG}', :q) AS q WHERE {dialect.SEARCH_COLUMN} @@ q "
         + ("AND agent_id = :agent " if agent_id else "")
         + "ORDER BY id DESC LIMIT :window"
     )

@@ -17,7 +17,6 @@ of its own (tests/pgserver.py, as bench_import.py)."""
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import resource
@@ -33,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.benchmarks.bench_import import write_file  # noqa: E402
 from tests.benchmarks.common import AGENTIK, timed  # noqa: E402
 
 VOCABULARY = (
@@ -290,21 +290,7 @@ def import_bench(rows: int) -> None:
         stdout=subprocess.DEVNULL,
     )
     path = home / "usage.jsonl"
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    models = [("claude-sonnet-4-0", "anthropic"), ("gpt-4o-mini", "openai")]
-    with path.open("w") as handle:
-        for n in range(rows):
-            model, provider = models[n % 2]
-            record = {
-                "model": model,
-                "provider": provider,
-                "input_tokens": 1000 + n % 997,
-                "output_tokens": n % 503,
-                "at": (start + timedelta(seconds=n * 29)).isoformat(),
-            }
-            if n % 3 == 0:
-                record["agent"] = "importer"
-            handle.write(json.dumps(record) + "\n")
+    write_file(path, rows)  # the file bench_import.py imports
     size = path.stat().st_size
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     began = time.perf_counter()
