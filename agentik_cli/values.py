@@ -121,11 +121,88 @@ class Attachment:
         return meta
 
 
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as the model is offered it. `name` is the wire name (letters, digits, _ and -, at
+    most 64: what both APIs accept); the toolbox maps it back to the tool (`calc2.add` is sent as
+    `calc2__add`). `parameters` is a JSON schema of an object."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass
+class ToolCall:
+    """A call the model asked for: the provider's id for it, the wire name, and the arguments as
+    parsed (`arguments_error` set, arguments {} when what arrived is not a JSON object)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    arguments_error: str | None = None
+
+
+@dataclass
+class ToolResult:
+    """What a call gave back, as the model is told it: the call's id, the text, and whether it failed
+    (denied, an error, a timeout: the model is told and the turn goes on)."""
+
+    call_id: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass
+class Part:
+    """One part of an assistant message, in order, kept so a continued session re-sends the exchange
+    exactly as each provider requires: "text", "thinking" (reasoning, out of the message's content;
+    `signature` is Anthropic's, which must come back with it, `redacted` Anthropic's encrypted
+    form), or "tool_call"."""
+
+    kind: Literal["text", "thinking", "tool_call"]
+    text: str = ""
+    signature: str | None = None
+    redacted: str | None = None
+    call: ToolCall | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.kind}
+        if self.kind == "tool_call":
+            assert self.call is not None
+            data.update(id=self.call.id, name=self.call.name, arguments=self.call.arguments)
+        else:
+            data["text"] = self.text
+        if self.signature is not None:
+            data["signature"] = self.signature
+        if self.redacted is not None:
+            data["redacted"] = self.redacted
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Part:
+        if data["type"] == "tool_call":
+            return cls("tool_call", call=ToolCall(data["id"], data["name"], dict(data.get("arguments") or {})))
+        return cls(data["type"], data.get("text", ""), data.get("signature"), data.get("redacted"))
+
+
 @dataclass
 class Turn:
-    role: Literal["user", "assistant"]
-    content: str
+    """One message of the conversation as it is sent. A user turn has content and attachments. An
+    assistant turn has content and, when it asked for tools or reasoned, its `parts` (the content is
+    then the text parts joined). A "tool" turn carries the `results` of the calls the assistant turn
+    before it asked for, one per call, in the calls' order (Anthropic sends them as one user message
+    of tool_result blocks, OpenAI as one "tool" message each)."""
+
+    role: Literal["user", "assistant", "tool"]
+    content: str = ""
     attachments: list[Attachment] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
+    results: list[ToolResult] = field(default_factory=list)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return [p.call for p in self.parts if p.kind == "tool_call" and p.call is not None]
 
     def text_with_files(self) -> str:
         """The message text with text attachments inlined, and a note for images no longer at hand."""
@@ -146,6 +223,7 @@ class ChatRequest:
     max_tokens: int = DEFAULT_MAX_TOKENS
     temperature: float | None = None
     stream: bool = True
+    tools: list[ToolSpec] = field(default_factory=list)
 
 
 @dataclass

@@ -1,0 +1,97 @@
+"""What every skill is: a named set of tools with a risk class, run under the agent's rules.
+
+A skill is built in (files, fetch, shell, time, calc, spend), a command (a TOML file in
+AGENTIK_HOME/skills/ naming an argv program) or an MCP server (its tools named `NAME.TOOL`). The
+toolbox (services/skills/toolbox.py) offers an agent's tools to the model, checks each call's
+arguments, asks for approval (services/skills/approval.py), runs the tool and records the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from agentik_cli.store.engine import Store
+
+Risk = Literal["read", "network", "exec"]
+RISKS: tuple[Risk, ...] = ("read", "network", "exec")
+Kind = Literal["builtin", "command", "mcp"]
+Decision = Literal["auto", "asked", "flag", "denied"]
+Status = Literal["ok", "error", "denied", "timeout", "interrupted"]
+
+# what a tool's output may hold before it is cut (head and tail kept), unless the skill says less
+MAX_OUTPUT = 32 * 1024
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool of a skill: `name` as users and records name it (`read_file`, `calc2.add`)."""
+
+    name: str
+    skill: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema of the arguments object
+    risk: Risk
+
+
+@dataclass
+class Outcome:
+    """What running a tool gave: the text for the model (and the record), capped."""
+
+    status: Status
+    output: str = ""
+    truncated: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """An agent's rules for its skills, as stored on the agent."""
+
+    allow_dirs: tuple[str, ...] = ()  # files: the folders it may read (absolute, resolved)
+    allow_hosts: tuple[str, ...] = ()  # fetch: hosts allowed although private or loopback
+    allow_commands: tuple[str, ...] = ()  # shell: patterns a command must match ("git status", "npm run test:*")
+    deny_commands: tuple[str, ...] = ()  # shell: patterns that refuse a command (deny wins)
+
+
+@dataclass
+class Context:
+    """Everything a tool may use while it runs."""
+
+    agent_id: int | None
+    agent_name: str
+    rules: Rules
+    store: Store | None = None  # for `spend`: read only
+    workspace: Path = field(default_factory=Path.cwd)  # where shell runs and relative paths start
+
+
+class Skill:
+    """A skill: its tools, and how to run one of them. `run` never raises for a failure of the tool
+    itself (a missing file, a refused address, a non-zero exit): that is an Outcome with status
+    "error" or "denied", told to the model. KeyboardInterrupt is the one exception that passes
+    through, after the tool's process is killed."""
+
+    name: str
+    kind: Kind
+    risk: Risk
+    description: str
+
+    def tools(self) -> list[Tool]:
+        raise NotImplementedError
+
+    def check(self, tool: str, arguments: dict[str, Any], context: Context) -> str | None:
+        """A reason to refuse the call before anyone is asked (a command no rule allows), or None."""
+        return None
+
+    def describe(self, tool: str, arguments: dict[str, Any]) -> str:
+        """The call as a person approving it must see it: the exact command, the URL."""
+        import json
+
+        return f"{tool} {json.dumps(arguments, ensure_ascii=False)}"
+
+    def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the skill holds (an MCP server's process) at the end of a conversation."""
