@@ -155,10 +155,32 @@ def test_a_frozen_clock_is_the_time_of_every_write_and_report(cli):
     with environment.use(Environment(clock=lambda: FROZEN)):
         assert timeutil.now_utc() == FROZEN
         assert timeutil.parse_when("today") == datetime(2031, 5, 6, tzinfo=UTC)  # TZ is UTC in the suite
-        cli("costs", "record", "--model", "gpt-4o-mini", "--provider", "openai", "--input-tokens", "1000000",
-            "--output-tokens", "0")
-        cli("costs", "record", "--model", "gpt-4o-mini", "--provider", "openai", "--input-tokens", "1000000",
-            "--output-tokens", "0", "--at", "2d")
+        cli(
+            "costs",
+            "record",
+            "--model",
+            "gpt-4o-mini",
+            "--provider",
+            "openai",
+            "--input-tokens",
+            "1000000",
+            "--output-tokens",
+            "0",
+        )
+        cli(
+            "costs",
+            "record",
+            "--model",
+            "gpt-4o-mini",
+            "--provider",
+            "openai",
+            "--input-tokens",
+            "1000000",
+            "--output-tokens",
+            "0",
+            "--at",
+            "2d",
+        )
         stamps = sorted(row["timestamp"] for row in cli.json("costs", "list"))
         assert stamps == ["2031-05-04T12:30:00Z", "2031-05-06T12:30:00Z"]
         assert cli.json("costs", "summary")["today"] == 0.15

@@ -52,6 +52,8 @@ def test_prices_set_list_remove(cli, agentik_home):
     assert not (agentik_home / "prices.toml").exists()  # the price is in the store, not a file
     data = cli.json("prices", "show", "llama3.2", "--provider", "openai")
     assert (data["input"], data["output"], data["cache_read"], data["override"]) == (0.5, 1.5, 0.05, True)
+    # a model known only by its price: the price tells the provider
+    assert cli.json("prices", "show", "LLAMA3.2")["provider"] == "openai"
     listed = cli.json("prices", "list", "--provider", "openai")
     assert {"llama3.2", "gpt-4o-mini"} <= {r["model"] for r in listed}
     assert all(r["provider"] == "openai" for r in listed)

@@ -1,9 +1,9 @@
 """The layers: store/ is the only package that speaks SQL, and nothing imports from a layer above it.
 
-    cli/        parses and prints
-    services/   decides what things mean
-    store/      the only place that speaks SQL        providers/   speaks to the SDKs
-    values, environment, money, limits, text, errors, timeutil, paths: below all of them
+cli/        parses and prints
+services/   decides what things mean
+store/      the only place that speaks SQL        providers/   speaks to the SDKs
+values, environment, money, limits, text, errors, timeutil, paths: below all of them
 """
 
 from __future__ import annotations

@@ -258,8 +258,16 @@ def _figures(cli, db: str) -> dict:
 
 def _seed(cli, tmp_path: Path, db: str, first: int, count: int) -> None:
     lines = [
-        json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": i, "output_tokens": 2 * i,
-                    "agent": "helper", "at": f"2026-0{1 + i % 9}-1{i % 9}T0{i % 9}:{i % 60:02d}:00Z"})  # fmt: skip
+        json.dumps(
+            {
+                "model": "gpt-4o",
+                "provider": "openai",
+                "input_tokens": i,
+                "output_tokens": 2 * i,
+                "agent": "helper",
+                "at": f"2026-0{1 + i % 9}-1{i % 9}T0{i % 9}:{i % 60:02d}:00Z",
+            }
+        )  # fmt: skip
         for i in range(first, first + count)
     ]
     path = tmp_path / f"usage{first}.jsonl"

@@ -409,8 +409,20 @@ def hostile(cli, fake):
     fake.add(Reply(text="reply " + HOSTILE))
     cli("chat", "h", "-m", "ask " + HOSTILE)
     cli("sessions", "rename", "1", "title " + HOSTILE)
-    cli("costs", "record", "--model", "m" + HOSTILE, "--provider", "openai", "--input-tokens", "1",
-        "--output-tokens", "1", "--channel", "c" + HOSTILE)
+    cli(
+        "costs",
+        "record",
+        "--model",
+        "m" + HOSTILE,
+        "--provider",
+        "openai",
+        "--input-tokens",
+        "1",
+        "--output-tokens",
+        "1",
+        "--channel",
+        "c" + HOSTILE,
+    )
     return fake
 
 
@@ -447,8 +459,18 @@ def test_errors_notes_and_warnings_are_shown_escaped(cli, hostile):
     with environment.use(terminal(no_color=True)) as env:
         cli("agents", "show", "x" + HOSTILE, code=1)
         cli("agents", "update", "h", "--description", "d" + HOSTILE)
-        cli("costs", "record", "--model", "n" + HOSTILE, "--provider", "openai", "--input-tokens", "1",
-            "--output-tokens", "1")
+        cli(
+            "costs",
+            "record",
+            "--model",
+            "n" + HOSTILE,
+            "--provider",
+            "openai",
+            "--input-tokens",
+            "1",
+            "--output-tokens",
+            "1",
+        )
     shown = env.stderr.getvalue()
     assert_escaped(shown)
     assert "agentik: error: no agent named 'x" + "see \\x1b]0;pwned\\x07" in shown

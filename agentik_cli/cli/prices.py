@@ -61,9 +61,13 @@ def show(model: ModelArg, provider: ProviderOpt = None, as_json: Json = False) -
 
     provider = provider or infer_provider(model)
     if provider is None:
+        # a model known only by a price set for it (a local model's): its provider is that price's
         from agentik_cli.errors import UsageError
 
-        raise UsageError(f"cannot tell the provider of model '{model}'", hint="add --provider")
+        found = pricing.override_providers(config.store(), model)
+        if len(found) != 1:
+            raise UsageError(f"cannot tell the provider of model '{model}'", hint="add --provider")
+        provider = found[0]
     prices = pricing.lookup(config.store(), model, provider)
     if prices is None:
         raise NotFound(

@@ -70,8 +70,7 @@ def _console_class(*, stdout: bool) -> type[Console]:
 
         def _render_buffer(self, buffer: Iterable[Segment]) -> str:
             return super()._render_buffer(
-                segment if segment.control else Segment(safe_text(segment.text), segment.style)
-                for segment in buffer
+                segment if segment.control else Segment(safe_text(segment.text), segment.style) for segment in buffer
             )
 
     return SafeConsole

@@ -131,6 +131,12 @@ def load_overrides(store: Store) -> dict[str, UnitPrices]:
     return {_key(o.provider, o.model): _from_override(o) for o in found}
 
 
+def override_providers(store: Store, model: str) -> list[str]:
+    """The providers that have a price set in the store for this model (any case)."""
+    wanted = model.lower()
+    return sorted({key.split("/", 1)[0] for key in load_overrides(store) if key.split("/", 1)[1] == wanted})
+
+
 def set_override(
     store: Store,
     model: str,

@@ -90,8 +90,9 @@ def main() -> None:
                            env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
             start = time.perf_counter()
             procs = [
-                subprocess.Popen([PYTHON, "-c", WORKER, str(w), str(args.chats)], env=env, stdout=subprocess.PIPE,
-                                 text=True)  # fmt: skip
+                subprocess.Popen(
+                    [PYTHON, "-c", WORKER, str(w), str(args.chats)], env=env, stdout=subprocess.PIPE, text=True
+                )  # fmt: skip
                 for w in range(args.procs)
             ]
             results = [p.communicate()[0].split() for p in procs]
