@@ -44,6 +44,13 @@ class Reply:
     stream: bool | None = None  # answer as a stream (True) or as JSON (False) whatever was asked
     raw: str | None = None  # this body as it is (HTML from a proxy, say), with `content_type`
     content_type: str = "text/html; charset=utf-8"
+    # calls the model asks for: {"name", "arguments": dict or a raw string, "id"?}; several = parallel
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    # OpenAI-compatible servers' habits: the id repeated in every chunk, the arguments in one piece,
+    # no id at all
+    repeat_ids: bool = False
+    whole_arguments: bool = False
+    no_ids: bool = False
 
 
 @dataclass
@@ -159,6 +166,19 @@ def _pieces(reply: Reply) -> list[str]:
     return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
 
 
+def _call_id(reply: Reply, n: int, call: dict[str, Any], prefix: str) -> str:
+    return str(call.get("id") or f"{prefix}{n + 1}")
+
+
+def _arguments(call: dict[str, Any]) -> str:
+    args = call.get("arguments", {})
+    return args if isinstance(args, str) else json.dumps(args)
+
+
+def _split(text: str, size: int = 7) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
 def _begin_stream(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
     handler.send_response(200)
     handler.send_header("content-type", "text/event-stream")
@@ -258,12 +278,22 @@ def _anthropic_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[
             if reply.delay:
                 time.sleep(reply.delay)
         _emit(handler, "content_block_stop", {"type": "content_block_stop", "index": index})
+        for n, call in enumerate(reply.tool_calls):
+            index += 1
+            block = {"type": "tool_use", "id": _call_id(reply, n, call, "toolu_"), "name": call["name"], "input": {}}
+            _emit(
+                handler, "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
+            )
+            for piece in _split(_arguments(call)):
+                delta = {"type": "input_json_delta", "partial_json": piece}
+                _emit(handler, "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+            _emit(handler, "content_block_stop", {"type": "content_block_stop", "index": index})
         _emit(
             handler,
             "message_delta",
             {
                 "type": "message_delta",
-                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "delta": {"stop_reason": "tool_use" if reply.tool_calls else "end_turn", "stop_sequence": None},
                 "usage": _merged({"output_tokens": reply.output_tokens}, reply.usage_extra),
             },
         )
@@ -276,14 +306,20 @@ def _anthropic_json(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
     content: list[dict[str, Any]] = []
     if reply.thinking:
         content.append({"type": "thinking", "thinking": reply.thinking, "signature": "c2ln"})
-    content.append({"type": "text", "text": reply.text})
+    if reply.text or not reply.tool_calls:
+        content.append({"type": "text", "text": reply.text})
+    for n, call in enumerate(reply.tool_calls):
+        args = call.get("arguments", {})
+        content.append(
+            {"type": "tool_use", "id": _call_id(reply, n, call, "toolu_"), "name": call["name"], "input": args}
+        )
     return {
         "id": "msg_fake",
         "type": "message",
         "role": "assistant",
         "model": reply.model or body.get("model"),
         "content": content,
-        "stop_reason": "end_turn",
+        "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
         "stop_sequence": None,
         "usage": _anthropic_usage(reply, reply.output_tokens),
     }
@@ -329,7 +365,19 @@ def _openai_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[str
             )
             if reply.delay:
                 time.sleep(reply.delay)
-        _emit(handler, None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        for n, call in enumerate(reply.tool_calls):
+            pieces = [_arguments(call)] if reply.whole_arguments else _split(_arguments(call))
+            for k, piece in enumerate(pieces):
+                entry: dict[str, Any] = {"index": n, "function": {"arguments": piece}}
+                if not reply.no_ids and (k == 0 or reply.repeat_ids):
+                    entry["id"] = _call_id(reply, n, call, "call_")
+                    entry["type"] = "function"
+                if k == 0:
+                    entry["function"]["name"] = call["name"]
+                delta = {"tool_calls": [entry]}
+                _emit(handler, None, {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        finish = "tool_calls" if reply.tool_calls else "stop"
+        _emit(handler, None, {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         if reply.usage and (body.get("stream_options") or {}).get("include_usage"):
             _emit(handler, None, {**base, "choices": [], "usage": _openai_usage(reply)})
         _emit(handler, None, "[DONE]")
@@ -338,15 +386,24 @@ def _openai_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[str
 
 
 def _openai_json(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
     if reply.thinking:
         message["reasoning_content"] = reply.thinking
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {
+                "id": _call_id(reply, n, call, "call_"),
+                "type": "function",
+                "function": {"name": call["name"], "arguments": _arguments(call)},
+            }
+            for n, call in enumerate(reply.tool_calls)
+        ]
     result: dict[str, Any] = {
         "id": "chatcmpl-fake",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": reply.model or body.get("model"),
-        "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+        "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
     }
     if reply.usage:
         result["usage"] = _openai_usage(reply)

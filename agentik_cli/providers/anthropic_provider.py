@@ -34,6 +34,47 @@ def _content(turn: Turn) -> Any:
     return blocks
 
 
+def _assistant_blocks(turn: Turn) -> list[dict[str, Any]]:
+    """An assistant turn as it came: reasoning with its signature (which must come back with a tool
+    exchange), text, tool_use."""
+    blocks: list[dict[str, Any]] = []
+    for part in turn.parts:
+        if part.kind == "thinking":
+            if part.redacted is not None:
+                blocks.append({"type": "redacted_thinking", "data": part.redacted})
+            elif part.signature:  # reasoning without a signature (another provider's) is not sent
+                blocks.append({"type": "thinking", "thinking": part.text, "signature": part.signature})
+        elif part.kind == "text" and part.text:
+            blocks.append({"type": "text", "text": part.text})
+        elif part.kind == "tool_call" and part.call is not None:
+            blocks.append(
+                {"type": "tool_use", "id": part.call.id, "name": part.call.name, "input": part.call.arguments}
+            )
+    return blocks
+
+
+def _messages(turns: list[Turn]) -> list[dict[str, Any]]:
+    """The conversation in the Messages API's shape. Tool results go back in a user message of
+    tool_result blocks; a user turn right after them joins that message (roles alternate)."""
+    messages: list[dict[str, Any]] = []
+    for turn in turns:
+        if turn.role == "tool":
+            blocks: Any = [
+                {"type": "tool_result", "tool_use_id": r.call_id, "content": r.content, "is_error": r.is_error}
+                for r in turn.results
+            ]
+            messages.append({"role": "user", "content": blocks})
+        elif turn.role == "assistant" and turn.parts:
+            messages.append({"role": "assistant", "content": _assistant_blocks(turn) or turn.content})
+        elif turn.role == "user" and messages and messages[-1]["role"] == "user":
+            content = _content(turn)
+            extra = [{"type": "text", "text": content}] if isinstance(content, str) else content
+            messages[-1]["content"] = [*messages[-1]["content"], *extra]
+        else:
+            messages.append({"role": turn.role, "content": _content(turn)})
+    return messages
+
+
 # the Messages API's stream events; `ping` and `error` the SDK handles itself
 _EVENTS = frozenset(
     {
@@ -79,10 +120,14 @@ class AnthropicProvider(Provider):
         params: dict[str, Any] = {
             "model": request.model,
             "max_tokens": request.max_tokens,
-            "messages": [{"role": t.role, "content": _content(t)} for t in request.messages],
+            "messages": _messages(request.messages),
         }
         if request.system:
             params["system"] = request.system
+        if request.tools:
+            params["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": t.parameters} for t in request.tools
+            ]
         return params
 
     def stream(self, request: ChatRequest, state: CallState) -> Iterator[Chunk]:
@@ -115,10 +160,26 @@ class AnthropicProvider(Provider):
                         delta = event.delta
                         if delta.type == "text_delta":
                             state.text += delta.text
+                            state.block(event.index, "text")["text"] += delta.text
                             yield Chunk("text", delta.text)
                         elif delta.type == "thinking_delta":
                             state.thinking += delta.thinking
+                            state.block(event.index, "thinking")["text"] += delta.thinking
                             yield Chunk("thinking", delta.thinking)
+                        elif delta.type == "signature_delta":
+                            state.block(event.index, "thinking")["signature"] = delta.signature
+                        elif delta.type == "input_json_delta":
+                            state.block(event.index, "tool_call")["arguments"] += delta.partial_json
+                    elif kind == "content_block_start":
+                        block = event.content_block
+                        if block.type == "tool_use":
+                            state.begin(event.index, "tool_call", id=block.id, name=block.name)
+                        elif block.type == "redacted_thinking":
+                            state.begin(event.index, "redacted", data=block.data)
+                        elif block.type in ("text", "thinking"):
+                            state.begin(event.index, block.type)
+                    elif kind == "content_block_stop":
+                        state.end(event.index)
                     elif kind == "message_start":
                         state.model = event.message.model
                         self._take_usage(state, event.message.usage, final=False)
@@ -142,13 +203,20 @@ class AnthropicProvider(Provider):
         state.model = message.model
         self._take_usage(state, message.usage, final=True)
         state.stop_reason = message.stop_reason
-        for block in message.content:
+        for index, block in enumerate(message.content):
             if block.type == "thinking":
                 state.thinking += block.thinking
+                state.begin(index, "thinking", text=block.thinking, signature=getattr(block, "signature", None))
                 yield Chunk("thinking", block.thinking)
+            elif block.type == "redacted_thinking":
+                state.begin(index, "redacted", data=block.data)
             elif block.type == "text":
                 state.text += block.text
+                state.begin(index, "text", text=block.text)
                 yield Chunk("text", block.text)
+            elif block.type == "tool_use":
+                state.begin(index, "tool_call", id=block.id, name=block.name, arguments=block.input)
+            state.end(index)
 
     @staticmethod
     def _take_usage(state: CallState, usage: Any, *, final: bool) -> None:

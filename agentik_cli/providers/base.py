@@ -8,12 +8,13 @@ from __future__ import annotations
 import math
 import os
 import re
+import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from agentik_cli import limits
-from agentik_cli.values import ChatRequest, Chunk, Usage
+from agentik_cli.values import ChatRequest, Chunk, Part, ToolCall, Usage
 
 MAX_RETRIES = 2  # the SDKs' default: 429, 408, 409 and 5xx are retried twice, with backoff
 
@@ -34,12 +35,53 @@ class CallState:
     started: bool = False  # the provider began its reply: the call is paid for
     input_reported: bool = False  # the provider's own counts arrived (and made sense)
     output_reported: bool = False
+    # the reply's parts as they were completed, in order; blocks still arriving wait in `open`,
+    # by the provider's index (a tool call is a part only once its arguments are complete)
+    parts: list[Part] = field(default_factory=list)
+    open: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return [p.call for p in self.parts if p.kind == "tool_call" and p.call is not None]
+
+    def begin(self, index: int, kind: str, **data: Any) -> None:
+        """A block begins: "text", "thinking", "redacted" or "tool_call" (with id and name)."""
+        self.open[index] = {"kind": kind, "text": "", "signature": None, "arguments": "", **data}
+
+    def block(self, index: int, kind: str) -> dict[str, Any]:
+        if index not in self.open:
+            self.begin(index, kind)
+        return self.open[index]
+
+    def end(self, index: int) -> None:
+        """A block is complete: it becomes a part."""
+        data = self.open.pop(index, None)
+        if data is None:
+            return
+        if data["kind"] == "tool_call":
+            arguments, error = parse_arguments(data["arguments"])
+            call = ToolCall(data.get("id") or f"call_{index}", data.get("name") or "", arguments, error)
+            self.parts.append(Part("tool_call", call=call))
+        elif data["kind"] == "redacted":
+            self.parts.append(Part("thinking", redacted=data.get("data") or ""))
+        elif data["text"] or data["signature"]:
+            self.parts.append(Part(data["kind"], data["text"], signature=data["signature"]))
+
+    def end_all(self, *, complete: bool) -> None:
+        """Close what is still open, in order. A reply cut short keeps its text and reasoning and
+        drops a tool call whose arguments may be incomplete."""
+        for index in sorted(self.open):
+            if not complete and self.open[index]["kind"] == "tool_call":
+                del self.open[index]
+            else:
+                self.end(index)
 
     def settle(self, request: ChatRequest) -> None:
         """Count what the provider never reported (a stream cut short, a server that sends no usage,
         nonsense refused by `token_count`): the prompt that was sent for input, the reply and
         reasoning that arrived for output. Never below what was reported so far (Anthropic's
         message_start input count is real), and marked as an estimate."""
+        self.end_all(complete=False)
         if not self.input_reported:
             self.input_tokens = max(self.input_tokens, estimate_prompt(request))
             self.estimated = True
@@ -54,6 +96,22 @@ class CallState:
 
 
 MAX_TOKENS_PER_CALL = limits.MAX_SERVER_TOKENS
+
+
+def parse_arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
+    """A tool call's arguments as a server sent them (a JSON string, or an object already parsed):
+    the object, or {} and what is wrong. No arguments at all is an empty object."""
+    if isinstance(raw, dict):
+        return raw, None
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except (TypeError, ValueError):
+        return {}, "the arguments are not valid JSON"
+    if not isinstance(value, dict):
+        return {}, "the arguments are not a JSON object"
+    return value, None
 
 
 def token_count(value: Any) -> int | None:
@@ -93,6 +151,15 @@ def estimate_prompt(request: ChatRequest) -> int:
     for turn in request.messages:
         total += TOKENS_PER_MESSAGE + estimate_tokens(turn.text_with_files())
         total += TOKENS_PER_IMAGE * sum(1 for a in turn.attachments if a.is_image and a.data is not None)
+        for part in turn.parts:  # reasoning and tool calls re-sent, beside the text counted above
+            if part.kind == "tool_call" and part.call is not None:
+                total += TOKENS_PER_MESSAGE + estimate_tokens(part.call.name + json.dumps(part.call.arguments))
+            elif part.kind == "thinking":
+                total += estimate_tokens(part.text + (part.signature or "") + (part.redacted or ""))
+        for result in turn.results:
+            total += TOKENS_PER_MESSAGE + estimate_tokens(result.call_id + result.content)
+    for tool in request.tools:  # the tool definitions are part of the prompt
+        total += TOKENS_PER_MESSAGE + estimate_tokens(tool.name + tool.description + json.dumps(tool.parameters))
     return total
 
 

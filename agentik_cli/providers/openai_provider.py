@@ -33,6 +33,25 @@ def _content(turn: Turn) -> Any:
     return parts
 
 
+def _message(turn: Turn) -> list[dict[str, Any]]:
+    """One turn as Chat Completions messages: a tool turn is one "tool" message per result; an
+    assistant turn that called tools carries them (reasoning is never sent back: compatible servers
+    refuse their own reasoning_content in a request)."""
+    if turn.role == "tool":
+        return [{"role": "tool", "tool_call_id": r.call_id, "content": r.content} for r in turn.results]
+    if turn.role == "assistant" and turn.tool_calls:
+        calls = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {"name": c.name, "arguments": json.dumps(c.arguments, ensure_ascii=False)},
+            }
+            for c in turn.tool_calls
+        ]
+        return [{"role": "assistant", "content": turn.content or None, "tool_calls": calls}]
+    return [{"role": turn.role, "content": _content(turn)}]
+
+
 class OpenAIProvider(Provider):
     name = "openai"
     display_name = "OpenAI"
@@ -68,8 +87,17 @@ class OpenAIProvider(Provider):
         messages: list[dict[str, Any]] = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
-        messages += [{"role": t.role, "content": _content(t)} for t in request.messages]
+        for turn in request.messages:
+            messages += _message(turn)
         params: dict[str, Any] = {"model": request.model, "messages": messages}
+        if request.tools:
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "function": {"name": t.name, "description": t.description, "parameters": t.parameters},
+                }
+                for t in request.tools
+            ]
         if self.own_server and not self.api_key:
             # the SDK refuses to send no Authorization unless each request says so
             params["extra_headers"] = {"Authorization": openai.Omit()}
@@ -127,7 +155,12 @@ class OpenAIProvider(Provider):
                             yield Chunk("thinking", reasoning)
                         if delta.content:
                             state.text += delta.content
+                            state.block(-1, "text")["text"] += delta.content
                             yield Chunk("text", delta.content)
+                        for call in delta.tool_calls or ():
+                            _take_call_delta(state, call)
+                        if choice.finish_reason:
+                            state.end_all(complete=True)
             if state.stop_reason is None:
                 raise self.ended_early(state, stream.response.headers.get("content-type"), foreign)
         except openai.APIError as exc:
@@ -153,7 +186,18 @@ class OpenAIProvider(Provider):
                 yield Chunk("thinking", reasoning)
             if choice.message.content:
                 state.text += choice.message.content
+                state.begin(-1, "text", text=choice.message.content)
                 yield Chunk("text", choice.message.content)
+            for index, call in enumerate(choice.message.tool_calls or ()):
+                function = getattr(call, "function", None)
+                state.begin(
+                    index,
+                    "tool_call",
+                    id=call.id or f"call_{index}",
+                    name=getattr(function, "name", None) or "",
+                    arguments=getattr(function, "arguments", None) or "",
+                )
+            state.end_all(complete=True)
 
     @staticmethod
     def _take_usage(state: CallState, usage: Any) -> None:
@@ -174,6 +218,21 @@ class OpenAIProvider(Provider):
         parts = [field_count(completion, name) or 0 for name in _OUTPUT_PARTS]
         state.output_tokens = max(total or 0, *parts)
         state.output_reported = total is not None
+
+
+def _take_call_delta(state: CallState, call: Any) -> None:
+    """A piece of a streamed tool call, keyed by its index. Compatible servers differ: some repeat the
+    id (and name) in every piece, some send no id, some the arguments in one piece."""
+    index = call.index if isinstance(call.index, int) else len(state.open)
+    block = state.block(index, "tool_call")
+    if call.id and not block.get("id"):
+        block["id"] = call.id
+    function = call.function
+    if function is not None:
+        if function.name and not block.get("name"):
+            block["name"] = function.name
+        if function.arguments:
+            block["arguments"] += function.arguments
 
 
 _OUTPUT_PARTS = (
