@@ -5,10 +5,10 @@ updating a CallState as it goes so that a call cut short still knows its tokens 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
