@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentik_cli import limits
 from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
@@ -24,10 +24,28 @@ from agentik_cli.store import agents as agent_store
 from agentik_cli.store import sessions as session_store
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Agent, ChatSession
-from agentik_cli.values import DEFAULT_MAX_TOKENS, Attachment, ChatRequest, Chunk, Priced, Turn, Usage
+from agentik_cli.values import (
+    DEFAULT_MAX_TOKENS,
+    Attachment,
+    ChatRequest,
+    Chunk,
+    Part,
+    Priced,
+    ToolResult,
+    Turn,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from agentik_cli.services.skills.approval import Ask
+    from agentik_cli.services.skills.base import Tool
+    from agentik_cli.services.skills.toolbox import Toolbox, ToolRun
 
 ASSISTANT = "assistant"
 INTERRUPTED = "interrupted"
+DEFAULT_CHAIN_LIMIT = 5
+MAX_CHAIN_LIMIT = 100
+NO_RESULT = "no result was recorded for this call"
 
 
 @dataclass
@@ -41,6 +59,9 @@ class ChatOptions:
     max_tokens: int | None = None
     channel: str = "cli"
     stream: bool = True
+    approve: list[str] = field(default_factory=list)  # skills approved in advance (--approve)
+    approve_all: bool = False
+    chain_limit: int = DEFAULT_CHAIN_LIMIT
 
 
 @dataclass
@@ -55,6 +76,22 @@ class TurnResult:
     response_ms: int
     interrupted: bool = False
     error: str | None = None
+    rounds: int = 1  # model calls made in the turn
+    tool_calls: list[ToolRun] = field(default_factory=list)
+    chain_limited: bool = False  # the turn ended at the chain limit
+
+
+@dataclass
+class Round:
+    """One model call of a turn, as stored."""
+
+    message_id: int | None
+    content: str
+    usage: Usage
+    cost: Priced | None
+    response_ms: int
+    error: str | None = None
+    interrupted: bool = False
 
 
 @dataclass
@@ -66,6 +103,12 @@ class Conversation:
     history: list[Turn] = field(default_factory=list)
     _provider: Provider | None = None
     _prices: PriceBook | None = None
+    _toolbox: Toolbox | None = None
+    # set by the CLI: who approves a call (None: no one, so a call that needs approval is denied),
+    # and what to show as a tool starts and ends
+    ask: Ask | None = None
+    on_tool_start: Callable[[Tool, str], None] | None = None
+    on_tool_end: Callable[[ToolRun], None] | None = None
 
     @property
     def model(self) -> str:
@@ -96,6 +139,36 @@ class Conversation:
     def new_session(self) -> None:
         self.session_id = None
         self.history = []
+        if self._toolbox is not None:
+            self._toolbox.approval.new_session()
+
+    def toolbox(self) -> Toolbox | None:
+        """The agent's tools, made on first use (None for an agent without skills)."""
+        if not self.agent.skills:
+            return None
+        if self._toolbox is None:
+            from pathlib import Path
+
+            from agentik_cli.services.skills.approval import Approval
+            from agentik_cli.services.skills.base import Context, Rules
+            from agentik_cli.services.skills.toolbox import Toolbox
+
+            agent = self.agent
+            rules = Rules(
+                allow_dirs=tuple(agent.allow_dirs or ()),
+                allow_hosts=tuple(agent.allow_hosts or ()),
+                allow_commands=tuple(agent.allow_commands or ()),
+                deny_commands=tuple(agent.deny_commands or ()),
+            )
+            workspace = Path(rules.allow_dirs[0]) if rules.allow_dirs else Path.cwd()
+            context = Context(agent.id, agent.name, rules, store=self.store, workspace=workspace)
+            approval = Approval(self.options.approve, self.options.approve_all, self.ask)
+            self._toolbox = Toolbox(list(agent.skills), context, approval)
+        return self._toolbox
+
+    def close(self) -> None:
+        if self._toolbox is not None:
+            self._toolbox.close()
 
     def send(
         self,
@@ -116,6 +189,8 @@ class Conversation:
         # cut short, it leaves a half-built client whose clean-up prints a traceback
         with shielded():
             provider.connect()
+        toolbox = self.toolbox()  # the agent's skills read before anything is written
+        tools = toolbox.specs() if toolbox is not None else []
         turn = Turn("user", text, attachments)
         with shielded():
             self.session_id, user_message_id = ledger.add_user_message(
@@ -126,14 +201,76 @@ class Conversation:
                 channel=self.options.channel,
                 attachments=[a.meta() for a in attachments],
             )
-        request = ChatRequest(
-            model=self.model,
-            messages=[*self.history, turn],
-            system=self.system,
-            max_tokens=self.max_tokens,
-            temperature=self.temperature,
-            stream=self.options.stream,
-        )
+        turns = [*self.history, turn]
+        rounds: list[Round] = []
+        runs: list[ToolRun] = []
+        asked = 0  # model calls of this turn that asked for tools
+        chain_limited = False
+        try:
+            while True:
+                request = ChatRequest(
+                    model=self.model,
+                    messages=list(turns),
+                    system=self.system,
+                    max_tokens=self.max_tokens,
+                    temperature=self.temperature,
+                    stream=self.options.stream,
+                    tools=tools,
+                )
+                self._before_call(request)
+                state, round_ = self._call(
+                    provider, request, user_message_id, turns, first=not rounds, on_chunk=on_chunk
+                )
+                rounds.append(round_)
+                calls = state.tool_calls
+                if not calls or toolbox is None or round_.message_id is None:
+                    break
+                asked += 1
+                if asked >= self.options.chain_limit:
+                    reason = f"not run: the chain limit of {self.options.chain_limit} model calls was reached"
+                    done = [toolbox.not_run(c, "denied", reason) for c in calls]
+                    self._log_runs(round_.message_id, done, runs, turns)
+                    chain_limited = True
+                    break
+                done = []
+                try:
+                    for call in calls:
+                        run = toolbox.run(call, self.on_tool_start)
+                        done.append(run)
+                        if self.on_tool_end is not None:
+                            self.on_tool_end(run)
+                except KeyboardInterrupt as exc:
+                    from agentik_cli.services.skills.toolbox import ToolInterrupted
+
+                    if isinstance(exc, ToolInterrupted):
+                        done.append(exc.run)
+                        if self.on_tool_end is not None:
+                            self.on_tool_end(exc.run)
+                    done += [toolbox.not_run(c, "interrupted", "not run: interrupted") for c in calls[len(done) :]]
+                    with shielded():
+                        self._log_runs(round_.message_id, done, runs, turns)
+                    raise Interrupted("interrupted", hint=None) from None
+                self._log_runs(round_.message_id, done, runs, turns)
+        finally:
+            self._remember(turns)
+        return self._result(rounds, runs, chain_limited)
+
+    def _before_call(self, request: ChatRequest) -> None:
+        """Before every model call of a turn, the first and each follow-up of a tool loop: where a
+        budget will check the call's worst case (issue 11). Nothing to check yet."""
+
+    def _call(
+        self,
+        provider: Provider,
+        request: ChatRequest,
+        user_message_id: int,
+        turns: list[Turn],
+        *,
+        first: bool,
+        on_chunk: Callable[[Chunk], None] | None,
+    ) -> tuple[CallState, Round]:
+        """One model call, stored complete or as far as it got, and its reply added to `turns`.
+        Raises Interrupted on Ctrl-C and ProviderError on failure, after storing what there is."""
         state = CallState()
         started = time.perf_counter()
         try:
@@ -143,21 +280,56 @@ class Conversation:
         except KeyboardInterrupt:
             # the request may have reached the provider, which bills a prompt it has read
             with shielded():
-                result = self._finish(request, state, started, user_message_id, error=INTERRUPTED, interrupted=True)
-            self._remember(turn, result)
+                self._finish(request, state, started, error=INTERRUPTED, interrupted=True)
+                turns.append(Turn("assistant", state.text, parts=list(state.parts)))
             raise Interrupted("interrupted", hint=None) from None
         except AgentikError as exc:
             with shielded():
                 if state.started:  # the provider was answering: a paid call, stored as far as it got
-                    result = self._finish(request, state, started, user_message_id, error=exc.message)
-                    self._remember(turn, result)
-                else:
+                    self._finish(request, state, started, error=exc.message)
+                    turns.append(Turn("assistant", state.text, parts=list(state.parts)))
+                elif first:  # nothing was answered: the user's message is not re-sent
                     ledger.mark_failed(self.store, user_message_id, exc.message)
             raise
         with shielded():
-            result = self._finish(request, state, started, user_message_id)
-        self._remember(turn, result)
-        return result
+            round_ = self._finish(request, state, started)
+        turns.append(Turn("assistant", state.text, parts=list(state.parts)))
+        return state, round_
+
+    def _log_runs(self, message_id: int, done: list[ToolRun], runs: list[ToolRun], turns: list[Turn]) -> None:
+        ledger.add_tool_calls(self.store, message_id, [r.to_json() for r in done])
+        runs.extend(done)
+        turns.append(Turn("tool", results=[r.result() for r in done]))
+
+    def _result(self, rounds: list[Round], runs: list[ToolRun], chain_limited: bool) -> TurnResult:
+        assert self.session_id is not None
+        last = rounds[-1]
+        usage = Usage(
+            sum(r.usage.input_tokens for r in rounds),
+            sum(r.usage.output_tokens for r in rounds),
+            sum(r.usage.cache_read_tokens for r in rounds),
+            sum(r.usage.cache_write_tokens for r in rounds),
+            any(r.usage.estimated for r in rounds),
+        )
+        cost = None
+        if all(r.cost is not None for r in rounds):
+            priced = [r.cost for r in rounds if r.cost is not None]
+            cost = Priced(sum(p.input_nd for p in priced), sum(p.output_nd for p in priced), priced[-1].prices)
+        return TurnResult(
+            session_id=self.session_id,
+            message_id=last.message_id,
+            content="\n\n".join(r.content for r in rounds if r.content),
+            model=self.model,
+            provider=self.provider_name,
+            usage=usage,
+            cost=cost,
+            response_ms=sum(r.response_ms for r in rounds),
+            interrupted=last.interrupted,
+            error=last.error,
+            rounds=len(rounds),
+            tool_calls=runs,
+            chain_limited=chain_limited,
+        )
 
     @property
     def agent_id(self) -> int:
@@ -169,11 +341,10 @@ class Conversation:
         request: ChatRequest,
         state: CallState,
         started: float,
-        user_message_id: int,
         *,
         error: str | None = None,
         interrupted: bool = False,
-    ) -> TurnResult:
+    ) -> Round:
         response_ms = round((time.perf_counter() - started) * 1000)
         state.settle(request)
         usage = state.usage()
@@ -188,6 +359,8 @@ class Conversation:
             endpoint=self.provider().endpoint,
         )
         assert self.session_id is not None
+        # the parts are kept when there is more to them than the text: reasoning, tool calls
+        keep_parts = any(p.kind != "text" for p in state.parts)
         message_id = ledger.add_reply(
             self.store,
             agent_id=self.agent_id,
@@ -198,25 +371,25 @@ class Conversation:
             cost=entry,
             error=error,
             interrupted=interrupted,
+            parts=[p.to_json() for p in state.parts] if keep_parts else None,
         )
-        return TurnResult(
-            session_id=self.session_id,
-            message_id=message_id,
-            content=state.text,
-            model=self.model,
-            provider=self.provider_name,
-            usage=usage,
-            cost=priced,
-            response_ms=response_ms,
-            interrupted=interrupted,
-            error=error,
-        )
+        return Round(message_id, state.text, usage, priced, response_ms, error, interrupted)
 
-    def _remember(self, turn: Turn, result: TurnResult) -> None:
-        # the reply as the user saw it goes into the history; an empty one is left out
-        self.history.append(turn)
-        if result.content:
-            self.history.append(Turn("assistant", result.content))
+    def _remember(self, turns: list[Turn]) -> None:
+        """The turn as the user saw it goes into the history; an empty reply is left out (and the
+        user's message too, when nothing answered it). An exchange of tool calls stays whole."""
+        new = turns[len(self.history) :]
+        if not any(t.role == "assistant" for t in new):  # nothing answered: not re-sent
+            return
+        kept: list[Turn] = []
+        for turn in new:
+            if turn.role == "assistant" and not turn.content and not turn.tool_calls:
+                continue
+            kept.append(turn)
+        if kept and kept[-1].role == "assistant" and kept[-1].tool_calls:
+            # the calls were never answered (stopped before they ran): say so, as each API requires
+            kept.append(Turn("tool", results=[ToolResult(c.id, NO_RESULT, True) for c in kept[-1].tool_calls]))
+        self.history.extend(kept)
 
     def totals(self) -> dict[str, Any]:
         if self.session_id is None:
@@ -313,6 +486,8 @@ def _validate(options: ChatOptions) -> None:
         raise UsageError("give --session or --continue, not both")
     if not options.channel.strip():
         raise UsageError("the channel cannot be empty")
+    if not 1 <= options.chain_limit <= MAX_CHAIN_LIMIT:
+        raise UsageError(f"--chain-limit takes 1 to {MAX_CHAIN_LIMIT}, not {options.chain_limit}")
 
 
 def _looks_like_a_message(words: str) -> bool:
@@ -392,21 +567,40 @@ def _load_session(store: Store, options: ChatOptions) -> ChatSession | None:
 
 def _history(store: Store, session_id: int) -> list[Turn]:
     """The session as the user saw it: replies cut short are in (the empty ones out); a user message
-    whose call failed outright is kept in the log but not re-sent."""
+    whose call failed outright is kept in the log but not re-sent. An assistant message that asked
+    for tools is followed by their results, as recorded."""
     turns: list[Turn] = []
     with store.read() as session:
         rows = session_store.history(session, session_id)
     for row in rows:
         if row.role == "user" and row.error:
             continue
-        if row.role == "assistant" and not row.content:
+        parts = [Part.from_json(p) for p in row.parts or []]
+        if row.role == "assistant":
+            turn = Turn("assistant", row.content, parts=parts)
+            if not row.content and not turn.tool_calls:
+                continue
+            turns.append(turn)
+            if turn.tool_calls:
+                recorded = {c["id"]: c for c in row.tool_calls}
+                turns.append(
+                    Turn("tool", results=[_recorded_result(c.id, recorded.get(c.id)) for c in turn.tool_calls])
+                )
             continue
         files = [
             Attachment(name=a["name"], mime=a["type"], size=a["size"], sha256=a["sha256"], text=a.get("text"))
             for a in row.attachments
         ]
-        turns.append(Turn("user" if row.role == "user" else "assistant", row.content, files))
+        turns.append(Turn("user", row.content, files))
     return turns
+
+
+def _recorded_result(call_id: str, record: dict[str, Any] | None) -> ToolResult:
+    if record is None:
+        return ToolResult(call_id, NO_RESULT, True)
+    from agentik_cli.services.skills.toolbox import ToolRun
+
+    return ToolRun.from_json(record).result()
 
 
 def open_conversation(store: Store, options: ChatOptions) -> Conversation:
@@ -419,6 +613,12 @@ def open_conversation(store: Store, options: ChatOptions) -> Conversation:
         raise UsageError(
             f"session {session_row.id} belongs to another agent",
             hint=f"leave out the agent name, or use `agentik chat --session {session_row.id}`",
+        )
+    unknown = [name for name in options.approve if name not in (agent.skills or [])]
+    if unknown:
+        raise UsageError(
+            f"--approve {unknown[0]}: agent {agent.name} has no such skill",
+            hint=f"its skills: {', '.join(agent.skills)}" if agent.skills else "it has no skills",
         )
     conversation = Conversation(store=store, agent=agent, options=options)
     conversation.provider()  # the key is checked here, before the user's message is stored

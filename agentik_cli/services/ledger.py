@@ -130,6 +130,7 @@ def add_reply(
     cost: CostEntry,
     error: str | None = None,
     interrupted: bool = False,
+    parts: list[dict[str, Any]] | None = None,
 ) -> int | None:
     """Store the assistant's reply (complete or cut short) with its cost row, moving the session's
     totals in the same transaction. The call was paid for, so the record is never lost: like every
@@ -148,8 +149,15 @@ def add_reply(
         "error": error,
         "interrupted": interrupted,
         "cost": cost.row(),
+        "parts": parts,
     }
     return _keep(store, record)
+
+
+def add_tool_calls(store: Store, message_id: int, runs: list[dict[str, Any]]) -> None:
+    """Log the tool calls a stored message asked for, as they were run (a journal keeps them when
+    the database cannot be written, as it keeps replies)."""
+    _keep(store, {"kind": "tool_calls", "message_id": message_id, "runs": runs})
 
 
 def _keep(store: Store, record: dict[str, Any]) -> int | None:
@@ -177,6 +185,9 @@ def _write(unit: Unit, record: dict[str, Any]) -> int | None:
     if record["kind"] == "failed":
         unit.mark_failed(record["message_id"], record["error"])
         return int(record["message_id"])
+    if record["kind"] == "tool_calls":
+        unit.add_tool_calls(record["message_id"], record["runs"])
+        return int(record["message_id"])
     # a record journaled by an agentik from before users were recorded has no user_name: add_reply
     # gives it the unit's user
     return unit.add_reply(
@@ -187,6 +198,7 @@ def _write(unit: Unit, record: dict[str, Any]) -> int | None:
         error=record["error"],
         interrupted=record["interrupted"],
         cost=record["cost"],
+        parts=record.get("parts"),
     )
 
 

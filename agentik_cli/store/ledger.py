@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_col
 from sqlmodel import Session
 
 from agentik_cli.store import dialect
-from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting
+from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting, ToolCallRecord
 from agentik_cli.store.sql import SUM_COLUMNS
 
 __all__ = ["SUM_COLUMNS", "TOTALS_KEY", "Removed", "Where", "move_totals"]
@@ -31,6 +31,7 @@ BUCKETS: Any = CostBucket.__table__  # type: ignore[attr-defined]
 SESSIONS: Any = ChatSession.__table__  # type: ignore[attr-defined]
 AGENTS: Any = Agent.__table__  # type: ignore[attr-defined]
 MESSAGES: Any = Message.__table__  # type: ignore[attr-defined]
+TOOL_CALLS: Any = ToolCallRecord.__table__  # type: ignore[attr-defined]
 
 # the key of a cost_totals row
 TOTALS_KEY = ("agent_key", "model", "provider", "user_name")
@@ -284,6 +285,46 @@ def session_exists(session: Session, session_id: int) -> bool:
     write transaction holds the whole file), so that a removal cannot slip in before a write."""
     query = select(literal(1)).where(SESSIONS.c.id == session_id).with_for_update()
     return session.execute(query).first() is not None
+
+
+def add_tool_calls(session: Session, message_id: int, runs: list[dict[str, Any]], now: datetime, user: str) -> bool:
+    found = session.execute(
+        select(MESSAGES.c.session_id, MESSAGES.c.agent_id, MESSAGES.c.skills_used)
+        .where(MESSAGES.c.id == message_id)
+        .with_for_update()
+    ).first()
+    if found is None:
+        return False
+    session_id, agent_id, used = found
+    rows = [
+        {
+            "message_id": message_id,
+            "session_id": session_id,
+            "agent_id": agent_id,
+            "call_id": run["id"],
+            "position": position,
+            "skill": run["skill"],
+            "tool": run["tool"],
+            "arguments": run["arguments"],
+            "decision": run["decision"],
+            "status": run["status"],
+            "duration_ms": run["duration_ms"],
+            "output": run["output"],
+            "truncated": run["truncated"],
+            "error": run["error"],
+            "started_at": now,
+            "user_name": user,
+        }
+        for position, run in enumerate(runs)
+    ]
+    if rows:
+        session.execute(insert(TOOL_CALLS), rows)
+    skills = list(used or [])
+    for run in runs:
+        if run["skill"] and run["status"] not in ("denied",) and run["skill"] not in skills:
+            skills.append(run["skill"])
+    session.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(skills_used=skills))
+    return True
 
 
 def add_message(session: Session, values: dict[str, Any]) -> int:

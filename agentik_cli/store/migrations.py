@@ -525,12 +525,53 @@ def m0005_team_store(conn: Connection) -> None:
     conn.execute(text("UPDATE settings SET key = :key WHERE key = 'default_agent'"), {"key": f"default_agent:{user}"})
 
 
+def m0006_skills(conn: Connection) -> None:
+    """Skills: an agent's rules for them (the folders `files` reads, the hosts `fetch` may reach
+    although private, the commands `shell` may and may not run), an assistant message's parts (its
+    reasoning, text and tool calls in order, so a continued session re-sends them as the provider
+    requires), and the log of every tool call with its decision, status and output."""
+    for column in ("allow_dirs", "allow_hosts", "allow_commands", "deny_commands"):
+        conn.execute(text(f"ALTER TABLE agents ADD COLUMN {column} JSON DEFAULT '[]' NOT NULL"))
+    conn.execute(text("ALTER TABLE messages ADD COLUMN parts JSON"))
+    md = MetaData()
+    Table("agents", md, Column("id", Integer, primary_key=True))
+    Table("sessions", md, Column("id", Integer, primary_key=True))
+    Table("messages", md, Column("id", Integer, primary_key=True))
+    Table(
+        "tool_calls",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("message_id", Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+        Column("session_id", Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+        Column("agent_id", Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False),
+        Column("call_id", String, nullable=False),
+        Column("position", Integer, nullable=False),
+        Column("skill", String, nullable=False),
+        Column("tool", String, nullable=False),
+        Column("arguments", JSON, nullable=False),
+        Column("decision", String, nullable=False),
+        Column("status", String, nullable=False),
+        _count("duration_ms", False),
+        Column("output", String, nullable=False),
+        Column("truncated", Boolean, nullable=False),
+        Column("error", String, nullable=True),
+        Column("started_at", DateTime(timezone=True), nullable=False),
+        Column("user_name", String, nullable=False),
+        Index("ix_tool_calls_by_message", "message_id", "position"),
+        Index("ix_tool_calls_by_session", "session_id"),
+        Index("ix_tool_calls_by_agent_and_time", "agent_id", "started_at"),
+        sqlite_autoincrement=True,
+    )
+    md.tables["tool_calls"].create(conn)
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
     "0003_reports": m0003_reports,
     "0004_ids_never_reused": m0004_ids_never_reused,
     "0005_team_store": m0005_team_store,
+    "0006_skills": m0006_skills,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 

@@ -17,6 +17,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _json_list() -> Column:
+    return Column(JSON, nullable=False, server_default=text("'[]'"))
+
+
 class Agent(SQLModel, table=True):
     __tablename__ = "agents"
     __table_args__ = (
@@ -42,6 +46,12 @@ class Agent(SQLModel, table=True):
     status: str = "active"
     base_url: str | None = None
     api_key_env: str | None = None
+    # the rules of its skills: folders `files` reads, hosts `fetch` may reach although private,
+    # commands `shell` may run and may not
+    allow_dirs: list[str] = Field(default_factory=list, sa_column=_json_list())
+    allow_hosts: list[str] = Field(default_factory=list, sa_column=_json_list())
+    allow_commands: list[str] = Field(default_factory=list, sa_column=_json_list())
+    deny_commands: list[str] = Field(default_factory=list, sa_column=_json_list())
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     last_active_at: datetime | None = None
@@ -110,6 +120,39 @@ class Message(SQLModel, table=True):
     skills_used: list[str] = Field(default_factory=list, sa_type=JSON)
     # who wrote it (AGENTIK_USER, else the login name): on a team store, several people share agents
     user_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    # an assistant message's parts in order (reasoning, text, tool calls), as values.Part.to_json;
+    # null for a message that is its content alone
+    parts: list[dict] | None = Field(default=None, sa_type=JSON)
+
+
+class ToolCallRecord(SQLModel, table=True):
+    """One tool call an assistant message asked for: the call, the decision on it, what came of it."""
+
+    __tablename__ = "tool_calls"
+    __table_args__ = (
+        Index("ix_tool_calls_by_message", "message_id", "position"),
+        Index("ix_tool_calls_by_session", "session_id"),
+        Index("ix_tool_calls_by_agent_and_time", "agent_id", "started_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(sa_column=Column(Integer, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False))
+    session_id: int = Field(sa_column=Column(Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False))
+    agent_id: int = Field(sa_column=Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False))
+    call_id: str
+    position: int
+    skill: str
+    tool: str
+    arguments: dict = Field(default_factory=dict, sa_type=JSON)
+    decision: str
+    status: str
+    duration_ms: int = Field(default=0, sa_type=COUNT)
+    output: str = ""
+    truncated: bool = False
+    error: str | None = None
+    started_at: datetime = Field(default_factory=utcnow)
+    user_name: str = ""
 
 
 class Cost(SQLModel, table=True):

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, text, update
 from sqlmodel import Session, col
 
 from agentik_cli.store import dialect
-from agentik_cli.store.models import Agent, ChatSession, Cost, Message
+from agentik_cli.store.models import Agent, ChatSession, Cost, Message, ToolCallRecord
 from agentik_cli.store.unit import Unit
 
 # Search ranks the newest matches: for a word in a million messages, ranking every match would
@@ -58,12 +58,16 @@ class MessageRecord:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     skills_used: list[str] = field(default_factory=list)
     user: str = ""
+    parts: list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
     # where it was said: filled by the reads that span sessions (recent, search)
     agent: str = ""
     title: str = ""
 
 
-def _message(row: Message, agent: str = "", title: str = "") -> MessageRecord:
+def _message(
+    row: Message, agent: str = "", title: str = "", tool_calls: list[dict[str, Any]] | None = None
+) -> MessageRecord:
     assert row.id is not None
     return MessageRecord(
         id=row.id,
@@ -81,9 +85,34 @@ def _message(row: Message, agent: str = "", title: str = "") -> MessageRecord:
         attachments=list(row.attachments or []),
         skills_used=list(row.skills_used or []),
         user=row.user_name,
+        parts=row.parts,
+        tool_calls=tool_calls or [],
         agent=agent,
         title=title,
     )
+
+
+def tool_calls(session: Session, session_id: int) -> dict[int, list[dict[str, Any]]]:
+    """The tool calls of a session's messages, by message id, in the order the model asked for them."""
+    t: Any = ToolCallRecord
+    rows = session.execute(select(t).where(t.session_id == session_id).order_by(t.message_id, t.position)).scalars()
+    found: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        found.setdefault(row.message_id, []).append(
+            {
+                "id": row.call_id,
+                "skill": row.skill,
+                "tool": row.tool,
+                "arguments": row.arguments,
+                "decision": row.decision,
+                "status": row.status,
+                "duration_ms": row.duration_ms,
+                "output": row.output,
+                "truncated": bool(row.truncated),
+                "error": row.error,
+            }
+        )
+    return found
 
 
 def _estimated_calls(session: Session, ids: list[int]) -> dict[int, int]:
@@ -156,7 +185,8 @@ def messages(session: Session, session_id: int) -> list[MessageRecord]:
     rows = session.execute(
         select(Message).where(col(Message.session_id) == session_id).order_by(col(Message.id))
     ).scalars()
-    return [_message(m) for m in rows]
+    calls = tool_calls(session, session_id)
+    return [_message(m, tool_calls=calls.get(m.id or 0)) for m in rows]
 
 
 def _messages_where(session: Session, *conditions: Any, order: Any = None, limit: int | None = None) -> list[Any]:
@@ -185,15 +215,28 @@ class History:
     content: str
     error: str | None
     attachments: list[dict[str, Any]]
+    parts: list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 def history(session: Session, session_id: int) -> list[History]:
     rows = session.execute(
-        select(col(Message.role), col(Message.content), col(Message.error), col(Message.attachments))
+        select(
+            col(Message.id),
+            col(Message.role),
+            col(Message.content),
+            col(Message.error),
+            col(Message.attachments),
+            col(Message.parts),
+        )
         .where(col(Message.session_id) == session_id)
         .order_by(col(Message.id))
     ).all()
-    return [History(role, content, error, list(attachments or [])) for role, content, error, attachments in rows]
+    calls = tool_calls(session, session_id)
+    return [
+        History(role, content, error, list(attachments or []), parts, calls.get(mid, []))
+        for mid, role, content, error, attachments, parts in rows
+    ]
 
 
 def latest_id(session: Session, agent_id: int) -> int | None:

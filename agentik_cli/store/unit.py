@@ -90,6 +90,7 @@ class Unit:
         error: str | None,
         interrupted: bool,
         cost: dict[str, Any],
+        parts: list[dict[str, Any]] | None = None,
     ) -> int | None:
         """The assistant's reply and its cost row. A reply whose session was removed meanwhile (a
         journal replayed late) keeps only its cost row: the money was spent. Returns the message id."""
@@ -113,12 +114,18 @@ class Unit:
                 error=error,
                 interrupted=interrupted,
                 user_name=row["user_name"],
+                parts=parts,
             )
         else:
             row["session_id"] = None
         row["conversation_id"] = message_id
         self.add_costs([row])
         return message_id
+
+    def add_tool_calls(self, message_id: int, runs: list[dict[str, Any]]) -> bool:
+        """The tool calls a message asked for, as run (ToolRun.to_json), and the message's
+        skills_used. False when the message is gone (its session removed meanwhile)."""
+        return ledger.add_tool_calls(self.session, message_id, runs, self.now, self.user)
 
     # ---- settings the ledger keeps ----
 

@@ -1,0 +1,181 @@
+"""MCP servers as skills, through the official `mcp` SDK over stdio (the optional `mcp` extra,
+imported only when a server is added or called).
+
+`agentik skills add-mcp NAME -- COMMAND...` starts the server once, lists its tools and writes
+`skills/NAME.toml` with the command, the risk class and the tool list; the tools are `NAME.TOOL`.
+A call starts the server, calls the tool and stops it: nothing keeps running between calls."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from agentik_cli.errors import UsageError
+from agentik_cli.services.skills.base import RISKS, Context, Outcome, Skill, Tool
+
+TIMEOUT = 60.0
+EXTRA_HINT = "pip install 'agentik[mcp]'"
+
+
+def _sdk() -> Any:
+    try:
+        import mcp
+    except ImportError:
+        raise UsageError("MCP servers need the mcp extra", hint=EXTRA_HINT) from None
+    return mcp
+
+
+class McpSkill(Skill):
+    kind = "mcp"
+
+    def __init__(self, data: dict[str, Any], path: Path) -> None:
+        from agentik_cli.services.skills.user import check_name
+
+        self.path = path
+        self.name = check_name(str(data.get("name", "")))
+        command = data.get("command")
+        if not isinstance(command, list) or not command or not all(isinstance(w, str) and w for w in command):
+            raise ValueError("`command` must be a list of words")
+        self.command: list[str] = command
+        if data.get("risk", "exec") not in RISKS:
+            raise ValueError(f"`risk` must be one of {', '.join(RISKS)}")
+        self.risk = data.get("risk", "exec")
+        self.description = str(data.get("description") or f"MCP server: {' '.join(command)}")
+        self._tools = [
+            Tool(
+                f"{self.name}.{t['name']}",
+                self.name,
+                str(t.get("description") or ""),
+                t.get("parameters") or {"type": "object"},
+                self.risk,
+            )
+            for t in data.get("tools", [])
+        ]
+
+    def tools(self) -> list[Tool]:
+        return self._tools
+
+    def describe(self, tool: str, arguments: dict[str, Any]) -> str:
+        return f"{tool} {json.dumps(arguments, ensure_ascii=False)} (MCP server: {' '.join(self.command)})"
+
+    def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
+        import anyio
+
+        _sdk()
+        name = tool.split(".", 1)[1]
+        try:
+            result = anyio.run(_call, self.command, name, arguments, str(context.workspace))
+        except TimeoutError:
+            return Outcome("timeout", error=f"the MCP server did not answer within {TIMEOUT:g} s")
+        except Exception as exc:  # the server failed to start or broke the protocol: an error result
+            return Outcome("error", error=f"MCP server {self.name}: {_message(exc)}")
+        text = "\n".join(getattr(c, "text", "") or f"[{getattr(c, 'type', 'content')}]" for c in result.content)
+        if getattr(result, "is_error", False):
+            return Outcome("error", text, error=text.splitlines()[0][:200] if text else "the tool failed")
+        return Outcome("ok", text)
+
+
+def _message(exc: BaseException) -> str:
+    inner = getattr(exc, "exceptions", None)
+    if inner:
+        return _message(inner[0])
+    return str(exc) or type(exc).__name__
+
+
+async def _call(argv: list[str], tool: str, arguments: dict[str, Any], cwd: str | None) -> Any:
+    import anyio
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    from agentik_cli.services.skills.shell import clean_environment
+
+    params = StdioServerParameters(command=argv[0], args=argv[1:], env=clean_environment(), cwd=cwd)
+    with anyio.fail_after(TIMEOUT):
+        async with stdio_client(params, errlog=_devnull()) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            return await session.call_tool(tool, arguments)
+
+
+async def _list(argv: list[str]) -> list[dict[str, Any]]:
+    import anyio
+    from mcp.client.session import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    from agentik_cli.services.skills.shell import clean_environment
+
+    params = StdioServerParameters(command=argv[0], args=argv[1:], env=clean_environment())
+    with anyio.fail_after(TIMEOUT):
+        async with stdio_client(params, errlog=_devnull()) as (read, write), ClientSession(read, write) as session:
+            await session.initialize()
+            listed = await session.list_tools()
+    return [
+        {"name": t.name, "description": t.description or "", "parameters": t.input_schema or {"type": "object"}}
+        for t in listed.tools
+    ]
+
+
+def _devnull() -> Any:
+    import os
+
+    return open(os.devnull, "w")  # noqa: SIM115 - the SDK writes the server's stderr here
+
+
+def add(name: str, risk: str, argv: list[str]) -> tuple[Path, list[dict[str, Any]]]:
+    """Start the server, list its tools and write its skill file. Returns the file and the tools."""
+    import anyio
+
+    from agentik_cli.services.skills import user
+
+    user.check_name(name)
+    if risk not in RISKS:
+        raise UsageError(f"--risk takes one of {', '.join(RISKS)}, not {risk!r}")
+    if not argv:
+        raise UsageError("give the server's command after --", hint="agentik skills add-mcp NAME -- COMMAND [ARGS...]")
+    from agentik_cli.services.skills import registry
+
+    if name in registry.BUILTIN:
+        raise UsageError(f"{name} is a built-in skill's name")
+    path = user.skills_dir() / f"{name}.toml"
+    if path.exists():
+        raise UsageError(f"a skill named {name} exists", hint=f"agentik skills remove {name}")
+    _sdk()
+    try:
+        tools = anyio.run(_list, argv)
+    except Exception as exc:
+        raise UsageError(f"could not list the tools of the MCP server ({' '.join(argv)}): {_message(exc)}") from None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_toml(name, risk, argv, tools), encoding="utf-8")
+    return path, tools
+
+
+def _toml(name: str, risk: str, argv: list[str], tools: list[dict[str, Any]]) -> str:
+    """The skill file, in TOML written by hand: the standard library reads TOML but does not write it.
+    Every value is a JSON string or list, which TOML reads alike (its basic strings are JSON's)."""
+    lines = [
+        'kind = "mcp"',
+        f"name = {json.dumps(name)}",
+        f"risk = {json.dumps(risk)}",
+        f"command = {json.dumps(argv, ensure_ascii=False)}",
+    ]
+    for tool in tools:
+        lines += [
+            "",
+            "[[tools]]",
+            f"name = {json.dumps(tool['name'], ensure_ascii=False)}",
+            f"description = {json.dumps(tool['description'], ensure_ascii=False)}",
+            f"parameters = {_inline(tool['parameters'])}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _inline(value: Any) -> str:
+    """A JSON value as a TOML inline value (tables inline, on one line)."""
+    if isinstance(value, dict):  # TOML has no null: a key whose value is null is left out
+        items = [f"{json.dumps(str(k))} = {_inline(v)}" for k, v in value.items() if v is not None]
+        return "{ " + ", ".join(items) + " }" if items else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value if v is not None) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, ensure_ascii=False)

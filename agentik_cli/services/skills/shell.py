@@ -1,0 +1,205 @@
+"""The `shell` skill, and the runner every command skill shares.
+
+A command runs only when one of the agent's --allow-command patterns matches it and none of its
+--deny-command patterns does (deny wins), and then only once approved. It runs without a shell
+(argv), so a pattern means what it says: shell operators are refused, not interpreted. It runs in
+its own process group, which is killed on timeout, on Ctrl-C and when the command ends (nothing it
+started is left running), with provider keys and tokens removed from its environment, no stdin,
+and its output capped, keeping the head and the tail."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from agentik_cli.services.skills.base import MAX_OUTPUT, Context, Outcome, Skill, Tool
+
+TIMEOUT = 30.0
+OPERATORS = re.compile(r"[;&|<>`\n\r]|\$\(|\$\{")
+# environment variables never passed to a command: credentials by their name, and every variable of
+# the providers and of agentik
+_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
+_SECRET_PREFIX = ("ANTHROPIC_", "OPENAI_", "AGENTIK_", "AWS_", "AZURE_", "GOOGLE_", "GCP_", "GH_", "GITHUB_", "HF_")
+
+
+def clean_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    source = os.environ if environ is None else environ
+    return {
+        name: value
+        for name, value in source.items()
+        if not _SECRET_NAME.search(name) and not name.upper().startswith(_SECRET_PREFIX) and name != "PGPASSWORD"
+    }
+
+
+def _matches(words: list[str], pattern: str, *, prefix: bool) -> bool:
+    """A pattern is a command's words; a last word ending in `*` matches any word it starts (and
+    any words after it). `prefix`: the pattern's words need only begin the command (deny rules)."""
+    try:
+        wanted = shlex.split(pattern)
+    except ValueError:
+        return False
+    if not wanted:
+        return False
+    last = wanted[-1]
+    if last.endswith("*"):
+        head, stem = wanted[:-1], last[:-1]
+        if words[: len(head)] != head:
+            return False
+        if not stem:  # "git *": git and any words after it
+            return len(words) >= len(head)
+        return len(words) > len(head) and words[len(head)].startswith(stem)
+    if prefix:
+        return words[: len(wanted)] == wanted
+    return words == wanted
+
+
+def rule_refusal(command: str, allow: tuple[str, ...], deny: tuple[str, ...]) -> str | None:
+    """Why the agent's rules refuse a command, or None when they allow it."""
+    if OPERATORS.search(command):
+        return "the command has shell operators (; & | < > ` $( ): shell runs one command, without a shell"
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        return f"the command cannot be split into words: {exc}"
+    if not words:
+        return "the command is empty"
+    for pattern in deny:
+        if _matches(words, pattern, prefix=True):
+            return f"refused by the agent's rule --deny-command {pattern!r}"
+    if not allow:
+        return "the agent has no --allow-command rule (agentik agents update NAME --allow-command 'git status')"
+    if not any(_matches(words, pattern, prefix=False) for pattern in allow):
+        return "no --allow-command rule of the agent matches this command"
+    return None
+
+
+class _Capped:
+    """Reads a pipe to its end, keeping at most `limit` bytes: the head and the tail."""
+
+    def __init__(self, pipe: Any, limit: int) -> None:
+        self.half = max(limit // 2, 1)
+        self.head = bytearray()
+        self.tail: deque[bytes] = deque()
+        self.tail_size = 0
+        self.total = 0
+        self.thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self.thread.start()
+
+    def _read(self, pipe: Any) -> None:
+        while chunk := pipe.read1(65536) if hasattr(pipe, "read1") else pipe.read(65536):
+            self.total += len(chunk)
+            room = self.half - len(self.head)
+            if room > 0:
+                self.head += chunk[:room]
+                chunk = chunk[room:]
+            if chunk:
+                self.tail.append(chunk)
+                self.tail_size += len(chunk)
+                while self.tail_size - len(self.tail[0]) >= self.half:
+                    self.tail_size -= len(self.tail.popleft())
+
+    def text(self) -> tuple[str, bool]:
+        tail = b"".join(self.tail)[-self.half :] if self.tail else b""
+        kept = len(self.head) + len(tail)
+        if kept >= self.total:
+            return (bytes(self.head) + tail).decode("utf-8", "replace"), False
+        cut = self.total - kept
+        middle = f"\n[... {cut:,} bytes cut ...]\n"
+        return bytes(self.head).decode("utf-8", "replace") + middle + tail.decode("utf-8", "replace"), True
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_argv(
+    argv: list[str],
+    *,
+    stdin: bytes | None = None,
+    cwd: Path | None = None,
+    timeout: float = TIMEOUT,
+    max_output: int = MAX_OUTPUT,
+) -> Outcome:
+    """Run a program (no shell) in a process group of its own; its output (stdout and stderr
+    together) capped. Non-zero exit: status "error". Ctrl-C kills the group, then goes on up."""
+    try:
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=clean_environment(),
+            start_new_session=True,
+        )
+    except OSError as exc:
+        return Outcome("error", error=f"cannot run {argv[0]}: {exc.strerror or exc}")
+    reader = _Capped(process.stdout, max_output)
+    status = "ok"
+    try:
+        if stdin is not None:
+            assert process.stdin is not None
+            try:
+                process.stdin.write(stdin)
+                process.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            status = "timeout"
+    except BaseException:  # Ctrl-C: nothing the command started is left running
+        _kill_group(process)
+        process.wait()
+        raise
+    finally:
+        _kill_group(process)
+    process.wait()
+    reader.thread.join(timeout=2)
+    output, truncated = reader.text()
+    if status == "timeout":
+        return Outcome("timeout", output, truncated, error=f"killed after {timeout:g} s")
+    if process.returncode != 0:
+        return Outcome("error", output, truncated, error=f"exit code {process.returncode}")
+    return Outcome("ok", output, truncated)
+
+
+class ShellSkill(Skill):
+    name = "shell"
+    kind = "builtin"
+    risk = "exec"
+    description = "Run a command in the agent's workspace (only commands its --allow-command rules allow)."
+
+    def tools(self) -> list[Tool]:
+        schema = {
+            "type": "object",
+            "properties": {"command": {"type": "string", "description": "One command and its arguments"}},
+            "required": ["command"],
+            "additionalProperties": False,
+        }
+        return [Tool("shell", self.name, "Run one command (no pipes or redirections); its output.", schema, self.risk)]
+
+    def check(self, tool: str, arguments: dict[str, Any], context: Context) -> str | None:
+        return rule_refusal(
+            str(arguments.get("command", "")), context.rules.allow_commands, context.rules.deny_commands
+        )
+
+    def describe(self, tool: str, arguments: dict[str, Any]) -> str:
+        return str(arguments.get("command", ""))
+
+    def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
+        refusal = self.check(tool, arguments, context)
+        if refusal:  # checked again: nothing runs that the rules refuse
+            return Outcome("denied", error=refusal)
+        outcome = run_argv(shlex.split(arguments["command"]), cwd=context.workspace)
+        return outcome
