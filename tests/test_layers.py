@@ -85,3 +85,10 @@ def test_nothing_imports_from_a_layer_above_it():
                 continue
             offenders.append(f"{path.relative_to(PACKAGE)} ({layer}) imports {name}")
     assert offenders == []
+
+
+def test_completion_knows_every_built_in_skill():
+    from agentik_cli.cli.complete import BUILTIN_SKILLS
+    from agentik_cli.services.skills.registry import BUILTIN
+
+    assert set(BUILTIN_SKILLS) == set(BUILTIN)

@@ -9,10 +9,20 @@ import pytest
 
 from tests.conftest import base_env
 
-HEAVY = ("anthropic", "openai", "genai_prices", "alembic", "sqlalchemy", "sqlmodel")
+HEAVY = ("anthropic", "openai", "genai_prices", "alembic", "sqlalchemy", "sqlmodel", "mcp", "jsonschema", "httpx")
 
 
-@pytest.mark.parametrize("args", [["--version"], ["--help"], ["agents", "--help"], ["agents", "create", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--version"],
+        ["--help"],
+        ["agents", "--help"],
+        ["agents", "create", "--help"],
+        ["skills", "--help"],
+        ["chat", "--help"],
+    ],
+)
 def test_start_up_imports_nothing_heavy(args, tmp_path):
     code = (
         "import sys\n"

@@ -41,7 +41,27 @@ Temperature = Annotated[
 ]
 MaxTokens = Annotated[int | None, typer.Option("--max-tokens", help="Most tokens in a reply (default 8192).")]
 Channels = Annotated[list[str] | None, typer.Option("--channel", help="A channel (repeatable).")]
-Skills = Annotated[list[str] | None, typer.Option("--skill", help="A skill (repeatable).")]
+Skills = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--skill",
+        help="A skill: files, fetch, shell, time, calc, spend, or yours (repeatable).",
+        autocompletion=complete.skill_names,
+    ),
+]
+AllowDirs = Annotated[
+    list[str] | None, typer.Option("--allow-dir", help="A folder the files skill may read (repeatable).")
+]
+AllowHosts = Annotated[
+    list[str] | None, typer.Option("--allow-host", help="A private or local host fetch may reach (repeatable).")
+]
+AllowCommands = Annotated[
+    list[str] | None,
+    typer.Option("--allow-command", help="A command shell may run: its words, * for the rest ('npm run test:*')."),
+]
+DenyCommands = Annotated[
+    list[str] | None, typer.Option("--deny-command", help="A command shell must never run (deny wins).")
+]
 Status = Annotated[
     str | None, typer.Option("--status", help="active, paused or archived.", autocompletion=complete.statuses)
 ]
@@ -119,6 +139,10 @@ def agent_json(agent: Any, figures: Any) -> dict[str, Any]:
         "status": agent.status,
         "base_url": agent.base_url,
         "api_key_env": agent.api_key_env,
+        "allow_dirs": list(agent.allow_dirs or []),
+        "allow_hosts": list(agent.allow_hosts or []),
+        "allow_commands": list(agent.allow_commands or []),
+        "deny_commands": list(agent.deny_commands or []),
         "created_at": iso(agent.created_at),
         "updated_at": iso(agent.updated_at),
         "last_active_at": iso(agent.last_active_at),
@@ -160,7 +184,18 @@ def _flat(agent_dict: dict[str, Any]) -> dict[str, Any]:
     return {**agent_dict, **agent_dict["stats"]}
 
 
+def _warn_skills(agent: Any) -> None:
+    """The pair of skills through which a prompt injection exfiltrates: said at create, update, show."""
+    if agent.skills:
+        from agentik_cli.services.skills import registry
+
+        warning = registry.exfiltration_warning(list(agent.skills))
+        if warning:
+            render.warn(warning)
+
+
 def _show(agent: Any, as_json: bool) -> None:
+    _warn_skills(agent)
     [(_, ledger)] = _with_figures([agent])
     data = agent_json(agent, ledger)
     if as_json:
@@ -179,6 +214,10 @@ def _show(agent: Any, as_json: bool) -> None:
             ("max tokens", data["max_tokens"]),
             ("channels", ", ".join(data["channels"]) or None),
             ("skills", ", ".join(data["skills"]) or None),
+            ("folders", ", ".join(data["allow_dirs"]) or None),
+            ("hosts allowed", ", ".join(data["allow_hosts"]) or None),
+            ("commands allowed", ", ".join(data["allow_commands"]) or None),
+            ("commands denied", ", ".join(data["deny_commands"]) or None),
             ("base url", data["base_url"]),
             ("key variable", data["api_key_env"]),
             ("created", data["created_at"]),
@@ -221,6 +260,10 @@ def create(
     status: Status = None,
     base_url: BaseUrl = None,
     api_key_env: ApiKeyEnv = None,
+    allow_dir: AllowDirs = None,
+    allow_host: AllowHosts = None,
+    allow_command: AllowCommands = None,
+    deny_command: DenyCommands = None,
     as_json: Json = False,
 ) -> None:
     """Create an agent; prints its id.
@@ -245,9 +288,14 @@ def create(
         status=status,
         base_url=base_url,
         api_key_env=api_key_env,
+        allow_dirs=allow_dir,
+        allow_hosts=allow_host,
+        allow_commands=allow_command,
+        deny_commands=deny_command,
     )
     agent = agents.create(config.store(), fields)
     _notes(fields)
+    _warn_skills(agent)
     if as_json:
         render.print_json(_json_of([agent])[0])
     else:
@@ -329,9 +377,13 @@ def update(
     status: Status = None,
     base_url: BaseUrl = None,
     api_key_env: ApiKeyEnv = None,
+    allow_dir: AllowDirs = None,
+    allow_host: AllowHosts = None,
+    allow_command: AllowCommands = None,
+    deny_command: DenyCommands = None,
     as_json: Json = False,
 ) -> None:
-    """Change an agent: only the options given change (--channel and --skill replace the list).
+    """Change an agent: only the options given change (--channel, --skill and the rule options replace the list).
 
     Example: agentik agents update helper --model claude-opus-4-1 --status paused
     """
@@ -351,9 +403,14 @@ def update(
         status=status,
         base_url=base_url,
         api_key_env=api_key_env,
+        allow_dirs=allow_dir,
+        allow_hosts=allow_host,
+        allow_commands=allow_command,
+        deny_commands=deny_command,
     )
     updated = agents.update_agent(config.store(), agent, fields)
     _notes(fields)
+    _warn_skills(updated)
     if as_json:
         render.print_json(_json_of([updated])[0])
     else:

@@ -47,6 +47,8 @@ def turn_json(result: Any) -> dict[str, Any]:
             "total": to_usd(cost.total_nd) if cost else None,
         },
         "response_ms": result.response_ms,
+        "rounds": result.rounds,
+        "tool_calls": [run.to_json() for run in result.tool_calls],
     }
 
 
@@ -75,6 +77,16 @@ def chat(
     ] = None,
     channel: Annotated[str, typer.Option("--channel", help="Channel recorded with the messages.")] = "cli",
     no_stream: Annotated[bool, typer.Option("--no-stream", help="Wait for the whole reply.")] = False,
+    approve: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--approve", help="Run this skill's calls without asking (repeatable).", autocompletion=complete.skill_names
+        ),
+    ] = None,
+    approve_all: Annotated[bool, typer.Option("--approve-all", help="Run every skill's calls without asking.")] = False,
+    chain_limit: Annotated[
+        int, typer.Option("--chain-limit", help="Most model calls asking for tools in one turn.")
+    ] = 5,
     as_json: Json = False,
 ) -> None:
     """Chat with an agent: one message with -m (or piped stdin), else the interactive chat.
@@ -96,6 +108,9 @@ def chat(
         max_tokens=max_tokens,
         channel=channel,
         stream=not no_stream,
+        approve=list(approve or []),
+        approve_all=approve_all,
+        chain_limit=chain_limit,
     )
     if message is not None and not message.strip():
         raise UsageError("the message is empty")
@@ -104,10 +119,15 @@ def chat(
     if as_json and text is None:
         raise UsageError("--json is for one message", hint='add -m "..." or pipe the message in')
     files = [attachments.load(str(path), conversation.provider_name, render.warn) for path in attach or []]
-    if text is None:
-        _interactive(conversation, files)
-    else:
-        _one_shot(conversation, text, files, as_json)
+    if sys.stdin.isatty() and render.err_is_terminal():
+        conversation.ask = _ask
+    try:
+        if text is None:
+            _interactive(conversation, files)
+        else:
+            _one_shot(conversation, text, files, as_json)
+    finally:
+        conversation.close()
 
 
 def _message(message: str | None) -> str | None:
@@ -138,11 +158,21 @@ def _warn_unpriced(result: Any) -> None:
         )
 
 
+def _chain_note(result: Any) -> None:
+    if result.chain_limited:
+        render.warn(
+            f"stopped at the chain limit: {result.rounds} model calls asked for tools "
+            "(--chain-limit N allows more); the last calls were not run"
+        )
+
+
 def _usage_line(result: Any) -> None:
     usage = result.usage
     cached = f" ({usage.cache_read_tokens:,} cached)" if usage.cache_read_tokens else ""
     cost = render.money(result.cost.total_nd if result.cost else None)
     mark = " · interrupted" if result.interrupted else (" · failed" if result.error else "")
+    if result.rounds > 1:
+        mark += f" · {result.rounds} calls, {len(result.tool_calls)} tool calls"
     # tokens agentik counted itself (the server sent no usage) are marked as such
     about = "~" if usage.estimated else ""
     mark += " · tokens estimated" if usage.estimated else ""
@@ -156,13 +186,16 @@ def _send(conversation: Any, text: str, files: list[Any], stream_out: bool) -> A
     from agentik_cli.cli.render_stream import printer
     from agentik_cli.values import Chunk
 
-    out = printer(render.stdout_is_terminal()) if stream_out else None
+    out: Any = None
     reader_gone = False
+    tools = _ToolLines(render.err_is_terminal())
 
     def on_chunk(chunk: Chunk) -> None:
-        nonlocal reader_gone
-        if out is None:
+        nonlocal reader_gone, out
+        if not stream_out:
             return
+        if out is None:
+            out = printer(render.stdout_is_terminal())
         try:
             if chunk.kind == "text":
                 out.text(chunk.text)
@@ -172,6 +205,15 @@ def _send(conversation: Any, text: str, files: list[Any], stream_out: bool) -> A
             reader_gone = True
             raise _ReaderGone from None
 
+    def on_tool_start(tool: Any, shown: str) -> None:
+        nonlocal out
+        if out is not None:  # the text so far ends before the tool's line
+            out.close()
+            out = None
+        tools.start(tool, shown)
+
+    conversation.on_tool_start = on_tool_start
+    conversation.on_tool_end = tools.end
     try:
         return conversation.send(text, files, on_chunk)
     except Interrupted:
@@ -179,8 +221,67 @@ def _send(conversation: Any, text: str, files: list[Any], stream_out: bool) -> A
             raise BrokenPipeError("stdout was closed") from None
         raise
     finally:
+        tools.stop()
         if out is not None and not reader_gone:
             out.close()
+
+
+class _ToolLines:
+    """Each tool call as it happens, on stderr: its name and what it runs, a spinner while it runs
+    on a terminal, then its outcome."""
+
+    def __init__(self, terminal: bool) -> None:
+        self.terminal = terminal
+        self.status: Any = None
+        self.label: str | None = None
+
+    def start(self, tool: Any, shown: str) -> None:
+        self.label = f"⚙ {tool.name} {_short(shown)}"
+        if self.terminal:
+            self.status = render.err().status(render.safe_text(self.label), spinner="dots")
+            self.status.start()
+        else:
+            render.note(self.label)
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+    def end(self, run: Any) -> None:
+        self.stop()
+        if run.status == "ok":
+            outcome = f"ok · {run.duration_ms / 1000:.1f} s" + (" · output cut" if run.truncated else "")
+        else:
+            error = run.error or run.status
+            outcome = error if error.startswith(run.status) else f"{run.status}: {error}"
+        if self.label is None:  # it never ran: refused, denied, or bad arguments
+            render.note(f"⚙ {run.tool} {_short(_arguments(run.arguments))} → {outcome}")
+        elif self.terminal:  # the spinner's line is gone: the whole line again, with the outcome
+            render.note(f"{self.label} → {outcome}")
+        else:
+            render.note(f"  → {outcome}")
+        self.label = None
+
+
+def _arguments(arguments: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(arguments, ensure_ascii=False)
+
+
+def _short(text: str, width: int = 100) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _ask(tool: Any, arguments: dict[str, Any], shown: str) -> bool:
+    """Ask the person at the terminal, showing the call exactly as it will run."""
+    render.err().print(f"agentik: allow {tool.skill} ({tool.risk}) to run:", style="yellow", markup=False)
+    render.err().print(f"  {render.safe_text(shown)}", style="bold", markup=False, soft_wrap=True)
+    render.err().print("  [y/N] ", end="", markup=False)
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
 
 
 class _ReaderGone(KeyboardInterrupt):
@@ -198,6 +299,7 @@ def _one_shot(conversation: Any, text: str, files: list[Any], as_json: bool) -> 
         render.print_json(turn_json(result))
     _usage_line(result)
     _warn_unpriced(result)
+    _chain_note(result)
 
 
 def _setup_readline() -> None:
@@ -298,3 +400,4 @@ def _interactive(conversation: Any, files: list[Any]) -> None:
         files = []
         _usage_line(result)
         _warn_unpriced(result)
+        _chain_note(result)

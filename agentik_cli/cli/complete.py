@@ -82,3 +82,17 @@ def models(incomplete: str) -> list[str]:
     except Exception:  # completion must never fail loudly
         return []
     return sorted(n for n in names if n.startswith(incomplete))[:LIMIT]
+
+
+BUILTIN_SKILLS = ("files", "fetch", "shell", "time", "calc", "spend")
+
+
+def skill_names(incomplete: str) -> list[str]:
+    """The built-in skills and the user's skill files (names only: no file is parsed)."""
+    from agentik_cli import paths
+
+    try:
+        mine = tuple(sorted(p.stem for p in (paths.data_dir() / "skills").glob("*.toml")))
+    except OSError:
+        mine = ()
+    return _choices(BUILTIN_SKILLS + mine, incomplete)

@@ -53,6 +53,10 @@ def stdout_is_terminal() -> bool:
     return environment.current().stdout_isatty
 
 
+def err_is_terminal() -> bool:
+    return environment.current().stderr_isatty
+
+
 def _console_class(*, stdout: bool) -> type[Console]:
     """rich's Console, with two differences. A closed stdout raises BrokenPipeError (rich exits 1),
     for cli/app.py to end the command quietly with exit 0; a closed stderr is ignored (a note

@@ -82,6 +82,7 @@ def message_json(m: Any) -> dict[str, Any]:
         # the text of an attached file went to the model; the transcript names the file
         "attachments": [{k: v for k, v in a.items() if k != "text"} for a in m.attachments],
         "skills_used": list(m.skills_used),
+        "tool_calls": list(m.tool_calls),
     }
 
 
@@ -142,11 +143,36 @@ def transcript(row: Any, messages: list[Any]) -> str:
             lines.append(f"> attached: `{a['name']}` ({a['type']}, {a['size']:,} bytes)")
         if m["attachments"]:
             lines.append("")
-        lines.append(m["content"] or "*(no text)*")
+        if m["content"] or not m["tool_calls"]:
+            lines.append(m["content"] or "*(no text)*")
+        for call in m["tool_calls"]:
+            lines += ["", *_tool_call_lines(call)]
         if m["error"]:
             lines += ["", f"> **{'Interrupted' if m['interrupted'] else 'Error'}:** {m['error']}"]
         lines.append("")
     return "\n".join(lines)
+
+
+def _tool_call_lines(call: dict[str, Any]) -> list[str]:
+    """A tool call in a transcript: what was called, the decision, the outcome, the output's start."""
+    import json
+
+    arguments = json.dumps(call["arguments"], ensure_ascii=False)
+    if len(arguments) > 200:
+        arguments = arguments[:199] + "…"
+    name = f"{call['skill']}.{call['tool']}" if call["skill"] and call["skill"] != call["tool"] else call["tool"]
+    outcome = f"{call['status']} · {call['decision']} · {call['duration_ms']:,} ms"
+    lines = [f"> ⚙ `{name}` `{arguments}` · {outcome}"]
+    text = call["output"] or call["error"] or ""
+    if call["error"] and call["status"] != "ok":
+        lines.append(f"> {call['error']}")
+        text = call["output"]
+    if text:
+        shown = text.splitlines()[:8]
+        more = len(text.splitlines()) - len(shown)
+        fence = "````" if "```" in text else "```"
+        lines += ["", fence, *shown, *([f"… {more} more lines"] if more > 0 else []), fence]
+    return lines
 
 
 @app.command("list")

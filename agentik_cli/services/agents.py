@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from agentik_cli import environment, limits
 from agentik_cli.errors import NotFound, UsageError
@@ -48,7 +49,13 @@ class AgentFields:
     status: str | None = None
     base_url: str | None = None
     api_key_env: str | None = None
+    allow_dirs: list[str] | None = None
+    allow_hosts: list[str] | None = None
+    allow_commands: list[str] | None = None
+    deny_commands: list[str] | None = None
     notes: list[str] = field(default_factory=list)
+
+    RULES = ("allow_dirs", "allow_hosts", "allow_commands", "deny_commands")
 
 
 def validate(fields: AgentFields) -> None:
@@ -81,6 +88,44 @@ def validate(fields: AgentFields) -> None:
         fields.base_url = _base_url(fields.base_url)
     if fields.api_key_env is not None and not _ENV_NAME.fullmatch(fields.api_key_env):
         raise UsageError(f"--api-key-env takes the name of an environment variable, not '{fields.api_key_env}'")
+    _validate_skills(fields)
+
+
+def _validate_skills(fields: AgentFields) -> None:
+    """Skills by known names only; folders that exist, kept as their real path; host names; command
+    patterns that split into words."""
+    import shlex
+
+    if fields.skills is not None:
+        from agentik_cli.services.skills import registry as skill_registry
+
+        fields.skills = skill_registry.check_names(fields.skills)
+    if fields.allow_dirs is not None:
+        folders = []
+        for text in fields.allow_dirs:
+            folder = Path(text).expanduser()
+            if not folder.is_dir():
+                raise UsageError(f"--allow-dir {text}: no such folder")
+            real = str(folder.resolve())
+            if real not in folders:
+                folders.append(real)
+        fields.allow_dirs = folders
+    if fields.allow_hosts is not None:
+        hosts = []
+        for text in fields.allow_hosts:
+            host = text.strip().lower().rstrip(".").strip("[]")
+            if not host or any(ch in host for ch in "/@ \t?#"):
+                raise UsageError(f"--allow-host takes a host name or address, not {text!r}", hint="e.g. localhost")
+            hosts.append(host)
+        fields.allow_hosts = list(dict.fromkeys(hosts))
+    for option, values in (("--allow-command", fields.allow_commands), ("--deny-command", fields.deny_commands)):
+        for pattern in values or []:
+            try:
+                words = shlex.split(pattern)
+            except ValueError as exc:
+                raise UsageError(f"{option} {pattern!r}: {exc}") from None
+            if not words:
+                raise UsageError(f"{option} cannot be empty")
 
 
 def check_name(name: str) -> None:
@@ -175,6 +220,10 @@ def create(store: Store, fields: AgentFields) -> Agent:
                 status=fields.status or "active",
                 base_url=fields.base_url,
                 api_key_env=fields.api_key_env,
+                allow_dirs=list(fields.allow_dirs or []),
+                allow_hosts=list(fields.allow_hosts or []),
+                allow_commands=list(fields.allow_commands or []),
+                deny_commands=list(fields.deny_commands or []),
                 created_at=unit.now,
                 updated_at=unit.now,
             ),
@@ -287,6 +336,9 @@ def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
             agent.channels = list(fields.channels)
         if fields.skills is not None:
             agent.skills = list(fields.skills)
+        for rule in AgentFields.RULES:  # like --skill, a rule option given replaces the list
+            if getattr(fields, rule) is not None:
+                setattr(agent, rule, list(getattr(fields, rule)))
         if fields.provider is not None:
             agent.provider = fields.provider
         elif fields.model is not None:

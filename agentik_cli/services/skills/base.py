@@ -88,7 +88,7 @@ class Skill:
         """The call as a person approving it must see it: the exact command, the URL."""
         import json
 
-        return f"{tool} {json.dumps(arguments, ensure_ascii=False)}"
+        return json.dumps(arguments, ensure_ascii=False)
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
         raise NotImplementedError

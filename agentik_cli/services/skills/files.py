@@ -75,13 +75,13 @@ def resolve(raw: str, context: Context) -> Path:
     if not given.is_absolute():
         given = allowed[0] / given
     try:
-        real = given.resolve(strict=True)
-    except FileNotFoundError:
-        raise Refused(f"no such file or folder: {raw}") from None
+        real = given.resolve()  # every link followed, as far as the path exists
     except (OSError, RuntimeError) as exc:  # a link loop
         raise Refused(f"cannot read {raw}: {exc}") from None
     if not any(real == folder or real.is_relative_to(folder) for folder in allowed):
         raise Refused(f"{raw} is outside the agent's folders ({', '.join(map(str, allowed))})")
+    if not real.exists():
+        raise FileNotFoundError(2, f"no such file or folder: {raw}")
     data = _agentik_data()
     if data is not None and (real == data or real.is_relative_to(data)):
         raise Refused(f"{raw} is in agentik's own data folder")

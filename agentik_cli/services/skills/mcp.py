@@ -57,7 +57,7 @@ class McpSkill(Skill):
         return self._tools
 
     def describe(self, tool: str, arguments: dict[str, Any]) -> str:
-        return f"{tool} {json.dumps(arguments, ensure_ascii=False)} (MCP server: {' '.join(self.command)})"
+        return f"{json.dumps(arguments, ensure_ascii=False)} (MCP server: {' '.join(self.command)})"
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
         import anyio

@@ -64,7 +64,7 @@ class CommandSkill(Skill):
     def describe(self, tool: str, arguments: dict[str, Any]) -> str:
         import shlex
 
-        return f"{shlex.join(self.command)} <<< {json.dumps(arguments, ensure_ascii=False)}"
+        return f"{json.dumps(arguments, ensure_ascii=False)} | {shlex.join(self.command)}"
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
         from agentik_cli.services.skills.shell import run_argv

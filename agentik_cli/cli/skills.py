@@ -1,0 +1,195 @@
+"""`agentik skills`: the skills an agent can be given (built in, the user's commands, MCP servers),
+and running one tool by hand under the same rules as in a chat."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from agentik_cli import config
+from agentik_cli.cli import complete, render
+from agentik_cli.cli.options import Json, Yes, confirm
+from agentik_cli.errors import FAILED, UsageError
+
+app = typer.Typer(
+    help="Skills: the tools agents may use (files, fetch, shell, time, calc, spend, yours, MCP servers).",
+    no_args_is_help=True,
+)
+
+SkillArg = Annotated[str, typer.Argument(help="A skill's name.", autocompletion=complete.skill_names)]
+
+
+def _skill_json(skill: Any, tools: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": skill.name,
+        "kind": skill.kind,
+        "risk": skill.risk,
+        "description": skill.description,
+    }
+    if tools:
+        data["tools"] = [
+            {"name": t.name, "description": t.description, "parameters": t.parameters} for t in skill.tools()
+        ]
+    return data
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """The skills there are: built in, your commands (AGENTIK_HOME/skills/*.toml) and MCP servers.
+
+    Example: agentik skills list --json
+    """
+    from agentik_cli.services.skills import registry
+
+    found = registry.all_skills(render.warn)
+    rows = [_skill_json(skill) for skill in found.values()]
+    if as_json:
+        render.print_json(rows)
+        return
+    render.print_table(
+        ["name", "kind", "risk", "description"],
+        ([r["name"], r["kind"], r["risk"], r["description"]] for r in rows),
+    )
+
+
+@app.command()
+def show(name: SkillArg, as_json: Json = False) -> None:
+    """A skill and its tools, with their parameters.
+
+    Example: agentik skills show files
+    """
+    from agentik_cli.services.skills import registry
+
+    data = _skill_json(registry.get(name), tools=True)
+    if as_json:
+        render.print_json(data)
+        return
+    import json
+
+    render.print_fields(
+        [
+            ("name", data["name"]),
+            ("kind", data["kind"]),
+            ("risk", data["risk"]),
+            ("description", data["description"] or None),
+        ]
+    )
+    for tool in data["tools"]:
+        render.print_line()
+        render.print_line(f"{tool['name']}: {tool['description']}")
+        render.print_line(f"  parameters: {json.dumps(tool['parameters'], ensure_ascii=False)}")
+
+
+@app.command()
+def test(
+    tool: Annotated[str, typer.Argument(help="A tool: read_file, fetch, shell, calc2.add...")],
+    args: Annotated[str, typer.Option("--args", help="The arguments, a JSON object.")] = "{}",
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent",
+            help="Run under this agent's rules (folders, hosts, commands).",
+            autocompletion=complete.agent_names,
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Run one tool by hand, without a model, under the same checks as in a chat (the agent's rules,
+    or none with the current folder as the workspace). Exit 0 with its output, 1 when it fails or is refused.
+
+    Example: agentik skills test calc --args '{"expression": "2**10"}'
+    """
+    import json
+    from pathlib import Path
+
+    from agentik_cli.services.skills import registry
+    from agentik_cli.services.skills.approval import Approval
+    from agentik_cli.services.skills.base import Context, Rules
+    from agentik_cli.services.skills.toolbox import Toolbox, ToolInterrupted
+    from agentik_cli.values import ToolCall
+
+    try:
+        arguments = json.loads(args)
+    except ValueError as exc:
+        raise UsageError(f"--args is not JSON: {exc}") from None
+    if not isinstance(arguments, dict):
+        raise UsageError('--args takes a JSON object, e.g. \'{"path": "README.md"}\'')
+    skill, found = registry.find_tool(tool)
+    rules, agent_id, agent_name, store = Rules(), None, "", None
+    if agent is not None:
+        from agentik_cli.services import agents
+
+        store = config.store()
+        row = agents.get(store, agent)
+        rules = Rules(
+            tuple(row.allow_dirs or ()),
+            tuple(row.allow_hosts or ()),
+            tuple(row.allow_commands or ()),
+            tuple(row.deny_commands or ()),
+        )
+        agent_id, agent_name = row.id, row.name
+    elif skill.name == "spend":
+        raise UsageError("spend reports an agent's own costs", hint="add --agent NAME")
+    workspace = Path(rules.allow_dirs[0]) if rules.allow_dirs else Path.cwd()
+    context = Context(agent_id, agent_name, rules, store=store, workspace=workspace)
+    # typed by hand, the call is approved by the person typing it ("flag"); the rules still apply
+    box = Toolbox([skill.name], context, Approval(approve=[skill.name]))
+    wire = next(name for name, t in box.tools.items() if t.name == found.name)
+    try:
+        run = box.run(ToolCall("manual", wire, arguments))
+    except ToolInterrupted as exc:
+        run = exc.run
+        raise typer.Exit(130) from None
+    finally:
+        box.close()
+    if as_json:
+        render.print_json({"status": run.status, "output": run.output, "truncated": run.truncated, "error": run.error})
+    else:
+        if run.output:
+            render.print_line(run.output)
+        if run.status != "ok":
+            render.err().print(f"agentik: error: {run.tool}: {run.error or run.status}", style="red", markup=False)
+    if run.status != "ok":
+        raise typer.Exit(FAILED)
+
+
+@app.command()
+def remove(name: SkillArg, yes: Yes = False) -> None:
+    """Remove a user or MCP skill (its file in AGENTIK_HOME/skills/). Agents that have it keep the
+    name, and are offered its tools no more.
+
+    Example: agentik skills remove calc2 --yes
+    """
+    from agentik_cli.services.skills import registry, user
+
+    if name in registry.BUILTIN:
+        raise UsageError(f"{name} is built in: it cannot be removed", hint="`agentik agents update NAME --skill ...`")
+    path = user.skills_dir() / f"{user.check_name(name)}.toml"
+    if not path.is_file():
+        from agentik_cli.errors import NotFound
+
+        raise NotFound(f"no skill named {name!r}", hint="`agentik skills list` shows the skills")
+    confirm(f"Remove the skill {name} ({path})?", yes)
+    user.remove(name)
+    render.note(f"removed the skill {name}")
+
+
+@app.command("add-mcp", context_settings={"allow_interspersed_args": False})
+def add_mcp(
+    name: Annotated[str, typer.Argument(help="The skill's name; its tools become NAME.TOOL.")],
+    command: Annotated[list[str], typer.Argument(help="The server's command and arguments, after --.")],
+    risk: Annotated[str, typer.Option("--risk", help="read, network or exec (asks at every call).")] = "exec",
+    as_json: Json = False,
+) -> None:
+    """Add an MCP server (stdio) as a skill: it is started once to list its tools.
+
+    Example: agentik skills add-mcp notes --risk read -- python notes_server.py
+    """
+    from agentik_cli.services.skills import mcp
+
+    path, tools = mcp.add(name, risk, list(command))
+    if as_json:
+        render.print_json({"name": name, "kind": "mcp", "risk": risk, "tools": [f"{name}.{t['name']}" for t in tools]})
+        return
+    render.note(f"added {name} ({path}): {len(tools)} tools: " + ", ".join(f"{name}.{t['name']}" for t in tools))
