@@ -288,7 +288,7 @@ def test_copy_sqlite_to_postgres_and_back(cli, fake, tmp_path, blank):
     _seed(cli, tmp_path, local, 1, 500)
     team = blank()
     data = cli.json("--db", local, "db", "copy", "--to", team)
-    assert data["copied"] == {"agents": 1, "sessions": 1, "messages": 4, "costs": 503}
+    assert data["copied"] == {"agents": 1, "sessions": 1, "messages": 4, "costs": 503, "tool_calls": 0}
     assert data["check"]["equal"] and data["check"]["totals_equal_ledger"]
     assert _figures(cli, team) == _figures(cli, local)
     assert [m["content"] for m in cli.json("--db", team, "sessions", "show", "1")["messages"]][-1] == "second answer"
@@ -296,12 +296,12 @@ def test_copy_sqlite_to_postgres_and_back(cli, fake, tmp_path, blank):
 
     # again: nothing twice; then only what was added since
     again = cli.json("--db", local, "db", "copy", "--to", team, "--yes")
-    assert again["copied"] == {"agents": 0, "sessions": 0, "messages": 0, "costs": 0}
+    assert again["copied"] == {"agents": 0, "sessions": 0, "messages": 0, "costs": 0, "tool_calls": 0}
     fake.add(Reply(text="third answer"))
     cli("--db", local, "chat", "helper", "-c", "-m", "third question")
     _seed(cli, tmp_path, local, 1000, 20)
     later = cli.json("--db", local, "db", "copy", "--to", team, "--yes")
-    assert later["copied"] == {"agents": 0, "sessions": 0, "messages": 2, "costs": 21}
+    assert later["copied"] == {"agents": 0, "sessions": 0, "messages": 2, "costs": 21, "tool_calls": 0}
     assert _figures(cli, team) == _figures(cli, local)
 
     # and back, into a new SQLite file

@@ -36,11 +36,11 @@ from sqlalchemy.engine import Connection
 from agentik_cli.errors import StoreError
 from agentik_cli.store import dialect
 from agentik_cli.store.engine import Store, mask_url, translate_errors
-from agentik_cli.store.models import Agent, ChatSession, Cost, Message, PriceOverride, Setting
+from agentik_cli.store.models import Agent, ChatSession, Cost, Message, PriceOverride, Setting, ToolCallRecord
 from agentik_cli.store.sql import SUM_COLUMNS  # checked on both sides after a copy
 
 BATCH = 5_000
-TABLES = ("agents", "sessions", "messages", "costs")
+TABLES = ("agents", "sessions", "messages", "costs", "tool_calls")
 _COPY_LOCK = 0x6167656E74696C  # one copy at a time into a PostgreSQL target
 
 Progress = Callable[[str, int, int], None]  # (table, rows done, rows to do)
@@ -65,7 +65,7 @@ class CopyState:
             return cls()
         data = json.loads(value)
         return cls(
-            copied={t: int(data["copied"].get(t, 0)) for t in TABLES},
+            copied={t: int(data["copied"].get(t, 0)) for t in TABLES},  # a table added since: 0
             ranges={t: [[int(a), int(b)] for a, b in data["ranges"].get(t, [])] for t in TABLES[1:]},
             agents={int(k): int(v) for k, v in data["agents"].items()},
         )
@@ -252,7 +252,8 @@ def _copy_rows(sconn: Connection, tconn: Connection, state: CopyState, progress:
         progress("agents", len(rows), len(rows))
 
     spans: dict[str, tuple[int, int]] = {}
-    for name, model in (("sessions", ChatSession), ("messages", Message), ("costs", Cost)):
+    tables = (("sessions", ChatSession), ("messages", Message), ("costs", Cost), ("tool_calls", ToolCallRecord))
+    for name, model in tables:
         table = _table(model)
         count, lowest, highest = _count_new(sconn, table, state.copied[name])
         if not count:
@@ -273,6 +274,9 @@ def _copy_rows(sconn: Connection, tconn: Connection, state: CopyState, progress:
                 if name == "costs":
                     row["session_id"] = state.map("sessions", row["session_id"])
                     row["conversation_id"] = state.map("messages", row["conversation_id"])
+                if name == "tool_calls":
+                    row["session_id"] = state.map("sessions", row["session_id"])
+                    row["message_id"] = state.map("messages", row["message_id"])
             _insert(tconn, table, batch)
             done += len(batch)
             if progress:
@@ -453,7 +457,7 @@ def _check(sconn: Connection, tconn: Connection, state: CopyState) -> dict[str, 
     error (and the transaction rolls back)."""
     source = _sums(sconn)
     target = _sums(tconn, _within(state, "costs"))
-    for name in ("sessions", "messages"):
+    for name in ("sessions", "messages", "tool_calls"):
         source[name] = int(sconn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
         target[name] = int(tconn.execute(text(f"SELECT count(*) FROM {name} {_within(state, name)}")).scalar_one())
     source["agents"] = int(sconn.execute(text("SELECT count(*) FROM agents")).scalar_one())
