@@ -36,7 +36,7 @@ def test_create_prints_id_and_json_object(cli):
         "--channel",
         "slack",
         "--skill",
-        "web-search",
+        "fetch",
         "--status",
         "paused",
     )
@@ -60,7 +60,7 @@ def test_create_prints_id_and_json_object(cli):
         "stats",
     }
     assert data["provider"] == "openai"
-    assert data["channels"] == ["cli", "slack"] and data["skills"] == ["web-search"]
+    assert data["channels"] == ["cli", "slack"] and data["skills"] == ["fetch"]
     assert data["temperature"] == 0.3 and data["max_tokens"] == 512 and data["status"] == "paused"
     assert data["stats"] == {
         "sessions": 0,
@@ -141,10 +141,10 @@ def test_show_by_name_any_case_or_id(cli):
 
 def test_update_changes_only_what_is_given(cli):
     cli("agents", "create", "h", "--model", "gpt-4o", "--description", "d", "--channel", "cli")
-    data = cli.json("agents", "update", "h", "--model", "claude-sonnet-4-0", "--name", "Helper2", "--skill", "s1")
+    data = cli.json("agents", "update", "h", "--model", "claude-sonnet-4-0", "--name", "Helper2", "--skill", "calc")
     assert data["name"] == "Helper2" and data["model"] == "claude-sonnet-4-0"
     assert data["provider"] == "anthropic"  # follows the new model
-    assert data["description"] == "d" and data["channels"] == ["cli"] and data["skills"] == ["s1"]
+    assert data["description"] == "d" and data["channels"] == ["cli"] and data["skills"] == ["calc"]
     assert data["updated_at"] >= data["created_at"]
 
 

@@ -175,7 +175,7 @@ def remove(name: SkillArg, yes: Yes = False) -> None:
     render.note(f"removed the skill {name}")
 
 
-@app.command("add-mcp", context_settings={"allow_interspersed_args": False})
+@app.command("add-mcp")
 def add_mcp(
     name: Annotated[str, typer.Argument(help="The skill's name; its tools become NAME.TOOL.")],
     command: Annotated[list[str], typer.Argument(help="The server's command and arguments, after --.")],
