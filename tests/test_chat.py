@@ -136,6 +136,8 @@ def test_openai_one_shot_request_and_cost(cli, gpt, agentik_home):
         },
         "cost": {"input": 0.000135, "output": 0.00006, "total": 0.000195},
         "response_ms": data["response_ms"],
+        "rounds": 1,
+        "tool_calls": [],
     }
 
 

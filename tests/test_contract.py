@@ -69,6 +69,9 @@ JSON_RUNS: dict[str, list[str]] = {
     "db status": ["db", "status"],
     "db backup": ["db", "backup", "{tmp}/backup.db"],
     "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
+    "skills list": ["skills", "list"],
+    "skills show": ["skills", "show", "calc"],
+    "skills test": ["skills", "test", "calc", "--args", '{"expression": "1+1"}'],
 }
 IMPORT_LINE = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 2, "output_tokens": 2}) + "\n"
 
@@ -110,6 +113,11 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "db upgrade": (["db", "upgrade", "extra"], 2),
     "db backup": (["db", "backup", "/no/such/folder/backup.db"], 2),
     "db copy": (["db", "copy", "--to", "/no/such/folder/copy.db"], 2),
+    "skills list": (["skills", "list", "--frob"], 2),
+    "skills show": (["skills", "show", "nope"], 2),
+    "skills test": (["skills", "test", "calc", "--args", "[1]"], 2),
+    "skills remove": (["skills", "remove", "files", "--yes"], 2),
+    "skills add-mcp": (["skills", "add-mcp", "x"], 2),
 }
 
 

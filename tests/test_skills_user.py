@@ -87,10 +87,8 @@ def test_remove_a_user_skill_not_a_built_in(cli, agentik_home):
 
 @pytest.mark.sqlite_only("MCP: a server process, no store involved")
 def test_an_mcp_server_is_added_listed_and_called(cli, agentik_home):
-    added = json.loads(
-        cli("skills", "add-mcp", "calc2", "--risk", "read", "--json", "--", sys.executable, SERVER).stdout
-    )
-    assert added["tools"] == ["calc2.add", "calc2.echo", "calc2.fail"]
+    added = cli("skills", "add-mcp", "calc2", "--risk", "read", "--", sys.executable, SERVER)
+    assert "calc2.add, calc2.echo, calc2.fail" in added.stderr
     listed = {s["name"]: s for s in cli.json("skills", "list")}
     assert listed["calc2"]["kind"] == "mcp" and listed["calc2"]["risk"] == "read"
     shown = cli.json("skills", "show", "calc2")

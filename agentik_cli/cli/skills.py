@@ -180,7 +180,6 @@ def add_mcp(
     name: Annotated[str, typer.Argument(help="The skill's name; its tools become NAME.TOOL.")],
     command: Annotated[list[str], typer.Argument(help="The server's command and arguments, after --.")],
     risk: Annotated[str, typer.Option("--risk", help="read, network or exec (asks at every call).")] = "exec",
-    as_json: Json = False,
 ) -> None:
     """Add an MCP server (stdio) as a skill: it is started once to list its tools.
 
@@ -189,7 +188,4 @@ def add_mcp(
     from agentik_cli.services.skills import mcp
 
     path, tools = mcp.add(name, risk, list(command))
-    if as_json:
-        render.print_json({"name": name, "kind": "mcp", "risk": risk, "tools": [f"{name}.{t['name']}" for t in tools]})
-        return
     render.note(f"added {name} ({path}): {len(tools)} tools: " + ", ".join(f"{name}.{t['name']}" for t in tools))

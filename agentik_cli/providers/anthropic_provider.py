@@ -64,7 +64,7 @@ def _messages(turns: list[Turn]) -> list[dict[str, Any]]:
                 for r in turn.results
             ]
             messages.append({"role": "user", "content": blocks})
-        elif turn.role == "assistant" and turn.parts:
+        elif turn.role == "assistant" and any(p.kind != "text" for p in turn.parts):
             messages.append({"role": "assistant", "content": _assistant_blocks(turn) or turn.content})
         elif turn.role == "user" and messages and messages[-1]["role"] == "user":
             content = _content(turn)
