@@ -1,0 +1,332 @@
+"""The security rules of the built-in skills, each held by a test that fails without it: the
+folders of `files`, the addresses of `fetch`, the rules and the process group of `shell`, the
+arithmetic of `calc`, and who approves what."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from agentik_cli.services.skills import fetch, registry
+from agentik_cli.services.skills.approval import Approval
+from agentik_cli.services.skills.base import Context, Rules
+from agentik_cli.services.skills.basic import CalcError, evaluate
+from agentik_cli.services.skills.files import FilesSkill
+from agentik_cli.services.skills.shell import clean_environment, rule_refusal, run_argv
+from agentik_cli.services.skills.toolbox import Toolbox, check_arguments, wire_names
+from agentik_cli.values import ToolCall
+
+pytestmark = pytest.mark.sqlite_only("the skills' own checks: no store is involved")
+
+
+def context(folder: Path | None = None, **rules: tuple[str, ...]) -> Context:
+    allowed = (str(folder),) if folder is not None else ()
+    return Context(1, "a", Rules(allow_dirs=allowed, **rules), workspace=folder or Path.cwd())
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "notes.md").write_text("hello\n")
+    (tmp_path / "outside.txt").write_text("private\n")
+    return root
+
+
+def read(folder: Path, path: str, ctx: Context | None = None):
+    return FilesSkill().run("read_file", {"path": path}, ctx or context(folder))
+
+
+# ---- files ----
+
+
+def test_files_reads_inside_its_folder(folder):
+    outcome = read(folder, "notes.md")
+    assert (outcome.status, outcome.output) == ("ok", "hello\n")
+
+
+def test_files_refuses_dot_dot_escape(folder):
+    outcome = read(folder, "../outside.txt")
+    assert outcome.status == "denied" and "outside the agent's folders" in (outcome.error or "")
+    assert read(folder, str(folder.parent / "outside.txt")).status == "denied"
+
+
+def test_files_refuses_a_symlink_out_of_the_folder(folder):
+    (folder / "link.txt").symlink_to(folder.parent / "outside.txt")
+    (folder / "linkdir").symlink_to(folder.parent)
+    assert read(folder, "link.txt").status == "denied"
+    assert read(folder, "linkdir/outside.txt").status == "denied"
+    listed = FilesSkill().run("list_dir", {"path": "linkdir"}, context(folder))
+    assert listed.status == "denied"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [".env", ".env.local", "server.pem", "tls.key", "id_rsa", "id_ed25519", ".ssh/config", ".git/config", ".netrc"],
+)
+def test_files_refuses_secrets_inside_the_folder(folder, name):
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("SECRET=1\n")
+    outcome = read(folder, name)
+    assert outcome.status == "denied" and "secrets" in (outcome.error or "")
+    grep = FilesSkill().run("grep", {"pattern": "SECRET"}, context(folder))
+    assert grep.output == "no matches"
+
+
+def test_files_refuses_agentiks_own_data(folder, agentik_home, monkeypatch):
+    agentik_home.mkdir(parents=True, exist_ok=True)
+    (agentik_home / "keys.json").write_text("{}")
+    outcome = read(folder, str(agentik_home / "keys.json"), context(agentik_home.parent))
+    assert outcome.status == "denied"
+
+
+def test_files_refuses_binary_and_caps_size(folder):
+    (folder / "blob.bin").write_bytes(b"\x00\x01\x02" * 100)
+    assert read(folder, "blob.bin").status == "error" and "binary" in (read(folder, "blob.bin").error or "")
+    (folder / "big.txt").write_text("x" * 300_000)
+    outcome = read(folder, "big.txt")
+    assert outcome.truncated and len(outcome.output) < 270_000
+
+
+def test_files_without_folders_reads_the_workspace_only(folder, monkeypatch):
+    ctx = Context(1, "a", Rules(), workspace=folder)
+    assert FilesSkill().run("read_file", {"path": "notes.md"}, ctx).status == "ok"
+    assert FilesSkill().run("read_file", {"path": "../outside.txt"}, ctx).status == "denied"
+
+
+# ---- fetch ----
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("location", "http://internal.example/secret")
+            self.end_headers()
+            return
+        if self.path == "/binary":
+            body, kind = b"\x89PNG", "image/png"
+        elif self.path == "/big":
+            body, kind = b"y" * (fetch.MAX_BODY + 10), "text/plain"
+        else:
+            body, kind = b"<html><body><p>Hello <b>web</b></p><script>evil()</script></body></html>", "text/html"
+        self.send_response(200)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def web(monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    names = {"public.example": ["127.0.0.1"], "internal.example": ["10.0.0.5"]}
+
+    def resolve(host: str, port: int) -> list[str]:
+        return names.get(host) or fetch.system_resolver(host, port)
+
+    monkeypatch.setattr(fetch, "resolver", resolve)
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def get(url: str, **rules: tuple[str, ...]):
+    return registry.BUILTIN["fetch"]().run("fetch", {"url": url}, context(**rules))
+
+
+def test_fetch_refuses_loopback(web):
+    for url in (f"http://127.0.0.1:{web}/", f"http://localhost:{web}/", f"http://[::ffff:127.0.0.1]:{web}/"):
+        outcome = get(url)
+        assert outcome.status == "denied", url
+
+
+def test_fetch_refuses_a_name_resolving_to_a_private_address(web):
+    outcome = get("http://internal.example/")
+    assert outcome.status == "denied" and "10.0.0.5" in (outcome.error or "")
+
+
+def test_fetch_refuses_cloud_metadata_and_other_schemes(web):
+    assert "metadata" in (get("http://169.254.169.254/latest/meta-data/").error or "")
+    assert get("file:///etc/passwd").status == "error"
+    assert get("ftp://example.com/").status == "error"
+
+
+def test_fetch_checks_every_redirect(web):
+    # the first host is allowed by name (a local test server); the redirect leads to a private address
+    outcome = get(f"http://public.example:{web}/redirect", allow_hosts=("public.example",))
+    assert outcome.status == "denied" and "internal.example" in (outcome.error or "")
+
+
+def test_an_allowed_host_is_fetched_as_untrusted_text(web):
+    outcome = get(f"http://127.0.0.1:{web}/", allow_hosts=("127.0.0.1",))
+    assert outcome.status == "ok"
+    assert "Hello web" in outcome.output and "evil" not in outcome.output
+    assert outcome.output.startswith(fetch.UNTRUSTED_NOTE) and "<untrusted-content" in outcome.output
+
+
+def test_fetch_refuses_binary_and_caps_the_body(web):
+    binary = get(f"http://127.0.0.1:{web}/binary", allow_hosts=("127.0.0.1",))
+    assert "not text" in (binary.error or "")
+    big = get(f"http://127.0.0.1:{web}/big", allow_hosts=("127.0.0.1",))
+    assert big.truncated
+
+
+# ---- shell ----
+
+
+def test_shell_needs_an_allow_rule():
+    assert "no --allow-command" in (rule_refusal("ls", (), ()) or "")
+    assert rule_refusal("git status", ("git status",), ()) is None
+    assert rule_refusal("git status --short", ("git status",), ()) is not None  # exact words
+    assert rule_refusal("npm run test:unit", ("npm run test:*",), ()) is None
+    assert rule_refusal("npm run build", ("npm run test:*",), ()) is not None
+
+
+def test_shell_deny_wins():
+    assert "deny" in (rule_refusal("git push origin", ("git *",), ("git push",)) or "")
+
+
+@pytest.mark.parametrize("command", ["ls; rm -rf x", "ls && id", "ls | sh", "echo $(id)", "echo `id`", "ls > f"])
+def test_shell_refuses_operators(command):
+    assert "operators" in (rule_refusal(command, ("*",), ()) or "")
+
+
+def test_a_timeout_kills_the_whole_process_group(tmp_path):
+    pid_file = tmp_path / "pid"
+    script = f"sleep 100 & echo $! > {pid_file}; sleep 100"
+    started = time.monotonic()
+    outcome = run_argv(["sh", "-c", script], timeout=1)
+    assert outcome.status == "timeout" and time.monotonic() - started < 20
+    grandchild = int(pid_file.read_text())
+    for _ in range(100):
+        try:
+            os.kill(grandchild, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the grandchild outlived the timeout")
+
+
+def test_commands_get_no_keys_or_tokens(monkeypatch):
+    for name in ("OPENAI_API_KEY", "MY_TOKEN", "AGENTIK_HOME", "GITHUB_PAT", "DB_PASSWORD"):
+        monkeypatch.setenv(name, "leak-me")
+    outcome = run_argv([sys.executable, "-c", "import os; print(sorted(os.environ))"])
+    assert "leak-me" not in outcome.output and "OPENAI_API_KEY" not in outcome.output
+    assert "MY_TOKEN" not in outcome.output and "GITHUB_PAT" not in outcome.output
+    assert "PATH" in clean_environment()
+
+
+def test_output_is_capped_keeping_head_and_tail():
+    script = "print('HEAD'); print('x' * 1_000_000); print('TAIL')"
+    outcome = run_argv([sys.executable, "-c", script], max_output=1000)
+    assert outcome.truncated and outcome.output.startswith("HEAD") and outcome.output.rstrip().endswith("TAIL")
+    assert len(outcome.output) < 1200
+
+
+def test_a_non_zero_exit_is_an_error():
+    outcome = run_argv([sys.executable, "-c", "import sys; print('out'); sys.exit(4)"])
+    assert outcome.status == "error" and outcome.error == "exit code 4" and outcome.output == "out\n"
+
+
+# ---- calc ----
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["__import__('os')", "().__class__", "x", "'a' * 3", "(lambda: 1)()", "open('f')", "9**9**9", "10**100000"],
+)
+def test_calc_refuses_anything_but_arithmetic(expression):
+    started = time.monotonic()
+    with pytest.raises(CalcError):
+        evaluate(expression)
+    assert time.monotonic() - started < 1
+
+
+def test_calc_is_exact():
+    assert evaluate("2**64 + 1") == 18446744073709551617
+    assert evaluate("(1.5 + 2) * 3") == 10.5
+    assert evaluate("sqrt(16) + max(1, 2)") == 6.0
+    with pytest.raises(CalcError, match="division by zero"):
+        evaluate("1/0")
+
+
+# ---- approval ----
+
+
+def decide(approval: Approval, name: str, arguments: dict, ctx: Context | None = None):
+    skill = registry.get(name)
+    tool = skill.tools()[0]
+    return approval.decide(skill, tool, arguments, ctx or context())
+
+
+def test_approval_by_risk_class():
+    asked: list[str] = []
+
+    def ask(tool, arguments, shown):
+        asked.append(shown)
+        return True
+
+    approval = Approval(ask=ask)
+    assert decide(approval, "calc", {"expression": "1"})[:2] == ("auto", True)
+    # network: asked once per session
+    assert decide(approval, "fetch", {"url": "https://a.example"})[:2] == ("asked", True)
+    assert decide(approval, "fetch", {"url": "https://b.example"})[:2] == ("asked", True)
+    assert asked == ["GET https://a.example"]
+    approval.new_session()
+    decide(approval, "fetch", {"url": "https://c.example"})
+    assert len(asked) == 2
+    # exec: asked every call, showing the exact command
+    shell_ctx = context(allow_commands=("echo *",))
+    decide(approval, "shell", {"command": "echo 1"}, shell_ctx)
+    decide(approval, "shell", {"command": "echo 2"}, shell_ctx)
+    assert asked[-2:] == ["echo 1", "echo 2"]
+
+
+def test_no_terminal_means_denied_and_flags_approve():
+    assert decide(Approval(), "fetch", {"url": "https://a.example"})[:2] == ("denied", False)
+    assert "needs approval" in (decide(Approval(), "fetch", {"url": "https://a.example"})[2] or "")
+    assert decide(Approval(approve=["fetch"]), "fetch", {"url": "https://a"})[:2] == ("flag", True)
+    assert decide(Approval(approve_all=True), "fetch", {"url": "https://a"})[:2] == ("flag", True)
+
+
+def test_a_command_the_rules_refuse_is_never_asked_about():
+    def ask(*_: object) -> bool:
+        raise AssertionError("asked about a command the rules refuse")
+
+    decision = decide(Approval(ask=ask, approve_all=True), "shell", {"command": "rm -rf /"}, context())
+    assert decision[:2] == ("denied", False)
+
+
+# ---- the toolbox ----
+
+
+def test_bad_arguments_are_answered_and_nothing_runs(folder):
+    box = Toolbox(["files", "calc"], context(folder), Approval())
+    run = box.run(ToolCall("1", "read_file", {"path": 5}))
+    assert run.status == "error" and "bad arguments" in (run.error or "")
+    run = box.run(ToolCall("2", "nope", {}))
+    assert run.status == "error" and "no tool" in (run.error or "")
+    run = box.run(ToolCall("3", "calc", {}, arguments_error="the arguments are not valid JSON"))
+    assert run.status == "error" and run.result().is_error
+    assert check_arguments({"type": "object", "required": ["a"]}, {}) is not None
+
+
+def test_wire_names_fit_both_apis_and_map_back():
+    from agentik_cli.services.skills.base import Tool
+
+    tools = [Tool("calc2.add", "calc2", "", {"type": "object"}, "read"), Tool("a b/c", "x", "", {}, "read")]
+    named = wire_names(tools)
+    assert list(named) == ["calc2__add", "a_b_c"]
+    assert named["calc2__add"].name == "calc2.add"
