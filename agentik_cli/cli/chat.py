@@ -172,7 +172,8 @@ def _usage_line(result: Any) -> None:
     cost = render.money(result.cost.total_nd if result.cost else None)
     mark = " · interrupted" if result.interrupted else (" · failed" if result.error else "")
     if result.rounds > 1:
-        mark += f" · {result.rounds} calls, {len(result.tool_calls)} tool calls"
+        count = len(result.tool_calls)
+        mark += f" · {result.rounds} calls, {count} tool call{'' if count == 1 else 's'}"
     # tokens agentik counted itself (the server sent no usage) are marked as such
     about = "~" if usage.estimated else ""
     mark += " · tokens estimated" if usage.estimated else ""

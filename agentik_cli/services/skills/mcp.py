@@ -60,9 +60,9 @@ class McpSkill(Skill):
         return f"{json.dumps(arguments, ensure_ascii=False)} (MCP server: {' '.join(self.command)})"
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
+        _sdk()
         import anyio
 
-        _sdk()
         name = tool.split(".", 1)[1]
         try:
             result = anyio.run(_call, self.command, name, arguments, str(context.workspace))
