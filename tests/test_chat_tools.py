@@ -239,3 +239,20 @@ def test_db_copy_carries_tool_calls(cli, fake, agentik_home, tmp_path):
 
     with sqlite3.connect(tmp_path / "copy.db") as db:
         assert db.execute("SELECT tool, output FROM tool_calls").fetchall() == [("calc", "9")]
+
+
+def test_removing_a_session_or_an_agent_removes_its_tool_calls(cli, fake, agentik_home):
+    make_agent(cli, "anthropic", "calc")
+    call = {"name": "calc", "arguments": {"expression": "1+1"}}
+    fake.add(Reply(text="", tool_calls=[call]), Reply(text="2"), Reply(text="", tool_calls=[call]), Reply(text="2"))
+    cli("chat", "helper", "-m", "one")
+    cli("chat", "helper", "-m", "two")
+    assert db_rows(agentik_home, "SELECT count(*) FROM tool_calls")[0][0] == 2
+    cli("sessions", "remove", "1", "--yes")
+    assert db_rows(agentik_home, "SELECT count(*) FROM tool_calls")[0][0] == 1
+    cli("agents", "remove", "helper", "--yes")
+    assert db_rows(agentik_home, "SELECT count(*) FROM tool_calls")[0][0] == 0
+    # the money stays: every round's cost row is in the ledger
+    ledger = db_rows(agentik_home, "SELECT count(*), coalesce(sum(total_cost_nd), 0) FROM costs")[0]
+    totals = db_rows(agentik_home, "SELECT coalesce(sum(calls), 0), coalesce(sum(cost_nd), 0) FROM cost_totals")[0]
+    assert tuple(map(int, ledger)) == tuple(map(int, totals)) and int(ledger[0]) == 4
