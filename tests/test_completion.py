@@ -110,6 +110,7 @@ def test_install_completion(tmp_path):
         text=True,
         timeout=120,
     )
+    first = result
     if result.returncode != 0:  # older Typer takes no shell argument and detects it
         result = subprocess.run(
             [sys.executable, "-m", "agentik_cli", "--install-completion"],
@@ -118,7 +119,7 @@ def test_install_completion(tmp_path):
             text=True,
             timeout=120,
         )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, f"with the shell named: {first.stderr}\nwithout: {result.stderr}"
     installed = list(home.rglob("agentik*"))
     assert installed, result.stdout + result.stderr
     assert "_AGENTIK_COMPLETE=complete_bash" in installed[0].read_text()

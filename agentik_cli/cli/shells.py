@@ -36,6 +36,11 @@ def _shell(value: Any) -> str:
     from typer._completion_shared import _get_shell_name
 
     shell = _get_shell_name()
+    if shell is None:  # no shell among the parent processes (a script, `timeout`, CI): the login shell
+        import os
+
+        login = os.path.basename(os.environ.get("SHELL", ""))
+        shell = login if login in SHELLS else None
     if shell is None:
         from agentik_cli.errors import UsageError
 
