@@ -3,6 +3,8 @@ python tests/mcp_server.py"""
 
 from __future__ import annotations
 
+import os
+
 from mcp.server.mcpserver import MCPServer
 
 server = MCPServer("agentik-test")
@@ -18,6 +20,12 @@ def add(a: int, b: int) -> int:
 def echo(text: str) -> str:
     """Say the text back."""
     return text
+
+
+@server.tool()
+def pid() -> int:
+    """The server's process id."""
+    return os.getpid()
 
 
 @server.tool()

@@ -88,11 +88,11 @@ def test_remove_a_user_skill_not_a_built_in(cli, agentik_home):
 @pytest.mark.sqlite_only("MCP: a server process, no store involved")
 def test_an_mcp_server_is_added_listed_and_called(cli, agentik_home):
     added = cli("skills", "add-mcp", "calc2", "--risk", "read", "--", sys.executable, SERVER)
-    assert "calc2.add, calc2.echo, calc2.fail" in added.stderr
+    assert "calc2.add, calc2.echo, calc2.pid, calc2.fail" in added.stderr
     listed = {s["name"]: s for s in cli.json("skills", "list")}
     assert listed["calc2"]["kind"] == "mcp" and listed["calc2"]["risk"] == "read"
     shown = cli.json("skills", "show", "calc2")
-    assert [t["name"] for t in shown["tools"]] == ["calc2.add", "calc2.echo", "calc2.fail"]
+    assert [t["name"] for t in shown["tools"]] == ["calc2.add", "calc2.echo", "calc2.pid", "calc2.fail"]
     assert cli.json("skills", "test", "calc2.add", "--args", '{"a": 2, "b": 40}')["output"] == "42"
     failed = json.loads(cli("skills", "test", "calc2.fail", "--json", code=1).stdout)
     assert failed["status"] == "error"
@@ -111,9 +111,31 @@ def test_an_mcp_tool_in_a_chat_asks_by_default(cli, fake, agentik_home):
     )
     cli("chat", "m", "-m", "1+2?")
     tools = fake.requests[0].body["tools"]
-    assert [t["function"]["name"] for t in tools] == ["calc2__add", "calc2__echo", "calc2__fail"]
+    assert [t["function"]["name"] for t in tools] == ["calc2__add", "calc2__echo", "calc2__pid", "calc2__fail"]
     data = cli.json("chat", "m", "-m", "1+2?", "--approve", "calc2")
     assert [(c["tool"], c["decision"], c["status"], c["output"]) for c in data["tool_calls"]] == [
         ("calc2.add", "flag", "ok", "3")
     ]
     assert db_rows(agentik_home, "SELECT status FROM tool_calls ORDER BY id") == [("denied",), ("ok",)]
+
+
+def test_an_mcp_server_is_kept_for_the_conversation_and_stopped_after(cli, fake, agentik_home):
+    import os
+    import time
+
+    cli("skills", "add-mcp", "srv", "--risk", "read", "--", sys.executable, SERVER)
+    cli("agents", "create", "m", "--model", "claude-sonnet-4-0", "--skill", "srv")
+    ask = {"name": "srv__pid", "arguments": {}}
+    fake.add(Reply(text="", tool_calls=[ask]), Reply(text="", tool_calls=[ask]), Reply(text="done"))
+    data = cli.json("chat", "m", "-m", "pids?")
+    first, second = (int(c["output"]) for c in data["tool_calls"])
+    assert first == second  # one server for the whole conversation
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(first, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("the MCP server outlived the conversation")

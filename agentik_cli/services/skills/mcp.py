@@ -3,7 +3,9 @@ imported only when a server is added or called).
 
 `agentik skills add-mcp NAME -- COMMAND...` starts the server once, lists its tools and writes
 `skills/NAME.toml` with the command, the risk class and the tool list; the tools are `NAME.TOOL`.
-A call starts the server, calls the tool and stops it: nothing keeps running between calls."""
+In a conversation the server is started at its first call and kept for the next ones (a server
+may hold state between calls, as a browser does); it is stopped when the conversation ends, and
+killed on Ctrl-C or when a call outlasts its timeout."""
 
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class McpSkill(Skill):
             raise ValueError(f"`risk` must be one of {', '.join(RISKS)}")
         self.risk = data.get("risk", "exec")
         self.description = str(data.get("description") or f"MCP server: {' '.join(command)}")
+        self._connection: _Connection | None = None
         self._tools = [
             Tool(
                 f"{self.name}.{t['name']}",
@@ -61,19 +64,102 @@ class McpSkill(Skill):
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
         _sdk()
-        import anyio
-
         name = tool.split(".", 1)[1]
         try:
-            result = anyio.run(_call, self.command, name, arguments, str(context.workspace))
+            if self._connection is None:
+                self._connection = _Connection(self.command, str(context.workspace))
+            result = self._connection.call(name, arguments)
         except TimeoutError:
+            self.close()
             return Outcome("timeout", error=f"the MCP server did not answer within {TIMEOUT:g} s")
+        except KeyboardInterrupt:
+            self.close()
+            raise
         except Exception as exc:  # the server failed to start or broke the protocol: an error result
+            self.close()
             return Outcome("error", error=f"MCP server {self.name}: {_message(exc)}")
         text = "\n".join(getattr(c, "text", "") or f"[{getattr(c, 'type', 'content')}]" for c in result.content)
         if getattr(result, "is_error", False):
             return Outcome("error", text, error=text.splitlines()[0][:200] if text else "the tool failed")
         return Outcome("ok", text)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
+class _Connection:
+    """One MCP client session, kept open in a thread of its own: its event loop runs one task that
+    opens the session, answers calls from a queue, and closes it (anyio wants a session opened and
+    closed by the same task)."""
+
+    def __init__(self, argv: list[str], cwd: str) -> None:
+        import asyncio
+        import concurrent.futures
+        import threading
+
+        self.loop = asyncio.new_event_loop()
+        self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self.queue: Any = None
+        self.task: Any = None
+        self.thread = threading.Thread(target=self._run, args=(argv, cwd), daemon=True)
+        self.thread.start()
+        try:
+            self.ready.result(timeout=TIMEOUT)
+        except BaseException:
+            self.close()
+            raise
+
+    def _run(self, argv: list[str], cwd: str) -> None:
+        self.loop.run_until_complete(self._main(argv, cwd))
+
+    async def _main(self, argv: list[str], cwd: str) -> None:
+        import asyncio
+
+        self.task = asyncio.current_task()
+        try:
+            await self._serve(argv, cwd)
+        except BaseException as exc:  # noqa: BLE001 - told to whoever waits
+            if not self.ready.done():
+                self.ready.set_exception(exc if isinstance(exc, Exception) else RuntimeError("stopped"))
+
+    async def _serve(self, argv: list[str], cwd: str) -> None:
+        import asyncio
+
+        import anyio
+        from mcp.client.session import ClientSession
+        from mcp.client.stdio import StdioServerParameters, stdio_client
+
+        from agentik_cli.services.skills.shell import clean_environment
+
+        self.queue = asyncio.Queue()
+        params = StdioServerParameters(command=argv[0], args=argv[1:], env=clean_environment(), cwd=cwd)
+        async with stdio_client(params, errlog=_devnull()) as (read, write), ClientSession(read, write) as session:
+            with anyio.fail_after(TIMEOUT):
+                await session.initialize()
+            self.ready.set_result(None)
+            while (item := await self.queue.get()) is not None:
+                tool, arguments, answer = item
+                try:
+                    with anyio.fail_after(TIMEOUT):
+                        answer.set_result(await session.call_tool(tool, arguments))
+                except Exception as exc:  # noqa: BLE001 - told to the caller
+                    answer.set_exception(exc)
+
+    def call(self, tool: str, arguments: dict[str, Any]) -> Any:
+        import concurrent.futures
+
+        answer: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, (tool, arguments, answer))
+        return answer.result(timeout=TIMEOUT + 5)
+
+    def close(self) -> None:
+        """Stop the session and the server (cancelled when it is in the middle of a call)."""
+        if self.thread.is_alive():
+            if self.task is not None:
+                self.loop.call_soon_threadsafe(self.task.cancel)
+            self.thread.join(timeout=10)
 
 
 def _message(exc: BaseException) -> str:
@@ -81,20 +167,6 @@ def _message(exc: BaseException) -> str:
     if inner:
         return _message(inner[0])
     return str(exc) or type(exc).__name__
-
-
-async def _call(argv: list[str], tool: str, arguments: dict[str, Any], cwd: str | None) -> Any:
-    import anyio
-    from mcp.client.session import ClientSession
-    from mcp.client.stdio import StdioServerParameters, stdio_client
-
-    from agentik_cli.services.skills.shell import clean_environment
-
-    params = StdioServerParameters(command=argv[0], args=argv[1:], env=clean_environment(), cwd=cwd)
-    with anyio.fail_after(TIMEOUT):
-        async with stdio_client(params, errlog=_devnull()) as (read, write), ClientSession(read, write) as session:
-            await session.initialize()
-            return await session.call_tool(tool, arguments)
 
 
 async def _list(argv: list[str]) -> list[dict[str, Any]]:
