@@ -18,7 +18,8 @@ HELP = """\
 /new       start a new session with the same agent
 /cost      tokens and cost of this session so far
 /exit      leave (Ctrl-D works too)
-Ctrl-C stops the reply being streamed and returns to the prompt."""
+Ctrl-C stops the reply being streamed, or the tool running, and returns to the prompt.
+An agent with skills shows each tool call as it runs; a call that needs approval asks here."""
 
 
 def turn_json(result: Any) -> dict[str, Any]:

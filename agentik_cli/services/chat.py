@@ -217,7 +217,6 @@ class Conversation:
                     stream=self.options.stream,
                     tools=tools,
                 )
-                self._before_call(request)
                 state, round_ = self._call(
                     provider, request, user_message_id, turns, first=not rounds, on_chunk=on_chunk
                 )
@@ -254,10 +253,6 @@ class Conversation:
         finally:
             self._remember(turns)
         return self._result(rounds, runs, chain_limited)
-
-    def _before_call(self, request: ChatRequest) -> None:
-        """Before every model call of a turn, the first and each follow-up of a tool loop: where a
-        budget will check the call's worst case (issue 11). Nothing to check yet."""
 
     def _call(
         self,
