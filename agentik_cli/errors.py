@@ -6,6 +6,7 @@ from __future__ import annotations
 OK = 0
 FAILED = 1  # an operation failed: provider, network, store, not found
 USAGE = 2  # bad usage, invalid input or configuration, found before anything is sent or written
+BUDGET = 3  # refused by a budget: the call would have gone over, so it was not sent
 INTERRUPTED = 130
 
 
@@ -36,6 +37,12 @@ class ProviderError(AgentikError):
     """The provider answered with an error, or could not be reached."""
 
     exit_code = FAILED
+
+
+class BudgetRefused(AgentikError):
+    """A call refused by a budget before it was sent."""
+
+    exit_code = BUDGET
 
 
 class Interrupted(AgentikError):

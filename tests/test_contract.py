@@ -70,6 +70,8 @@ JSON_RUNS: dict[str, list[str]] = {
     "db backup": ["db", "backup", "{tmp}/backup.db"],
     "db copy": ["db", "copy", "--to", "{tmp}/copy.db"],
     "skills list": ["skills", "list"],
+    "budgets set": ["budgets", "set", "--daily", "5"],
+    "budgets list": ["budgets", "list"],
     "skills show": ["skills", "show", "calc"],
     "skills test": ["skills", "test", "calc", "--args", '{"expression": "1+1"}'],
 }
@@ -114,6 +116,9 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "db backup": (["db", "backup", "/no/such/folder/backup.db"], 2),
     "db copy": (["db", "copy", "--to", "/no/such/folder/copy.db"], 2),
     "skills list": (["skills", "list", "--frob"], 2),
+    "budgets set": (["budgets", "set", "--daily", "nan"], 2),
+    "budgets list": (["budgets", "list", "--json", "--csv"], 2),
+    "budgets remove": (["budgets", "remove"], 1),
     "skills show": (["skills", "show", "nope"], 2),
     "skills test": (["skills", "test", "calc", "--args", "[1]"], 2),
     "skills remove": (["skills", "remove", "files", "--yes"], 2),

@@ -14,7 +14,7 @@ from typer.core import TyperGroup, TyperOption
 from typer.exceptions import Abort
 
 from agentik_cli import __version__, config, environment, limits, text
-from agentik_cli.cli import agents, chat, costs, db, keys, prices, sessions, shells, skills
+from agentik_cli.cli import agents, budgets, chat, costs, db, keys, prices, sessions, shells, skills
 from agentik_cli.cli.options import ANY_CASE, FILE_NAMES
 from agentik_cli.errors import FAILED, OK, AgentikError
 
@@ -249,6 +249,7 @@ app.add_typer(sessions.app, name="sessions")
 app.add_typer(costs.app, name="costs")
 app.add_typer(prices.app, name="prices")
 app.add_typer(keys.app, name="keys")
+app.add_typer(budgets.app, name="budgets")
 app.add_typer(skills.app, name="skills")
 app.add_typer(db.app, name="db")
 

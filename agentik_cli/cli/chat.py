@@ -159,6 +159,11 @@ def _warn_unpriced(result: Any) -> None:
         )
 
 
+def _budget_warnings(conversation: Any) -> None:
+    for line in conversation.warnings:
+        render.warn(line)
+
+
 def _chain_note(result: Any) -> None:
     if result.chain_limited:
         render.warn(
@@ -302,6 +307,7 @@ def _one_shot(conversation: Any, text: str, files: list[Any], as_json: bool) -> 
     _usage_line(result)
     _warn_unpriced(result)
     _chain_note(result)
+    _budget_warnings(conversation)
 
 
 def _setup_readline() -> None:
@@ -403,3 +409,4 @@ def _interactive(conversation: Any, files: list[Any]) -> None:
         _usage_line(result)
         _warn_unpriced(result)
         _chain_note(result)
+        _budget_warnings(conversation)

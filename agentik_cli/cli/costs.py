@@ -115,11 +115,13 @@ def summary(as_json: Json = False) -> None:
 
     Example: agentik costs summary --json | jq .month
     """
-    from agentik_cli.services import reports
+    from agentik_cli.services import budgets, reports
 
-    data = reports.summary(config.store())
+    store = config.store()
+    data = reports.summary(store)
+    in_force = [b.to_json() for b in budgets.statuses(store)]
     if as_json:
-        render.print_json(_public(data))
+        render.print_json({**_public(data), "budgets": in_force})
         return
     render.print_fields(
         [
@@ -147,6 +149,11 @@ def summary(as_json: Json = False) -> None:
             ),
             right=["calls", "input tokens", "output tokens", "cost", "unpriced"],
         )
+    if in_force:
+        from agentik_cli.cli.budgets import print_budgets
+
+        render.print_line()
+        print_budgets(in_force)
 
 
 def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:

@@ -163,6 +163,36 @@ def estimate_prompt(request: ChatRequest) -> int:
     return total
 
 
+# The most tokens anything sent can be, for a budget's worst case: every token of a tokenizer covers
+# at least one byte of UTF-8, so a text has at most as many tokens as bytes; each message adds its
+# role and framing; an image costs at most about 1,600 tokens with Anthropic and 48,169 with OpenAI's
+# gpt-4o-mini (2,833 + 5,667 per 512-px tile, 8 tiles at most).
+CEILING_PER_MESSAGE = 16
+CEILING_PER_IMAGE = 50_000
+
+
+def _bytes(text: str) -> int:
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def ceiling_prompt(request: ChatRequest) -> int:
+    """A number of prompt tokens the request cannot exceed (see above): what a budget reserves."""
+    total = CEILING_PER_MESSAGE + _bytes(request.system or "")
+    for turn in request.messages:
+        total += CEILING_PER_MESSAGE + _bytes(turn.text_with_files())
+        total += CEILING_PER_IMAGE * sum(1 for a in turn.attachments if a.is_image and a.data is not None)
+        for part in turn.parts:
+            if part.kind == "tool_call" and part.call is not None:
+                total += CEILING_PER_MESSAGE + _bytes(part.call.id + part.call.name + json.dumps(part.call.arguments))
+            elif part.kind == "thinking":
+                total += _bytes(part.text + (part.signature or "") + (part.redacted or ""))
+        for result in turn.results:
+            total += CEILING_PER_MESSAGE + _bytes(result.call_id + result.content)
+    for tool in request.tools:
+        total += CEILING_PER_MESSAGE + _bytes(tool.name + tool.description + json.dumps(tool.parameters))
+    return total
+
+
 # An explicit key, even this placeholder, stops an SDK looking for one of its own. On an agent's own
 # server it never leaves: `client_headers` replaces it.
 NO_KEY = "agentik-no-key"

@@ -18,12 +18,13 @@ from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
 from agentik_cli.providers import registry
 from agentik_cli.providers.base import CallState, Provider
 from agentik_cli.providers.registry import takes_temperature
-from agentik_cli.services import agents, keys, ledger
+from agentik_cli.services import agents, budgets, keys, ledger
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store import agents as agent_store
 from agentik_cli.store import sessions as session_store
 from agentik_cli.store.engine import Store
 from agentik_cli.store.models import Agent, ChatSession
+from agentik_cli.store.unit import Unit
 from agentik_cli.values import (
     DEFAULT_MAX_TOKENS,
     Attachment,
@@ -107,6 +108,7 @@ class Conversation:
     # set by the CLI: who approves a call (None: no one, so a call that needs approval is denied),
     # and what to show as a tool starts and ends
     ask: Ask | None = None
+    warnings: list[str] = field(default_factory=list)  # budget warnings of the last turn
     on_tool_start: Callable[[Tool, str], None] | None = None
     on_tool_end: Callable[[ToolRun], None] | None = None
 
@@ -192,35 +194,35 @@ class Conversation:
         toolbox = self.toolbox()  # the agent's skills read before anything is written
         tools = toolbox.specs() if toolbox is not None else []
         turn = Turn("user", text, attachments)
+        turns = [*self.history, turn]
+        request = self._request(turns, tools)
         with shielded():
-            self.session_id, user_message_id = ledger.add_user_message(
+            # the call's worst case is held against the budgets with the message: refused, neither is kept
+            self.session_id, user_message_id, reservation = ledger.add_user_message(
                 self.store,
                 agent_id=self.agent_id,
                 session_id=self.session_id,
                 content=text,
                 channel=self.options.channel,
                 attachments=[a.meta() for a in attachments],
+                reserve=self._reserver(request),
             )
-        turns = [*self.history, turn]
         rounds: list[Round] = []
         runs: list[ToolRun] = []
+        self.warnings = []
         asked = 0  # model calls of this turn that asked for tools
         chain_limited = False
         try:
             while True:
-                request = ChatRequest(
-                    model=self.model,
-                    messages=list(turns),
-                    system=self.system,
-                    max_tokens=self.max_tokens,
-                    temperature=self.temperature,
-                    stream=self.options.stream,
-                    tools=tools,
-                )
+                if rounds:  # a follow-up call of the loop: checked against the budgets before it goes
+                    request = self._request(turns, tools)
+                    with shielded():
+                        reservation = ledger.reserve(self.store, self._reserver(request))
                 state, round_ = self._call(
-                    provider, request, user_message_id, turns, first=not rounds, on_chunk=on_chunk
+                    provider, request, user_message_id, turns, reservation, first=not rounds, on_chunk=on_chunk
                 )
                 rounds.append(round_)
+                self.warnings += budgets.warnings(self.store, self.agent_id)
                 calls = state.tool_calls
                 if not calls or toolbox is None or round_.message_id is None:
                     break
@@ -254,12 +256,38 @@ class Conversation:
             self._remember(turns)
         return self._result(rounds, runs, chain_limited)
 
+    def _request(self, turns: list[Turn], tools: list[Any]) -> ChatRequest:
+        return ChatRequest(
+            model=self.model,
+            messages=list(turns),
+            system=self.system,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            stream=self.options.stream,
+            tools=tools,
+        )
+
+    def _reserver(self, request: ChatRequest) -> Callable[[Unit], int | None]:
+        """What holds the call's worst case against the budgets, in a unit of work: every prompt
+        token it can have (providers.base.ceiling_prompt) at the dearest input rate (cache writes
+        included), and max_tokens at the output rate."""
+        from agentik_cli.providers.base import ceiling_prompt
+
+        tokens = ceiling_prompt(request)
+        book = self._prices or PriceBook(self.store)
+        plain = book.price(self.model, self.provider_name, Usage(tokens, request.max_tokens))
+        written = book.price(self.model, self.provider_name, Usage(tokens, request.max_tokens, 0, tokens))
+        worst = None if plain is None else max(plain.total_nd, written.total_nd if written else 0)
+        agent_id, model, provider = self.agent_id, self.model, self.provider_name
+        return lambda unit: budgets.reserve(unit, agent_id, worst, model, provider)
+
     def _call(
         self,
         provider: Provider,
         request: ChatRequest,
         user_message_id: int,
         turns: list[Turn],
+        reservation: int | None,
         *,
         first: bool,
         on_chunk: Callable[[Chunk], None] | None,
@@ -275,19 +303,21 @@ class Conversation:
         except KeyboardInterrupt:
             # the request may have reached the provider, which bills a prompt it has read
             with shielded():
-                self._finish(request, state, started, error=INTERRUPTED, interrupted=True)
+                self._finish(request, state, started, reservation, error=INTERRUPTED, interrupted=True)
                 turns.append(Turn("assistant", state.text, parts=list(state.parts)))
             raise Interrupted("interrupted", hint=None) from None
         except AgentikError as exc:
             with shielded():
                 if state.started:  # the provider was answering: a paid call, stored as far as it got
-                    self._finish(request, state, started, error=exc.message)
+                    self._finish(request, state, started, reservation, error=exc.message)
                     turns.append(Turn("assistant", state.text, parts=list(state.parts)))
                 elif first:  # nothing was answered: the user's message is not re-sent
-                    ledger.mark_failed(self.store, user_message_id, exc.message)
+                    ledger.mark_failed(self.store, user_message_id, exc.message, reservation)
+                else:
+                    ledger.release(self.store, reservation)
             raise
         with shielded():
-            round_ = self._finish(request, state, started)
+            round_ = self._finish(request, state, started, reservation)
         turns.append(Turn("assistant", state.text, parts=list(state.parts)))
         return state, round_
 
@@ -336,6 +366,7 @@ class Conversation:
         request: ChatRequest,
         state: CallState,
         started: float,
+        reservation: int | None,
         *,
         error: str | None = None,
         interrupted: bool = False,
@@ -367,6 +398,7 @@ class Conversation:
             error=error,
             interrupted=interrupted,
             parts=[p.to_json() for p in state.parts] if keep_parts else None,
+            reservation_id=reservation,
         )
         return Round(message_id, state.text, usage, priced, response_ms, error, interrupted)
 

@@ -5,6 +5,7 @@ moves the running totals of the session, the agent and the ledger with the rows.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -96,10 +97,13 @@ def add_user_message(
     content: str,
     channel: str,
     attachments: list[dict[str, Any]] | None = None,
-) -> tuple[int, int]:
+    reserve: Callable[[Unit], int | None] | None = None,
+) -> tuple[int, int, int | None]:
     """Store the user's message (before the provider is called), opening a session when none is
-    given. Returns (session_id, message_id)."""
+    given, and reserve the call's worst case against the budgets in the same transaction (a
+    refusal rolls both back). Returns (session_id, message_id, reservation_id)."""
     with store.write() as unit:
+        reservation = reserve(unit) if reserve is not None else None
         if session_id is not None and not unit.has_session(session_id):
             raise NotFound(f"session {session_id} no longer exists (removed meanwhile)")
         sid = session_id if session_id is not None else unit.open_session(agent_id, make_title(content), channel)
@@ -111,12 +115,25 @@ def add_user_message(
             content=content,
             attachments=attachments or [],
         )
-        return sid, message_id
+        return sid, message_id, reservation
 
 
-def mark_failed(store: Store, message_id: int, error: str) -> None:
-    """A user message whose call failed outright: kept in the log, not re-sent."""
-    _keep(store, {"kind": "failed", "message_id": message_id, "error": error})
+def reserve(store: Store, work: Callable[[Unit], int | None]) -> int | None:
+    """A follow-up call's reservation, in a transaction of its own."""
+    with store.write() as unit:
+        return work(unit)
+
+
+def release(store: Store, reservation_id: int | None) -> None:
+    """A call that never went out gives its reservation back."""
+    if reservation_id is not None:
+        _keep(store, {"kind": "release", "reservation_id": reservation_id})
+
+
+def mark_failed(store: Store, message_id: int, error: str, reservation_id: int | None = None) -> None:
+    """A user message whose call failed outright: kept in the log, not re-sent (its reservation
+    given back)."""
+    _keep(store, {"kind": "failed", "message_id": message_id, "error": error, "reservation_id": reservation_id})
 
 
 def add_reply(
@@ -131,6 +148,7 @@ def add_reply(
     error: str | None = None,
     interrupted: bool = False,
     parts: list[dict[str, Any]] | None = None,
+    reservation_id: int | None = None,
 ) -> int | None:
     """Store the assistant's reply (complete or cut short) with its cost row, moving the session's
     totals in the same transaction. The call was paid for, so the record is never lost: like every
@@ -150,6 +168,7 @@ def add_reply(
         "interrupted": interrupted,
         "cost": cost.row(),
         "parts": parts,
+        "reservation_id": reservation_id,
     }
     return _keep(store, record)
 
@@ -182,6 +201,12 @@ def _keep(store: Store, record: dict[str, Any]) -> int | None:
 
 
 def _write(unit: Unit, record: dict[str, Any]) -> int | None:
+    if record.get("reservation_id") is not None:  # the call's worst case gives way to what it cost
+        from agentik_cli.store import budgets as budget_store
+
+        budget_store.release(unit, record["reservation_id"])
+    if record["kind"] == "release":
+        return None
     if record["kind"] == "failed":
         unit.mark_failed(record["message_id"], record["error"])
         return int(record["message_id"])

@@ -565,6 +565,36 @@ def m0006_skills(conn: Connection) -> None:
     md.tables["tool_calls"].create(conn)
 
 
+def m0007_budgets(conn: Connection) -> None:
+    """Budgets (a limit per day or month, over everything or one agent) and the reservations of
+    calls in flight that are held against them."""
+    md = MetaData()
+    Table(
+        "budgets",
+        md,
+        Column("scope_key", Integer, primary_key=True),
+        Column("period", String, primary_key=True),
+        Column("agent_name", String, nullable=True),
+        _money("limit_nd", False),
+        Column("warn_percent", Integer, nullable=False),
+        Column("allow_unpriced", Boolean, nullable=False),
+        Column("set_by", String, nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+    )
+    Table(
+        "reservations",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("agent_id", Integer, nullable=True),
+        _money("amount_nd", False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("user_name", String, nullable=False),
+        Index("ix_reservations_by_created", "created_at"),
+        sqlite_autoincrement=True,
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
@@ -572,6 +602,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0004_ids_never_reused": m0004_ids_never_reused,
     "0005_team_store": m0005_team_store,
     "0006_skills": m0006_skills,
+    "0007_budgets": m0007_budgets,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 

@@ -282,3 +282,33 @@ class PriceOverride(SQLModel, table=True):
     cache_write_nd: int | None = Field(default=None, sa_type=BigInteger)
     set_by: str = ""
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Budget(SQLModel, table=True):
+    """A spending limit over a day or a month (local time), over everything (scope_key 0) or one
+    agent (its id), in nano-dollars."""
+
+    __tablename__ = "budgets"
+
+    scope_key: int = Field(primary_key=True)
+    period: str = Field(primary_key=True)  # "day" or "month"
+    agent_name: str | None = None
+    limit_nd: int = Field(sa_type=BigInteger)
+    warn_percent: int = 80
+    allow_unpriced: bool = False
+    set_by: str = ""
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Reservation(SQLModel, table=True):
+    """The worst case of a call in flight, held against the budgets until the call's cost is
+    recorded (or it never went out). A reservation left by a process that died expires."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_by_created", "created_at"), {"sqlite_autoincrement": True})
+
+    id: int | None = Field(default=None, primary_key=True)
+    agent_id: int | None = None
+    amount_nd: int = Field(sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow)
+    user_name: str = ""

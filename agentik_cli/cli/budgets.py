@@ -1,0 +1,108 @@
+"""`agentik budgets`: limits per day and month, over everything or one agent, that stop a call
+before it is sent when it could go over (exit 3)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from agentik_cli import config
+from agentik_cli.cli import complete, render
+from agentik_cli.cli.options import Csv, Json, check_formats
+
+app = typer.Typer(
+    help="Budgets: a daily or monthly limit, over everything or one agent; a call that could pass it is not sent.",
+    no_args_is_help=True,
+)
+
+AgentOpt = Annotated[
+    str | None,
+    typer.Option("--agent", help="One agent's budget (none: over everything).", autocompletion=complete.agent_names),
+]
+COLUMNS = ["scope", "period", "limit", "spent", "reserved", "left", "percent"]
+
+
+def print_budgets(rows: list[dict[str, Any]]) -> None:
+    render.print_table(
+        ["budget", "period", "limit", "spent", "reserved", "left", "used"],
+        (
+            [
+                r["scope"],
+                r["period"],
+                f"${render.plain_number(r['limit'])}",
+                f"${render.plain_number(r['spent'])}",
+                f"${render.plain_number(r['reserved'])}",
+                f"${render.plain_number(r['left'])}",
+                f"{r['percent']:g}%",
+            ]
+            for r in rows
+        ),
+        right=["limit", "spent", "reserved", "left", "used"],
+    )
+
+
+@app.command("set")
+def set_(
+    agent: AgentOpt = None,
+    daily: Annotated[float | None, typer.Option("--daily", help="USD a local day.")] = None,
+    monthly: Annotated[float | None, typer.Option("--monthly", help="USD a calendar month (local).")] = None,
+    warn: Annotated[int | None, typer.Option("--warn", help="Warn at this percent of the limit (default 80).")] = None,
+    allow_unpriced: Annotated[
+        bool, typer.Option("--allow-unpriced", help="Let calls to models with no price through.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Set a budget (again: updates it).
+
+    Example: agentik budgets set --agent helper --daily 2 --monthly 30
+    """
+    from agentik_cli.services import budgets
+
+    rows = [
+        s.to_json()
+        for s in budgets.set_budget(
+            config.store(), agent=agent, daily=daily, monthly=monthly, warn=warn, allow_unpriced=allow_unpriced
+        )
+    ]
+    if as_json:
+        render.print_json(rows)
+    else:
+        print_budgets(rows)
+
+
+@app.command("list")
+def list_(as_json: Json = False, as_csv: Csv = False) -> None:
+    """Every budget: limit, spent, reserved by calls in flight, left, and percent used, for today
+    and this month in local time.
+
+    Example: agentik budgets list --json
+    """
+    from agentik_cli.services import budgets
+
+    check_formats(as_json, as_csv)
+    rows = [s.to_json() for s in budgets.statuses(config.store())]
+    if as_json:
+        render.print_json(rows)
+    elif as_csv:
+        render.print_csv(rows, COLUMNS)
+    elif rows:
+        print_budgets(rows)
+    else:
+        render.note("no budgets: `agentik budgets set --daily USD` sets one")
+
+
+@app.command()
+def remove(
+    agent: AgentOpt = None,
+    daily: Annotated[bool, typer.Option("--daily", help="Only the daily budget.")] = False,
+    monthly: Annotated[bool, typer.Option("--monthly", help="Only the monthly budget.")] = False,
+) -> None:
+    """Remove a budget (both periods unless --daily or --monthly).
+
+    Example: agentik budgets remove --agent helper --daily
+    """
+    from agentik_cli.services import budgets
+
+    removed = budgets.remove_budget(config.store(), agent=agent, daily=daily, monthly=monthly)
+    render.note(f"removed {removed} budget{'s' if removed != 1 else ''}")

@@ -1,0 +1,218 @@
+"""Budgets: a limit per local day or month, over everything or one agent. Before every provider
+call its worst case is reserved, in the transaction that stores the user's message (or, for a
+follow-up call of a tool loop, a transaction of its own), against every budget that applies: the
+call is refused (exit 3) when what is spent, what other calls in flight have reserved and this
+call's worst case would pass a limit. When the call ends its reservation goes, in the transaction
+that records its actual cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from agentik_cli import limits
+from agentik_cli.errors import BudgetRefused, NotFound, UsageError
+from agentik_cli.money import to_usd
+from agentik_cli.store import budgets as budget_store
+from agentik_cli.store.budgets import BudgetRecord
+from agentik_cli.store.engine import Store
+from agentik_cli.store.unit import Unit
+from agentik_cli.timeutil import local_midnight, today_local
+
+PERIODS = ("day", "month")
+LABELS = {"day": "daily", "month": "monthly"}
+# a reservation this old was left by a process that died: it no longer holds money back
+LIVE = timedelta(hours=6)
+DEFAULT_WARN = 80
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    scope: str  # "all" or the agent's name
+    scope_key: int
+    period: str
+    limit_nd: int
+    spent_nd: int
+    reserved_nd: int
+    warn_percent: int
+    allow_unpriced: bool
+
+    @property
+    def left_nd(self) -> int:
+        return max(self.limit_nd - self.spent_nd - self.reserved_nd, 0)
+
+    @property
+    def percent(self) -> float:
+        return round(100 * (self.spent_nd + self.reserved_nd) / self.limit_nd, 1) if self.limit_nd else 100.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scope": self.scope,
+            "period": self.period,
+            "limit": to_usd(self.limit_nd),
+            "spent": to_usd(self.spent_nd),
+            "reserved": to_usd(self.reserved_nd),
+            "left": to_usd(self.left_nd),
+            "percent": self.percent,
+        }
+
+
+def dollars(nd: int) -> str:
+    """An amount for a message: $0.0162, $5, never a float's tail."""
+    from decimal import Decimal
+
+    text = format(Decimal(nd) / 10**9, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "$" + text
+
+
+def period_start(period: str) -> datetime:
+    today = today_local()
+    return local_midnight(today if period == "day" else today.replace(day=1))
+
+
+def _usd(value: float, option: str) -> int:
+    amount = limits.cost_nd(value, option)
+    if amount <= 0:
+        raise UsageError(f"{option} takes an amount above 0 USD, not {value}")
+    return amount
+
+
+def _scope(store: Store, agent: str | None) -> tuple[int, str | None]:
+    if agent is None:
+        return 0, None
+    from agentik_cli.services import agents
+
+    found = agents.get(store, agent)
+    assert found.id is not None
+    return found.id, found.name
+
+
+def set_budget(
+    store: Store,
+    *,
+    agent: str | None,
+    daily: float | None,
+    monthly: float | None,
+    warn: int | None,
+    allow_unpriced: bool,
+) -> list[BudgetStatus]:
+    if daily is None and monthly is None:
+        raise UsageError("give --daily USD, --monthly USD or both")
+    if warn is not None and not 1 <= warn <= 100:
+        raise UsageError(f"--warn takes a percentage from 1 to 100, not {warn}")
+    limits_by_period = {"day": daily, "month": monthly}
+    scope_key, name = _scope(store, agent)
+    with store.write() as unit:
+        found = budget_store.applicable(unit.session, scope_key or None, lock=True)
+        existing = {b.period: b for b in found if b.scope_key == scope_key}
+        for period, amount in limits_by_period.items():
+            if amount is None:
+                continue
+            before = existing.get(period)
+            budget_store.put(
+                unit,
+                BudgetRecord(
+                    scope_key,
+                    period,
+                    name,
+                    _usd(amount, f"--{LABELS[period]}"),
+                    warn if warn is not None else (before.warn_percent if before else DEFAULT_WARN),
+                    allow_unpriced or (before.allow_unpriced if before else False),
+                ),
+            )
+    return [s for s in statuses(store) if s.scope_key == scope_key]
+
+
+def remove_budget(store: Store, *, agent: str | None, daily: bool, monthly: bool) -> int:
+    periods = [p for p, chosen in (("day", daily), ("month", monthly)) if chosen] or list(PERIODS)
+    scope_key, _ = _scope(store, agent)
+    with store.write() as unit:
+        removed = budget_store.remove(unit, scope_key, periods)
+    if not removed:
+        raise NotFound(f"no such budget over {agent or 'everything'}", hint="`agentik budgets list` shows them")
+    return removed
+
+
+def _status(session: Any, budget: BudgetRecord, now: datetime) -> BudgetStatus:
+    since = period_start(budget.period)
+    return BudgetStatus(
+        scope="all" if budget.scope_key == 0 else (budget.agent_name or str(budget.scope_key)),
+        scope_key=budget.scope_key,
+        period=budget.period,
+        limit_nd=budget.limit_nd,
+        spent_nd=budget_store.spent(session, budget.scope_key, since),
+        reserved_nd=budget_store.reserved(session, budget.scope_key, now - LIVE),
+        warn_percent=budget.warn_percent,
+        allow_unpriced=budget.allow_unpriced,
+    )
+
+
+def statuses(store: Store) -> list[BudgetStatus]:
+    from agentik_cli.timeutil import now_utc
+
+    now = now_utc()
+    with store.read() as session:
+        return [_status(session, b, now) for b in budget_store.all_budgets(session)]
+
+
+def _name(status: BudgetStatus) -> str:
+    scope = "over everything" if status.scope_key == 0 else f"of {status.scope}"
+    return f"the {LABELS[status.period]} budget {scope}"
+
+
+def _raise_hint(status: BudgetStatus) -> str:
+    agent = "" if status.scope_key == 0 else f" --agent {status.scope}"
+    return f"raise it: agentik budgets set{agent} --{LABELS[status.period]} USD"
+
+
+def reserve(unit: Unit, agent_id: int | None, worst_nd: int | None, model: str, provider: str) -> int | None:
+    """Check a call's worst case against every budget that applies and hold it; BudgetRefused
+    (rolling the unit back) when it would pass one. Returns the reservation's id, None when no
+    budget applies. `worst_nd` None: the model has no price."""
+    budget_store.expire(unit, unit.now - LIVE)
+    budgets = budget_store.applicable(unit.session, agent_id, lock=True)
+    if not budgets:
+        return None
+    for budget in budgets:
+        status = _status(unit.session, budget, unit.now)
+        if worst_nd is None:
+            if budget.allow_unpriced:
+                continue
+            raise BudgetRefused(
+                f"refused by {_name(status)}: {model} ({provider}) has no price, so the call's cost cannot be checked",
+                hint=f"agentik prices set {model} --provider {provider} --input USD --output USD "
+                "(or allow it: agentik budgets set ... --allow-unpriced)",
+            )
+        if status.spent_nd + status.reserved_nd + worst_nd > status.limit_nd:
+            raise BudgetRefused(
+                f"refused by {_name(status)}: spent and reserved {dollars(status.spent_nd + status.reserved_nd)}, "
+                f"this call up to {dollars(worst_nd)}, limit {dollars(status.limit_nd)}",
+                hint=_raise_hint(status),
+            )
+    return budget_store.reserve(unit, agent_id, worst_nd or 0)
+
+
+def warnings(store: Store, agent_id: int | None) -> list[str]:
+    """One line per budget whose recorded spend has crossed its warning threshold in this period
+    for the first time (remembered in the store, so each is said once)."""
+    lines: list[str] = []
+    with store.read() as session:
+        if not budget_store.applicable(session, agent_id):
+            return lines
+    with store.write() as unit:
+        for budget in budget_store.applicable(unit.session, agent_id):
+            status = _status(unit.session, budget, unit.now)
+            if status.spent_nd * 100 < budget.warn_percent * budget.limit_nd:
+                continue
+            key = f"budget_warned:{budget.scope_key}:{budget.period}:{period_start(budget.period).isoformat()}"
+            if unit.read_setting(key) is not None:
+                continue
+            unit.write_setting(key, "1")
+            lines.append(
+                f"{_name(status)} is at {round(100 * status.spent_nd / status.limit_nd)}%: "
+                f"{dollars(status.spent_nd)} of {dollars(status.limit_nd)}"
+            )
+    return lines

@@ -1,0 +1,173 @@
+"""Budgets: a call whose worst case could pass a limit is not sent (exit 3), processes running at
+once see each other's reservations, a tool loop is stopped mid-chain, a model with no price is
+refused, the warning is said once, and the day begins at local midnight. On both stores."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.conftest import base_env, db_rows, set_tz
+from tests.fakeprovider import Reply
+
+# claude-sonnet-4-0: $3 in, $15 out a million tokens. max_tokens 100,000 makes a call's worst case
+# a little over $1.50 (its output) and its actual cost a little over that too (the server reports
+# 100,000 output tokens and more input than agentik's ceiling): a $5 budget takes exactly 3 calls,
+# whatever the order in which they start and finish.
+BIG = Reply(text="ok", input_tokens=400, output_tokens=100_000)
+
+
+@pytest.fixture
+def helper(cli):
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--max-tokens", "100000")
+
+
+def test_set_list_and_remove(cli, helper):
+    cli("budgets", "set", "--daily", "5", "--monthly", "50")
+    cli("budgets", "set", "--agent", "helper", "--daily", "1", "--warn", "50")
+    rows = cli.json("budgets", "list")
+    assert [(r["scope"], r["period"], r["limit"]) for r in rows] == [
+        ("all", "day", 5.0),
+        ("all", "month", 50.0),
+        ("helper", "day", 1.0),
+    ]
+    assert rows[0] == {
+        "scope": "all",
+        "period": "day",
+        "limit": 5.0,
+        "spent": 0.0,
+        "reserved": 0.0,
+        "left": 5.0,
+        "percent": 0.0,
+    }
+    csv = cli("budgets", "list", "--csv").stdout.splitlines()
+    assert csv[0] == "scope,period,limit,spent,reserved,left,percent"
+    cli("budgets", "set", "--daily", "7")  # updates
+    assert cli.json("budgets", "list")[0]["limit"] == 7.0
+    cli("budgets", "remove", "--monthly")
+    assert [(r["scope"], r["period"]) for r in cli.json("budgets", "list")] == [("all", "day"), ("helper", "day")]
+    cli("budgets", "remove", "--agent", "helper")
+    cli("budgets", "remove", "--agent", "helper", code=1)
+    cli("budgets", "set", code=2)
+    cli("budgets", "set", "--daily", "-1", code=2)
+    cli("budgets", "set", "--daily", "1", "--warn", "0", code=2)
+    cli("budgets", "set", "--agent", "ghost", "--daily", "1", code=1)
+    assert cli.json("costs", "summary")["budgets"][0]["scope"] == "all"
+
+
+def test_a_call_that_could_go_over_is_not_sent(cli, fake, helper, agentik_home):
+    fake.default = BIG
+    cli("budgets", "set", "--agent", "helper", "--daily", "5")
+    for _ in range(3):
+        cli("chat", "helper", "-m", "go")
+    result = cli("chat", "helper", "-m", "one more", code=3)
+    assert len(fake.requests) == 3
+    error = result.stderr.splitlines()
+    assert error[0].startswith("agentik: error: refused by the daily budget of helper")
+    assert "limit $5" in error[0] and error[1].startswith("hint: raise it: agentik budgets set --agent helper --daily")
+    # neither the refused message nor a reservation is left
+    assert db_rows(agentik_home, "SELECT count(*) FROM messages WHERE role = 'user'")[0][0] == 3
+    assert db_rows(agentik_home, "SELECT count(*) FROM reservations")[0][0] == 0
+    status = cli.json("budgets", "list")[0]
+    assert status["reserved"] == 0.0 and status["left"] == round(5 - status["spent"], 9)
+
+
+def test_eight_processes_at_once_exactly_three_calls_reach_the_server(cli, fake, helper, agentik_home):
+    fake.default = Reply(text="ok", input_tokens=400, output_tokens=100_000, delay=0.05)
+    cli("budgets", "set", "--daily", "5")
+    env = base_env(
+        agentik_home,
+        ANTHROPIC_BASE_URL=fake.url,
+        ANTHROPIC_API_KEY="sk-ant-test-key-0123456789",
+    )
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-m", "agentik_cli", "chat", "helper", "-m", f"call {n}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(8)
+    ]
+    codes = sorted(child.wait(timeout=300) for child in children)
+    assert codes == [0, 0, 0, 3, 3, 3, 3, 3]
+    assert len(fake.requests) == 3  # counted where the calls arrive
+    assert db_rows(agentik_home, "SELECT count(*) FROM costs")[0][0] == 3
+    assert db_rows(agentik_home, "SELECT count(*) FROM reservations")[0][0] == 0
+
+
+def test_a_tool_loop_is_stopped_mid_chain(cli, fake, agentik_home):
+    cli("agents", "create", "looper", "--model", "claude-sonnet-4-0", "--max-tokens", "100000", "--skill", "calc")
+    call = {"name": "calc", "arguments": {"expression": "1+1"}}
+    fake.default = Reply(text="", input_tokens=400, output_tokens=100_000, tool_calls=[call])
+    cli("budgets", "set", "--agent", "looper", "--daily", "5")
+    result = cli("chat", "looper", "-m", "loop", code=3)
+    assert len(fake.requests) == 3  # the fourth call of the chain was refused before it went out
+    assert "refused by the daily budget of looper" in result.stderr
+    # the three rounds and their tool calls are stored; the loop just stopped
+    assert db_rows(agentik_home, "SELECT count(*) FROM messages WHERE role = 'assistant'")[0][0] == 3
+    assert db_rows(agentik_home, "SELECT count(*) FROM tool_calls")[0][0] == 3
+    assert db_rows(agentik_home, "SELECT count(*) FROM reservations")[0][0] == 0
+
+
+def test_a_model_with_no_price_is_refused_unless_allowed(cli, fake):
+    cli("agents", "create", "local", "--model", "llama3", "--base-url", fake.url + "/v1")
+    cli("budgets", "set", "--monthly", "10")
+    result = cli("chat", "local", "-m", "hi", code=3)
+    assert "has no price" in result.stderr and "prices set llama3" in result.stderr
+    assert fake.requests == []
+    cli("budgets", "set", "--monthly", "10", "--allow-unpriced")
+    cli("chat", "local", "-m", "hi")
+    assert len(fake.requests) == 1
+
+
+def test_the_warning_is_said_once(cli, fake):
+    cli("agents", "create", "small", "--model", "claude-sonnet-4-0", "--max-tokens", "1000")
+    fake.default = Reply(text="ok", input_tokens=400, output_tokens=1000)  # $0.0162 a call
+    cli("budgets", "set", "--agent", "small", "--daily", "0.1", "--warn", "40")
+    assert "warning" not in cli("chat", "small", "-m", "a").stderr  # 16%
+    assert "warning" not in cli("chat", "small", "-m", "b").stderr  # 32%
+    warned = cli("chat", "small", "-m", "c").stderr  # 48.6%
+    assert "agentik: warning: the daily budget of small is at 49%: $0.0486 of $0.1" in warned
+    assert "warning" not in cli("chat", "small", "-m", "d").stderr
+
+
+def test_the_day_begins_at_local_midnight(cli, helper, monkeypatch):
+    set_tz(monkeypatch, "Asia/Kolkata")
+    zone = ZoneInfo("Asia/Kolkata")
+    midnight = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    before, after = midnight - timedelta(minutes=1), midnight + timedelta(minutes=1)
+    for at, cost in ((before, "2"), (after, "1")):
+        stamp = at.astimezone(UTC).isoformat()
+        cli(
+            "costs",
+            "record",
+            "--model",
+            "m",
+            "--provider",
+            "openai",
+            "--agent",
+            "helper",
+            "--cost",
+            cost,
+            "--input-tokens",
+            "1",
+            "--output-tokens",
+            "1",
+            "--at",
+            stamp,
+        )
+    cli("budgets", "set", "--agent", "helper", "--daily", "10", "--monthly", "100")
+    cli("budgets", "set", "--daily", "10")
+    rows = {(r["scope"], r["period"]): r for r in cli.json("budgets", "list")}
+    # yesterday's $2, one minute before local midnight, is not today's
+    assert rows[("helper", "day")]["spent"] == 1.0 and rows[("all", "day")]["spent"] == 1.0
+    if before.month == after.month:
+        assert rows[("helper", "month")]["spent"] == 3.0
+    assert json.dumps(rows[("helper", "day")])
