@@ -23,6 +23,14 @@ AgentOpt = Annotated[
 COLUMNS = ["scope", "period", "limit", "spent", "reserved", "left", "percent"]
 
 
+def _amount(value: float) -> str:
+    """$0.10, $20.00, $0.0513: cents always, more digits where the amount has them."""
+    from decimal import Decimal
+
+    exact = Decimal(str(value))
+    return f"${exact:,.2f}" if exact == exact.quantize(Decimal("0.01")) else f"${render.plain_number(exact)}"
+
+
 def print_budgets(rows: list[dict[str, Any]]) -> None:
     render.print_table(
         ["budget", "period", "limit", "spent", "reserved", "left", "used"],
@@ -30,10 +38,10 @@ def print_budgets(rows: list[dict[str, Any]]) -> None:
             [
                 r["scope"],
                 r["period"],
-                f"${render.plain_number(r['limit'])}",
-                f"${render.plain_number(r['spent'])}",
-                f"${render.plain_number(r['reserved'])}",
-                f"${render.plain_number(r['left'])}",
+                _amount(r["limit"]),
+                _amount(r["spent"]),
+                _amount(r["reserved"]),
+                _amount(r["left"]),
                 f"{r['percent']:g}%",
             ]
             for r in rows
