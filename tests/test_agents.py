@@ -192,7 +192,7 @@ def test_remove_says_what_goes_and_keeps_the_ledger(cli, store, agentik_home):
     from agentik_cli.values import Usage
 
     cli("agents", "create", "doomed", "--model", "gpt-4o-mini")
-    session_id, _ = ledger.add_user_message(store, agent_id=1, session_id=None, content="hi", channel="cli")
+    session_id, _, _ = ledger.add_user_message(store, agent_id=1, session_id=None, content="hi", channel="cli")
     usage = Usage(input_tokens=1000, output_tokens=100)
     entry = ledger.CostEntry(
         model="gpt-4o-mini", provider="openai", usage=usage, priced=price_call("gpt-4o-mini", "openai", usage)

@@ -29,7 +29,7 @@ def test_database_created_on_first_use_in_agentik_home(store, agentik_home):
 def _chat_turn(
     store, agent, session_id, tokens_in, tokens_out, response_ms, model="claude-sonnet-4-0", provider="anthropic"
 ):
-    session_id, _ = ledger.add_user_message(
+    session_id, _, _ = ledger.add_user_message(
         store, agent_id=agent.id, session_id=session_id, content="question", channel="cli"
     )
     usage = Usage(input_tokens=tokens_in, output_tokens=tokens_out)
@@ -87,7 +87,7 @@ def test_stats_move_with_messages_and_costs(store):
 
 def test_cost_row_keeps_unit_prices_and_cache_tokens(store):
     agent = agents.create(store, AgentFields(name="a", model="claude-sonnet-4-0"))
-    session_id, _ = ledger.add_user_message(store, agent_id=agent.id, session_id=None, content="q", channel="cli")
+    session_id, _, _ = ledger.add_user_message(store, agent_id=agent.id, session_id=None, content="q", channel="cli")
     usage = Usage(input_tokens=1000, output_tokens=500, cache_read_tokens=200, cache_write_tokens=100)
     priced = price_call("claude-sonnet-4-0", "anthropic", usage)
     entry = ledger.CostEntry(model="claude-sonnet-4-0", provider="anthropic", usage=usage, priced=priced)
