@@ -77,6 +77,7 @@ def test_a_call_that_could_go_over_is_not_sent(cli, fake, helper, agentik_home):
     assert status["reserved"] == 0.0 and status["left"] == round(5 - status["spent"], 9)
 
 
+@pytest.mark.slow
 def test_eight_processes_at_once_exactly_three_calls_reach_the_server(cli, fake, helper, agentik_home):
     fake.default = Reply(text="ok", input_tokens=400, output_tokens=100_000, delay=0.05)
     cli("budgets", "set", "--daily", "5")
