@@ -385,7 +385,8 @@ def test_a_chat_during_a_long_import_stores_its_reply(fake, agentik_home, tmp_pa
     lock for longer than the busy timeout (10 s)."""
     assert agentik(agentik_home, "agents", "create", "gpt", "--model", "gpt-4o-mini").returncode == 0
     line = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 5, "output_tokens": 1}) + "\n"
-    (tmp_path / "big.jsonl").write_text(line * 700_000)
+    # long enough that the chat waits past the busy timeout (10 s) even at import speeds of 100,000 rows/s
+    (tmp_path / "big.jsonl").write_text(line * 2_000_000)
     fake.default = Reply(text="streamed slowly " * 20, chunks=40, delay=0.1)
     env = base_env(agentik_home, OPENAI_BASE_URL=fake.url + "/v1", OPENAI_API_KEY="sk-openai-test-key-0123456789")
 
@@ -418,7 +419,7 @@ def test_a_chat_during_a_long_import_stores_its_reply(fake, agentik_home, tmp_pa
     assert importer.wait(timeout=300) == 0, importer.stderr.read()
     assert "waiting for the database" in chat.stderr.read()
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(2,)]
-    assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(700_001,)]
+    assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(2_000_001,)]
 
 
 def test_a_journal_the_database_still_cannot_take_stays_and_commands_go_on(cli, fake, agentik_home, monkeypatch):
