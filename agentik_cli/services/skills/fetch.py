@@ -131,6 +131,31 @@ def html_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def _read(connection: http.client.HTTPConnection, response: http.client.HTTPResponse, deadline: float) -> bytes:
+    """The body, at most MAX_BODY + 1 bytes, within the fetch's time: a server dripping a byte at a
+    time is cut off at the deadline, not waited on one read at a time."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_BODY:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise Refused(f"no complete answer within {TIMEOUT:g} s")
+        if connection.sock is not None:
+            connection.sock.settimeout(left)
+        chunk = response.read1(min(65536, MAX_BODY + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def untrusted(source: str, text: str) -> str:
+    """The text marked as data for the model; a page cannot end the marker early."""
+    inner = text.replace("</untrusted-content", "<\\/untrusted-content")
+    return f'{UNTRUSTED_NOTE}\n<untrusted-content source="{source}">\n{inner}\n</untrusted-content>'
+
+
 def fetch(url: str, allow_hosts: tuple[str, ...] = ()) -> tuple[str, str, bool]:
     """(final URL, text, truncated), or Refused / OSError."""
     deadline = time.monotonic() + TIMEOUT
@@ -151,7 +176,7 @@ def fetch(url: str, allow_hosts: tuple[str, ...] = ()) -> tuple[str, str, bool]:
                     raise Refused(f"{url} redirected without saying where")
                 url = urljoin(url, location)
                 continue
-            body = response.read(MAX_BODY + 1)
+            body = _read(connection, response, deadline)
             kind = (response.getheader("content-type") or "text/plain").split(";")[0].strip().lower()
             status = response.status
         finally:
@@ -193,5 +218,4 @@ class FetchSkill(Skill):
             return Outcome("denied" if "refused" in str(exc) else "error", error=str(exc))
         except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
             return Outcome("error", error=f"cannot fetch {arguments['url']}: {exc}")
-        wrapped = f'{UNTRUSTED_NOTE}\n<untrusted-content source="{final}">\n{text}\n</untrusted-content>'
-        return Outcome("ok", wrapped, truncated=truncated)
+        return Outcome("ok", untrusted(final, text), truncated=truncated)
