@@ -358,3 +358,17 @@ def test_fetch_keeps_its_time_limit_against_a_dripping_server(web, monkeypatch):
 def test_a_page_cannot_close_the_untrusted_marker(web):
     outcome = get(f"http://127.0.0.1:{web}/escape", allow_hosts=("127.0.0.1",))
     assert outcome.output.count("</untrusted-content>") == 1 and outcome.output.endswith("</untrusted-content>")
+
+
+def test_a_program_that_does_not_read_its_input_still_times_out():
+    started = time.monotonic()
+    outcome = run_argv([sys.executable, "-c", "import time; time.sleep(30)"], stdin=b"x" * 2_000_000, timeout=1)
+    assert outcome.status == "timeout" and time.monotonic() - started < 15
+
+
+def test_urls_holding_credentials_are_not_passed_on(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgres://app:hunter2@db/prod")
+    monkeypatch.setenv("UPSTREAM", "https://bob:pw@example.com/api")
+    monkeypatch.setenv("PLAIN_URL", "https://example.com/docs")
+    kept = clean_environment()
+    assert "DATABASE_URL" not in kept and "UPSTREAM" not in kept and kept["PLAIN_URL"] == "https://example.com/docs"

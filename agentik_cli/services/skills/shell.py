@@ -26,6 +26,7 @@ OPERATORS = re.compile(r"[;&|<>`\n\r]|\$\(|\$\{")
 # environment variables never passed to a command: credentials by their name, and every variable of
 # the providers and of agentik
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
+_CREDENTIAL_URL = re.compile(r"://[^/\s@]+@")  # a URL with a user (and password) in it: postgres://u:p@host
 _SECRET_PREFIX = ("ANTHROPIC_", "OPENAI_", "AGENTIK_", "AWS_", "AZURE_", "GOOGLE_", "GCP_", "GH_", "GITHUB_", "HF_")
 
 
@@ -34,7 +35,10 @@ def clean_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
     return {
         name: value
         for name, value in source.items()
-        if not _SECRET_NAME.search(name) and not name.upper().startswith(_SECRET_PREFIX) and name != "PGPASSWORD"
+        if not _SECRET_NAME.search(name)
+        and not name.upper().startswith(_SECRET_PREFIX)
+        and name.upper() not in ("PGPASSWORD", "DATABASE_URL")
+        and not _CREDENTIAL_URL.search(value)
     }
 
 
@@ -115,6 +119,14 @@ class _Capped:
         return bytes(self.head).decode("utf-8", "replace") + middle + tail.decode("utf-8", "replace"), True
 
 
+def _feed(pipe: Any, data: bytes) -> None:
+    try:
+        pipe.write(data)
+        pipe.close()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
+
+
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(process.pid, signal.SIGKILL)
@@ -147,13 +159,8 @@ def run_argv(
     reader = _Capped(process.stdout, max_output)
     status = "ok"
     try:
-        if stdin is not None:
-            assert process.stdin is not None
-            try:
-                process.stdin.write(stdin)
-                process.stdin.close()
-            except BrokenPipeError:
-                pass
+        if stdin is not None:  # fed from a thread: a program that never reads it still meets its timeout
+            threading.Thread(target=_feed, args=(process.stdin, stdin), daemon=True).start()
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
