@@ -372,3 +372,8 @@ def test_urls_holding_credentials_are_not_passed_on(monkeypatch):
     monkeypatch.setenv("PLAIN_URL", "https://example.com/docs")
     kept = clean_environment()
     assert "DATABASE_URL" not in kept and "UPSTREAM" not in kept and kept["PLAIN_URL"] == "https://example.com/docs"
+
+
+@pytest.mark.parametrize("address", ["::ffff:127.0.0.1", "2002:7f00:1::1", "2002:a00:5::1", "64:ff9b::a00:5"])
+def test_fetch_judges_ipv4_wrapped_in_ipv6_as_itself(address):
+    assert fetch.refused_address(address) is not None
