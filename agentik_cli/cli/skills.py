@@ -101,7 +101,6 @@ def test(
     Example: agentik skills test calc --args '{"expression": "2**10"}'
     """
     import json
-    from pathlib import Path
 
     from agentik_cli.services.skills import registry
     from agentik_cli.services.skills.approval import Approval
@@ -122,17 +121,11 @@ def test(
 
         store = config.store()
         row = agents.get(store, agent)
-        rules = Rules(
-            tuple(row.allow_dirs or ()),
-            tuple(row.allow_hosts or ()),
-            tuple(row.allow_commands or ()),
-            tuple(row.deny_commands or ()),
-        )
+        rules = Rules.of(row)
         agent_id, agent_name = row.id, row.name
     elif skill.name == "spend":
         raise UsageError("spend reports an agent's own costs", hint="add --agent NAME")
-    workspace = Path(rules.allow_dirs[0]) if rules.allow_dirs else Path.cwd()
-    context = Context(agent_id, agent_name, rules, store=store, workspace=workspace)
+    context = Context(agent_id, agent_name, rules, store=store, workspace=rules.workspace)
     # typed by hand, the call is approved by the person typing it ("flag"); the rules still apply
     box = Toolbox([skill.name], context, Approval(approve=[skill.name]))
     wire = next(name for name, t in box.tools.items() if t.name == found.name)

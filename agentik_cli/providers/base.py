@@ -145,22 +145,35 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text.encode("utf-8", "surrogatepass")) / BYTES_PER_TOKEN)
 
 
-def estimate_prompt(request: ChatRequest) -> int:
-    """The prompt tokens of a request, counted from what was sent: system, history, attachments."""
-    total = TOKENS_PER_MESSAGE + estimate_tokens(request.system) if request.system else 0
+def _sent(request: ChatRequest) -> tuple[list[str], int, int]:
+    """What a request sends, for counting: its texts (system, history with text files, reasoning,
+    tool calls and results, tool definitions), its messages (each framed) and its images."""
+    texts = [request.system] if request.system else []
+    messages = len(texts)
+    images = 0
     for turn in request.messages:
-        total += TOKENS_PER_MESSAGE + estimate_tokens(turn.text_with_files())
-        total += TOKENS_PER_IMAGE * sum(1 for a in turn.attachments if a.is_image and a.data is not None)
+        texts.append(turn.text_with_files())
+        messages += 1
+        images += sum(1 for a in turn.attachments if a.is_image and a.data is not None)
         for part in turn.parts:  # reasoning and tool calls re-sent, beside the text counted above
             if part.kind == "tool_call" and part.call is not None:
-                total += TOKENS_PER_MESSAGE + estimate_tokens(part.call.name + json.dumps(part.call.arguments))
+                texts.append(part.call.id + part.call.name + json.dumps(part.call.arguments))
+                messages += 1
             elif part.kind == "thinking":
-                total += estimate_tokens(part.text + (part.signature or "") + (part.redacted or ""))
+                texts.append(part.text + (part.signature or "") + (part.redacted or ""))
         for result in turn.results:
-            total += TOKENS_PER_MESSAGE + estimate_tokens(result.call_id + result.content)
+            texts.append(result.call_id + result.content)
+            messages += 1
     for tool in request.tools:  # the tool definitions are part of the prompt
-        total += TOKENS_PER_MESSAGE + estimate_tokens(tool.name + tool.description + json.dumps(tool.parameters))
-    return total
+        texts.append(tool.name + tool.description + json.dumps(tool.parameters))
+        messages += 1
+    return texts, messages, images
+
+
+def estimate_prompt(request: ChatRequest) -> int:
+    """The prompt tokens of a request, counted from what was sent: system, history, attachments."""
+    texts, messages, images = _sent(request)
+    return sum(map(estimate_tokens, texts)) + TOKENS_PER_MESSAGE * messages + TOKENS_PER_IMAGE * images
 
 
 # The most tokens anything sent can be, for a budget's worst case: every token of a tokenizer covers
@@ -171,26 +184,11 @@ CEILING_PER_MESSAGE = 16
 CEILING_PER_IMAGE = 50_000
 
 
-def _bytes(text: str) -> int:
-    return len(text.encode("utf-8", "surrogatepass"))
-
-
 def ceiling_prompt(request: ChatRequest) -> int:
     """A number of prompt tokens the request cannot exceed (see above): what a budget reserves."""
-    total = CEILING_PER_MESSAGE + _bytes(request.system or "")
-    for turn in request.messages:
-        total += CEILING_PER_MESSAGE + _bytes(turn.text_with_files())
-        total += CEILING_PER_IMAGE * sum(1 for a in turn.attachments if a.is_image and a.data is not None)
-        for part in turn.parts:
-            if part.kind == "tool_call" and part.call is not None:
-                total += CEILING_PER_MESSAGE + _bytes(part.call.id + part.call.name + json.dumps(part.call.arguments))
-            elif part.kind == "thinking":
-                total += _bytes(part.text + (part.signature or "") + (part.redacted or ""))
-        for result in turn.results:
-            total += CEILING_PER_MESSAGE + _bytes(result.call_id + result.content)
-    for tool in request.tools:
-        total += CEILING_PER_MESSAGE + _bytes(tool.name + tool.description + json.dumps(tool.parameters))
-    return total
+    texts, messages, images = _sent(request)
+    total_bytes = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
+    return total_bytes + CEILING_PER_MESSAGE * (messages + 1) + CEILING_PER_IMAGE * images
 
 
 # An explicit key, even this placeholder, stops an SDK looking for one of its own. On an agent's own

@@ -149,21 +149,13 @@ class Conversation:
         if not self.agent.skills:
             return None
         if self._toolbox is None:
-            from pathlib import Path
-
             from agentik_cli.services.skills.approval import Approval
             from agentik_cli.services.skills.base import Context, Rules
             from agentik_cli.services.skills.toolbox import Toolbox
 
             agent = self.agent
-            rules = Rules(
-                allow_dirs=tuple(agent.allow_dirs or ()),
-                allow_hosts=tuple(agent.allow_hosts or ()),
-                allow_commands=tuple(agent.allow_commands or ()),
-                deny_commands=tuple(agent.deny_commands or ()),
-            )
-            workspace = Path(rules.allow_dirs[0]) if rules.allow_dirs else Path.cwd()
-            context = Context(agent.id, agent.name, rules, store=self.store, workspace=workspace)
+            rules = Rules.of(agent)
+            context = Context(agent.id, agent.name, rules, store=self.store, workspace=rules.workspace)
             approval = Approval(self.options.approve, self.options.approve_all, self.ask)
             self._toolbox = Toolbox(list(agent.skills), context, approval)
         return self._toolbox

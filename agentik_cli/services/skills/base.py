@@ -54,6 +54,21 @@ class Rules:
     allow_commands: tuple[str, ...] = ()  # shell: patterns a command must match ("git status", "npm run test:*")
     deny_commands: tuple[str, ...] = ()  # shell: patterns that refuse a command (deny wins)
 
+    @classmethod
+    def of(cls, agent: Any) -> Rules:
+        """An agent's rules, as stored on it."""
+        return cls(
+            tuple(agent.allow_dirs or ()),
+            tuple(agent.allow_hosts or ()),
+            tuple(agent.allow_commands or ()),
+            tuple(agent.deny_commands or ()),
+        )
+
+    @property
+    def workspace(self) -> Path:
+        """Where commands run and relative paths start: the first folder, else the current one."""
+        return Path(self.allow_dirs[0]) if self.allow_dirs else Path.cwd()
+
 
 @dataclass
 class Context:
