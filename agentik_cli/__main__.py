@@ -1,3 +1,3 @@
-from agentik_cli.cli.app import main
+from agentik_cli.entry import main
 
 main()

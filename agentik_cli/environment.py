@@ -12,12 +12,15 @@ from __future__ import annotations
 import getpass
 import os
 import sys
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import IO, Any
 
 from agentik_cli.errors import UsageError
+
+TYPE_CHECKING = False  # the status line imports this module, and typing would cost it milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import IO, Any
 
 MAX_USER = 200
 

@@ -8,12 +8,15 @@ anything real, so no honest input meets it."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from agentik_cli.errors import UsageError
 from agentik_cli.money import NANO, to_nd
+
+TYPE_CHECKING = False  # the status line imports this module, and typing would cost it milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
@@ -25,6 +28,10 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 MTOK = 1_000_000
+
+# A budget reservation this old was left by a process that died: it no longer holds money back
+# (services/budgets.py; the status line reads the same, store/quickread.py).
+RESERVATION_LIFETIME = timedelta(hours=6)
 
 # Usage from a server is checked before it is believed (providers/base.py): a count is a whole number
 # from 0 to this. A hundred million tokens is ten times the largest context window on sale; above

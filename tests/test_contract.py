@@ -74,6 +74,11 @@ JSON_RUNS: dict[str, list[str]] = {
     "budgets list": ["budgets", "list"],
     "skills show": ["skills", "show", "calc"],
     "skills test": ["skills", "test", "calc", "--args", '{"expression": "1+1"}'],
+    "webhooks add": ["webhooks", "add", "https://hooks.example.com/agentik"],
+    "webhooks list": ["webhooks", "list"],
+    "webhooks log": ["webhooks", "log"],
+    "sessions tail": ["sessions", "tail", "-n", "1"],  # one JSON line a message
+    "statusline": ["statusline"],
 }
 IMPORT_LINE = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 2, "output_tokens": 2}) + "\n"
 
@@ -123,6 +128,15 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "skills test": (["skills", "test", "calc", "--args", "[1]"], 2),
     "skills remove": (["skills", "remove", "files", "--yes"], 2),
     "skills add-mcp": (["skills", "add-mcp", "x"], 2),
+    "webhooks add": (["webhooks", "add", "http://example.com/hook"], 2),
+    "webhooks list": (["webhooks", "list", "--frob"], 2),
+    "webhooks remove": (["webhooks", "remove", "99", "--yes"], 1),
+    "webhooks test": (["webhooks", "test", "99"], 1),
+    "webhooks log": (["webhooks", "log", "--limit", "0"], 2),
+    "webhooks deliver": (["webhooks", "deliver", "extra"], 2),
+    "costs watch": (["costs", "watch", "--frob"], 2),
+    "sessions tail": (["sessions", "tail", "--agent", "ghost"], 1),
+    "statusline": (["statusline", "--agent", "ghost"], 1),
 }
 
 

@@ -3,7 +3,7 @@
 cli/        parses and prints
 services/   decides what things mean
 store/      the only place that speaks SQL        providers/   speaks to the SDKs
-values, environment, money, limits, text, errors, timeutil, paths: below all of them
+values, records, environment, money, limits, text, errors, timeutil, paths: below all of them
 """
 
 from __future__ import annotations
@@ -16,7 +16,19 @@ import agentik_cli
 PACKAGE = Path(agentik_cli.__file__).parent
 
 # what each layer may import from agentik_cli (the bottom modules are open to every layer)
-BOTTOM = {"values", "environment", "money", "limits", "text", "errors", "timeutil", "paths", "__init__", "__version__"}
+BOTTOM = {
+    "values",
+    "records",
+    "environment",
+    "money",
+    "limits",
+    "text",
+    "errors",
+    "timeutil",
+    "paths",
+    "__init__",
+    "__version__",
+}
 ALLOWED = {
     "cli": {"cli", "services", "store", "providers", "config"},
     "services": {"services", "store", "providers"},
@@ -92,3 +104,10 @@ def test_completion_knows_every_built_in_skill():
     from agentik_cli.services.skills.registry import BUILTIN
 
     assert set(BUILTIN_SKILLS) == set(BUILTIN)
+
+
+def test_completion_knows_every_webhook_event():
+    from agentik_cli.cli.complete import EVENTS
+    from agentik_cli.services.webhooks import EVENTS as SENT
+
+    assert EVENTS == SENT

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from agentik_cli.cli.agents import stats_json
 from agentik_cli.money import fmt_usd, to_nd, to_usd
+from agentik_cli.records import stats_json
 from agentik_cli.services import agents, ledger
 from agentik_cli.services.agents import AgentFields
 from agentik_cli.services.pricing import price_call

@@ -11,6 +11,7 @@ from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Limit, Yes, check_formats, confirm
 from agentik_cli.errors import UsageError
+from agentik_cli.records import agent_json, stats_json
 
 app = typer.Typer(
     help="Define, list, change and remove agents.\n\nExample: agentik agents create helper --model claude-sonnet-4-0",
@@ -101,53 +102,6 @@ CSV_COLUMNS = [
 def visible(text: Any) -> Any:
     """Text for the terminal (render.safe_text); anything else as it is."""
     return render.safe_text(text) if isinstance(text, str) else text
-
-
-def stats_json(agent: Any, figures: Any) -> dict[str, Any]:
-    """The `stats` object: counts from what exists, money from the ledger (services/agents.py says
-    why). `total_cost` counts priced calls only; `unpriced_calls` says how many are not in it and
-    `estimated_calls` how many were counted by agentik because the provider's usage never came."""
-    from agentik_cli.money import to_usd
-
-    return {
-        "sessions": agent.stat_sessions,
-        "messages": agent.stat_messages,
-        "input_tokens": figures.input_tokens,
-        "output_tokens": figures.output_tokens,
-        "total_cost": to_usd(figures.cost_nd),
-        "unpriced_calls": figures.unpriced_calls,
-        "estimated_calls": figures.estimated_calls,
-        "avg_response_ms": round(agent.stat_response_ms / agent.stat_responses) if agent.stat_responses else None,
-    }
-
-
-def agent_json(agent: Any, figures: Any) -> dict[str, Any]:
-    """The agent object of the contract: --json, --csv (flattened) and the tables read this."""
-    from agentik_cli.timeutil import iso
-
-    return {
-        "id": agent.id,
-        "name": agent.name,
-        "description": agent.description,
-        "system_prompt": agent.system_prompt,
-        "model": agent.model,
-        "provider": agent.provider,
-        "temperature": agent.temperature,
-        "max_tokens": agent.max_tokens,
-        "channels": list(agent.channels or []),
-        "skills": list(agent.skills or []),
-        "status": agent.status,
-        "base_url": agent.base_url,
-        "api_key_env": agent.api_key_env,
-        "allow_dirs": list(agent.allow_dirs or []),
-        "allow_hosts": list(agent.allow_hosts or []),
-        "allow_commands": list(agent.allow_commands or []),
-        "deny_commands": list(agent.deny_commands or []),
-        "created_at": iso(agent.created_at),
-        "updated_at": iso(agent.updated_at),
-        "last_active_at": iso(agent.last_active_at),
-        "stats": stats_json(agent, figures),
-    }
 
 
 def _with_figures(found: list[Any]) -> list[tuple[Any, Any]]:

@@ -14,7 +14,7 @@ from typer.core import TyperGroup, TyperOption
 from typer.exceptions import Abort
 
 from agentik_cli import __version__, config, environment, limits, text
-from agentik_cli.cli import agents, budgets, chat, costs, db, keys, prices, sessions, shells, skills
+from agentik_cli.cli import agents, budgets, chat, costs, db, keys, prices, sessions, shells, skills, webhooks
 from agentik_cli.cli.options import ANY_CASE, FILE_NAMES
 from agentik_cli.errors import FAILED, OK, AgentikError
 
@@ -151,6 +151,7 @@ class AgentikGroup(TyperGroup):
         # (--db, --no-color) end with it, and what a test injected (a clock, a user, streams) holds
         with environment.use(environment.current().copy()):
             code = self._run(args, prog_name, complete_var, **extra)
+            config.wait_for_sends()
         if standalone_mode:
             sys.exit(code)
         return code
@@ -246,11 +247,13 @@ def root(
 app.add_typer(agents.app, name="agents")
 app.command("chat")(chat.chat)
 app.add_typer(sessions.app, name="sessions")
+app.command("statusline")(costs.statusline)
 app.add_typer(costs.app, name="costs")
 app.add_typer(prices.app, name="prices")
 app.add_typer(keys.app, name="keys")
 app.add_typer(budgets.app, name="budgets")
 app.add_typer(skills.app, name="skills")
+app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(db.app, name="db")
 
 

@@ -96,3 +96,29 @@ def skill_names(incomplete: str) -> list[str]:
     except OSError:
         mine = ()
     return _choices(BUILTIN_SKILLS + mine, incomplete)
+
+
+EVENTS = (
+    "message.created",
+    "cost.recorded",
+    "costs.imported",
+    "session.created",
+    "agent.created",
+    "agent.updated",
+    "agent.removed",
+    "budget.warning",
+    "budget.exceeded",
+)
+
+
+def events(incomplete: str) -> list[str]:
+    """The event types a webhook can take (services/webhooks.py EVENTS; a test keeps the two alike)."""
+    return _choices(EVENTS, incomplete)
+
+
+def webhook_ids(ctx: Any, incomplete: str) -> list[tuple[str, str]]:
+    if incomplete and not incomplete.isdecimal():
+        return []
+    from agentik_cli.store.quickread import WEBHOOK_IDS_SQL
+
+    return [(wid, url or "") for wid, url in _query(ctx, WEBHOOK_IDS_SQL, (incomplete + "%", LIMIT))]

@@ -9,6 +9,7 @@ import typer
 from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
+from agentik_cli.records import public as _public
 
 app = typer.Typer(
     help="Spend: summary, breakdowns, history, the raw ledger; record and import usage.\n\n"
@@ -59,20 +60,6 @@ LEDGER_COLUMNS = [
     "estimated",
     "user",
 ]
-# money keys of the services' rows (nano-dollars) and the dollar keys they are printed under
-MONEY_KEYS = {
-    "cost_nd": "cost",
-    "today_nd": "today",
-    "month_nd": "month",
-    "total_nd": "total",
-    "input_cost_nd": "input_cost",
-    "output_cost_nd": "output_cost",
-    "total_cost_nd": "total_cost",
-    "price_input_nd": "price_input_per_mtok",
-    "price_output_nd": "price_output_per_mtok",
-    "price_cache_read_nd": "price_cache_read_per_mtok",
-    "price_cache_write_nd": "price_cache_write_per_mtok",
-}
 GROUP_KEYS = {
     "agent": ["agent", "agent_id"],
     "model": ["model", "provider"],
@@ -83,22 +70,6 @@ GROUP_KEYS = {
 
 def _usd(nd: int | None, unpriced: int = 0) -> str:
     return render.money(nd, unpriced)
-
-
-def _public(row: dict[str, Any]) -> dict[str, Any]:
-    """The JSON and CSV shape of every report row: money from nano-dollars to dollars, made here
-    once, where it is printed (nested lists of rows too)."""
-    from agentik_cli.money import to_usd
-
-    shaped: dict[str, Any] = {}
-    for key, value in row.items():
-        if key in MONEY_KEYS:
-            shaped[MONEY_KEYS[key]] = to_usd(value)
-        elif isinstance(value, list):
-            shaped[key] = [_public(item) if isinstance(item, dict) else item for item in value]
-        else:
-            shaped[key] = value
-    return shaped
 
 
 def _window(since: str | None, until: str | None) -> Any:
@@ -115,14 +86,21 @@ def summary(as_json: Json = False) -> None:
 
     Example: agentik costs summary --json | jq .month
     """
-    from agentik_cli.services import budgets, reports
-
     store = config.store()
-    data = reports.summary(store)
-    in_force = [b.to_json() for b in budgets.statuses(store)]
+    data, in_force = _summary(store)
     if as_json:
         render.print_json({**_public(data), "budgets": in_force})
         return
+    _print_summary(data, in_force)
+
+
+def _summary(store: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    from agentik_cli.services import budgets, reports
+
+    return reports.summary(store), [b.to_json() for b in budgets.statuses(store)]
+
+
+def _print_summary(data: dict[str, Any], in_force: list[dict[str, Any]]) -> None:
     render.print_fields(
         [
             ("today", _usd(data["today_nd"], data["today_unpriced_calls"])),
@@ -154,6 +132,50 @@ def summary(as_json: Json = False) -> None:
 
         render.print_line()
         print_budgets(in_force)
+
+
+# the view is worked out again this often even when nothing changed: a new day starts at midnight
+RECHECK_S = 30.0
+
+
+@app.command()
+def watch() -> None:
+    """Today, this month, each model and the budgets, refreshed within a second of any change, by
+    any process. On a terminal a live view (Ctrl-C ends it); piped, one `costs summary --json`
+    object a line each time it changes.
+
+    Example: agentik costs watch | jq --unbuffered .today
+    """
+    import time
+
+    from agentik_cli.errors import INTERRUPTED
+    from agentik_cli.store.changes import Watcher
+
+    store = config.store()
+    live = render.stdout_is_terminal()
+    shown: Any = None
+    try:
+        with Watcher(store.url) as watcher, render.out().screen() if live else _nothing():
+            while True:
+                data, in_force = _summary(store)
+                current = {**_public(data), "budgets": in_force}
+                if current != shown:
+                    shown = current
+                    if live:
+                        render.out().clear()
+                        render.print_line(f"agentik costs watch · {time.strftime('%H:%M:%S')} · Ctrl-C to stop\n")
+                        _print_summary(data, in_force)
+                    else:
+                        render.print_line(render.to_json(current, indent=None))
+                watcher.wait(RECHECK_S)
+    except KeyboardInterrupt:
+        raise typer.Exit(INTERRUPTED) from None
+
+
+def _nothing() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
 
 
 def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
@@ -450,3 +472,18 @@ def cleanup(
         render.print_line(f"removed {result.rows:,} ledger rows worth {_usd(result.cost_nd)}{unpriced}")
     else:
         render.print_line("nothing to remove")
+
+
+def statusline(
+    agent: AgentOpt = None,
+    as_json: Json = False,
+) -> None:
+    """One line for a shell prompt or a status bar: today's spend, the month's, and what the
+    budgets have left (`today $X · month $Y · budget left $Z`). Answers in a few milliseconds.
+
+    Example: PS1='$(agentik statusline) \\$ '
+    """
+    from agentik_cli import environment
+    from agentik_cli.services.statusline import render as status
+
+    render.print_line(status(environment.current().db, agent, as_json))

@@ -10,6 +10,7 @@ from agentik_cli import config, environment
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.agents import visible
 from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
+from agentik_cli.records import message_json, session_json
 
 app = typer.Typer(
     help="Conversations: list, read, search, rename, remove.\n\nExample: agentik sessions list --agent helper",
@@ -37,53 +38,6 @@ LIST_COLUMNS = [
     "started_at",
     "last_message_at",
 ]
-
-
-def session_json(row: Any) -> dict[str, Any]:
-    """A session object of the contract (`list`, and `show` with its messages added)."""
-    from agentik_cli.money import to_usd
-    from agentik_cli.timeutil import iso
-
-    return {
-        "id": row.id,
-        "agent": row.agent,
-        "agent_id": row.agent_id,
-        "title": row.title,
-        "channel": row.channel,
-        "messages": row.messages,
-        "input_tokens": row.input_tokens,
-        "output_tokens": row.output_tokens,
-        "total_cost": to_usd(row.cost_nd),
-        "unpriced_calls": row.unpriced_calls,
-        "estimated_calls": row.estimated_calls,
-        "started_at": iso(row.started_at),
-        "last_message_at": iso(row.last_message_at),
-    }
-
-
-def message_json(m: Any) -> dict[str, Any]:
-    """A message object of the contract, with who wrote it (`user`)."""
-    from agentik_cli.money import to_usd
-    from agentik_cli.timeutil import iso
-
-    return {
-        "id": m.id,
-        "role": m.role,
-        "content": m.content,
-        "timestamp": iso(m.timestamp),
-        "user": m.user,
-        "model": m.model,
-        "input_tokens": m.input_tokens,
-        "output_tokens": m.output_tokens,
-        "cost": to_usd(m.cost_nd),
-        "response_ms": m.response_ms,
-        "error": m.error,
-        "interrupted": m.interrupted,
-        # the text of an attached file went to the model; the transcript names the file
-        "attachments": [{k: v for k, v in a.items() if k != "text"} for a in m.attachments],
-        "skills_used": list(m.skills_used),
-        "tool_calls": list(m.tool_calls),
-    }
 
 
 def recent_json(m: Any) -> dict[str, Any]:
@@ -341,3 +295,54 @@ def remove(session_id: SessionArg, yes: Yes = False) -> None:
     removed = sessions.remove(store, session_id)
     # the count of what went, taken in the removal's own transaction (a chat may have added to it)
     render.note(f"removed session {session_id} and its {removed.messages} messages (its costs stay in the ledger)")
+
+
+@app.command()
+def tail(
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing messages as they are stored.")] = False,
+    agent: AgentOpt = None,
+    count: Annotated[int, typer.Option("--lines", "-n", help="How many to show first.", min=1)] = 10,
+    as_json: Json = False,
+) -> None:
+    """The latest messages; with -f, each new one as it is stored, by any process (Ctrl-C ends it).
+    Piped or with --json: one JSON object a line.
+
+    Example: agentik sessions tail -f --agent helper
+    """
+    from agentik_cli.errors import INTERRUPTED
+    from agentik_cli.services import sessions
+
+    store = config.store()
+    as_lines = as_json or not render.stdout_is_terminal()
+    agent_id, rows = sessions.tail(store, agent, count)
+    last = _print_tail(rows, as_lines, 0)
+    if not rows and not as_lines:
+        render.note("no messages yet" + (": waiting for the first" if follow else ""))
+    if not follow:
+        return
+    from agentik_cli.store.changes import Watcher
+
+    try:
+        with Watcher(store.url) as watcher:
+            while True:
+                watcher.wait(60.0)
+                while rows := sessions.newer(store, last, agent_id):
+                    last = _print_tail(rows, as_lines, last)
+    except KeyboardInterrupt:
+        raise typer.Exit(INTERRUPTED) from None
+
+
+def _print_tail(rows: list[Any], as_lines: bool, last: int) -> int:
+    """Print messages, as JSON lines or one line each; returns the last one's id."""
+    from agentik_cli.records import placed_message_json
+    from agentik_cli.services.sessions import snippet
+
+    for m in rows:
+        if as_lines:
+            render.print_line(render.to_json(placed_message_json(m), indent=None))
+        else:
+            when = m.timestamp.astimezone().strftime("%H:%M:%S")
+            flag = " (interrupted)" if m.interrupted else (" (error)" if m.error else "")
+            render.print_line(f"{when}  {m.agent} #{m.session_id}  {m.role}{flag}: {snippet(m.content, '', width=100)}")
+        last = max(last, m.id)
+    return last

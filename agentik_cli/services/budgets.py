@@ -8,7 +8,7 @@ that records its actual cost."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from agentik_cli import limits
@@ -22,8 +22,7 @@ from agentik_cli.timeutil import local_midnight, today_local
 
 PERIODS = ("day", "month")
 LABELS = {"day": "daily", "month": "monthly"}
-# a reservation this old was left by a process that died: it no longer holds money back
-LIVE = timedelta(hours=6)
+LIVE = limits.RESERVATION_LIFETIME
 DEFAULT_WARN = 80
 
 
@@ -137,14 +136,16 @@ def remove_budget(store: Store, *, agent: str | None, daily: bool, monthly: bool
 
 
 def _status(session: Any, budget: BudgetRecord, now: datetime) -> BudgetStatus:
-    since = period_start(budget.period)
+    spent, reserved = budget_store.spent_and_reserved(
+        session, budget.scope_key, period_start(budget.period), now - LIVE
+    )
     return BudgetStatus(
         scope="all" if budget.scope_key == 0 else (budget.agent_name or str(budget.scope_key)),
         scope_key=budget.scope_key,
         period=budget.period,
         limit_nd=budget.limit_nd,
-        spent_nd=budget_store.spent(session, budget.scope_key, since),
-        reserved_nd=budget_store.reserved(session, budget.scope_key, now - LIVE),
+        spent_nd=spent,
+        reserved_nd=reserved,
         warn_percent=budget.warn_percent,
         allow_unpriced=budget.allow_unpriced,
     )
@@ -196,8 +197,9 @@ def reserve(unit: Unit, agent_id: int | None, worst_nd: int | None, model: str, 
 
 
 def warnings(store: Store, agent_id: int | None) -> list[str]:
-    """One line per budget whose recorded spend has crossed its warning threshold in this period
-    for the first time (remembered in the store, so each is said once)."""
+    """One line per budget whose recorded spend has crossed its warning threshold, or its limit, in
+    this period for the first time (remembered in the store, so each is said once), with the
+    budget.warning or budget.exceeded event (the budget as `budgets list --json` gives it)."""
     lines: list[str] = []
     with store.read() as session:
         if not budget_store.applicable(session, agent_id):
@@ -205,14 +207,23 @@ def warnings(store: Store, agent_id: int | None) -> list[str]:
     with store.write() as unit:
         for budget in budget_store.applicable(unit.session, agent_id):
             status = _status(unit.session, budget, unit.now)
-            if status.spent_nd * 100 < budget.warn_percent * budget.limit_nd:
-                continue
-            key = f"budget_warned:{budget.scope_key}:{budget.period}:{period_start(budget.period).isoformat()}"
-            if unit.read_setting(key) is not None:
-                continue
-            unit.write_setting(key, "1")
-            lines.append(
-                f"{_name(status)} is at {round(100 * status.spent_nd / status.limit_nd)}%: "
-                f"{dollars(status.spent_nd)} of {dollars(status.limit_nd)}"
-            )
+            for kind, percent in (("warning", budget.warn_percent), ("exceeded", 100)):
+                if status.spent_nd * 100 < percent * budget.limit_nd or not _first(unit, kind, budget):
+                    continue
+                unit.emit(f"budget.{kind}", status.to_json(), budget.scope_key or None)
+                if kind == "warning":
+                    lines.append(
+                        f"{_name(status)} is at {round(100 * status.spent_nd / status.limit_nd)}%: "
+                        f"{dollars(status.spent_nd)} of {dollars(status.limit_nd)}"
+                    )
     return lines
+
+
+def _first(unit: Unit, kind: str, budget: BudgetRecord) -> bool:
+    """Whether this is the first time in the period (noted, so the next time is not)."""
+    name = "budget_warned" if kind == "warning" else "budget_exceeded"
+    key = f"{name}:{budget.scope_key}:{budget.period}:{period_start(budget.period).isoformat()}"
+    if unit.read_setting(key) is not None:
+        return False
+    unit.write_setting(key, "1")
+    return True

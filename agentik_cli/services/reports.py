@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from agentik_cli import records
 from agentik_cli.errors import UsageError
 from agentik_cli.services import agents
 from agentik_cli.store import reports as store_reports
 from agentik_cli.store.engine import Store
-from agentik_cli.timeutil import iso, local_midnight, today_local
+from agentik_cli.timeutil import local_midnight, today_local
 
 GROUPS = ("agent", "model", "provider", "user")
 MAX_PERIODS = 5000  # each period is three bound parameters; SQLite takes 32,766
@@ -147,34 +148,7 @@ def history(
 
 def ledger_row(found: store_reports.LedgerRow) -> dict[str, Any]:
     """A ledger row with every field (money in nano-dollars, prices per million tokens)."""
-    cost = found.cost
-    return {
-        "id": cost.id,
-        "timestamp": iso(cost.timestamp),
-        "agent_id": cost.agent_id,
-        "agent": found.agent_name or cost.agent_name,
-        "session_id": cost.session_id,
-        "conversation_id": cost.conversation_id,
-        "model": cost.model,
-        "provider": cost.provider,
-        "input_tokens": cost.input_tokens,
-        "output_tokens": cost.output_tokens,
-        "cache_read_tokens": cost.cache_read_tokens,
-        "cache_write_tokens": cost.cache_write_tokens,
-        "total_tokens": cost.total_tokens,
-        "input_cost_nd": cost.input_cost_nd,
-        "output_cost_nd": cost.output_cost_nd,
-        "total_cost_nd": cost.total_cost_nd,
-        "price_input_nd": cost.price_input_nd,
-        "price_output_nd": cost.price_output_nd,
-        "price_cache_read_nd": cost.price_cache_read_nd,
-        "price_cache_write_nd": cost.price_cache_write_nd,
-        "response_ms": cost.response_ms,
-        "channel": cost.channel,
-        "endpoint": cost.endpoint,
-        "estimated": cost.estimated,
-        "user": cost.user_name,
-    }
+    return records.ledger_row(found.cost, found.agent_name)
 
 
 def list_costs(

@@ -107,3 +107,20 @@ def remove(store: Store, session_id: int) -> Removed:
     if removed is None:
         raise _not_found(session_id)
     return removed
+
+
+TAIL_BATCH = 500
+
+
+def tail(store: Store, agent: str | None, count: int) -> tuple[int | None, list[MessageRecord]]:
+    """The last `count` messages (of one agent's sessions), oldest first, and the agent's id."""
+    _check_limit(count)
+    with store.read() as session:
+        agent_id = agents.resolve(session, agent).id if agent is not None else None
+        return agent_id, session_store.last_messages(session, agent_id, count)
+
+
+def newer(store: Store, after_id: int, agent_id: int | None) -> list[MessageRecord]:
+    """The messages stored since message `after_id`, oldest first (at most TAIL_BATCH at a time)."""
+    with store.read() as session:
+        return session_store.messages_after(session, after_id, agent_id, TAIL_BATCH)

@@ -18,7 +18,7 @@ from sqlmodel import Session as Session  # re-exported: services name the type, 
 from sqlmodel import col
 
 from agentik_cli.errors import UsageError
-from agentik_cli.store import dialect
+from agentik_cli.store import dialect, outbox
 from agentik_cli.store.models import Agent, Cost, CostTotal, Setting
 from agentik_cli.store.unit import Unit
 
@@ -46,6 +46,8 @@ def insert(unit: Unit, agent: Agent) -> Agent:
     with _unique_name(agent.name):
         session.add(agent)
         session.flush()
+    assert agent.id is not None
+    unit.emit("agent.created", outbox.agent_data(agent.id), agent.id)
     return agent
 
 
@@ -59,6 +61,8 @@ def save(unit: Unit, agent: Agent, *, renamed: bool = False) -> None:
     if renamed:
         session.execute(update(Cost).where(col(Cost.agent_id) == agent.id).values(agent_name=agent.name))
         session.execute(update(CostTotal).where(col(CostTotal.agent_key) == agent.id).values(agent_name=agent.name))
+    assert agent.id is not None
+    unit.emit("agent.updated", outbox.agent_data(agent.id), agent.id)
 
 
 def by_id(session: Session, agent_id: int, *, lock: bool = False) -> Agent | None:
@@ -154,6 +158,7 @@ def remove(unit: Unit, agent_id: int) -> Removed | None:
     if agent is None:
         return None
     removed = Removed(agent, agent.stat_sessions, agent.stat_messages)
+    unit.emit("agent.removed", outbox.agent_now(session, agent_id), agent_id)
     session.execute(
         delete(Setting).where(
             col(Setting.key).startswith(DEFAULT_AGENT, autoescape=True), col(Setting.value) == str(agent_id)

@@ -71,30 +71,28 @@ def remove(unit: Unit, scope_key: int, periods: list[str]) -> int:
     return int(result.rowcount or 0)
 
 
-def spent(session: Session, scope_key: int, since: datetime) -> int:
-    """The ledger's recorded cost since `since` (a local midnight: always a quarter hour)."""
+def spent_and_reserved(session: Session, scope_key: int, since: datetime, live_since: datetime) -> tuple[int, int]:
+    """The ledger's recorded cost since `since` (a local midnight: always a quarter hour), and the
+    worst cases of calls in flight (reservations made since `live_since`: older ones were left by a
+    process that died, and no longer count).
+
+    One statement, so one snapshot: a call's cost is recorded and its reservation released in one
+    transaction, and two statements on PostgreSQL (read committed) could fall either side of it
+    and see neither, letting another call through."""
+    spent: Any
     if scope_key == 0:
-        total = session.execute(
-            select(func.coalesce(func.sum(col(CostBucket.cost_nd)), 0)).where(col(CostBucket.start) >= since)
-        ).scalar_one()
+        spent = select(func.coalesce(func.sum(col(CostBucket.cost_nd)), 0)).where(col(CostBucket.start) >= since)
     else:
-        total = session.execute(
-            select(func.coalesce(func.sum(col(Cost.total_cost_nd)), 0)).where(
-                col(Cost.agent_id) == scope_key, col(Cost.timestamp) >= since
-            )
-        ).scalar_one()
-    return int(total)
-
-
-def reserved(session: Session, scope_key: int, live_since: datetime) -> int:
-    """The worst cases of calls in flight (reservations made since `live_since`: older ones were
-    left by a process that died, and no longer count)."""
-    query = select(func.coalesce(func.sum(col(Reservation.amount_nd)), 0)).where(
+        spent = select(func.coalesce(func.sum(col(Cost.total_cost_nd)), 0)).where(
+            col(Cost.agent_id) == scope_key, col(Cost.timestamp) >= since
+        )
+    reserved = select(func.coalesce(func.sum(col(Reservation.amount_nd)), 0)).where(
         col(Reservation.created_at) >= live_since
     )
     if scope_key != 0:
-        query = query.where(col(Reservation.agent_id) == scope_key)
-    return int(session.execute(query).scalar_one())
+        reserved = reserved.where(col(Reservation.agent_id) == scope_key)
+    row = session.execute(select(spent.scalar_subquery(), reserved.scalar_subquery())).one()
+    return int(row[0]), int(row[1])
 
 
 def reserve(unit: Unit, agent_id: int | None, amount_nd: int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -179,6 +179,12 @@ def _engine_options(url: str) -> dict[str, Any]:
     }
 
 
+# The PostgreSQL channel every write notifies as it commits (store/changes.py listens on it).
+CHANGES_CHANNEL = "agentik_changes"
+# Set by the command line: sends the webhook deliveries a unit made, once it has committed.
+on_deliveries: Callable[[Store, list[int]], None] | None = None
+
+
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -211,7 +217,11 @@ class Store:
                 unit = Unit(session)
                 yield unit
                 unit.finish()
+                if not self.is_sqlite:  # wakes the live views (SQLite's see PRAGMA data_version move)
+                    session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
                 session.flush()
+        if unit.deliveries and on_deliveries is not None:
+            on_deliveries(self, unit.deliveries)
 
     def migrate(self) -> None:
         """Bring the schema up to date. A database written by a newer agentik, or one that holds

@@ -595,6 +595,68 @@ def m0007_budgets(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m0008_webhooks(conn: Connection) -> None:
+    """Webhooks: the endpoints, the outbox of events (written in the transaction of the change each
+    reports), one delivery per event and endpoint, and the log of every attempt."""
+    md = MetaData()
+    Table(
+        "webhook_endpoints",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("url", String, nullable=False),
+        Column("agent_id", Integer, nullable=True),
+        Column("agent_name", String, nullable=True),
+        Column("events", JSON, nullable=False, server_default=text("'[]'")),
+        Column("secret", String, nullable=False),
+        Column("status", String, nullable=False),
+        Column("failures", Integer, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("user_name", String, nullable=False),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "webhook_events",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("uid", String, nullable=False, unique=True),
+        Column("type", String, nullable=False),
+        Column("body", String, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "webhook_deliveries",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("event_id", Integer, ForeignKey("webhook_events.id", ondelete="CASCADE"), nullable=False),
+        Column("endpoint_id", Integer, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
+        Column("state", String, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("next_at", DateTime(timezone=True), nullable=False),
+        Column("claimed_until", DateTime(timezone=True), nullable=True),
+        Column("delivered_at", DateTime(timezone=True), nullable=True),
+        Index("ix_webhook_deliveries_due", "state", "next_at"),
+        Index("ix_webhook_deliveries_by_endpoint", "endpoint_id", "state"),
+        sqlite_autoincrement=True,
+    )
+    Table(
+        "webhook_attempts",
+        md,
+        Column("id", Integer, primary_key=True),
+        Column("delivery_id", Integer, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
+        Column("attempt", Integer, nullable=False),
+        Column("status_code", Integer, nullable=True),
+        Column("error", String, nullable=True),
+        Column("answer", String, nullable=True),
+        Column("delivered", Boolean, nullable=False),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Index("ix_webhook_attempts_by_delivery", "delivery_id"),
+        Index("ix_webhook_attempts_by_time", "at"),
+        sqlite_autoincrement=True,
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
@@ -603,6 +665,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0005_team_store": m0005_team_store,
     "0006_skills": m0006_skills,
     "0007_budgets": m0007_budgets,
+    "0008_webhooks": m0008_webhooks,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 

@@ -312,3 +312,84 @@ class Reservation(SQLModel, table=True):
     amount_nd: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow)
     user_name: str = ""
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """A URL that receives events: those of one agent or of all (agent_id None), of the types in
+    `events` or of every type ([]). Its signing secret is kept here, where every process that
+    delivers (any machine on a PostgreSQL store) can read it; it is never printed after `add`."""
+
+    __tablename__ = "webhook_endpoints"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str
+    agent_id: int | None = None
+    agent_name: str | None = None  # the agent's name when the endpoint was added
+    events: list = Field(default_factory=list, sa_column=_json_list())
+    secret: str
+    status: str = "active"  # active | failing | disabled
+    failures: int = 0  # failed attempts in a row
+    created_at: datetime = Field(default_factory=utcnow)
+    user_name: str = ""
+
+
+class WebhookEvent(SQLModel, table=True):
+    """The outbox: an event, written in the transaction of the change it reports, with its body as
+    it is sent (`uid` is its webhook-id)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(unique=True)
+    type: str
+    body: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to one endpoint: pending until it is delivered, given up on (failed) or dropped
+    (its endpoint disabled). A process sending it holds it until `claimed_until`."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "state", "next_at"),
+        Index("ix_webhook_deliveries_by_endpoint", "endpoint_id", "state"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("webhook_events.id", ondelete="CASCADE"), nullable=False)
+    )
+    endpoint_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False)
+    )
+    state: str = "pending"  # pending | delivered | failed | dropped
+    attempts: int = 0
+    next_at: datetime = Field(default_factory=utcnow)
+    claimed_until: datetime | None = None
+    delivered_at: datetime | None = None
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One try of a delivery: the answer's status and its first kilobyte, or the error."""
+
+    __tablename__ = "webhook_attempts"
+    __table_args__ = (
+        Index("ix_webhook_attempts_by_delivery", "delivery_id"),
+        Index("ix_webhook_attempts_by_time", "at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False)
+    )
+    attempt: int
+    status_code: int | None = None
+    error: str | None = None
+    answer: str | None = None
+    delivered: bool = False
+    at: datetime = Field(default_factory=utcnow)

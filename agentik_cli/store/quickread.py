@@ -9,10 +9,17 @@ else the system's; without either, psycopg is used after all."""
 
 from __future__ import annotations
 
-import ctypes
 import os
-from pathlib import Path
-from typing import Any
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+TYPE_CHECKING = False  # typing and pathlib cost the status line milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+    from typing import Any
+
+    Query = Callable[[str, tuple[Any, ...]], list[tuple[Any, ...]]]
 
 # A Tab must not hang on a server that does not answer.
 CONNECT_TIMEOUT_S = 2
@@ -24,28 +31,50 @@ SESSION_IDS_SQL = (
     "SELECT CAST(id AS TEXT), title FROM sessions WHERE CAST(id AS TEXT) LIKE ? ORDER BY last_message_at DESC LIMIT ?"
 )
 
+WEBHOOK_IDS_SQL = (
+    "SELECT CAST(id AS TEXT), url FROM webhook_endpoints WHERE CAST(id AS TEXT) LIKE ? ORDER BY id LIMIT ?"
+)
 
-def rows(target: str | None, default_path: Path, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+
+def rows(target: str | None, default_path: Path | str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """Rows of `sql` (`?` placeholders) on the store `target` names (a URL, a path, or None for
     `default_path`); [] when there is nothing to read or anything fails."""
     try:
-        if target and "://" in target and not target.lower().startswith("sqlite:"):
-            if not target.lower().startswith("postgres"):
-                return []
-            return _postgres(target, sql, params)
-        return _sqlite(target, default_path, sql, params)
+        with connect(target, default_path) as query:
+            return [] if query is None else query(sql, params)
     except Exception:  # completion never fails loudly
         return []
 
 
-def _sqlite(target: str | None, default_path: Path, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    import sqlite3
-
+@contextmanager
+def connect(target: str | None, default_path: Path | str) -> Iterator[Query | None]:
+    """A read-only connection to the store `target` names, as a function that runs one statement
+    (`?` placeholders; a datetime parameter is bound as the store keeps times); None when there is
+    no store there yet. Errors are the caller's."""
+    if target and "://" in target and not target.lower().startswith("sqlite:"):
+        if not target.lower().startswith("postgres"):
+            raise ValueError(f"not a store agentik reads: {target.split('://', 1)[0]}")
+        with _postgres(target) as query:
+            yield query
+        return
     path = target.split("///", 1)[1] if target and "///" in target else (target or str(default_path))
     if not os.path.isfile(path):
-        return []
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.2) as db:
-        return db.execute(sql, params).fetchall()
+        yield None
+        return
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.2)
+    try:
+        yield lambda sql, params: db.execute(sql, tuple(_sqlite_value(p) for p in params)).fetchall()
+    finally:
+        db.close()
+
+
+def _sqlite_value(value: Any) -> Any:
+    """SQLAlchemy keeps a SQLite datetime as UTC text, 2026-11-29 00:30:00.000000."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
 
 
 def conninfo(url: str) -> dict[str, str]:
@@ -70,13 +99,15 @@ def conninfo(url: str) -> dict[str, str]:
 
 
 def _libpq() -> Any:
+    import ctypes
     import glob
     import importlib.util
 
     spec = importlib.util.find_spec("psycopg_binary")  # found, not imported
     candidates = []
     if spec is not None and spec.origin:
-        candidates += sorted(glob.glob(str(Path(spec.origin).parent.parent / "psycopg_binary.libs" / "libpq*.so*")))
+        libs = os.path.join(os.path.dirname(os.path.dirname(spec.origin)), "psycopg_binary.libs")
+        candidates += sorted(glob.glob(os.path.join(libs, "libpq*.so*")))
     candidates.append("libpq.so.5")
     for name in candidates:
         try:
@@ -112,7 +143,10 @@ def _numbered(sql: str) -> str:
     return "".join(part + (f"${i + 1}" if i < len(parts) - 1 else "") for i, part in enumerate(parts))
 
 
-def _postgres(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+@contextmanager
+def _postgres(url: str) -> Iterator[Query]:
+    import ctypes
+
     keywords = conninfo(url)
     lib = _libpq()
     if lib is None:
@@ -120,32 +154,93 @@ def _postgres(url: str, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ..
 
         with psycopg.connect(" ".join(f"{k}='{_quoted(v)}'" for k, v in keywords.items())) as conn:
             conn.read_only = True
-            return [tuple(row) for row in conn.execute(sql.replace("?", "%s"), params).fetchall()]
+            yield lambda sql, params: [tuple(row) for row in conn.execute(sql.replace("?", "%s"), params).fetchall()]
+        return
     keys = (ctypes.c_char_p * (len(keywords) + 1))(*(k.encode() for k in keywords), None)
     values = (ctypes.c_char_p * (len(keywords) + 1))(*(v.encode() for v in keywords.values()), None)
     conn = lib.PQconnectdbParams(keys, values, 0)
     try:
         if not conn or lib.PQstatus(conn) != _CONNECTION_OK:
-            return []
-        # read-only, whatever the statement: completion never writes
-        statement = _numbered(sql)
-        begin = lib.PQexecParams(conn, b"SET default_transaction_read_only = on", 0, None, None, None, None, 0)
-        lib.PQclear(begin)
-        texts = (ctypes.c_char_p * max(len(params), 1))(*(str(p).encode() for p in params))
-        result = lib.PQexecParams(conn, statement.encode(), len(params), None, texts, None, None, 0)
-        try:
-            if lib.PQresultStatus(result) != _PGRES_TUPLES_OK:
-                return []
-            fields = lib.PQnfields(result)
-            return [
-                tuple(
-                    None if lib.PQgetisnull(result, r, f) else lib.PQgetvalue(result, r, f).decode()
-                    for f in range(fields)
-                )
-                for r in range(lib.PQntuples(result))
-            ]
-        finally:
-            lib.PQclear(result)
+            raise ConnectionError("cannot connect to the database server")
+        # read-only, whatever the statement: these reads never write
+        lib.PQclear(lib.PQexecParams(conn, b"SET default_transaction_read_only = on", 0, None, None, None, None, 0))
+        yield lambda sql, params: _pq_rows(lib, conn, sql, params)
     finally:
         if conn:
             lib.PQfinish(conn)
+
+
+def _pq_text(value: Any) -> bytes:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().encode()
+    return str(value).encode()
+
+
+def _pq_rows(lib: Any, conn: Any, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    import ctypes
+
+    texts = (ctypes.c_char_p * max(len(params), 1))(*(_pq_text(p) for p in params))
+    result = lib.PQexecParams(conn, _numbered(sql).encode(), len(params), None, texts, None, None, 0)
+    try:
+        if lib.PQresultStatus(result) != _PGRES_TUPLES_OK:
+            raise RuntimeError("the query failed")
+        fields = lib.PQnfields(result)
+        return [
+            tuple(
+                None if lib.PQgetisnull(result, r, f) else lib.PQgetvalue(result, r, f).decode() for f in range(fields)
+            )
+            for r in range(lib.PQntuples(result))
+        ]
+    finally:
+        lib.PQclear(result)
+
+
+# ---- the status line: today's and the month's spend, and what the budgets have left ----
+
+AGENT_ID_SQL = "SELECT id FROM agents WHERE name_key = ?"
+# everything's spend from the quarter-hour buckets, one agent's from the ledger's agent-and-time
+# index, the reservations of calls in flight: one statement, so one snapshot (store/budgets.py)
+SPEND_SQL = (
+    "SELECT (SELECT COALESCE(SUM(cost_nd), 0) FROM cost_buckets WHERE start >= ?),"
+    " (SELECT COALESCE(SUM(cost_nd), 0) FROM cost_buckets WHERE start >= ?),"
+    ' (SELECT COALESCE(SUM(total_cost_nd), 0) FROM costs WHERE agent_id = ? AND "timestamp" >= ?),'
+    ' (SELECT COALESCE(SUM(total_cost_nd), 0) FROM costs WHERE agent_id = ? AND "timestamp" >= ?),'
+    " (SELECT COALESCE(SUM(amount_nd), 0) FROM reservations WHERE created_at >= ?),"
+    " (SELECT COALESCE(SUM(amount_nd), 0) FROM reservations WHERE created_at >= ? AND agent_id = ?)"
+)
+BUDGETS_SQL = "SELECT scope_key, period, limit_nd FROM budgets WHERE scope_key IN (0, ?)"
+
+
+class NoSuchAgent(LookupError):
+    pass
+
+
+class Spend:
+    """Nano-dollars: the spend (of everything, or of one agent) today and this month, and each
+    budget that applies as (period, limit, spent, reserved). (A plain class: `dataclasses` alone
+    would cost the status line a third of its time.)"""
+
+    def __init__(self, today_nd: int, month_nd: int, budgets: list[tuple[str, int, int, int]]) -> None:
+        self.today_nd, self.month_nd, self.budgets = today_nd, month_nd, budgets
+
+
+def spend(query: Query, agent: str | None, today: datetime, month: datetime, live_since: datetime) -> Spend:
+    agent_id = 0
+    if agent is not None:
+        found = query(AGENT_ID_SQL, (agent.strip().lower(),))
+        if not found:
+            raise NoSuchAgent(agent)
+        agent_id = int(found[0][0])
+    sums = [
+        int(v)
+        for v in query(SPEND_SQL, (today, month, agent_id, today, agent_id, month, live_since, live_since, agent_id))[0]
+    ]
+    everything = {"day": sums[0], "month": sums[1]}
+    mine = {"day": sums[2], "month": sums[3]}
+    budgets = []
+    for scope_key, period, limit_nd in query(BUDGETS_SQL, (agent_id,)):
+        scope_key = int(scope_key)
+        spent = (everything if scope_key == 0 else mine)[period]
+        budgets.append((period, int(limit_nd), spent, sums[4] if scope_key == 0 else sums[5]))
+    shown = mine if agent is not None else everything
+    return Spend(shown["day"], shown["month"], budgets)

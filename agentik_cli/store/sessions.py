@@ -94,8 +94,12 @@ def _message(
 
 def tool_calls(session: Session, session_id: int) -> dict[int, list[dict[str, Any]]]:
     """The tool calls of a session's messages, by message id, in the order the model asked for them."""
+    return _tool_calls_where(session, col(ToolCallRecord.session_id) == session_id)
+
+
+def _tool_calls_where(session: Session, condition: Any) -> dict[int, list[dict[str, Any]]]:
     t: Any = ToolCallRecord
-    rows = session.execute(select(t).where(t.session_id == session_id).order_by(t.message_id, t.position)).scalars()
+    rows = session.execute(select(t).where(condition).order_by(t.message_id, t.position)).scalars()
     found: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         found.setdefault(row.message_id, []).append(
@@ -207,6 +211,30 @@ def recent(session: Session, limit: int) -> list[MessageRecord]:
     """The latest messages across all sessions."""
     rows = _messages_where(session, order=(col(Message.timestamp).desc(), col(Message.id).desc()), limit=limit)
     return [_message(m, name, title) for m, name, title in rows]
+
+
+def _placed(session: Session, rows: list[Any]) -> list[MessageRecord]:
+    ids = [m.id for m, _, _ in rows]
+    calls = _tool_calls_where(session, col(ToolCallRecord.message_id).in_(ids)) if ids else {}
+    return [_message(m, name, title, calls.get(m.id)) for m, name, title in rows]
+
+
+def message(session: Session, message_id: int) -> MessageRecord:
+    """One message, with where it was said and its tool calls."""
+    return _placed(session, _messages_where(session, col(Message.id) == message_id))[0]
+
+
+def last_messages(session: Session, agent_id: int | None, count: int) -> list[MessageRecord]:
+    """The newest `count` messages (of one agent's sessions), oldest first."""
+    conditions = [] if agent_id is None else [col(Message.agent_id) == agent_id]
+    rows = _messages_where(session, *conditions, order=(col(Message.id).desc(),), limit=count)
+    return _placed(session, rows[::-1])
+
+
+def messages_after(session: Session, after_id: int, agent_id: int | None, limit: int) -> list[MessageRecord]:
+    """Messages stored after message `after_id` (ids only grow), oldest first."""
+    conditions = [col(Message.id) > after_id] + ([] if agent_id is None else [col(Message.agent_id) == agent_id])
+    return _placed(session, _messages_where(session, *conditions, order=(col(Message.id),), limit=limit))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from agentik_cli import environment
-from agentik_cli.store import ledger
+from agentik_cli.store import ledger, outbox
 from agentik_cli.store.ledger import Removed, Where
 
 
@@ -21,7 +21,11 @@ class Unit:
     (store/ledger.py, `move_totals`). Whatever else has to be written in the same transaction as a
     change (an outbox event beside it, a budget reservation checked against it) is added to
     `before_commit`: each is run, in order, after the unit's work and before it commits, and an error
-    in one rolls back the whole unit."""
+    in one rolls back the whole unit.
+
+    The events of the changes (`emit`) are written last, into the outbox (store/outbox.py), for the
+    webhooks that want them; `deliveries` then holds the deliveries made, for the store to send
+    once the unit has committed."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -29,11 +33,22 @@ class Unit:
         self.now: datetime = env.now()
         self.user: str = env.user
         self.before_commit: list[Callable[[Unit], None]] = []
+        self.events: list[outbox.Pending] = []
+        self.deliveries: list[int] = []
+
+    def emit(self, event_type: str, data: Any, agent_id: int | None = None) -> None:
+        """An event of this unit's change: its data, or a function of the session that reads it (called
+        as the unit ends, and only when an endpoint wants the event)."""
+        self.events.append(outbox.Pending(event_type, agent_id, data))
 
     def finish(self) -> None:
-        """Run the before-commit work (the store calls this as the unit ends without an error)."""
+        """Run the before-commit work and write the outbox (the store calls this as the unit ends
+        without an error)."""
         while self.before_commit:
             self.before_commit.pop(0)(self)
+        if self.events:
+            events, self.events = self.events, []
+            self.deliveries += outbox.write(self.session, self.now, events)
 
     # ---- the ledger ----
 
@@ -42,14 +57,19 @@ class Unit:
         A row that does not say who made the call is this unit's user's."""
         for row in rows:
             row.setdefault("user_name", self.user)
-        return ledger.add_costs(self.session, rows)
+        ids = ledger.add_costs(self.session, rows)
+        for cost_id, row in zip(ids, rows, strict=True):
+            self.emit("cost.recorded", outbox.cost_data(cost_id), row.get("agent_id"))
+        return ids
 
     def import_costs(
         self, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
     ) -> int:
         """Many ledger rows (batches of rows with the same keys, each naming its user), written the
         fastest way the database has, the totals moved once by all of them. Returns the count."""
-        return ledger.import_costs(self.session, batches, after_batch)
+        count = ledger.import_costs(self.session, batches, after_batch)
+        self.emit("costs.imported", {"imported": count})
+        return count
 
     def remove_costs(self, where: Where) -> Removed:
         """Take the matching rows off every total, then delete them; returns what went."""
@@ -62,13 +82,17 @@ class Unit:
         return ledger.session_exists(self.session, session_id)
 
     def open_session(self, agent_id: int, title: str, channel: str) -> int:
-        return ledger.open_session(self.session, agent_id=agent_id, title=title, channel=channel, now=self.now)
+        session_id = ledger.open_session(self.session, agent_id=agent_id, title=title, channel=channel, now=self.now)
+        self.emit("session.created", outbox.session_data(session_id), agent_id)
+        return session_id
 
     def add_message(self, **values: Any) -> int:
         """A message (the unit's time and user unless given), counted on its session and agent."""
         values.setdefault("timestamp", self.now)
         values.setdefault("user_name", self.user)
-        return ledger.add_message(self.session, values)
+        message_id = ledger.add_message(self.session, values)
+        self.emit("message.created", outbox.message_data(message_id), values["agent_id"])
+        return message_id
 
     def count_message(self, agent_id: int, session_id: int) -> None:
         ledger.count_message(self.session, agent_id, session_id, self.now)

@@ -1,0 +1,222 @@
+"""`agentik webhooks`: URLs that receive agentik's events as they happen, signed per Standard Webhooks."""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated, Any
+
+import typer
+
+from agentik_cli import config
+from agentik_cli.cli import complete, render
+from agentik_cli.cli.options import Json, Limit, Yes, confirm
+from agentik_cli.errors import FAILED, INTERRUPTED, OK
+
+app = typer.Typer(
+    help="Webhooks: send events (messages, costs, sessions, agents, budgets) to a URL as they happen.\n\n"
+    "Example: agentik webhooks add https://example.com/hooks/agentik --event cost.recorded",
+    no_args_is_help=True,
+)
+
+IdArg = Annotated[
+    int,
+    typer.Argument(
+        help="The webhook's id (`agentik webhooks list`).", show_default=False, autocompletion=complete.webhook_ids
+    ),
+]
+
+
+def endpoint_json(e: Any) -> dict[str, Any]:
+    from agentik_cli.timeutil import iso
+
+    return {
+        "id": e.id,
+        "url": e.url,
+        "agent": e.agent,
+        "events": e.events,
+        "status": e.status,
+        "created_at": iso(e.created_at),
+    }
+
+
+def attempt_json(a: Any) -> dict[str, Any]:
+    from agentik_cli.timeutil import iso
+
+    return {
+        "event_id": a.event_id,
+        "endpoint_id": a.endpoint_id,
+        "type": a.type,
+        "attempt": a.attempt,
+        "status_code": a.status_code,
+        "error": a.error,
+        "answer": a.answer,
+        "at": iso(a.at),
+        "delivered": a.delivered,
+    }
+
+
+@app.command()
+def add(
+    url: Annotated[str, typer.Argument(help="Where to POST the events: https, or http to this machine.")],
+    agent: Annotated[
+        str | None,
+        typer.Option("--agent", help="Only this agent's events.", autocompletion=complete.agent_names),
+    ] = None,
+    event: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--event", help="Only events of this type (repeat for more; none: all).", autocompletion=complete.events
+        ),
+    ] = None,
+    secret: Annotated[
+        str | None, typer.Option("--secret", help="The signing secret (whsec_...); none: one is made.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Add a webhook. Prints its id and its signing secret, which is shown this once.
+
+    Example: agentik webhooks add https://example.com/hook --agent helper --event message.created
+    """
+    from agentik_cli.services import webhooks
+
+    added = webhooks.add(config.store(), url, agent, list(event or []), secret)
+    if as_json:
+        render.print_json({"id": added.id, "url": added.url, "events": added.events, "secret": added.secret})
+        return
+    render.print_line(f"id: {added.id}")
+    render.print_line(f"secret: {added.secret}")
+    render.note("the secret is shown this once: give it to the receiver, which verifies the signatures with it")
+
+
+@app.command("list")
+def list_(as_json: Json = False) -> None:
+    """The webhooks, with their status (active, failing, disabled). Never the secrets.
+
+    Example: agentik webhooks list --json
+    """
+    from agentik_cli.services import webhooks
+
+    rows = [endpoint_json(e) for e in webhooks.endpoints(config.store())]
+    if as_json:
+        render.print_json(rows)
+    elif rows:
+        render.print_table(
+            ["id", "url", "agent", "events", "status", "created"],
+            (
+                [
+                    r["id"],
+                    r["url"],
+                    r["agent"] or "all",
+                    ", ".join(r["events"]) or "all",
+                    r["status"],
+                    render.local_time(r["created_at"]),
+                ]
+                for r in rows
+            ),
+            right=["id"],
+        )
+    else:
+        render.note("no webhooks: `agentik webhooks add URL` adds one")
+
+
+@app.command()
+def remove(endpoint_id: IdArg, yes: Yes = False) -> None:
+    """Remove a webhook, with the events still waiting for it and its log.
+
+    Example: agentik webhooks remove 2 --yes
+    """
+    from agentik_cli.services import webhooks
+
+    store = config.store()
+    found = webhooks.get(store, endpoint_id)
+    confirm(f"Remove webhook {found.id} ({found.url})?", yes)
+    webhooks.remove(store, endpoint_id)
+    render.note(f"removed webhook {endpoint_id}")
+
+
+@app.command()
+def test(endpoint_id: IdArg) -> None:
+    """Send a webhook.test event to one webhook now: exit 0 when it answers 2xx, else 1.
+
+    Example: agentik webhooks test 1
+    """
+    from agentik_cli.services import webhooks
+
+    result = webhooks.test(config.store(), endpoint_id)
+    if result.delivered:
+        render.print_line(f"delivered: HTTP {result.status_code}")
+        return
+    render.print_line(f"not delivered: {result.error}")
+    raise typer.Exit(FAILED)
+
+
+def _outcome(row: dict[str, Any]) -> str:
+    if row["delivered"]:
+        return f"delivered (HTTP {row['status_code']})"
+    return str(row["error"])
+
+
+@app.command()
+def log(
+    failed: Annotated[bool, typer.Option("--failed", help="Only the attempts that failed.")] = False,
+    limit: Limit = 50,
+    as_json: Json = False,
+) -> None:
+    """Every delivery attempt, newest first: the answer's status and first kilobyte, or the error.
+
+    Example: agentik webhooks log --failed
+    """
+    from agentik_cli.services import webhooks
+
+    rows = [attempt_json(a) for a in webhooks.log(config.store(), failed, limit)]
+    if as_json:
+        render.print_json(rows)
+    elif rows:
+        render.print_table(
+            ["at", "webhook", "event", "type", "try", "result"],
+            (
+                [
+                    render.local_time(r["at"]),
+                    r["endpoint_id"],
+                    r["event_id"],
+                    r["type"],
+                    r["attempt"],
+                    _outcome(r),
+                ]
+                for r in rows
+            ),
+            right=["webhook", "try"],
+        )
+    else:
+        render.note("no delivery attempts yet")
+
+
+@app.command()
+def deliver(
+    loop: Annotated[
+        bool, typer.Option("--loop", help="Keep delivering, retrying on the schedule, until stopped.")
+    ] = False,
+) -> None:
+    """Send the events not delivered yet. Once: every one now, whatever its schedule (exit 0 when
+    all went out, else 1). With --loop: a worker that retries on the Standard Webhooks schedule
+    (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); several may run at once.
+
+    Example: agentik webhooks deliver --loop
+    """
+    import threading
+
+    from agentik_cli.services import webhooks
+
+    store = config.store()
+    if not loop:
+        if not webhooks.deliver_all(store):
+            render.note("some events are still not delivered: `agentik webhooks log --failed` says why")
+            raise typer.Exit(FAILED)
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        webhooks.run_loop(store, stop)
+    except KeyboardInterrupt:
+        raise typer.Exit(INTERRUPTED) from None
+    raise typer.Exit(OK)

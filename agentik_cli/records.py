@@ -1,0 +1,161 @@
+"""The contract's JSON shape of each record, made in one place: `--json` output, the webhooks'
+event bodies and `sessions tail` all print these. Each function takes a record as the store reads it
+(money in nano-dollars, times as UTC datetimes) and gives the contract's object (money in dollars,
+times in ISO 8601). Pure functions over values: every layer may use them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentik_cli.money import to_usd
+from agentik_cli.timeutil import iso
+
+# money keys of the services' rows (nano-dollars) and the dollar keys they are printed under
+MONEY_KEYS = {
+    "cost_nd": "cost",
+    "today_nd": "today",
+    "month_nd": "month",
+    "total_nd": "total",
+    "input_cost_nd": "input_cost",
+    "output_cost_nd": "output_cost",
+    "total_cost_nd": "total_cost",
+    "price_input_nd": "price_input_per_mtok",
+    "price_output_nd": "price_output_per_mtok",
+    "price_cache_read_nd": "price_cache_read_per_mtok",
+    "price_cache_write_nd": "price_cache_write_per_mtok",
+}
+
+
+def public(row: dict[str, Any]) -> dict[str, Any]:
+    """The JSON and CSV shape of every report row: money from nano-dollars to dollars, made here
+    once (nested lists of rows too)."""
+    shaped: dict[str, Any] = {}
+    for key, value in row.items():
+        if key in MONEY_KEYS:
+            shaped[MONEY_KEYS[key]] = to_usd(value)
+        elif isinstance(value, list):
+            shaped[key] = [public(item) if isinstance(item, dict) else item for item in value]
+        else:
+            shaped[key] = value
+    return shaped
+
+
+def ledger_row(cost: Any, agent_name: str | None) -> dict[str, Any]:
+    """A ledger row with every field (money in nano-dollars, prices per million tokens); `agent_name`
+    is the agent's name now, when it still exists (the row keeps the name it had)."""
+    return {
+        "id": cost.id,
+        "timestamp": iso(cost.timestamp),
+        "agent_id": cost.agent_id,
+        "agent": agent_name or cost.agent_name,
+        "session_id": cost.session_id,
+        "conversation_id": cost.conversation_id,
+        "model": cost.model,
+        "provider": cost.provider,
+        "input_tokens": cost.input_tokens,
+        "output_tokens": cost.output_tokens,
+        "cache_read_tokens": cost.cache_read_tokens,
+        "cache_write_tokens": cost.cache_write_tokens,
+        "total_tokens": cost.total_tokens,
+        "input_cost_nd": cost.input_cost_nd,
+        "output_cost_nd": cost.output_cost_nd,
+        "total_cost_nd": cost.total_cost_nd,
+        "price_input_nd": cost.price_input_nd,
+        "price_output_nd": cost.price_output_nd,
+        "price_cache_read_nd": cost.price_cache_read_nd,
+        "price_cache_write_nd": cost.price_cache_write_nd,
+        "response_ms": cost.response_ms,
+        "channel": cost.channel,
+        "endpoint": cost.endpoint,
+        "estimated": cost.estimated,
+        "user": cost.user_name,
+    }
+
+
+def session_json(row: Any) -> dict[str, Any]:
+    """A session object of the contract (`sessions list`, and `show` with its messages added)."""
+    return {
+        "id": row.id,
+        "agent": row.agent,
+        "agent_id": row.agent_id,
+        "title": row.title,
+        "channel": row.channel,
+        "messages": row.messages,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "total_cost": to_usd(row.cost_nd),
+        "unpriced_calls": row.unpriced_calls,
+        "estimated_calls": row.estimated_calls,
+        "started_at": iso(row.started_at),
+        "last_message_at": iso(row.last_message_at),
+    }
+
+
+def message_json(m: Any) -> dict[str, Any]:
+    """A message object of the contract, with who wrote it (`user`)."""
+    return {
+        "id": m.id,
+        "role": m.role,
+        "content": m.content,
+        "timestamp": iso(m.timestamp),
+        "user": m.user,
+        "model": m.model,
+        "input_tokens": m.input_tokens,
+        "output_tokens": m.output_tokens,
+        "cost": to_usd(m.cost_nd),
+        "response_ms": m.response_ms,
+        "error": m.error,
+        "interrupted": m.interrupted,
+        # the text of an attached file went to the model; the transcript names the file
+        "attachments": [{k: v for k, v in a.items() if k != "text"} for a in m.attachments],
+        "skills_used": list(m.skills_used),
+        "tool_calls": list(m.tool_calls),
+    }
+
+
+def placed_message_json(m: Any) -> dict[str, Any]:
+    """A message with where it was said: `sessions tail` and the message.created event."""
+    return {"session_id": m.session_id, "agent": m.agent, **message_json(m)}
+
+
+def stats_json(agent: Any, figures: Any) -> dict[str, Any]:
+    """The `stats` object: counts from what exists, money from the ledger (services/agents.py says
+    why). `total_cost` counts priced calls only; `unpriced_calls` says how many are not in it and
+    `estimated_calls` how many were counted by agentik because the provider's usage never came."""
+    return {
+        "sessions": agent.stat_sessions,
+        "messages": agent.stat_messages,
+        "input_tokens": figures.input_tokens,
+        "output_tokens": figures.output_tokens,
+        "total_cost": to_usd(figures.cost_nd),
+        "unpriced_calls": figures.unpriced_calls,
+        "estimated_calls": figures.estimated_calls,
+        "avg_response_ms": round(agent.stat_response_ms / agent.stat_responses) if agent.stat_responses else None,
+    }
+
+
+def agent_json(agent: Any, figures: Any) -> dict[str, Any]:
+    """The agent object of the contract: --json, --csv (flattened) and the tables read this."""
+    return {
+        "id": agent.id,
+        "name": agent.name,
+        "description": agent.description,
+        "system_prompt": agent.system_prompt,
+        "model": agent.model,
+        "provider": agent.provider,
+        "temperature": agent.temperature,
+        "max_tokens": agent.max_tokens,
+        "channels": list(agent.channels or []),
+        "skills": list(agent.skills or []),
+        "status": agent.status,
+        "base_url": agent.base_url,
+        "api_key_env": agent.api_key_env,
+        "allow_dirs": list(agent.allow_dirs or []),
+        "allow_hosts": list(agent.allow_hosts or []),
+        "allow_commands": list(agent.allow_commands or []),
+        "deny_commands": list(agent.deny_commands or []),
+        "created_at": iso(agent.created_at),
+        "updated_at": iso(agent.updated_at),
+        "last_active_at": iso(agent.last_active_at),
+        "stats": stats_json(agent, figures),
+    }

@@ -1,0 +1,409 @@
+"""Webhooks: endpoints that receive agentik's events, signed per Standard Webhooks
+(https://www.standardwebhooks.com), delivered from the outbox (store/outbox.py).
+
+Each event is written in the transaction of the change it reports. Once that commits, the command
+that made it sends it at once, from a thread of its own (`send_soon`), so the command's output never
+waits for a receiver; as the command ends it waits at most `EXIT_WAIT` for those sends, and what did
+not go out is left in the outbox. `agentik webhooks deliver --loop` retries on the Standard Webhooks
+schedule; several may run at once, each delivery being claimed before it is sent."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import queue
+import random
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from agentik_cli import __version__
+from agentik_cli.errors import NotFound, UsageError
+from agentik_cli.store import outbox
+from agentik_cli.store.engine import MEMORY_URL, Store
+from agentik_cli.store.outbox import Endpoint, Job, Result
+from agentik_cli.timeutil import now_utc
+
+EVENTS = (
+    "message.created",
+    "cost.recorded",
+    "costs.imported",
+    "session.created",
+    "agent.created",
+    "agent.updated",
+    "agent.removed",
+    "budget.warning",
+    "budget.exceeded",
+)
+TEST_EVENT = "webhook.test"
+# The Standard Webhooks schedule: the waits after the first attempt, the second, ... (each with
+# up to a tenth more or less, so that a receiver coming back is not hit by every retry at once);
+# after the last, the delivery is given up (`webhooks deliver` still tries it).
+SCHEDULE = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+JITTER = 0.1
+TIMEOUT_S = 10.0
+# a claimed delivery is held this long: past the send's time limit, so two processes never send it
+# at once; a process that dies holding it only delays it by this much
+LEASE = timedelta(seconds=TIMEOUT_S + 20)
+ANSWER_BYTES = 1024
+# failed attempts in a row after which an endpoint is marked failing (it still receives events)
+FAILING_AFTER = 3
+# how long a command waits, as it ends, for the events it made to go out
+EXIT_WAIT_S = 1.0
+# a Retry-After longer than this is taken as this
+MAX_RETRY_AFTER = timedelta(hours=10)
+BATCH = 100
+
+
+# ---- endpoints ----
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _check_secret(secret: str) -> str:
+    from standardwebhooks.webhooks import Webhook
+
+    try:
+        Webhook(secret)
+    except Exception:
+        raise UsageError(
+            "--secret takes a Standard Webhooks secret: whsec_ followed by base64 (at least 16 bytes)",
+            hint="leave --secret out and agentik makes one",
+        ) from None
+    raw = base64.b64decode(secret.removeprefix("whsec_") + "==")
+    if len(raw) < 16:
+        raise UsageError("--secret is too short: it takes at least 16 bytes (24 base64 characters)")
+    return secret
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str) -> str:
+    """HTTPS, or plain HTTP to this machine (a receiver under test, a local relay)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"'{url}' is not an http(s) URL")
+    try:
+        parts.port  # noqa: B018 - reading it checks it
+    except ValueError:
+        raise UsageError(f"'{url}' has a port that is not a number") from None
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise UsageError(
+            f"a webhook to {parts.hostname} must use https: events would cross the network in the clear",
+            hint="plain http is allowed to this machine only (localhost, 127.0.0.1, ::1)",
+        )
+    return url
+
+
+def check_events(events: list[str]) -> list[str]:
+    unknown = [e for e in events if e not in EVENTS]
+    if unknown:
+        raise UsageError(f"no event '{unknown[0]}'", hint="events: " + ", ".join(EVENTS))
+    return sorted(set(events), key=EVENTS.index)
+
+
+@dataclass(frozen=True)
+class Added:
+    id: int
+    url: str
+    events: list[str]
+    secret: str
+
+
+def add(store: Store, url: str, agent: str | None, events: list[str], secret: str | None) -> Added:
+    url, events = check_url(url), check_events(events)
+    secret = _check_secret(secret) if secret is not None else new_secret()
+    agent_id, agent_name = None, None
+    if agent is not None:
+        from agentik_cli.services import agents
+
+        found = agents.get(store, agent)
+        agent_id, agent_name = found.id, found.name
+    with store.write() as unit:
+        endpoint_id = outbox.add_endpoint(
+            unit.session,
+            url=url,
+            agent_id=agent_id,
+            agent_name=agent_name,
+            events=events,
+            secret=secret,
+            now=unit.now,
+            user=unit.user,
+        )
+    return Added(endpoint_id, url, events, secret)
+
+
+def endpoints(store: Store) -> list[Endpoint]:
+    with store.read() as session:
+        return outbox.all_endpoints(session)
+
+
+def get(store: Store, endpoint_id: int) -> Endpoint:
+    with store.read() as session:
+        found = outbox.get_endpoint(session, endpoint_id)
+    if found is None:
+        raise NotFound(f"no webhook {endpoint_id}", hint="`agentik webhooks list` shows them")
+    return found
+
+
+def remove(store: Store, endpoint_id: int) -> None:
+    with store.write() as unit:
+        if not outbox.remove_endpoint(unit.session, endpoint_id):
+            raise NotFound(f"no webhook {endpoint_id}", hint="`agentik webhooks list` shows them")
+
+
+def log(store: Store, failed: bool, limit: int | None) -> list[outbox.Attempt]:
+    if limit is not None and limit <= 0:
+        raise UsageError("--limit must be a positive number")
+    with store.read() as session:
+        return outbox.attempts(session, failed=failed, limit=limit)
+
+
+# ---- sending ----
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None
+    text: str | None
+    retry_after: str | None
+    error: str | None
+
+
+def headers(job: Job, sent_at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers: webhook-id is the event's, the same on every retry, so a
+    receiver can drop a duplicate; the timestamp is this attempt's, and signed with the body."""
+    from standardwebhooks.webhooks import Webhook
+
+    return {
+        "content-type": "application/json",
+        "user-agent": f"agentik/{__version__}",
+        "webhook-id": job.uid,
+        "webhook-timestamp": str(int(sent_at.timestamp())),
+        "webhook-signature": Webhook(job.secret).sign(job.uid, sent_at, job.body),
+    }
+
+
+def post(url: str, body: bytes, head: dict[str, str], timeout: float = TIMEOUT_S) -> Answer:
+    """One POST with the standard library: redirects are not followed (a 3xx is an answer like any
+    other), and the whole exchange is bounded by `timeout`; the first kilobyte of the answer is kept."""
+    import http.client
+    import ssl
+
+    parts = urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.hostname or ""
+    deadline = time.monotonic() + timeout
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=ssl.create_default_context())
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+    try:
+        conn.request("POST", path, body=body, headers=head)
+        response = conn.getresponse()
+        if conn.sock is not None:
+            conn.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        text = response.read(ANSWER_BYTES).decode("utf-8", errors="replace")
+        return Answer(response.status, text, response.getheader("retry-after"), None)
+    except TimeoutError:
+        return Answer(None, None, None, f"no answer within {timeout:g} s")
+    except ssl.SSLError as exc:
+        return Answer(None, None, None, f"TLS failed: {exc.reason or exc}")
+    except (OSError, http.client.HTTPException) as exc:
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+        return Answer(None, None, None, reason[:1].lower() + reason[1:])
+    finally:
+        conn.close()
+
+
+def retry_after(value: str | None, now: datetime) -> timedelta | None:
+    """A Retry-After header: seconds, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(timedelta(seconds=int(value)), MAX_RETRY_AFTER)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return min(max(when - now, timedelta(0)), MAX_RETRY_AFTER)
+
+
+def judge(job: Job, answer: Answer, now: datetime, retries: bool = True) -> Result:
+    """What an answer means: a 2xx is delivered; a 410 disables the endpoint; anything else is
+    tried again on the schedule (or after the receiver's Retry-After), until the schedule ends."""
+    delivered = answer.status is not None and 200 <= answer.status < 300
+    error = answer.error
+    if answer.status is not None and not delivered:
+        error = f"HTTP {answer.status}" + (" (redirects are not followed)" if 300 <= answer.status < 400 else "")
+    if delivered:
+        return Result(True, answer.status, None, answer.text, endpoint_status="active")
+    if answer.status == 410:
+        return Result(False, 410, "HTTP 410: the endpoint is gone; disabled", answer.text, endpoint_status="disabled")
+    retry_at = None
+    if retries and job.attempt <= len(SCHEDULE):
+        wait = retry_after(answer.retry_after, now)
+        if wait is None:
+            wait = SCHEDULE[job.attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+        retry_at = now + wait
+    status = "failing" if job.failures + 1 >= FAILING_AFTER else None
+    return Result(
+        False, answer.status, error, answer.text, retry_at=retry_at, endpoint_status=status, dropped=not retries
+    )
+
+
+def attempt(store: Store, delivery_id: int, *, any_time: bool = False, retries: bool = True) -> bool | None:
+    """Claim a delivery, send it, record what came of it. Returns whether it was delivered; None
+    when it was not ours to send (another process holds it, or it went out meanwhile)."""
+    with store.write() as unit:
+        job = outbox.claim(unit.session, delivery_id, unit.now, unit.now + LEASE, any_time=any_time)
+    if job is None:
+        return None
+    sent_at = datetime.now(UTC)  # the receiver checks it against its own clock, not agentik's
+    answer = post(job.url, job.body.encode("utf-8"), headers(job, sent_at))
+    with store.write() as unit:
+        outbox.record(unit.session, job, judge(job, answer, unit.now, retries), unit.now)
+    return answer.status is not None and 200 <= answer.status < 300
+
+
+def deliver_all(store: Store) -> bool:
+    """Try every undelivered event now, whatever its schedule (and those given up on). True when
+    nothing is left undelivered."""
+    tried: set[int] = set()
+    while True:
+        with store.read() as session:
+            ids = [i for i in outbox.due(session, now_utc(), limit=BATCH, any_time=True) if i not in tried]
+        if not ids:
+            break
+        for delivery_id in ids:
+            tried.add(delivery_id)
+            attempt(store, delivery_id, any_time=True)
+    with store.read() as session:
+        return outbox.undelivered(session) == 0
+
+
+def deliver_due(store: Store, stop: threading.Event) -> int:
+    """Send what is due now; returns how many attempts were made."""
+    made = 0
+    while not stop.is_set():
+        with store.read() as session:
+            ids = outbox.due(session, now_utc(), limit=BATCH)
+        if not ids:
+            break
+        for delivery_id in ids:
+            if stop.is_set():
+                break
+            if attempt(store, delivery_id) is not None:
+                made += 1
+    return made
+
+
+IDLE_WAIT = timedelta(seconds=30)
+
+
+def run_loop(store: Store, stop: threading.Event) -> None:
+    """`deliver --loop`: send what is due, then sleep until the next delivery falls due or the store
+    changes (a new event), until `stop` is set."""
+    from agentik_cli.store.changes import Watcher
+
+    with Watcher(store.url) as watcher:
+        while not stop.is_set():
+            deliver_due(store, stop)
+            with store.read() as session:
+                next_at = outbox.next_due(session)
+            wait = IDLE_WAIT if next_at is None else min(max(_aware(next_at) - now_utc(), timedelta(0)), IDLE_WAIT)
+            watcher.wait(wait.total_seconds(), stop)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def test(store: Store, endpoint_id: int) -> outbox.Attempt:
+    """Send a webhook.test event to one endpoint at once (once: it is not retried), logged like
+    every attempt."""
+    endpoint = get(store, endpoint_id)
+    with store.write() as unit:
+        data = {"endpoint_id": endpoint.id, "url": endpoint.url, "message": "a test event from agentik"}
+        event_id = outbox.insert_event(unit.session, TEST_EVENT, outbox.body(TEST_EVENT, unit.now, data), unit.now)
+        (delivery_id,) = outbox.add_deliveries(unit.session, event_id, [endpoint.id], unit.now)
+    attempt(store, delivery_id, any_time=True, retries=False)
+    with store.read() as session:
+        return outbox.attempts(session, failed=False, limit=1)[0]
+
+
+# ---- sending at once, from the command that made the events ----
+
+
+class _Sender:
+    """One thread per process sends the deliveries its commands made, in order."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[tuple[Store, list[int]]] = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def add(self, store: Store, ids: list[int]) -> None:
+        self.queue.put((store, ids))
+        with self.lock:
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._run, name="agentik-webhooks", daemon=True)
+                self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            store, ids = self.queue.get()
+            try:
+                for delivery_id in ids:
+                    attempt(store, delivery_id)
+            except Exception:  # noqa: S110 - whatever went wrong, the outbox still has them
+                pass
+            finally:
+                self.queue.task_done()
+
+    def wait(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while self.queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self.queue.unfinished_tasks
+
+
+_sender = _Sender()
+
+
+def send_soon(store: Store, ids: list[int]) -> None:
+    """Send these deliveries now, beside the command (an in-memory store is this process's alone:
+    nothing else could deliver from it, nor could a thread read it)."""
+    if store.url != MEMORY_URL:
+        _sender.add(store, ids)
+
+
+def wait_for_sends(seconds: float = EXIT_WAIT_S) -> bool:
+    """As a command ends: let the events it made go out, for at most `seconds`."""
+    return _sender.wait(seconds)
