@@ -325,3 +325,24 @@ def test_an_event_is_written_with_its_change_or_not_at_all(cli, receiver, hook, 
     cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
     counts = db_rows(agentik_home, "SELECT (SELECT count(*) FROM agents), (SELECT count(*) FROM webhook_events)")
     assert tuple(counts[0]) == (1, 1)
+
+
+def test_a_delivery_another_process_holds_is_not_due_until_its_claim_ends(cli, receiver, hook):
+    """Else `deliver --loop` would wake at once, find it held, and spin until the claim ended."""
+    from agentik_cli import config
+    from agentik_cli.store import outbox
+
+    receiver.stop()
+    record(cli)
+    store = config.store()
+    with store.read() as session:
+        (delivery_id,) = outbox.due(session, datetime.now(UTC) + timedelta(minutes=1), limit=10)
+    held_until = datetime.now(UTC) + timedelta(minutes=10)
+    with store.write() as unit:
+        assert outbox.claim(unit.session, delivery_id, unit.now + timedelta(minutes=1), held_until) is not None
+    with store.read() as session:
+        due_at = outbox.next_due(session)
+        assert outbox.due(session, datetime.now(UTC) + timedelta(minutes=1), limit=10) == []
+    assert abs((due_at.replace(tzinfo=due_at.tzinfo or UTC) - held_until).total_seconds()) < 1
+    with store.write() as unit:  # a second claim while it is held: not ours
+        assert outbox.claim(unit.session, delivery_id, unit.now + timedelta(minutes=1), held_until) is None

@@ -325,6 +325,8 @@ def deliver_due(store: Store, stop: threading.Event) -> int:
 
 
 IDLE_WAIT = timedelta(seconds=30)
+# never less between two looks at the outbox (a clock that moves back cannot make the worker spin)
+MIN_WAIT = timedelta(milliseconds=200)
 
 
 def run_loop(store: Store, stop: threading.Event) -> None:
@@ -337,7 +339,7 @@ def run_loop(store: Store, stop: threading.Event) -> None:
             deliver_due(store, stop)
             with store.read() as session:
                 next_at = outbox.next_due(session)
-            wait = IDLE_WAIT if next_at is None else min(max(_aware(next_at) - now_utc(), timedelta(0)), IDLE_WAIT)
+            wait = IDLE_WAIT if next_at is None else min(max(_aware(next_at) - now_utc(), MIN_WAIT), IDLE_WAIT)
             watcher.wait(wait.total_seconds(), stop)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlmodel import Session
 
 from agentik_cli.store.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -238,10 +238,12 @@ def due(
 
 
 def next_due(session: Session) -> datetime | None:
-    """When the next pending delivery falls due (to an endpoint that is not disabled)."""
+    """When the next pending delivery falls due (to an endpoint that is not disabled): one that a
+    process holds, not before its claim ends."""
     d = _DELIVERIES
+    free_at = case((d.c.claimed_until > d.c.next_at, d.c.claimed_until), else_=d.c.next_at)
     return session.execute(
-        select(func.min(d.c.next_at))
+        select(func.min(free_at))
         .join(_ENDPOINTS, _ENDPOINTS.c.id == d.c.endpoint_id)
         .where(d.c.state == "pending", _ENDPOINTS.c.status != "disabled")
     ).scalar_one()

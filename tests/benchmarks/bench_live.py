@@ -1,0 +1,122 @@
+"""Live views and the status line on a store of a million rows (issue 12).
+
+    python tests/benchmarks/bench_live.py [--rows 1000000] [--runs 21] [--idle 20]
+
+Builds a SQLite store of ROWS cost rows and ROWS messages (bench_reports.build: 100 agents, 10,000
+sessions, 365 days), sets a daily and a monthly budget over everything and one over an agent, then:
+- `statusline` (plain, --agent, --json): median wall time of RUNS runs, and the same less
+  `python -c pass` (the contract: within 50 ms of it);
+- `costs watch`, `sessions tail -f` and `webhooks deliver --loop` left idle for IDLE seconds: the
+  CPU they used (user + system, from /proc), as a share of one core;
+- how long after another process's change (`costs record`, run to its end) `costs watch` prints
+  it: median and worst of 5."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.benchmarks.bench_reports import build  # noqa: E402
+from tests.benchmarks.common import AGENTIK, PYTHON, timed  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
+def read_line(child: subprocess.Popen, timeout: float) -> bytes:
+    ready, _, _ = select.select([child.stdout], [], [], timeout)
+    if not ready:
+        raise TimeoutError(f"no line within {timeout} s")
+    assert child.stdout is not None
+    return child.stdout.readline()
+
+
+def idle_cpu(args: list[str], env: dict[str, str], seconds: float, lines_first: int) -> float:
+    child = subprocess.Popen(AGENTIK + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(lines_first):
+            read_line(child, 120)
+        time.sleep(2)  # past its start
+        before = cpu_seconds(child.pid)
+        time.sleep(seconds)
+        return (cpu_seconds(child.pid) - before) / seconds
+    finally:
+        child.kill()
+        child.wait()
+
+
+def latency(args: list[str], env: dict[str, str], lines_first: int, per_change: int) -> list[float]:
+    child = subprocess.Popen(AGENTIK + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    record = [*AGENTIK, "costs", "record", "--provider", "anthropic", "--model", "claude-sonnet-4-0"]
+    delays = []
+    try:
+        for _ in range(lines_first):
+            read_line(child, 120)
+        for n in range(5):
+            subprocess.run(
+                record + ["--agent", "agent-001", "--input-tokens", str(1000 + n), "--output-tokens", "10"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            done = time.perf_counter()
+            for _ in range(per_change):
+                read_line(child, 30)
+            delays.append(time.perf_counter() - done)
+    finally:
+        child.kill()
+        child.wait()
+    return delays
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--idle", type=float, default=20.0)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        started = time.perf_counter()
+        build(home, options.rows, agents=100, sessions=10_000, days=365)
+        print(f"built {options.rows:,} cost rows and messages in {time.perf_counter() - started:.0f} s")
+        env = {**os.environ, "AGENTIK_HOME": str(home)}
+        env.pop("AGENTIK_DB", None)
+        for args in (["--daily", "100", "--monthly", "1000"], ["--agent", "agent-001", "--daily", "5"]):
+            subprocess.run([*AGENTIK, "budgets", "set", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+        print(f"\nstatusline, median of {options.runs} runs (python -c pass: the start of any Python program)")
+        bare = timed([PYTHON, "-c", "pass"], env, options.runs)
+        print(f"  {'python -c pass':<40} {bare * 1000:6.1f} ms")
+        for args in (["statusline"], ["statusline", "--agent", "agent-001"], ["statusline", "--json"]):
+            took = timed(AGENTIK + args, env, options.runs)
+            print(f"  {'agentik ' + ' '.join(args):<40} {took * 1000:6.1f} ms   (+{(took - bare) * 1000:.1f} ms)")
+        print(f"\nidle for {options.idle:g} s: CPU used, as a share of one core")
+        for args, first in ((["costs", "watch"], 1), (["sessions", "tail", "-f", "-n", "1"], 1)):
+            share = idle_cpu(args, env, options.idle, first)
+            print(f"  {'agentik ' + ' '.join(args):<40} {share:7.2%}")
+        share = idle_cpu(["webhooks", "deliver", "--loop"], env, options.idle, 0)
+        print(f"  {'agentik webhooks deliver --loop':<40} {share:7.2%}")
+        # (`sessions tail -f` is timed against a chat in another process by tests/test_live.py)
+        print("\nfrom the end of another process's `costs record` to the line `costs watch` prints (5 changes)")
+        delays = latency(["costs", "watch"], env, 1, 1)
+        print(
+            f"  {'agentik costs watch':<40} median {statistics.median(delays) * 1000:6.0f} ms, "
+            f"worst {max(delays) * 1000:6.0f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
