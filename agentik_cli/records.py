@@ -110,6 +110,7 @@ def message_json(m: Any) -> dict[str, Any]:
         "attachments": [{k: v for k, v in a.items() if k != "text"} for a in m.attachments],
         "skills_used": list(m.skills_used),
         "tool_calls": list(m.tool_calls),
+        "redacted": m.redacted,
     }
 
 

@@ -17,6 +17,7 @@ HELP = """\
 /help      this help
 /new       start a new session with the same agent
 /cost      tokens and cost of this session so far
+/forget    forget your last message and its reply: gone from the session, the search and the file
 /exit      leave (Ctrl-D works too)
 Ctrl-C stops the reply being streamed, or the tool running, and returns to the prompt.
 An agent with skills shows each tool call as it runs; a call that needs approval asks here."""
@@ -336,6 +337,19 @@ def _setup_readline() -> None:
     atexit.register(save)
 
 
+def _forget_lines(contents: list[str]) -> None:
+    """Forgotten messages leave the line history in memory too (it is written back at exit)."""
+    try:
+        import readline
+    except ImportError:  # pragma: no cover - not on this platform
+        return
+    gone = {c.strip() for c in contents}
+    for index in range(readline.get_current_history_length(), 0, -1):
+        item = readline.get_history_item(index)
+        if item is not None and item.strip() in gone:
+            readline.remove_history_item(index - 1)
+
+
 def _preload_sdk(provider: str) -> None:
     """Import the SDK (over a second for anthropic) while the person types: waiting for keystrokes
     releases the GIL, so the import is done by the time they press Enter."""
@@ -384,6 +398,11 @@ def _interactive(conversation: Any, files: list[Any]) -> None:
             if command == "/new":
                 conversation.new_session()
                 render.note(f"new session with {conversation.agent.name}")
+                continue
+            if command == "/forget":
+                forgotten = conversation.forget_last()
+                _forget_lines(forgotten)
+                render.note("forgot your last message and its reply" if forgotten else "nothing to forget yet")
                 continue
             if command == "/cost":
                 totals = conversation.totals()

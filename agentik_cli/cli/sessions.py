@@ -346,3 +346,80 @@ def _print_tail(rows: list[Any], as_lines: bool, last: int) -> int:
             render.print_line(f"{when}  {m.agent} #{m.session_id}  {m.role}{flag}: {snippet(m.content, '', width=100)}")
         last = max(last, m.id)
     return last
+
+
+@app.command()
+def forget(
+    message_ids: Annotated[list[int], typer.Argument(help="The ids of the messages.", show_default=False)],
+    keep_replies: Annotated[
+        bool, typer.Option("--keep-replies", help="Keep the replies to a forgotten message of yours.")
+    ] = False,
+    yes: Yes = False,
+) -> None:
+    """Forget messages: gone from the sessions, the search index and the database file. The reply
+    that answered a forgotten message goes too (unless --keep-replies); the cost rows stay.
+
+    Example: agentik sessions forget 1234 --yes
+    """
+    from agentik_cli.services import forget as forgetting
+
+    confirm(f"Forget message{'s' if len(message_ids) > 1 else ''} {', '.join(map(str, message_ids))}?", yes)
+    outcome, _ = forgetting.forget(config.store(), message_ids, keep_replies)
+    render.note(
+        f"forgot {outcome.messages} message{'s' if outcome.messages != 1 else ''} "
+        f"in {outcome.sessions} session{'s' if outcome.sessions != 1 else ''}"
+    )
+    _wal_note(outcome)
+
+
+@app.command()
+def redact(
+    pattern: Annotated[
+        str, typer.Argument(help="The text to redact (with --regex, a Python regex).", show_default=False)
+    ],
+    regex: Annotated[bool, typer.Option("--regex", help="PATTERN is a regular expression.")] = False,
+    session: Annotated[
+        int | None, typer.Option("--session", help="In this session.", autocompletion=complete.session_ids)
+    ] = None,
+    agent: AgentOpt = None,
+    every: Annotated[bool, typer.Option("--all", help="In every session.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change; change nothing.")] = False,
+    yes: Yes = False,
+    as_json: Json = False,
+) -> None:
+    """Replace every occurrence of PATTERN with [redacted]: in messages, attached files, tool
+    calls and session titles, the search index and the database file.
+
+    Example: agentik sessions redact 'sk-ant-api03-' --all --dry-run
+    """
+    from agentik_cli.services import forget as forgetting
+
+    store = config.store()
+    scope = forgetting.scope_of(store, session, agent, every)
+
+    def ask(would: Any) -> None:
+        confirm(f"Redact {_counted(would)}?", yes)
+
+    outcome, plan = forgetting.redact(store, pattern, regex=regex, scope=scope, dry_run=dry_run, confirm=ask)
+    if as_json:
+        render.print_json(outcome.to_json())
+    elif dry_run:
+        for where, preview in plan.previews:
+            render.print_line(f"{where}: {visible(preview)}")
+        render.note(f"would redact {_counted(outcome)} (nothing was changed)")
+    else:
+        render.note(f"redacted {_counted(outcome)}")
+    _wal_note(outcome)
+
+
+def _counted(outcome: Any) -> str:
+    messages, sessions = outcome.messages, outcome.sessions
+    return f"{messages} message{'s' if messages != 1 else ''} in {sessions} session{'s' if sessions != 1 else ''}"
+
+
+def _wal_note(outcome: Any) -> None:
+    if not outcome.wal_emptied:
+        render.warn(
+            "another agentik process was reading the database: its write-ahead log (agentik.db-wal) may "
+            "still hold old pages until that process ends; run the command again then to be sure"
+        )

@@ -410,6 +410,23 @@ class Conversation:
             kept.append(Turn("tool", results=[ToolResult(c.id, NO_RESULT, True) for c in kept[-1].tool_calls]))
         self.history.extend(kept)
 
+    def forget_last(self) -> list[str]:
+        """/forget: the last exchange goes from the store (services/forget.py) and from what the
+        next call sends. Returns the forgotten messages of yours (the chat drops them from its line
+        history); [] when there was nothing to forget."""
+        from agentik_cli.services import forget
+
+        if self.session_id is None:
+            return []
+        done = forget.forget_last(self.store, self.session_id)
+        if done is None:
+            return []
+        while self.history and self.history[-1].role != "user":
+            self.history.pop()
+        if self.history:
+            self.history.pop()
+        return [d.content for d in done[1] if d.role == "user"]
+
     def totals(self) -> dict[str, Any]:
         if self.session_id is None:
             found = session_store.Totals()

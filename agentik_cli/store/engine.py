@@ -103,6 +103,9 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # journal_mode is not set here: it is a property of the file, set once the file is known to be
     # agentik's (Store.migrate), so another program's database is never switched to WAL
     cursor.execute("PRAGMA synchronous = NORMAL")
+    # what is deleted or overwritten is zeroed in the file, not left in free space until reused: a
+    # forgotten message, a redacted key, a removed session are gone from the file (store/forget.py)
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
 
 

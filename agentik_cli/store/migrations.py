@@ -620,8 +620,10 @@ def m0008_webhooks(conn: Connection) -> None:
         Column("id", Integer, primary_key=True),
         Column("uid", String, nullable=False, unique=True),
         Column("type", String, nullable=False),
+        Column("subject", String, nullable=True),
         Column("body", String, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
+        Index("ix_webhook_events_by_subject", "subject"),
         sqlite_autoincrement=True,
     )
     Table(
@@ -657,6 +659,11 @@ def m0008_webhooks(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def m0009_redaction(conn: Connection) -> None:
+    """A message whose text `sessions redact` rewrote says so (sessions show --json: redacted)."""
+    conn.execute(text("ALTER TABLE messages ADD COLUMN redacted BOOLEAN DEFAULT FALSE NOT NULL"))
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
@@ -666,6 +673,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0006_skills": m0006_skills,
     "0007_budgets": m0007_budgets,
     "0008_webhooks": m0008_webhooks,
+    "0009_redaction": m0009_redaction,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 

@@ -123,6 +123,8 @@ class Message(SQLModel, table=True):
     # an assistant message's parts in order (reasoning, text, tool calls), as values.Part.to_json;
     # null for a message that is its content alone
     parts: list[dict] | None = Field(default=None, sa_type=JSON)
+    # `sessions redact` rewrote some of its text
+    redacted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class ToolCallRecord(SQLModel, table=True):
@@ -339,11 +341,13 @@ class WebhookEvent(SQLModel, table=True):
     it is sent (`uid` is its webhook-id)."""
 
     __tablename__ = "webhook_events"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (Index("ix_webhook_events_by_subject", "subject"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     uid: str = Field(unique=True)
     type: str
+    # the record it carries ("message:12", "session:3"): forgetting a message finds its events
+    subject: str | None = None
     body: str
     created_at: datetime = Field(default_factory=utcnow)
 

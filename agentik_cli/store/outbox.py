@@ -34,6 +34,7 @@ class Pending:
     type: str
     agent_id: int | None
     data: dict[str, Any] | Callable[[Session], dict[str, Any]]
+    subject: str | None = None  # the record it carries, as "message:12"
 
 
 @dataclass(frozen=True)
@@ -81,13 +82,13 @@ def write(session: Session, now: datetime, pending: list[Pending]) -> list[int]:
         if not targets:
             continue
         data = event.data(session) if callable(event.data) else event.data
-        event_id = insert_event(session, event.type, body(event.type, now, data), now)
+        event_id = insert_event(session, event.type, body(event.type, now, data), now, event.subject)
         ids += add_deliveries(session, event_id, [e.id for e in targets], now)
     return ids
 
 
-def insert_event(session: Session, event_type: str, text: str, now: datetime) -> int:
-    values = {"uid": new_uid(), "type": event_type, "body": text, "created_at": now}
+def insert_event(session: Session, event_type: str, text: str, now: datetime, subject: str | None = None) -> int:
+    values = {"uid": new_uid(), "type": event_type, "subject": subject, "body": text, "created_at": now}
     return int(session.execute(_EVENTS.insert().values(**values).returning(_EVENTS.c.id)).scalar_one())
 
 

@@ -60,6 +60,7 @@ class MessageRecord:
     user: str = ""
     parts: list[dict[str, Any]] | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    redacted: bool = False
     # where it was said: filled by the reads that span sessions (recent, search)
     agent: str = ""
     title: str = ""
@@ -87,6 +88,7 @@ def _message(
         user=row.user_name,
         parts=row.parts,
         tool_calls=tool_calls or [],
+        redacted=bool(row.redacted),
         agent=agent,
         title=title,
     )

@@ -36,10 +36,11 @@ class Unit:
         self.events: list[outbox.Pending] = []
         self.deliveries: list[int] = []
 
-    def emit(self, event_type: str, data: Any, agent_id: int | None = None) -> None:
+    def emit(self, event_type: str, data: Any, agent_id: int | None = None, subject: str | None = None) -> None:
         """An event of this unit's change: its data, or a function of the session that reads it (called
-        as the unit ends, and only when an endpoint wants the event)."""
-        self.events.append(outbox.Pending(event_type, agent_id, data))
+        as the unit ends, and only when an endpoint wants the event); `subject` names the record it
+        carries ("message:12"), for forgetting to find."""
+        self.events.append(outbox.Pending(event_type, agent_id, data, subject))
 
     def finish(self) -> None:
         """Run the before-commit work and write the outbox (the store calls this as the unit ends
@@ -83,7 +84,7 @@ class Unit:
 
     def open_session(self, agent_id: int, title: str, channel: str) -> int:
         session_id = ledger.open_session(self.session, agent_id=agent_id, title=title, channel=channel, now=self.now)
-        self.emit("session.created", outbox.session_data(session_id), agent_id)
+        self.emit("session.created", outbox.session_data(session_id), agent_id, f"session:{session_id}")
         return session_id
 
     def add_message(self, **values: Any) -> int:
@@ -91,7 +92,7 @@ class Unit:
         values.setdefault("timestamp", self.now)
         values.setdefault("user_name", self.user)
         message_id = ledger.add_message(self.session, values)
-        self.emit("message.created", outbox.message_data(message_id), values["agent_id"])
+        self.emit("message.created", outbox.message_data(message_id), values["agent_id"], f"message:{message_id}")
         return message_id
 
     def count_message(self, agent_id: int, session_id: int) -> None:

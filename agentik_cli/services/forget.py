@@ -1,0 +1,280 @@
+"""Forgetting: messages removed (`sessions forget`, the chat's /forget) and text redacted
+(`sessions redact`), for the password, key or customer's data pasted by mistake.
+
+What goes: the messages or the text, from the messages, their attachments, parts and tool calls,
+session titles, the full-text index, the webhook events kept in the outbox, and the chat's line
+history file; on SQLite the free pages and the WAL too (store/forget.py). What stays: the ledger's
+cost rows (money was spent), detached from a removed message, so every total stays as it was; and
+every copy made before (backups, `db copy` targets, webhooks already delivered)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentik_cli.errors import NotFound, UsageError
+from agentik_cli.services.ledger import make_title
+from agentik_cli.store import forget as forget_store
+from agentik_cli.store.engine import Store
+from agentik_cli.store.forget import Doomed, Scope
+
+REDACTED = "[redacted]"
+FORGOTTEN_TITLE = "(forgotten)"
+CONTEXT = 30  # characters shown each side of a match in a dry run
+
+
+@dataclass(frozen=True)
+class Outcome:
+    messages: int
+    sessions: int
+    # False when another process's read kept the SQLite WAL from being emptied (store/forget.py)
+    wal_emptied: bool = True
+
+    def to_json(self) -> dict[str, int]:
+        return {"messages": self.messages, "sessions": self.sessions}
+
+
+def _titles(session: Any, doomed: list[Doomed]) -> dict[int, str]:
+    """New titles for the sessions whose title was made from a message being forgotten: made from
+    the first user message that stays, as the title was."""
+    gone = {d.id for d in doomed}
+    contents: dict[int, set[str]] = {d.session_id: set() for d in doomed}
+    for d in doomed:
+        if d.role == "user":
+            contents[d.session_id].add(make_title(d.content))
+    titles = {}
+    for session_id, title in forget_store.session_titles(session, list(contents)).items():
+        if title in contents[session_id]:
+            kept = forget_store.first_user_message(session, session_id, gone)
+            titles[session_id] = make_title(kept) if kept else FORGOTTEN_TITLE
+    return titles
+
+
+def forget(store: Store, ids: list[int], keep_replies: bool = False) -> tuple[Outcome, list[Doomed]]:
+    """Remove these messages (with the replies that answered a removed user message, unless
+    `keep_replies`), all of them or, when one does not exist, none. Returns what went."""
+    if not ids:
+        raise UsageError("give the id of at least one message (`agentik sessions show ID` lists them)")
+    with store.write() as unit:
+        doomed = forget_store.messages(unit.session, sorted(set(ids)))
+        missing = sorted(set(ids) - {d.id for d in doomed})
+        if missing:
+            raise NotFound(
+                f"no message {', '.join(map(str, missing))}: nothing was forgotten",
+                hint="`agentik sessions show SESSION --json` lists a session's message ids",
+            )
+        if not keep_replies:
+            taken = {d.id for d in doomed}
+            for user in [d for d in doomed if d.role == "user"]:
+                doomed += [r for r in forget_store.replies(unit.session, user) if r.id not in taken]
+                taken.update(d.id for d in doomed)
+        forget_store.forget(unit, doomed, _titles(unit.session, doomed))
+    erased = forget_store.erase_leftovers(store)
+    forget_history([d.content for d in doomed if d.role == "user"])
+    return Outcome(len(doomed), len({d.session_id for d in doomed}), erased), doomed
+
+
+def forget_last(store: Store, session_id: int) -> tuple[Outcome, list[Doomed]] | None:
+    """The chat's /forget: the session's last user message and what answered it. None when the
+    session has no message of yours."""
+    with store.read() as session:
+        last = forget_store.last_user_message(session, session_id)
+    return None if last is None else forget(store, [last])
+
+
+# ---- redaction ----
+
+
+class Matcher:
+    """A pattern: plain text (found as it is, case and all) or a Python regular expression."""
+
+    def __init__(self, pattern: str, regex: bool) -> None:
+        if not pattern:
+            raise UsageError("the pattern is empty: it would match everywhere")
+        try:
+            self.compiled = re.compile(pattern if regex else re.escape(pattern))
+        except re.error as exc:
+            raise UsageError(f"--regex: '{pattern}' is not a regular expression: {exc}") from None
+        if self.compiled.search(""):
+            raise UsageError(f"'{pattern}' matches the empty string: it would redact between every character")
+        # the plain text a row must hold to be read at all (SQL finds it); None: every row is read.
+        # JSON columns are compared as stored text, where a quote, a backslash or a character beyond
+        # ASCII may be escaped: such a pattern is looked for by reading every row.
+        plain = not regex and pattern.isascii() and pattern.isprintable() and not set('"\\') & set(pattern)
+        self.needle = pattern if plain else None
+
+    def sub(self, text: str) -> tuple[str, int]:
+        return self.compiled.subn(REDACTED, text)
+
+    def in_json(self, value: Any) -> tuple[Any, int]:
+        """Every string in a JSON value (keys too) with the matches replaced."""
+        if isinstance(value, str):
+            return self.sub(value)
+        if isinstance(value, list):
+            done = [self.in_json(v) for v in value]
+            return [v for v, _ in done], sum(n for _, n in done)
+        if isinstance(value, dict):
+            count, out = 0, {}
+            for key, item in value.items():
+                new_key, n_key = self.sub(key) if isinstance(key, str) else (key, 0)
+                new_item, n_item = self.in_json(item)
+                out[new_key] = new_item
+                count += n_key + n_item
+            return out, count
+        return value, 0
+
+    def previews(self, text: str) -> list[str]:
+        """Each match in its context, the match itself masked: what a dry run shows."""
+        shown = []
+        for match in self.compiled.finditer(text):
+            start, end = match.span()
+            before = text[max(start - CONTEXT, 0) : start]
+            after = text[end : end + CONTEXT]
+            line = ("…" if start > CONTEXT else "") + before + "*" * min(end - start, 12) + after
+            shown.append(" ".join((line + ("…" if end + CONTEXT < len(text) else "")).split()))
+        return shown
+
+
+@dataclass
+class Plan:
+    """What a redaction changes: each row's new values, and what a dry run shows."""
+
+    messages: dict[int, dict[str, Any]] = field(default_factory=dict)
+    message_sessions: dict[int, int] = field(default_factory=dict)
+    tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
+    titles: dict[int, str] = field(default_factory=dict)
+    previews: list[tuple[str, str]] = field(default_factory=list)  # (where, masked context)
+
+    def outcome(self) -> Outcome:
+        sessions = set(self.message_sessions.values()) | set(self.titles)
+        return Outcome(len(self.message_sessions), len(sessions))
+
+
+def _plan(session: Any, matcher: Matcher, scope: Scope) -> Plan:
+    plan = Plan()
+    for row in forget_store.message_texts(session, scope, matcher.needle):
+        values: dict[str, Any] = {}
+        content, n = matcher.sub(row.content or "")
+        if n:
+            values["content"] = content
+            plan.previews += [
+                (f"message {row.id} (session {row.session_id})", p) for p in matcher.previews(row.content)
+            ]
+        for name in ("attachments", "parts"):
+            new, n = matcher.in_json(row._mapping[name])
+            if n:
+                values[name] = new
+                if name == "attachments":
+                    for item in row.attachments or []:
+                        for p in matcher.previews(json.dumps(item, ensure_ascii=False)):
+                            plan.previews.append((f"message {row.id}: attached file", p))
+        if values:
+            plan.messages[row.id] = values
+            plan.message_sessions[row.id] = row.session_id
+    for row in forget_store.tool_call_texts(session, scope, matcher.needle):
+        values = {}
+        for name in ("arguments", "output", "error"):
+            new, n = matcher.in_json(row._mapping[name])
+            if n:
+                values[name] = new
+                shown = row._mapping[name]
+                shown = shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False)
+                plan.previews += [(f"message {row.message_id}: tool call {name}", p) for p in matcher.previews(shown)]
+        if values:
+            plan.tool_calls[row.id] = values
+            plan.message_sessions[row.message_id] = row.session_id
+            plan.messages.setdefault(row.message_id, {})
+    for row in forget_store.title_texts(session, scope, matcher.needle):
+        title, n = matcher.sub(row.title)
+        if n:
+            plan.titles[row.id] = title
+            plan.previews += [(f"session {row.id}: title", p) for p in matcher.previews(row.title)]
+    return plan
+
+
+def scope_of(store: Store, session_id: int | None, agent: str | None, every: bool) -> Scope:
+    if sum((session_id is not None, agent is not None, every)) != 1:
+        raise UsageError("say where: --session ID, --agent NAME or --all (one of them)")
+    if session_id is not None:
+        from agentik_cli.services import sessions
+
+        sessions.describe(store, session_id)  # NotFound when there is no such session
+        return Scope(session_id=session_id)
+    if agent is not None:
+        from agentik_cli.services import agents
+
+        found = agents.get(store, agent)
+        return Scope(agent_id=found.id)
+    return Scope()
+
+
+def redact(
+    store: Store,
+    pattern: str,
+    *,
+    regex: bool,
+    scope: Scope,
+    dry_run: bool,
+    confirm: Callable[[Outcome], None] | None = None,
+) -> tuple[Outcome, Plan]:
+    """Replace every match of `pattern` with [redacted] in the scope's messages (content, attached
+    text, parts), tool calls (arguments, output, error) and session titles, in one transaction, and
+    in the webhook events that carry them; `dry_run` changes nothing. `confirm` is asked, with what
+    would change, before anything is."""
+    matcher = Matcher(pattern, regex)
+    with store.read() as session:
+        plan = _plan(session, matcher, scope)
+    outcome = plan.outcome()
+    if dry_run or not (plan.messages or plan.titles):
+        return outcome, plan
+    if confirm is not None:
+        confirm(outcome)
+    with store.write() as unit:
+        # read again inside the write: what a chat added meanwhile is redacted too
+        plan = _plan(unit.session, matcher, scope)
+        for message_id, values in plan.messages.items():
+            forget_store.set_message(unit, message_id, values)
+        for call_id, values in plan.tool_calls.items():
+            forget_store.set_tool_call(unit, call_id, values)
+        for session_id, title in plan.titles.items():
+            forget_store.set_title(unit, session_id, title)
+        subjects = [f"message:{i}" for i in plan.messages] + [f"session:{i}" for i in plan.titles]
+        for event_id, body in forget_store.event_bodies(unit.session, subjects):
+            new, n = matcher.in_json(json.loads(body))
+            if n:
+                forget_store.set_event_body(unit, event_id, json.dumps(new, ensure_ascii=False))
+    erased = forget_store.erase_leftovers(store)
+    redact_history(matcher)
+    outcome = plan.outcome()
+    return Outcome(outcome.messages, outcome.sessions, erased), plan
+
+
+# ---- the chat's line history (readline's file in the data folder) ----
+
+
+def _rewrite_history(change: Callable[[str], str | None]) -> None:
+    from agentik_cli import paths
+
+    path = paths.history_path()
+    try:
+        lines = path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    except FileNotFoundError:
+        return
+    kept = [new for new in (change(line) for line in lines) if new is not None]
+    if kept != lines:
+        path.write_text("".join(line + "\n" for line in kept), encoding="utf-8", errors="surrogateescape")
+
+
+def forget_history(contents: list[str]) -> None:
+    """The lines typed into the chat that were these messages go from its history file."""
+    if not contents:
+        return
+    gone = {c.strip() for c in contents}
+    _rewrite_history(lambda line: None if line.strip() in gone else line)
+
+
+def redact_history(matcher: Matcher) -> None:
+    _rewrite_history(lambda line: matcher.sub(line)[0])

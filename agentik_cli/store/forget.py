@@ -1,0 +1,282 @@
+"""Forgetting and redaction: every statement that removes a message or rewrites text so that it is
+gone (services/forget.py decides what goes; this module speaks SQL).
+
+Gone means gone from everything the store holds: the rows, the full-text index (SQLite's FTS5 table
+follows messages by its triggers; PostgreSQL's search column is generated from the content), the
+events kept for webhooks, and, on SQLite, the free pages and the WAL (`erase_leftovers`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Text, delete, func, or_, select, update
+from sqlalchemy import cast as sql_cast
+from sqlmodel import Session
+
+from agentik_cli.store import dialect
+from agentik_cli.store.engine import Store, translate_errors
+from agentik_cli.store.models import Agent, ChatSession, Message, ToolCallRecord, WebhookEvent
+from agentik_cli.store.unit import Unit
+
+_MESSAGES: Any = cast(Any, Message).__table__
+_SESSIONS: Any = cast(Any, ChatSession).__table__
+_AGENTS: Any = cast(Any, Agent).__table__
+_TOOL_CALLS: Any = cast(Any, ToolCallRecord).__table__
+_EVENTS: Any = cast(Any, WebhookEvent).__table__
+BATCH = 2000
+_IN_LIMIT = 500  # ids bound a statement at a time
+WAL_TRIES = 50  # a tenth of a second apart: readers in other processes finish their reads
+
+
+@dataclass(frozen=True)
+class Doomed:
+    """A message to forget, as it is when the forgetting's transaction takes it."""
+
+    id: int
+    session_id: int
+    agent_id: int
+    role: str
+    content: str
+    response_ms: int | None
+
+
+def _doomed(row: Any) -> Doomed:
+    return Doomed(row.id, row.session_id, row.agent_id, row.role, row.content, row.response_ms)
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _IN_LIMIT):
+        yield ids[start : start + _IN_LIMIT]
+
+
+def messages(session: Session, ids: list[int]) -> list[Doomed]:
+    """Those of these messages that exist, locked for the rest of the transaction (PostgreSQL)."""
+    m = _MESSAGES.c
+    found: list[Doomed] = []
+    for chunk in _chunks(ids):
+        query = select(m.id, m.session_id, m.agent_id, m.role, m.content, m.response_ms).where(m.id.in_(chunk))
+        found += [_doomed(row) for row in session.execute(query.with_for_update()).all()]
+    return found
+
+
+def replies(session: Session, user: Doomed) -> list[Doomed]:
+    """The messages that answered a user message: the assistant message right after it in its
+    session and, while that one asked for tools, the next (the calls of one tool loop). A reply
+    whose own question was forgotten before it (--keep-replies) is not taken for this one's."""
+    m = _MESSAGES.c
+    next_user = (
+        select(func.min(m.id))
+        .where(m.session_id == user.session_id, m.id > user.id, m.role == "user")
+        .scalar_subquery()
+    )
+    asked_tools = select(_TOOL_CALLS.c.id).where(_TOOL_CALLS.c.message_id == m.id).exists()
+    query = (
+        select(m.id, m.session_id, m.agent_id, m.role, m.content, m.response_ms, asked_tools.label("asked"))
+        .where(m.session_id == user.session_id, m.id > user.id, m.role != "user")
+        .where(or_(next_user.is_(None), m.id < next_user))
+        .order_by(m.id)
+    )
+    taken: list[Doomed] = []
+    for row in session.execute(query).all():
+        taken.append(_doomed(row))
+        if not row.asked:
+            break
+    return taken
+
+
+def last_user_message(session: Session, session_id: int) -> int | None:
+    m = _MESSAGES.c
+    found = session.execute(select(func.max(m.id)).where(m.session_id == session_id, m.role == "user")).scalar_one()
+    return int(found) if found is not None else None
+
+
+def session_titles(session: Session, ids: list[int]) -> dict[int, str]:
+    s = _SESSIONS.c
+    return {int(i): t for i, t in session.execute(select(s.id, s.title).where(s.id.in_(ids))).all()}
+
+
+def first_user_message(session: Session, session_id: int, not_in: set[int]) -> str | None:
+    """The first user message of a session that stays (its title is made from it)."""
+    m = _MESSAGES.c
+    query = select(m.id, m.content).where(m.session_id == session_id, m.role == "user").order_by(m.id)
+    for message_id, content in session.execute(query).all():
+        if message_id not in not_in:
+            return str(content)
+    return None
+
+
+def forget(unit: Unit, doomed: list[Doomed], titles: dict[int, str]) -> None:
+    """Remove the messages (their tool calls go with them; their ledger rows stay, detached: the
+    foreign key sets conversation_id to NULL), take them off their sessions' and agents' counts, give
+    the sessions whose title came from a removed message their new title, and drop the webhook
+    events that carry them."""
+    session = unit.session
+    ids = [d.id for d in doomed]
+    for chunk in _chunks(ids):
+        session.execute(delete(_MESSAGES).where(_MESSAGES.c.id.in_(chunk)))
+    per_session: dict[int, int] = {}
+    per_agent: dict[int, tuple[int, int, int]] = {}
+    for d in doomed:
+        per_session[d.session_id] = per_session.get(d.session_id, 0) + 1
+        count, ms, responses = per_agent.get(d.agent_id, (0, 0, 0))
+        taken = d.response_ms is not None
+        per_agent[d.agent_id] = (count + 1, ms + (d.response_ms or 0), responses + taken)
+    s, a = _SESSIONS.c, _AGENTS.c
+    for session_id, count in per_session.items():
+        values: dict[str, Any] = {"message_count": s.message_count - count}
+        if session_id in titles:
+            values["title"] = titles[session_id]
+        session.execute(update(_SESSIONS).where(s.id == session_id).values(**values))
+    for agent_id, (count, ms, responses) in per_agent.items():
+        session.execute(
+            update(_AGENTS)
+            .where(a.id == agent_id)
+            .values(
+                stat_messages=a.stat_messages - count,
+                stat_response_ms=a.stat_response_ms - ms,
+                stat_responses=a.stat_responses - responses,
+            )
+        )
+    subjects = [f"message:{i}" for i in ids] + [f"session:{i}" for i in titles]
+    for start in range(0, len(subjects), _IN_LIMIT):
+        session.execute(delete(_EVENTS).where(_EVENTS.c.subject.in_(subjects[start : start + _IN_LIMIT])))
+
+
+# ---- redaction ----
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which sessions: one, one agent's, or every one (both None)."""
+
+    session_id: int | None = None
+    agent_id: int | None = None
+
+
+def _contains(session: Session, column: Any, needle: str) -> Any:
+    """`column` (text, or JSON read as text) holds `needle`, exactly (case and all)."""
+    if dialect.is_postgres(session):
+        return func.strpos(sql_cast(column, Text), needle) > 0
+    return func.instr(column, needle) > 0
+
+
+def _scoped(query: Any, table: Any, scope: Scope) -> Any:
+    if scope.session_id is not None:
+        query = query.where(table.c.session_id == scope.session_id)
+    if scope.agent_id is not None:
+        query = query.where(table.c.agent_id == scope.agent_id)
+    return query
+
+
+def _batches(session: Session, query: Any, table: Any) -> Iterator[Any]:
+    """The rows of `query`, by id, BATCH at a time (keyset: no offset scan)."""
+    last = 0
+    while True:
+        rows = session.execute(query.where(table.c.id > last).order_by(table.c.id).limit(BATCH)).all()
+        yield from rows
+        if len(rows) < BATCH:
+            return
+        last = rows[-1].id
+
+
+def message_texts(session: Session, scope: Scope, needle: str | None) -> Iterator[Any]:
+    """(id, session_id, content, attachments, parts) of the messages in scope; with `needle`, only
+    those whose content, attachments or parts hold it (JSON compared as text: a needle JSON would
+    escape must be None, and every message is read)."""
+    m = _MESSAGES.c
+    query = _scoped(select(m.id, m.session_id, m.content, m.attachments, m.parts), _MESSAGES, scope)
+    if needle is not None:
+        query = query.where(
+            or_(
+                _contains(session, m.content, needle),
+                _contains(session, m.attachments, needle),
+                _contains(session, m.parts, needle),
+            )
+        )
+    return _batches(session, query, _MESSAGES)
+
+
+def tool_call_texts(session: Session, scope: Scope, needle: str | None) -> Iterator[Any]:
+    """(id, message_id, session_id, arguments, output, error) of the tool calls in scope."""
+    t = _TOOL_CALLS.c
+    query = _scoped(select(t.id, t.message_id, t.session_id, t.arguments, t.output, t.error), _TOOL_CALLS, scope)
+    if needle is not None:
+        query = query.where(
+            or_(
+                _contains(session, t.arguments, needle),
+                _contains(session, t.output, needle),
+                _contains(session, t.error, needle),
+            )
+        )
+    return _batches(session, query, _TOOL_CALLS)
+
+
+def title_texts(session: Session, scope: Scope, needle: str | None) -> Iterator[Any]:
+    """(id, title) of the sessions in scope."""
+    s = _SESSIONS.c
+    query = select(s.id, s.title)
+    if scope.session_id is not None:
+        query = query.where(s.id == scope.session_id)
+    if scope.agent_id is not None:
+        query = query.where(s.agent_id == scope.agent_id)
+    if needle is not None:
+        query = query.where(_contains(session, s.title, needle))
+    return _batches(session, query, _SESSIONS)
+
+
+def set_message(unit: Unit, message_id: int, values: dict[str, Any]) -> None:
+    """A message's redacted fields (content, attachments, parts), marked redacted."""
+    unit.session.execute(update(_MESSAGES).where(_MESSAGES.c.id == message_id).values(**values, redacted=True))
+
+
+def set_tool_call(unit: Unit, call_id: int, values: dict[str, Any]) -> None:
+    unit.session.execute(update(_TOOL_CALLS).where(_TOOL_CALLS.c.id == call_id).values(**values))
+
+
+def set_title(unit: Unit, session_id: int, title: str) -> None:
+    unit.session.execute(update(_SESSIONS).where(_SESSIONS.c.id == session_id).values(title=title))
+
+
+def event_bodies(session: Session, subjects: list[str]) -> list[tuple[int, str]]:
+    """The kept webhook events that carry these records."""
+    found: list[tuple[int, str]] = []
+    for start in range(0, len(subjects), _IN_LIMIT):
+        chunk = subjects[start : start + _IN_LIMIT]
+        found += [
+            (int(i), str(b))
+            for i, b in session.execute(select(_EVENTS.c.id, _EVENTS.c.body).where(_EVENTS.c.subject.in_(chunk))).all()
+        ]
+    return found
+
+
+def set_event_body(unit: Unit, event_id: int, body: str) -> None:
+    unit.session.execute(update(_EVENTS).where(_EVENTS.c.id == event_id).values(body=body))
+
+
+# ---- what SQLite keeps after a row is gone ----
+
+
+def erase_leftovers(store: Store) -> bool:
+    """After a forgetting has committed, on SQLite (every connection has secure_delete on, so the
+    rows and pages it freed are zeros already): merge the full-text index into fresh segments (its
+    old ones held the words), rebuild the file without free pages (VACUUM: a file written before
+    secure_delete was on may still hold old text in them), and empty the WAL, which holds copies of
+    pages as they were (a TRUNCATE checkpoint). False when another connection's read kept the WAL
+    from being emptied (its old pages are overwritten as the WAL is reused). PostgreSQL: nothing to
+    do here (old row versions go with VACUUM: README)."""
+    if not store.is_sqlite:
+        return True
+    import time
+
+    with translate_errors(store.url), store.engine.connect() as conn:
+        driver: Any = conn.connection.driver_connection
+        driver.execute("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
+        driver.execute("VACUUM")
+        for _ in range(WAL_TRIES):
+            busy, _log, _done = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy:
+                return True
+            time.sleep(0.1)
+    return False

@@ -1,0 +1,185 @@
+"""Forgetting: a key pasted by mistake is in the database's bytes (the WAL included) before
+`sessions redact` and not after, wherever it was kept (the message, an attached file, the reply's
+parts, a tool call, the title, a webhook event waiting in the outbox, the chat's line history); search
+no longer finds it; `sessions forget` removes messages and their replies, the counts follow, the
+ledger's totals do not move; a dry run changes nothing; /forget in the chat. On both stores."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pexpect
+import pytest
+
+from tests.conftest import base_env, db_rows, stored_bytes
+from tests.fakeprovider import Reply
+
+KEY = "sk-ant-api03-FAKEKEY0123456789abcdefXYZ"
+KEY_PART = b"FAKEKEY0123456789abcdefXYZ"
+
+
+@pytest.fixture
+def pasted(cli, fake, tmp_path, agentik_home):
+    """A session where the key was pasted: in a message (its title too), an attached file, a tool
+    call and its output, a reply's parts; and an event waiting for a webhook that is down."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "env.txt").write_text(f"ANTHROPIC_API_KEY={KEY}\n")
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--skill", "files", "--allow-dir", str(folder))
+    cli("webhooks", "add", "http://127.0.0.1:9/down")
+    fake.add(Reply(text="Hello."))
+    cli("chat", "helper", "-m", "hello")
+    fake.add(
+        Reply(text="Reading it.", tool_calls=[{"id": "t1", "name": "read_file", "arguments": {"path": "env.txt"}}]),
+        Reply(text=f"Your key {KEY} looks valid."),
+    )
+    cli("chat", "helper", "-m", f"is {KEY} right? see env.txt", "--attach", str(folder / "env.txt"))
+    fake.add(Reply(text="Bye."))
+    cli("chat", "helper", "-c", "-m", "thanks")
+    agentik_home.mkdir(exist_ok=True)
+    (agentik_home / "chat_history").write_text(f"hello\nis {KEY} right? see env.txt\nthanks\n")
+    return folder
+
+
+def ledger(cli) -> tuple:
+    summary = cli.json("costs", "summary")
+    return summary["total"], summary["calls"], [(r["id"], r["total_cost"]) for r in cli.json("costs", "list")]
+
+
+def totals_follow_the_ledger(home) -> None:  # noqa: ANN001
+    ledger_rows = db_rows(home, "SELECT count(*), coalesce(sum(total_cost_nd), 0) FROM costs")[0]
+    totals = db_rows(home, "SELECT coalesce(sum(calls), 0), coalesce(sum(cost_nd), 0) FROM cost_totals")[0]
+    assert tuple(map(int, ledger_rows)) == tuple(map(int, totals))
+    sessions = db_rows(home, "SELECT coalesce(sum(cost_nd), 0) FROM sessions")[0][0]
+    assert int(sessions) == int(ledger_rows[1])
+    counts = db_rows(home, "SELECT id, message_count FROM sessions ORDER BY id")
+    for session_id, count in counts:
+        assert count == db_rows(home, "SELECT count(*) FROM messages WHERE session_id = ?", (session_id,))[0][0]
+    stats = db_rows(home, "SELECT stat_messages FROM agents")[0][0]
+    assert stats == db_rows(home, "SELECT count(*) FROM messages")[0][0]
+
+
+def test_redact_leaves_no_trace_of_a_pasted_key(cli, pasted, agentik_home):
+    assert KEY_PART in stored_bytes(agentik_home)
+    assert cli.json("sessions", "search", KEY_PART.decode())
+    before = ledger(cli)
+    result = cli.json("sessions", "redact", KEY, "--all", "--yes")
+    assert result == {"messages": 3, "sessions": 1}  # the question, the tool call's message, the reply
+    assert KEY_PART not in stored_bytes(agentik_home)
+    assert not cli.json("sessions", "search", KEY_PART.decode())
+    assert ledger(cli) == before
+    totals_follow_the_ledger(agentik_home)
+    shown = cli.json("sessions", "show", "2")
+    assert shown["title"].startswith("is [redacted] right?")
+    question, asked, answer, *_ = shown["messages"]
+    assert question["content"] == "is [redacted] right? see env.txt" and question["redacted"]
+    assert asked["redacted"] and asked["tool_calls"][0]["output"] == "ANTHROPIC_API_KEY=[redacted]\n"
+    assert answer["content"] == "Your key [redacted] looks valid." and answer["redacted"]
+    assert not cli.json("sessions", "show", "1")["messages"][0]["redacted"]
+    assert (agentik_home / "chat_history").read_text() == "hello\nis [redacted] right? see env.txt\nthanks\n"
+    # the continued session sends the redacted text, not the key
+    assert cli.json("sessions", "redact", KEY, "--all", "--yes") == {"messages": 0, "sessions": 0}
+
+
+def test_a_dry_run_shows_each_match_masked_and_changes_nothing(cli, pasted, agentik_home):
+    before = stored_bytes(agentik_home)
+    result = cli("sessions", "redact", "sk-ant-api03-[A-Za-z0-9]+", "--regex", "--agent", "helper", "--dry-run")
+    assert KEY not in result.stdout and KEY not in result.stderr
+    lines = result.stdout.splitlines()
+    assert "message 3 (session 2): is ************ right? see env.txt" in lines
+    assert any(line.startswith("session 2: title: ") for line in lines)
+    assert any("tool call output: ANTHROPIC_API_KEY=************" in line for line in lines)
+    assert "would redact 3 messages in 1 session (nothing was changed)" in result.stderr
+    assert cli.json("sessions", "redact", KEY, "--session", "2", "--dry-run") == {"messages": 3, "sessions": 1}
+    assert KEY_PART in stored_bytes(agentik_home)
+    assert db_rows(agentik_home, "SELECT count(*) FROM messages WHERE redacted")[0][0] == 0
+    assert len(stored_bytes(agentik_home)) >= len(before) // 2  # still there, unchanged in substance
+
+
+def test_redact_asks_where_and_checks_the_pattern(cli, pasted):
+    cli("sessions", "redact", KEY, code=2)  # no scope
+    cli("sessions", "redact", KEY, "--all", "--session", "1", code=2)
+    cli("sessions", "redact", "(", "--regex", "--all", code=2)
+    cli("sessions", "redact", "x*", "--regex", "--all", code=2)  # matches the empty string
+    cli("sessions", "redact", KEY, "--all", code=2)  # not a terminal: needs --yes
+    cli("sessions", "redact", KEY, "--session", "99", code=1)
+    cli("sessions", "redact", KEY, "--agent", "ghost", code=1)
+    assert cli.json("sessions", "redact", KEY, "--session", "1", "--yes") == {"messages": 0, "sessions": 0}
+
+
+def test_forget_removes_a_message_and_its_reply_and_the_counts_follow(cli, pasted, agentik_home):
+    before = ledger(cli)
+    messages = cli.json("sessions", "show", "2")["messages"]
+    question = messages[0]
+    assert question["role"] == "user" and KEY in question["content"]
+    cli("sessions", "forget", str(question["id"]), code=2)  # not a terminal: needs --yes
+    cli("sessions", "forget", str(question["id"]), "999", "--yes", code=1)  # one unknown: none forgotten
+    assert len(cli.json("sessions", "show", "2")["messages"]) == len(messages)
+    cli("sessions", "forget", str(question["id"]), "--yes")
+    left = cli.json("sessions", "show", "2")
+    # the question went with both calls that answered it (the tool loop's and the final reply)
+    assert [m["content"] for m in left["messages"]] == ["thanks", "Bye."]
+    assert left["message_count"] == 2 and left["title"] == "thanks"
+    assert ledger(cli) == before  # the money was spent: every cost row stays
+    detached = db_rows(agentik_home, "SELECT count(*) FROM costs WHERE session_id = 2 AND conversation_id IS NULL")
+    assert detached[0][0] == 2
+    totals_follow_the_ledger(agentik_home)
+    assert db_rows(agentik_home, "SELECT count(*) FROM tool_calls")[0][0] == 0
+    assert KEY_PART not in stored_bytes(agentik_home)
+    assert not cli.json("sessions", "search", "FAKEKEY0123456789abcdefXYZ")
+    assert (agentik_home / "chat_history").read_text() == "hello\nthanks\n"
+
+
+def test_forget_can_keep_the_replies(cli, fake):
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
+    fake.add(Reply(text="first answer"), Reply(text="second answer"))
+    cli("chat", "helper", "-m", "first question")
+    cli("chat", "helper", "-c", "-m", "second question")
+    cli("sessions", "forget", "3", "--keep-replies", "--yes")
+    shown = cli.json("sessions", "show", "1")
+    assert [m["content"] for m in shown["messages"]] == ["first question", "first answer", "second answer"]
+    assert shown["title"] == "first question"
+    cli("sessions", "forget", "1", "--yes")
+    shown = cli.json("sessions", "show", "1")
+    assert [m["content"] for m in shown["messages"]] == ["second answer"] and shown["title"] == "(forgotten)"
+
+
+@pytest.mark.sqlite_only(reason="one terminal test is enough; the commands it uses run on both stores")
+def test_slash_forget_in_the_chat_is_not_sent_again(cli, fake, agentik_home):
+    cli("agents", "create", "claude", "--model", "claude-sonnet-4-0")
+    fake.add(Reply(text="First."), Reply(text="Noted."), Reply(text="Third."))
+    env = base_env(
+        agentik_home,
+        TERM="xterm-256color",
+        INPUTRC="/dev/null",
+        ANTHROPIC_BASE_URL=fake.url,
+        ANTHROPIC_API_KEY="sk-ant-test-key-0123456789",
+    )
+    child = pexpect.spawn(
+        sys.executable, ["-m", "agentik_cli", "chat", "claude"], env=env, encoding="utf-8", timeout=180
+    )
+    try:
+        child.expect("› ")
+        child.sendline("hello")
+        child.expect("First.")
+        child.expect("› ")
+        child.sendline(f"oops {KEY}")
+        child.expect("Noted.")
+        child.expect("› ")
+        child.sendline("/forget")
+        child.expect("forgot your last message and its reply")
+        child.expect("› ")
+        child.sendline("what did I say?")
+        child.expect("Third.")
+        child.expect("› ")
+        child.sendeof()
+        child.expect(pexpect.EOF)
+    finally:
+        child.close(force=True)
+    sent = json.dumps(fake.requests[-1].body)
+    assert "hello" in sent and "First." in sent and KEY not in sent and "Noted." not in sent
+    contents = [m["content"] for m in cli.json("sessions", "show", "1")["messages"]]
+    assert contents == ["hello", "First.", "what did I say?", "Third."]
+    assert KEY_PART not in stored_bytes(agentik_home)
+    assert KEY not in (agentik_home / "chat_history").read_text()
