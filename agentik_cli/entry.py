@@ -8,32 +8,35 @@ import os
 import sys
 
 
-def _statusline_args(args: list[str]) -> tuple[str | None, str | None, bool] | None:
-    """(--db, --agent, --json) when the command line is a plain `statusline`; None otherwise."""
-    db = agent = None
-    as_json = seen = False
+def _options(args: list[str], named: set[str], flags: set[str]) -> dict[str, str | bool] | None:
+    """The options of `args` (`--name VALUE`, `--name=VALUE`, `--flag`); None if anything else is there."""
+    found: dict[str, str | bool] = {}
     rest = list(args)
     while rest:
         arg = rest.pop(0)
-        if arg == "statusline" and not seen:
-            seen = True
-        elif arg in ("--db", "--agent") and rest:
-            if arg == "--agent" and not seen or arg == "--db" and seen:
-                return None
-            value = rest.pop(0)
-            db, agent = (value, agent) if arg == "--db" else (db, value)
-        elif arg.startswith(("--db=", "--agent=")):
-            name, value = arg.split("=", 1)
-            if (name == "--agent") != seen:
-                return None
-            db, agent = (value, agent) if name == "--db" else (db, value)
-        elif arg == "--json" and seen:
-            as_json = True
-        elif arg == "--no-color":
-            continue
+        name, equals, value = arg.partition("=")
+        if arg in flags:
+            found[arg] = True
+        elif name in named and equals:
+            found[name] = value
+        elif arg in named and rest:
+            found[arg] = rest.pop(0)
         else:
             return None
-    return (db, agent, as_json) if seen else None
+    return found
+
+
+def _statusline_args(args: list[str]) -> tuple[str | None, str | None, bool] | None:
+    """(--db, --agent, --json) when the command line is a plain `statusline`; None otherwise."""
+    if "statusline" not in args:
+        return None
+    at = args.index("statusline")
+    root = _options(args[:at], {"--db"}, {"--no-color"})
+    own = _options(args[at + 1 :], {"--agent"}, {"--json"})
+    if root is None or own is None:
+        return None
+    db, agent = root.get("--db"), own.get("--agent")
+    return (db if isinstance(db, str) else None), (agent if isinstance(agent, str) else None), "--json" in own
 
 
 def _printable(text: str) -> str:

@@ -10,6 +10,19 @@ from typing import Any
 from agentik_cli.money import to_usd
 from agentik_cli.timeutil import iso
 
+# the events a webhook can take: each carries one of these records (store/outbox.py, services/webhooks.py)
+EVENTS = (
+    "message.created",
+    "cost.recorded",
+    "costs.imported",
+    "session.created",
+    "agent.created",
+    "agent.updated",
+    "agent.removed",
+    "budget.warning",
+    "budget.exceeded",
+)
+
 # money keys of the services' rows (nano-dollars) and the dollar keys they are printed under
 MONEY_KEYS = {
     "cost_nd": "cost",

@@ -79,6 +79,7 @@ JSON_RUNS: dict[str, list[str]] = {
     "webhooks log": ["webhooks", "log"],
     "sessions tail": ["sessions", "tail", "-n", "1"],  # one JSON line a message
     "statusline": ["statusline"],
+    "sessions redact": ["sessions", "redact", "hello", "--all", "--dry-run"],
 }
 IMPORT_LINE = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 2, "output_tokens": 2}) + "\n"
 
@@ -137,6 +138,8 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "costs watch": (["costs", "watch", "--frob"], 2),
     "sessions tail": (["sessions", "tail", "--agent", "ghost"], 1),
     "statusline": (["statusline", "--agent", "ghost"], 1),
+    "sessions forget": (["sessions", "forget", "999", "--yes"], 1),
+    "sessions redact": (["sessions", "redact", "hello"], 2),
 }
 
 

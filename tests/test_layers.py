@@ -104,10 +104,3 @@ def test_completion_knows_every_built_in_skill():
     from agentik_cli.services.skills.registry import BUILTIN
 
     assert set(BUILTIN_SKILLS) == set(BUILTIN)
-
-
-def test_completion_knows_every_webhook_event():
-    from agentik_cli.cli.complete import EVENTS
-    from agentik_cli.services.webhooks import EVENTS as SENT
-
-    assert EVENTS == SENT

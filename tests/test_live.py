@@ -74,18 +74,28 @@ def change_shows_within(lines: Lines, change, first_timeout: float = 120):  # no
     return line, time.monotonic() - done
 
 
-def test_watch_piped_prints_a_summary_a_line_each_time_another_process_changes_it(cli, spawn, agentik_home):
+def test_watch_piped_prints_a_summary_a_line_each_time_another_process_changes_it(cli, fake, spawn, agentik_home):
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
     cli("budgets", "set", "--daily", "10")
     lines = spawn("costs", "watch")
     first = json.loads(lines.next(120))
     assert first["today"] == 0 and first["budgets"][0]["spent"] == 0
     assert first == cli.json("costs", "summary")
-    record = agentik(*RECORD, "--input-tokens", "1000000", "--output-tokens", "0")
-    line, late = change_shows_within(lines, lambda: subprocess.run(record, env=base_env(agentik_home), check=True))
+    # a chat in another process: its reservation shows while the call is in flight, then its cost
+    fake.add(Reply(text="ok", input_tokens=1_000_000, output_tokens=0))
+    env = base_env(agentik_home, ANTHROPIC_BASE_URL=fake.url, ANTHROPIC_API_KEY="sk-ant-test-key-0123456789")
+    chat = agentik("chat", "helper", "-m", "hello")
+    line, late = change_shows_within(lines, lambda: subprocess.run(chat, env=env, check=True, capture_output=True))
     now = json.loads(line)
-    assert now["today"] == 3.0 and now["budgets"][0]["spent"] == 3.0
+    while now["today"] == 0:  # the line of the reservation, printed while the chat ran
+        assert now["budgets"][0]["reserved"] > 0
+        now = json.loads(lines.next(WITHIN_S))
+    assert now["today"] == 3.0 and now["budgets"][0]["spent"] == 3.0 and now["budgets"][0]["reserved"] == 0
     assert late < WITHIN_S, late
     assert now == cli.json("costs", "summary")
+    record = agentik(*RECORD, "--input-tokens", "1000000", "--output-tokens", "0")
+    line, late = change_shows_within(lines, lambda: subprocess.run(record, env=base_env(agentik_home), check=True))
+    assert json.loads(line)["today"] == 6.0 and late < WITHIN_S, late
 
 
 def test_tail_follows_a_chat_in_another_process(cli, fake, spawn, agentik_home):
@@ -213,3 +223,13 @@ def test_the_data_folder_is_platformdirs_own(monkeypatch, tmp_path, xdg):
         monkeypatch.setenv("XDG_DATA_HOME", xdg)
     assert paths.data_dir() == platformdirs.user_data_path("agentik")
     assert paths.default_db_text() == str(platformdirs.user_data_path("agentik") / "agentik.db")
+
+
+def test_only_a_plain_statusline_takes_the_fast_path():
+    from agentik_cli.entry import _statusline_args as fast
+
+    assert fast(["statusline"]) == (None, None, False)
+    assert fast(["--db", "x.db", "statusline", "--agent", "h", "--json"]) == ("x.db", "h", True)
+    assert fast(["--db=x.db", "--no-color", "statusline", "--agent=h"]) == ("x.db", "h", False)
+    for args in (["statusline", "--help"], ["--db", "statusline"], ["statusline", "--db", "x"], ["chat"], []):
+        assert fast(args) is None, args

@@ -98,21 +98,10 @@ def skill_names(incomplete: str) -> list[str]:
     return _choices(BUILTIN_SKILLS + mine, incomplete)
 
 
-EVENTS = (
-    "message.created",
-    "cost.recorded",
-    "costs.imported",
-    "session.created",
-    "agent.created",
-    "agent.updated",
-    "agent.removed",
-    "budget.warning",
-    "budget.exceeded",
-)
-
-
 def events(incomplete: str) -> list[str]:
-    """The event types a webhook can take (services/webhooks.py EVENTS; a test keeps the two alike)."""
+    """The event types a webhook can take."""
+    from agentik_cli.records import EVENTS
+
     return _choices(EVENTS, incomplete)
 
 

@@ -44,6 +44,8 @@ def status(db: str | None, agent: str | None) -> Status:
     today = today_local()
     now = now_utc()
     target = db or os.environ.get("AGENTIK_DB") or None
+    if target is not None and "://" not in target:
+        target = os.path.expanduser(target)  # a path, as --db takes it (~/work/agentik.db)
     try:
         with quickread.connect(target, paths.default_db_text()) as query:
             if query is None:

@@ -22,22 +22,12 @@ from urllib.parse import urlsplit
 
 from agentik_cli import __version__
 from agentik_cli.errors import NotFound, UsageError
+from agentik_cli.records import EVENTS
 from agentik_cli.store import outbox
 from agentik_cli.store.engine import MEMORY_URL, Store
 from agentik_cli.store.outbox import Endpoint, Job, Result
 from agentik_cli.timeutil import now_utc
 
-EVENTS = (
-    "message.created",
-    "cost.recorded",
-    "costs.imported",
-    "session.created",
-    "agent.created",
-    "agent.updated",
-    "agent.removed",
-    "budget.warning",
-    "budget.exceeded",
-)
 TEST_EVENT = "webhook.test"
 # The Standard Webhooks schedule: the waits after the first attempt, the second, ... (each with
 # up to a tenth more or less, so that a receiver coming back is not hit by every retry at once);

@@ -1,6 +1,6 @@
 """Live views and the status line on a store of a million rows (issue 12).
 
-    python tests/benchmarks/bench_live.py [--rows 1000000] [--runs 21] [--idle 20]
+    python tests/benchmarks/bench_live.py [--rows 1000000] [--runs 21] [--idle 20] [--forgetting-only]
 
 Builds a SQLite store of ROWS cost rows and ROWS messages (bench_reports.build: 100 agents, 10,000
 sessions, 365 days), sets a daily and a monthly budget over everything and one over an agent, then:
@@ -9,7 +9,9 @@ sessions, 365 days), sets a daily and a monthly budget over everything and one o
 - `costs watch`, `sessions tail -f` and `webhooks deliver --loop` left idle for IDLE seconds: the
   CPU they used (user + system, from /proc), as a share of one core;
 - how long after another process's change (`costs record`, run to its end) `costs watch` prints
-  it: median and worst of 5."""
+  it: median and worst of 5;
+- `sessions forget` and `sessions redact` (plain and --regex, `RARE` is in one message in 1,000),
+  each of which rewrites the file (VACUUM) and empties the WAL."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.bench_reports import build  # noqa: E402
+from tests.benchmarks.bench_reports import RARE, build  # noqa: E402
 from tests.benchmarks.common import AGENTIK, PYTHON, timed  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -87,6 +89,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--idle", type=float, default=20.0)
+    parser.add_argument("--forgetting-only", action="store_true", help="Only time forget and redact.")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
@@ -95,6 +98,9 @@ def main() -> None:
         print(f"built {options.rows:,} cost rows and messages in {time.perf_counter() - started:.0f} s")
         env = {**os.environ, "AGENTIK_HOME": str(home)}
         env.pop("AGENTIK_DB", None)
+        if options.forgetting_only:
+            forgetting(env, home)
+            return
         for args in (["--daily", "100", "--monthly", "1000"], ["--agent", "agent-001", "--daily", "5"]):
             subprocess.run([*AGENTIK, "budgets", "set", *args], env=env, check=True, stdout=subprocess.DEVNULL)
         print(f"\nstatusline, median of {options.runs} runs (python -c pass: the start of any Python program)")
@@ -116,6 +122,23 @@ def main() -> None:
             f"  {'agentik costs watch':<40} median {statistics.median(delays) * 1000:6.0f} ms, "
             f"worst {max(delays) * 1000:6.0f} ms"
         )
+        forgetting(env, home)
+
+
+def forgetting(env: dict[str, str], home: Path) -> None:
+    """Forgetting and redaction on the big store: each rewrites the file (VACUUM) and empties the WAL."""
+    size = (home / "agentik.db").stat().st_size
+    print(f"\nforgetting, once each (the file: {size / 1e6:,.0f} MB)")
+    for args in (
+        ["sessions", "forget", "500000", "--yes"],
+        ["sessions", "redact", RARE, "--all", "--dry-run"],
+        ["sessions", "redact", f"{RARE}|nothing-else", "--regex", "--all", "--dry-run"],
+        ["sessions", "redact", f"{RARE}|nothing-else", "--regex", "--agent", "agent-000", "--yes"],
+        ["sessions", "redact", RARE, "--all", "--yes"],
+    ):
+        started = time.perf_counter()
+        subprocess.run([*AGENTIK, *args], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(f"  {'agentik ' + ' '.join(args):<60} {time.perf_counter() - started:6.1f} s")
 
 
 if __name__ == "__main__":
