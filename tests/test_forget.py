@@ -183,3 +183,20 @@ def test_slash_forget_in_the_chat_is_not_sent_again(cli, fake, agentik_home):
     assert contents == ["hello", "First.", "what did I say?", "Third."]
     assert KEY_PART not in stored_bytes(agentik_home)
     assert KEY not in (agentik_home / "chat_history").read_text()
+
+
+def test_redact_reaches_the_journal_of_records_not_stored_yet(cli, fake, agentik_home):
+    """A record the database could not take waits in the journal, a copy agentik keeps too."""
+    from agentik_cli import config
+    from agentik_cli.services import forget, journal, ledger
+    from agentik_cli.store.forget import Scope
+
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
+    cli("chat", "helper", "-m", "hello")
+    store = config.store()
+    path = journal.keep(store.url, {"kind": "failed", "message_id": 1, "error": f"bad {KEY}", "reservation_id": None})
+    assert KEY in path.read_text()
+    forget.redact(store, KEY, regex=False, scope=Scope(), dry_run=False)
+    assert KEY not in path.read_text() and "bad [redacted]" in path.read_text()
+    assert ledger.replay_journal(store) == 1
+    assert db_rows(agentik_home, "SELECT error FROM messages WHERE id = 1")[0][0] == "bad [redacted]"

@@ -2,8 +2,9 @@
 (`sessions redact`), for the password, key or customer's data pasted by mistake.
 
 What goes: the messages or the text, from the messages, their attachments, parts and tool calls,
-session titles, the full-text index, the webhook events kept in the outbox, and the chat's line
-history file; on SQLite the free pages and the WAL too (store/forget.py). What stays: the ledger's
+session titles, the full-text index, the webhook events kept in the outbox, the chat's line history
+file, and (a redaction) the journal of replies waiting to be stored; on SQLite the free pages and the
+WAL too (store/forget.py). What stays: the ledger's
 cost rows (money was spent), detached from a removed message, so every total stays as it was; and
 every copy made before (backups, `db copy` targets, webhooks already delivered)."""
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentik_cli.errors import NotFound, UsageError
+from agentik_cli.services import journal
 from agentik_cli.services.ledger import make_title
 from agentik_cli.store import forget as forget_store
 from agentik_cli.store.engine import Store
@@ -222,16 +224,16 @@ def redact(
 ) -> tuple[Outcome, Plan]:
     """Replace every match of `pattern` with [redacted] in the scope's messages (content, attached
     text, parts), tool calls (arguments, output, error) and session titles, in one transaction, and
-    in the webhook events that carry them; `dry_run` changes nothing. `confirm` is asked, with what
-    would change, before anything is."""
+    in the webhook events that carry them, the chat's line history and the journal; `dry_run`
+    changes nothing. `confirm` is asked, with what would change in the store, before anything is
+    (always: the files may hold what the store no longer does)."""
     matcher = Matcher(pattern, regex)
     with store.read() as session:
         plan = _plan(session, matcher, scope)
-    outcome = plan.outcome()
-    if dry_run or not (plan.messages or plan.titles):
-        return outcome, plan
+    if dry_run:
+        return plan.outcome(), plan
     if confirm is not None:
-        confirm(outcome)
+        confirm(plan.outcome())
     with store.write() as unit:
         # read again inside the write: what a chat added meanwhile is redacted too
         plan = _plan(unit.session, matcher, scope)
@@ -246,8 +248,9 @@ def redact(
             new, n = matcher.in_json(json.loads(body))
             if n:
                 forget_store.set_event_body(unit, event_id, json.dumps(new, ensure_ascii=False))
-    erased = forget_store.erase_leftovers(store)
+    erased = forget_store.erase_leftovers(store) if plan.messages or plan.titles else True
     redact_history(matcher)
+    journal.rewrite(store.url, lambda record: matcher.in_json(record)[0])
     outcome = plan.outcome()
     return Outcome(outcome.messages, outcome.sessions, erased), plan
 

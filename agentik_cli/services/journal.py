@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -80,3 +81,33 @@ def take(url: str) -> tuple[list[dict[str, Any]], list[Path]]:
                 except ValueError:
                     continue  # a line cut short by a crash while it was written
     return records, files
+
+
+def rewrite(url: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    """Pass every record still waiting in this database's journal through `change` (a redaction:
+    the journal is a copy agentik keeps too). Each file is replaced whole, atomically; a record a
+    replay stores meanwhile is stored once all the same (replay_journal notes the ids it stored).
+    Returns how many records changed."""
+    changed = 0
+    for file in pending(url):
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:  # stored and removed by a replay meanwhile
+            continue
+        out = []
+        for line in lines:
+            try:
+                record = json.loads(line, object_hook=_decode)
+            except ValueError:
+                out.append(line)  # a line cut short by a crash: replay skips it too
+                continue
+            new = change(record)
+            changed += new != record
+            out.append(json.dumps(new, default=_encode, ensure_ascii=False))
+        if out != lines:
+            temporary = file.with_name(file.name + ".rewrite")
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write("".join(line + "\n" for line in out))
+            os.replace(temporary, file)
+    return changed
