@@ -200,3 +200,13 @@ def test_redact_reaches_the_journal_of_records_not_stored_yet(cli, fake, agentik
     assert KEY not in path.read_text() and "bad [redacted]" in path.read_text()
     assert ledger.replay_journal(store) == 1
     assert db_rows(agentik_home, "SELECT error FROM messages WHERE id = 1")[0][0] == "bad [redacted]"
+
+
+def test_redact_reaches_an_error_a_message_was_marked_with(cli, fake, agentik_home):
+    from tests.conftest import db_execute
+
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
+    cli("chat", "helper", "-m", "hello")
+    db_execute(agentik_home, ("UPDATE messages SET error = ? WHERE id = 1", (f"the server said: bad key {KEY}",)))
+    assert cli.json("sessions", "redact", KEY, "--all", "--yes") == {"messages": 1, "sessions": 1}
+    assert cli.json("sessions", "show", "1")["messages"][0]["error"] == "the server said: bad key [redacted]"

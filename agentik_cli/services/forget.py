@@ -165,7 +165,7 @@ def _plan(session: Any, matcher: Matcher, scope: Scope) -> Plan:
             plan.previews += [
                 (f"message {row.id} (session {row.session_id})", p) for p in matcher.previews(row.content)
             ]
-        for name in ("attachments", "parts"):
+        for name in ("attachments", "parts", "error"):
             new, n = matcher.in_json(row._mapping[name])
             if n:
                 values[name] = new
@@ -223,7 +223,7 @@ def redact(
     confirm: Callable[[Outcome], None] | None = None,
 ) -> tuple[Outcome, Plan]:
     """Replace every match of `pattern` with [redacted] in the scope's messages (content, attached
-    text, parts), tool calls (arguments, output, error) and session titles, in one transaction, and
+    text, parts, error), tool calls (arguments, output, error) and session titles, in one transaction, and
     in the webhook events that carry them, the chat's line history and the journal; `dry_run`
     changes nothing. `confirm` is asked, with what would change in the store, before anything is
     (always: the files may hold what the store no longer does)."""

@@ -182,17 +182,18 @@ def _batches(session: Session, query: Any, table: Any) -> Iterator[Any]:
 
 
 def message_texts(session: Session, scope: Scope, needle: str | None) -> Iterator[Any]:
-    """(id, session_id, content, attachments, parts) of the messages in scope; with `needle`, only
-    those whose content, attachments or parts hold it (JSON compared as text: a needle JSON would
-    escape must be None, and every message is read)."""
+    """(id, session_id, content, attachments, parts, error) of the messages in scope; with `needle`,
+    only those that hold it somewhere (JSON compared as text: a needle JSON would escape must be
+    None, and every message is read)."""
     m = _MESSAGES.c
-    query = _scoped(select(m.id, m.session_id, m.content, m.attachments, m.parts), _MESSAGES, scope)
+    query = _scoped(select(m.id, m.session_id, m.content, m.attachments, m.parts, m.error), _MESSAGES, scope)
     if needle is not None:
         query = query.where(
             or_(
                 _contains(session, m.content, needle),
                 _contains(session, m.attachments, needle),
                 _contains(session, m.parts, needle),
+                _contains(session, m.error, needle),
             )
         )
     return _batches(session, query, _MESSAGES)
