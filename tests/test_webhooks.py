@@ -90,13 +90,15 @@ def test_a_webhook_takes_only_its_agent_and_its_events(cli, receiver):
     record(cli, 100, "--agent", "other")
     record(cli, 200, "--agent", "helper")
     record(cli, 300)
+    cli("agents", "update", "helper", "--name", "helper2")
+    assert cli.json("webhooks", "list")[0]["agent"] == "helper2"  # its name now
     cli("agents", "remove", "other", "--yes")
-    cli("agents", "remove", "helper", "--yes")
+    cli("agents", "remove", "helper2", "--yes")
     got = receiver.wait_for(2)
     time.sleep(0.3)
     assert [r.json["type"] for r in receiver.received] == ["cost.recorded", "agent.removed"]
     assert got[0].json["data"]["input_tokens"] == 200
-    assert got[1].json["data"]["name"] == "helper"
+    assert got[1].json["data"]["name"] == "helper2"
     # events no endpoint wants are not written at all
     assert db_rows(cli_home(), "SELECT count(*) FROM webhook_events")[0][0] == 2
 

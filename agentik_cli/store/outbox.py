@@ -18,7 +18,7 @@ from typing import Any, cast
 from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlmodel import Session
 
-from agentik_cli.store.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from agentik_cli.store.models import Agent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from agentik_cli.timeutil import iso
 
 _ENDPOINTS: Any = cast(Any, WebhookEndpoint).__table__
@@ -181,12 +181,20 @@ def add_endpoint(
     return int(session.execute(_ENDPOINTS.insert().values(**values).returning(_ENDPOINTS.c.id)).scalar_one())
 
 
+def _with_agent_name() -> Any:
+    """Endpoints with their agent's name now (renamed since), else the one it had when added."""
+    agents: Any = cast(Any, Agent).__table__
+    name = func.coalesce(agents.c.name, _ENDPOINTS.c.agent_name).label("agent_name")
+    columns = [c for c in _ENDPOINTS.c if c.name != "agent_name"]
+    return select(*columns, name).outerjoin(agents, agents.c.id == _ENDPOINTS.c.agent_id)
+
+
 def all_endpoints(session: Session) -> list[Endpoint]:
-    return [_endpoint(row) for row in session.execute(select(_ENDPOINTS).order_by(_ENDPOINTS.c.id)).all()]
+    return [_endpoint(row) for row in session.execute(_with_agent_name().order_by(_ENDPOINTS.c.id)).all()]
 
 
 def get_endpoint(session: Session, endpoint_id: int) -> Endpoint | None:
-    row = session.execute(select(_ENDPOINTS).where(_ENDPOINTS.c.id == endpoint_id)).first()
+    row = session.execute(_with_agent_name().where(_ENDPOINTS.c.id == endpoint_id)).first()
     return _endpoint(row) if row is not None else None
 
 
