@@ -262,6 +262,10 @@ def test_adding_checks_the_url_events_and_secret(cli, receiver):
     assert added["secret"].startswith("whsec_") and added["events"] == ["cost.recorded"]
     mine = cli.json("webhooks", "add", receiver.url, "--secret", "whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY")
     assert mine["secret"] == "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+    with_password = cli.json("webhooks", "add", "https://bot:hunter2@hooks.example.com/x")
+    assert with_password["url"] == "https://bot:***@hooks.example.com/x"
+    assert "hunter2" not in cli("webhooks", "list").stdout + cli("webhooks", "list", "--json").stdout
+    cli("webhooks", "remove", str(with_password["id"]), "--yes")
     listed = cli.json("webhooks", "list")
     assert [e["id"] for e in listed] == [added["id"], mine["id"]]
     assert all("secret" not in e for e in listed)
@@ -270,6 +274,16 @@ def test_adding_checks_the_url_events_and_secret(cli, receiver):
     cli("webhooks", "remove", str(mine["id"]), "--yes")
     cli("webhooks", "remove", str(mine["id"]), "--yes", code=1)
     cli("webhooks", "test", "99", code=1)
+
+
+def test_a_user_and_password_in_the_url_go_as_basic_authentication(cli, receiver):
+    import base64
+
+    url = receiver.url.replace("http://", "http://bot:s%40cret@")
+    cli("webhooks", "add", url)
+    cli("webhooks", "test", "1")
+    (got,) = receiver.wait_for(1)
+    assert got.headers["authorization"] == "Basic " + base64.b64encode(b"bot:s@cret").decode()
 
 
 def test_test_sends_a_signed_test_event_once(cli, receiver, hook):

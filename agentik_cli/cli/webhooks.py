@@ -26,12 +26,18 @@ IdArg = Annotated[
 ]
 
 
+def _url(url: str) -> str:
+    from agentik_cli.services.webhooks import shown_url
+
+    return shown_url(url)
+
+
 def endpoint_json(e: Any) -> dict[str, Any]:
     from agentik_cli.timeutil import iso
 
     return {
         "id": e.id,
-        "url": e.url,
+        "url": _url(e.url),
         "agent": e.agent,
         "events": e.events,
         "status": e.status,
@@ -81,7 +87,7 @@ def add(
 
     added = webhooks.add(config.store(), url, agent, list(event or []), secret)
     if as_json:
-        render.print_json({"id": added.id, "url": added.url, "events": added.events, "secret": added.secret})
+        render.print_json({"id": added.id, "url": _url(added.url), "events": added.events, "secret": added.secret})
         return
     render.print_line(f"id: {added.id}")
     render.print_line(f"secret: {added.secret}")
@@ -129,7 +135,7 @@ def remove(endpoint_id: IdArg, yes: Yes = False) -> None:
 
     store = config.store()
     found = webhooks.get(store, endpoint_id)
-    confirm(f"Remove webhook {found.id} ({found.url})?", yes)
+    confirm(f"Remove webhook {found.id} ({_url(found.url)})?", yes)
     webhooks.remove(store, endpoint_id)
     render.note(f"removed webhook {endpoint_id}")
 

@@ -18,13 +18,13 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from agentik_cli import __version__
 from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.records import EVENTS
 from agentik_cli.store import outbox
-from agentik_cli.store.engine import MEMORY_URL, Store
+from agentik_cli.store.engine import MEMORY_URL, Store, mask_url
 from agentik_cli.store.outbox import Endpoint, Job, Result
 from agentik_cli.timeutil import now_utc
 
@@ -103,6 +103,11 @@ def check_url(url: str) -> str:
             hint="plain http is allowed to this machine only (localhost, 127.0.0.1, ::1)",
         )
     return url
+
+
+def shown_url(url: str) -> str:
+    """A URL fit to print: a password in it masked (https://user:***@host/...)."""
+    return mask_url(url)
 
 
 def check_events(events: list[str]) -> list[str]:
@@ -196,13 +201,17 @@ def headers(job: Job, sent_at: datetime) -> dict[str, str]:
 
 def post(url: str, body: bytes, head: dict[str, str], timeout: float = TIMEOUT_S) -> Answer:
     """One POST with the standard library: redirects are not followed (a 3xx is an answer like any
-    other), and the whole exchange is bounded by `timeout`; the first kilobyte of the answer is kept."""
+    other), each step waits at most `timeout`, and the first kilobyte of the answer is kept. A user
+    and password in the URL go as basic authentication."""
     import http.client
     import ssl
 
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = parts.hostname or ""
+    if parts.username is not None:  # https://user:password@host/: basic authentication, as curl does
+        pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        head = {**head, "authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
     deadline = time.monotonic() + timeout
     conn: http.client.HTTPConnection
     if parts.scheme == "https":
@@ -342,7 +351,7 @@ def test(store: Store, endpoint_id: int) -> outbox.Attempt:
     every attempt."""
     endpoint = get(store, endpoint_id)
     with store.write() as unit:
-        data = {"endpoint_id": endpoint.id, "url": endpoint.url, "message": "a test event from agentik"}
+        data = {"endpoint_id": endpoint.id, "url": shown_url(endpoint.url), "message": "a test event from agentik"}
         event_id = outbox.insert_event(unit.session, TEST_EVENT, outbox.body(TEST_EVENT, unit.now, data), unit.now)
         (delivery_id,) = outbox.add_deliveries(unit.session, event_id, [endpoint.id], unit.now)
     attempt(store, delivery_id, any_time=True, retries=False)
