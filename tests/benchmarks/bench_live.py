@@ -1,6 +1,7 @@
 """Live views and the status line on a store of a million rows (issue 12).
 
-    python tests/benchmarks/bench_live.py [--rows 1000000] [--runs 21] [--idle 20] [--forgetting-only]
+    python tests/benchmarks/bench_live.py [--rows 1000000] [--runs 21] [--idle 20]
+                                          [--forgetting-only | --postgres]
 
 Builds a SQLite store of ROWS cost rows and ROWS messages (bench_reports.build: 100 agents, 10,000
 sessions, 365 days), sets a daily and a monthly budget over everything and one over an agent, then:
@@ -11,7 +12,10 @@ sessions, 365 days), sets a daily and a monthly budget over everything and one o
 - how long after another process's change (`costs record`, run to its end) `costs watch` prints
   it: median and worst of 5;
 - `sessions forget` and `sessions redact` (plain and --regex, `RARE` is in one message in 1,000),
-  each of which rewrites the file (VACUUM) and empties the WAL."""
+  each of which rewrites the file (VACUUM) and empties the WAL.
+
+With --postgres, the same store is built in a PostgreSQL database (AGENTIK_BENCH_PG_URL's server,
+else a throwaway one) and the live views are timed on it (the views wait on LISTEN there)."""
 
 from __future__ import annotations
 
@@ -84,45 +88,79 @@ def latency(args: list[str], env: dict[str, str], lines_first: int, per_change: 
     return delays
 
 
+def postgres_database(rows: int) -> str:
+    """A new PostgreSQL database built as the SQLite one, VACUUM ANALYZEd; its URL. The server:
+    AGENTIK_BENCH_PG_URL when given, else a throwaway one (tests/pgserver.py)."""
+    import psycopg
+
+    from tests import pgserver
+    from tests.benchmarks.bench_import import _with_database
+
+    base_url = os.environ.get("AGENTIK_BENCH_PG_URL")
+    if base_url is None:
+        pgserver.start()
+        base_url = pgserver.url("postgres")
+    plain = base_url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"agentik_bench_live_{os.getpid()}"
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    url = _with_database(base_url, name)
+    with tempfile.TemporaryDirectory() as folder:
+        build(Path(folder), rows, agents=100, sessions=10_000, days=365, url=url)
+    with psycopg.connect(_with_database(plain, name), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return url
+
+
+def live(env: dict[str, str], options: argparse.Namespace) -> None:
+    """The status line, the views' idle CPU, and how soon `costs watch` shows a change."""
+    for args in (["--daily", "100", "--monthly", "1000"], ["--agent", "agent-001", "--daily", "5"]):
+        subprocess.run([*AGENTIK, "budgets", "set", *args], env=env, check=True, stdout=subprocess.DEVNULL)
+    print(f"\nstatusline, median of {options.runs} runs (python -c pass: the start of any Python program)")
+    bare = timed([PYTHON, "-c", "pass"], env, options.runs)
+    print(f"  {'python -c pass':<40} {bare * 1000:6.1f} ms")
+    for args in (["statusline"], ["statusline", "--agent", "agent-001"], ["statusline", "--json"]):
+        took = timed(AGENTIK + args, env, options.runs)
+        print(f"  {'agentik ' + ' '.join(args):<40} {took * 1000:6.1f} ms   (+{(took - bare) * 1000:.1f} ms)")
+    print(f"\nidle for {options.idle:g} s: CPU used, as a share of one core")
+    for args, first in ((["costs", "watch"], 1), (["sessions", "tail", "-f", "-n", "1"], 1)):
+        share = idle_cpu(args, env, options.idle, first)
+        print(f"  {'agentik ' + ' '.join(args):<40} {share:7.2%}")
+    share = idle_cpu(["webhooks", "deliver", "--loop"], env, options.idle, 0)
+    print(f"  {'agentik webhooks deliver --loop':<40} {share:7.2%}")
+    # (`sessions tail -f` is timed against a chat in another process by tests/test_live.py)
+    print("\nfrom the end of another process's `costs record` to the line `costs watch` prints (5 changes)")
+    delays = latency(["costs", "watch"], env, 1, 1)
+    print(
+        f"  {'agentik costs watch':<40} median {statistics.median(delays) * 1000:6.0f} ms, "
+        f"worst {max(delays) * 1000:6.0f} ms"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=21)
     parser.add_argument("--idle", type=float, default=20.0)
     parser.add_argument("--forgetting-only", action="store_true", help="Only time forget and redact.")
+    parser.add_argument("--postgres", action="store_true", help="The live views on PostgreSQL instead.")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
-        started = time.perf_counter()
-        build(home, options.rows, agents=100, sessions=10_000, days=365)
-        print(f"built {options.rows:,} cost rows and messages in {time.perf_counter() - started:.0f} s")
         env = {**os.environ, "AGENTIK_HOME": str(home)}
         env.pop("AGENTIK_DB", None)
-        if options.forgetting_only:
+        started = time.perf_counter()
+        if options.postgres:
+            env["AGENTIK_DB"] = postgres_database(options.rows)
+        else:
+            build(home, options.rows, agents=100, sessions=10_000, days=365)
+        where = "PostgreSQL" if options.postgres else "SQLite"
+        print(f"built {options.rows:,} cost rows and messages ({where}) in {time.perf_counter() - started:.0f} s")
+        if not options.forgetting_only:
+            live(env, options)
+        if not options.postgres:
             forgetting(env, home)
-            return
-        for args in (["--daily", "100", "--monthly", "1000"], ["--agent", "agent-001", "--daily", "5"]):
-            subprocess.run([*AGENTIK, "budgets", "set", *args], env=env, check=True, stdout=subprocess.DEVNULL)
-        print(f"\nstatusline, median of {options.runs} runs (python -c pass: the start of any Python program)")
-        bare = timed([PYTHON, "-c", "pass"], env, options.runs)
-        print(f"  {'python -c pass':<40} {bare * 1000:6.1f} ms")
-        for args in (["statusline"], ["statusline", "--agent", "agent-001"], ["statusline", "--json"]):
-            took = timed(AGENTIK + args, env, options.runs)
-            print(f"  {'agentik ' + ' '.join(args):<40} {took * 1000:6.1f} ms   (+{(took - bare) * 1000:.1f} ms)")
-        print(f"\nidle for {options.idle:g} s: CPU used, as a share of one core")
-        for args, first in ((["costs", "watch"], 1), (["sessions", "tail", "-f", "-n", "1"], 1)):
-            share = idle_cpu(args, env, options.idle, first)
-            print(f"  {'agentik ' + ' '.join(args):<40} {share:7.2%}")
-        share = idle_cpu(["webhooks", "deliver", "--loop"], env, options.idle, 0)
-        print(f"  {'agentik webhooks deliver --loop':<40} {share:7.2%}")
-        # (`sessions tail -f` is timed against a chat in another process by tests/test_live.py)
-        print("\nfrom the end of another process's `costs record` to the line `costs watch` prints (5 changes)")
-        delays = latency(["costs", "watch"], env, 1, 1)
-        print(
-            f"  {'agentik costs watch':<40} median {statistics.median(delays) * 1000:6.0f} ms, "
-            f"worst {max(delays) * 1000:6.0f} ms"
-        )
-        forgetting(env, home)
 
 
 def forgetting(env: dict[str, str], home: Path) -> None:
