@@ -107,10 +107,13 @@ def test_a_tool_loop_is_stopped_mid_chain(cli, fake, agentik_home):
     cli("agents", "create", "looper", "--model", "claude-sonnet-4-0", "--max-tokens", "100000", "--skill", "calc")
     call = {"name": "calc", "arguments": {"expression": "1+1"}}
     fake.default = Reply(text="", input_tokens=400, output_tokens=100_000, tool_calls=[call])
-    cli("budgets", "set", "--agent", "looper", "--daily", "5")
+    cli("budgets", "set", "--agent", "looper", "--daily", "5", "--warn", "50")
     result = cli("chat", "looper", "-m", "loop", code=3)
     assert len(fake.requests) == 3  # the fourth call of the chain was refused before it went out
-    assert "refused by the daily budget of looper" in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("agentik:")]
+    # the warning its earlier calls crossed is said, then the refusal
+    assert lines[0].startswith("agentik: warning: the daily budget of looper is at ")
+    assert lines[1].startswith("agentik: error: refused by the daily budget of looper")
     # the three rounds and their tool calls are stored; the loop just stopped
     assert db_rows(agentik_home, "SELECT count(*) FROM messages WHERE role = 'assistant'")[0][0] == 3
     assert db_rows(agentik_home, "SELECT count(*) FROM tool_calls")[0][0] == 3

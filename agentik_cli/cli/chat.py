@@ -301,8 +301,13 @@ def _one_shot(conversation: Any, text: str, files: list[Any], as_json: bool) -> 
     try:
         result = _send(conversation, text, files, stream_out=not as_json)
     except Interrupted:
+        _budget_warnings(conversation)
         render.note("interrupted: the reply so far is kept in the session")
         raise typer.Exit(INTERRUPTED) from None
+    except AgentikError:
+        # a tool loop refused by a budget half-way: what its earlier calls spent crossed a warning
+        _budget_warnings(conversation)
+        raise
     if as_json:
         render.print_json(turn_json(result))
     _usage_line(result)
@@ -417,9 +422,11 @@ def _interactive(conversation: Any, files: list[Any]) -> None:
         try:
             result = _send(conversation, line, files, stream_out=True)
         except Interrupted:
+            _budget_warnings(conversation)
             render.note("interrupted: the reply so far is kept")
             continue
         except AgentikError as exc:
+            _budget_warnings(conversation)
             render.err().print(f"agentik: error: {exc.message}", style="red", markup=False)
             if exc.hint:
                 render.note(f"hint: {exc.hint}")
