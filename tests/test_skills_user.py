@@ -85,6 +85,19 @@ def test_remove_a_user_skill_not_a_built_in(cli, agentik_home):
     cli("skills", "remove", "double", "--yes", code=1)
 
 
+def test_an_agent_whose_skill_was_removed_is_told_so(cli, fake, agentik_home):
+    from tests.fakeprovider import Reply
+
+    command_skill(agentik_home, "double", DOUBLE)
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--skill", "double", "--skill", "calc")
+    (agentik_home / "skills" / "double.toml").unlink()
+    fake.add(Reply(text="fine"))
+    result = cli("chat", "helper", "-m", "hello")
+    assert "helper has the skill double, which no longer exists or cannot be read" in result.stderr
+    offered = [t["name"] for t in fake.requests[-1].body["tools"]]
+    assert offered == ["calc"]
+
+
 @pytest.mark.sqlite_only("MCP: a server process, no store involved")
 def test_an_mcp_server_is_added_listed_and_called(cli, agentik_home):
     added = cli("skills", "add-mcp", "calc2", "--risk", "read", "--", sys.executable, SERVER)

@@ -108,7 +108,7 @@ class Conversation:
     # set by the CLI: who approves a call (None: no one, so a call that needs approval is denied),
     # and what to show as a tool starts and ends
     ask: Ask | None = None
-    warnings: list[str] = field(default_factory=list)  # budget warnings of the last turn
+    warnings: list[str] = field(default_factory=list)  # what the last turn has to warn of (budgets, skills)
     on_tool_start: Callable[[Tool, str], None] | None = None
     on_tool_end: Callable[[ToolRun], None] | None = None
 
@@ -158,6 +158,11 @@ class Conversation:
             context = Context(agent.id, agent.name, rules, store=self.store, workspace=rules.workspace)
             approval = Approval(self.options.approve, self.options.approve_all, self.ask)
             self._toolbox = Toolbox(list(agent.skills), context, approval)
+            for name in self._toolbox.missing:
+                self.warnings.append(
+                    f"{agent.name} has the skill {name}, which no longer exists or cannot be read: "
+                    "it is left out (`agentik skills list`)"
+                )
         return self._toolbox
 
     def close(self) -> None:
@@ -175,6 +180,7 @@ class Conversation:
         if not text.strip() and not attachments:
             raise UsageError("the message is empty")
         attachments = attachments or []
+        self.warnings = []
         # the prices are read (and a prices.toml left by an older agentik moved in, a bad entry
         # refused) before anything is sent or written: pricing after the reply has arrived must not fail
         self._prices = PriceBook(self.store)
@@ -201,7 +207,6 @@ class Conversation:
             )
         rounds: list[Round] = []
         runs: list[ToolRun] = []
-        self.warnings = []
         asked = 0  # model calls of this turn that asked for tools
         chain_limited = False
         try:

@@ -110,8 +110,9 @@ class Toolbox:
         self.context = context
         self.approval = approval
         known = registry.all_skills()
-        # a skill removed since the agent was given it is left out (it cannot be offered)
+        # a skill removed (or broken) since the agent was given it is left out: it cannot be offered
         self.skills: dict[str, Skill] = {n: known[n] for n in skill_names if n in known}
+        self.missing = [n for n in skill_names if n not in known]
         self.tools: dict[str, Tool] = wire_names([t for s in self.skills.values() for t in s.tools()])
 
     def specs(self) -> list[ToolSpec]:
