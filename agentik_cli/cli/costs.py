@@ -479,7 +479,7 @@ def statusline(
     as_json: Json = False,
 ) -> None:
     """One line for a shell prompt or a status bar: today's spend, the month's, and what the
-    budgets have left (`today $X · month $Y · budget left $Z`). Answers in a few milliseconds.
+    budgets have left (`today $X · month $Y · budget left $Z`). Fast enough for every prompt.
 
     Example: PS1='$(agentik statusline) \\$ '
     """

@@ -1,6 +1,7 @@
 """`agentik statusline`: one short line for a shell prompt or an editor's status bar, run on every
-prompt, so it answers in a few milliseconds: the standard library's sqlite3 (or libpq) through
-store/quickread.py, no ORM, no migration, nothing written. A store not set up yet spends nothing.
+prompt, so it answers within tens of milliseconds of Python's own start: the standard library's
+sqlite3 (or libpq) through store/quickread.py, no ORM, no migration, nothing written. A store not
+set up yet has spent nothing.
 
 What it says means what `costs summary` and `budgets list` say (a test holds them to it): today and
 this month in local time, and the least any budget that applies has left."""
