@@ -115,6 +115,7 @@ def test_forget_removes_a_message_and_its_reply_and_the_counts_follow(cli, paste
     assert question["role"] == "user" and KEY in question["content"]
     cli("sessions", "forget", str(question["id"]), code=2)  # not a terminal: needs --yes
     cli("sessions", "forget", str(question["id"]), "999", "--yes", code=1)  # one unknown: none forgotten
+    assert "no message 999" in cli("sessions", "forget", "999", code=1).stderr  # said before asking
     assert len(cli.json("sessions", "show", "2")["messages"]) == len(messages)
     cli("sessions", "forget", str(question["id"]), "--yes")
     left = cli.json("sessions", "show", "2")
@@ -210,3 +211,21 @@ def test_redact_reaches_an_error_a_message_was_marked_with(cli, fake, agentik_ho
     db_execute(agentik_home, ("UPDATE messages SET error = ? WHERE id = 1", (f"the server said: bad key {KEY}",)))
     assert cli.json("sessions", "redact", KEY, "--all", "--yes") == {"messages": 1, "sessions": 1}
     assert cli.json("sessions", "show", "1")["messages"][0]["error"] == "the server said: bad key [redacted]"
+
+
+def test_a_redacted_reasoning_part_is_dropped_not_sent_back_with_a_broken_signature(cli, fake, agentik_home):
+    """Anthropic signs reasoning: a continued session must not send it back changed."""
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--skill", "calc")
+    call = {"id": "c1", "name": "calc", "arguments": {"expression": "6*7"}}
+    fake.add(
+        Reply(text="", thinking=f"the user's key is {KEY}", tool_calls=[call]),
+        Reply(text="42", thinking="plain arithmetic"),
+        Reply(text="again"),
+    )
+    cli("chat", "helper", "-m", "what is 6*7?", "--no-stream")
+    assert cli.json("sessions", "redact", KEY, "--all", "--yes") == {"messages": 1, "sessions": 1}
+    assert KEY_PART not in stored_bytes(agentik_home)
+    cli("chat", "helper", "-c", "-m", "and again?", "--no-stream")
+    sent = json.dumps(fake.requests[-1].body)
+    assert KEY not in sent and "[redacted]" not in sent  # the changed reasoning is not sent at all
+    assert "plain arithmetic" in sent or "6*7" in sent  # the rest of the exchange still is

@@ -363,8 +363,10 @@ def forget(
     """
     from agentik_cli.services import forget as forgetting
 
+    store = config.store()
+    forgetting.check_messages(store, message_ids)
     confirm(f"Forget message{'s' if len(message_ids) > 1 else ''} {', '.join(map(str, message_ids))}?", yes)
-    outcome, _ = forgetting.forget(config.store(), message_ids, keep_replies)
+    outcome, _ = forgetting.forget(store, message_ids, keep_replies)
     render.note(
         f"forgot {outcome.messages} message{'s' if outcome.messages != 1 else ''} "
         f"in {outcome.sessions} session{'s' if outcome.sessions != 1 else ''}"

@@ -55,6 +55,24 @@ def _titles(session: Any, doomed: list[Doomed]) -> dict[int, str]:
     return titles
 
 
+def _missing(found: list[Doomed], ids: list[int]) -> NotFound | None:
+    missing = sorted(set(ids) - {d.id for d in found})
+    if not missing:
+        return None
+    return NotFound(
+        f"no message {', '.join(map(str, missing))}: nothing was forgotten",
+        hint="`agentik sessions show SESSION --json` lists a session's message ids",
+    )
+
+
+def check_messages(store: Store, ids: list[int]) -> None:
+    """NotFound unless every one of these messages exists (before asking to forget them)."""
+    with store.read() as session:
+        problem = _missing(forget_store.messages(session, sorted(set(ids)), lock=False), ids)
+    if problem is not None:
+        raise problem
+
+
 def forget(store: Store, ids: list[int], keep_replies: bool = False) -> tuple[Outcome, list[Doomed]]:
     """Remove these messages (with the replies that answered a removed user message, unless
     `keep_replies`), all of them or, when one does not exist, none. Returns what went."""
@@ -62,12 +80,9 @@ def forget(store: Store, ids: list[int], keep_replies: bool = False) -> tuple[Ou
         raise UsageError("give the id of at least one message (`agentik sessions show ID` lists them)")
     with store.write() as unit:
         doomed = forget_store.messages(unit.session, sorted(set(ids)))
-        missing = sorted(set(ids) - {d.id for d in doomed})
-        if missing:
-            raise NotFound(
-                f"no message {', '.join(map(str, missing))}: nothing was forgotten",
-                hint="`agentik sessions show SESSION --json` lists a session's message ids",
-            )
+        problem = _missing(doomed, ids)
+        if problem is not None:  # gone meanwhile
+            raise problem
         if not keep_replies:
             taken = {d.id for d in doomed}
             for user in [d for d in doomed if d.role == "user"]:
@@ -128,6 +143,20 @@ class Matcher:
             return out, count
         return value, 0
 
+    def in_parts(self, parts: list[dict[str, Any]] | None) -> tuple[list[dict[str, Any]] | None, int]:
+        """A reply's parts, redacted; a reasoning part that held a match goes whole: Anthropic signs
+        reasoning, and a continued session would send it back with a signature it no longer fits
+        (an earlier turn's reasoning may be left out of a request; a changed one is refused)."""
+        if not parts:
+            return parts, 0
+        kept, count = [], 0
+        for part in parts:
+            new, n = self.in_json(part)
+            count += n
+            if not (n and part.get("type") == "thinking"):
+                kept.append(new)
+        return kept, count
+
     def previews(self, text: str) -> list[str]:
         """Each match in its context, the match itself masked: what a dry run shows."""
         shown = []
@@ -157,6 +186,7 @@ class Plan:
 
 def _plan(session: Any, matcher: Matcher, scope: Scope) -> Plan:
     plan = Plan()
+
     for row in forget_store.message_texts(session, scope, matcher.needle):
         values: dict[str, Any] = {}
         content, n = matcher.sub(row.content or "")
@@ -166,7 +196,8 @@ def _plan(session: Any, matcher: Matcher, scope: Scope) -> Plan:
                 (f"message {row.id} (session {row.session_id})", p) for p in matcher.previews(row.content)
             ]
         for name in ("attachments", "parts", "error"):
-            new, n = matcher.in_json(row._mapping[name])
+            redacting = matcher.in_parts if name == "parts" else matcher.in_json
+            new, n = redacting(row._mapping[name])
             if n:
                 values[name] = new
                 if name == "attachments":

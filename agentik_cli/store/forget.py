@@ -51,13 +51,13 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
         yield ids[start : start + _IN_LIMIT]
 
 
-def messages(session: Session, ids: list[int]) -> list[Doomed]:
+def messages(session: Session, ids: list[int], lock: bool = True) -> list[Doomed]:
     """Those of these messages that exist, locked for the rest of the transaction (PostgreSQL)."""
     m = _MESSAGES.c
     found: list[Doomed] = []
     for chunk in _chunks(ids):
         query = select(m.id, m.session_id, m.agent_id, m.role, m.content, m.response_ms).where(m.id.in_(chunk))
-        found += [_doomed(row) for row in session.execute(query.with_for_update()).all()]
+        found += [_doomed(row) for row in session.execute(query.with_for_update() if lock else query).all()]
     return found
 
 
