@@ -362,3 +362,16 @@ def test_a_delivery_another_process_holds_is_not_due_until_its_claim_ends(cli, r
     assert abs((due_at.replace(tzinfo=due_at.tzinfo or UTC) - held_until).total_seconds()) < 1
     with store.write() as unit:  # a second claim while it is held: not ours
         assert outbox.claim(unit.session, delivery_id, unit.now + timedelta(minutes=1), held_until) is None
+
+
+def test_a_delivered_event_keeps_no_copy_of_what_it_carried(cli, receiver, hook, agentik_home):
+    """The outbox holds a message's text only while a delivery of it may still be sent."""
+    receiver.stop()
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
+    cli(*RECORD, "--agent", "helper", "--input-tokens", "10", "--output-tokens", "10")
+    waiting = db_rows(agentik_home, "SELECT count(*) FROM webhook_events WHERE body != ''")[0][0]
+    assert waiting == 2
+    receiver.start()
+    cli("webhooks", "deliver")
+    assert db_rows(agentik_home, "SELECT count(*) FROM webhook_events WHERE body != ''")[0][0] == 0
+    assert len(cli.json("webhooks", "log")) == 4  # the log stays: two failed attempts, two delivered

@@ -343,6 +343,15 @@ def record(session: Session, job: Job, result: Result, now: datetime) -> None:
         session.execute(
             update(d).where(d.c.endpoint_id == job.endpoint_id, d.c.state == "pending").values(state="dropped")
         )
+    _drop_sent_body(session, job.uid)
+
+
+def _drop_sent_body(session: Session, uid: str) -> None:
+    """An event's body (a copy of a message, say) is kept only while some delivery of it may still
+    be sent: once each went out or was dropped, the body goes; the log keeps the event's id and type."""
+    d = _DELIVERIES
+    waiting = select(d.c.id).where(d.c.event_id == _EVENTS.c.id, d.c.state.in_(["pending", "failed"])).exists()
+    session.execute(update(_EVENTS).where(_EVENTS.c.uid == uid, ~waiting).values(body=""))
 
 
 def undelivered(session: Session, ids: list[int] | None = None) -> int:
