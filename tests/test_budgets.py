@@ -175,3 +175,18 @@ def test_the_day_begins_at_local_midnight(cli, helper, monkeypatch):
     if before.month == after.month:
         assert rows[("helper", "month")]["spent"] == 3.0
     assert json.dumps(rows[("helper", "day")])
+
+
+def test_recorded_and_imported_spend_warns_as_a_chat_does(cli, tmp_path):
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
+    cli("budgets", "set", "--daily", "2", "--warn", "25")
+    cli("budgets", "set", "--agent", "helper", "--daily", "1", "--warn", "50")
+    record = ("costs", "record", "--provider", "anthropic", "--model", "claude-sonnet-4-0", "--output-tokens", "0")
+    result = cli(*record, "--input-tokens", "200000")  # $0.60
+    assert result.stderr == "agentik: warning: the daily budget over everything is at 30%: $0.6 of $2\n"
+    row = {"model": "claude-sonnet-4-0", "provider": "anthropic", "agent": "helper", "input_tokens": 200_000}
+    path = tmp_path / "usage.jsonl"
+    path.write_text(json.dumps({**row, "output_tokens": 0}) + "\n")
+    result = cli("costs", "import", str(path))
+    assert result.stderr == "agentik: warning: the daily budget of helper is at 60%: $0.6 of $1\n"
+    assert cli("costs", "import", str(path)).stderr == ""  # said once a period

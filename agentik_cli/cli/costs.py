@@ -386,13 +386,23 @@ def record(
         "endpoint": endpoint,
         "at": at,
     }
-    row = costs.record(config.store(), fields)
+    store = config.store()
+    row = costs.record(store, fields)
     if row["total_cost_nd"] is None:
         render.warn(f"no price known for {model} ({provider}): recorded as unpriced")
+    _budget_warnings(store, row["agent_id"])
     if as_json:
         render.print_json(_public(reports.get_cost(config.store(), row["id"])))
     else:
         render.print_line(str(row["id"]))
+
+
+def _budget_warnings(store: Any, agent_id: int | None, every: bool = False) -> None:
+    """Recorded spend may cross a budget's warning or its limit, as a chat's may: said the same way."""
+    from agentik_cli.services import budgets
+
+    for line in budgets.warnings(store, agent_id, every=every):
+        render.warn(line)
 
 
 @app.command("import")
@@ -422,6 +432,7 @@ def import_(
             count = costs.import_file(store, file, fmt, progress=lambda done: bar.update(task, completed=done))
     else:
         count = costs.import_file(store, file, fmt)
+    _budget_warnings(store, None, every=True)
     if as_json:
         render.print_json({"imported": count})
     else:

@@ -196,16 +196,22 @@ def reserve(unit: Unit, agent_id: int | None, worst_nd: int | None, model: str, 
     return budget_store.reserve(unit, agent_id, worst_nd or 0)
 
 
-def warnings(store: Store, agent_id: int | None) -> list[str]:
+def warnings(store: Store, agent_id: int | None, *, every: bool = False) -> list[str]:
     """One line per budget whose recorded spend has crossed its warning threshold, or its limit, in
     this period for the first time (remembered in the store, so each is said once), with the
-    budget.warning or budget.exceeded event (the budget as `budgets list --json` gives it)."""
+    budget.warning or budget.exceeded event (the budget as `budgets list --json` gives it). The
+    budgets looked at: those over a call of `agent_id`, or with `every` all of them (an import
+    records spend of any agent)."""
+
+    def looked_at(session: Any) -> list[BudgetRecord]:
+        return budget_store.all_budgets(session) if every else budget_store.applicable(session, agent_id)
+
     lines: list[str] = []
     with store.read() as session:
-        if not budget_store.applicable(session, agent_id):
+        if not looked_at(session):
             return lines
     with store.write() as unit:
-        for budget in budget_store.applicable(unit.session, agent_id):
+        for budget in looked_at(unit.session):
             status = _status(unit.session, budget, unit.now)
             for kind, percent in (("warning", budget.warn_percent), ("exceeded", 100)):
                 if status.spent_nd * 100 < percent * budget.limit_nd or not _first(unit, kind, budget):
