@@ -12,7 +12,7 @@ from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
 from agentik_cli.records import public as _public
 
 app = typer.Typer(
-    help="Spend: summary, breakdowns, history, the raw ledger; record and import usage.\n\n"
+    help="Spend: summary, a live view, breakdowns, history, the raw ledger; record and import usage.\n\n"
     "Example: agentik costs summary",
     no_args_is_help=True,
 )
@@ -140,9 +140,10 @@ RECHECK_S = 30.0
 
 @app.command()
 def watch() -> None:
-    """Today, this month, each model and the budgets, refreshed within a second of any change, by
-    any process. On a terminal a live view (Ctrl-C ends it); piped, one `costs summary --json`
-    object a line each time it changes.
+    """Today, this month, each model and the budgets, live: redrawn within a second of any change.
+
+    On a terminal a full-screen view (Ctrl-C ends it); piped, one `costs summary --json` object a
+    line each time it changes, whichever process changed it.
 
     Example: agentik costs watch | jq --unbuffered .today
     """
@@ -489,8 +490,10 @@ def statusline(
     agent: AgentOpt = None,
     as_json: Json = False,
 ) -> None:
-    """One line for a shell prompt or a status bar: today's spend, the month's, and what the
-    budgets have left (`today $X · month $Y · budget left $Z`). Fast enough for every prompt.
+    """Today's spend, the month's and the budget left, in one line for a prompt or a status bar.
+
+    `today $X · month $Y · budget left $Z` (the last part when a budget applies), or --json. Fast
+    enough to run on every prompt.
 
     Example: PS1='$(agentik statusline) \\$ '
     """

@@ -13,7 +13,8 @@ from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
 from agentik_cli.records import message_json, session_json
 
 app = typer.Typer(
-    help="Conversations: list, read, search, rename, remove.\n\nExample: agentik sessions list --agent helper",
+    help="Conversations: list, read, follow, search, rename, remove; forget and redact messages.\n\n"
+    "Example: agentik sessions list --agent helper",
     no_args_is_help=True,
 )
 
@@ -304,8 +305,9 @@ def tail(
     count: Annotated[int, typer.Option("--lines", "-n", help="How many to show first.", min=1)] = 10,
     as_json: Json = False,
 ) -> None:
-    """The latest messages; with -f, each new one as it is stored, by any process (Ctrl-C ends it).
-    Piped or with --json: one JSON object a line.
+    """The latest messages; with -f, each new one as it is stored, by any process.
+
+    Ctrl-C ends it. Piped or with --json: one JSON object a line.
 
     Example: agentik sessions tail -f --agent helper
     """
@@ -356,8 +358,9 @@ def forget(
     ] = False,
     yes: Yes = False,
 ) -> None:
-    """Forget messages: gone from the sessions, the search index and the database file. The reply
-    that answered a forgotten message goes too (unless --keep-replies); the cost rows stay.
+    """Forget messages: gone from the sessions, the search index and the database file.
+
+    The reply that answered a forgotten message goes too (unless --keep-replies); the cost rows stay.
 
     Example: agentik sessions forget 1234 --yes
     """
@@ -389,8 +392,10 @@ def redact(
     yes: Yes = False,
     as_json: Json = False,
 ) -> None:
-    """Replace every occurrence of PATTERN with [redacted]: in messages, attached files, tool
-    calls and session titles, the search index and the database file.
+    """Redact a pasted secret: every occurrence of PATTERN, wherever agentik keeps it.
+
+    In messages, attached files, tool calls and session titles, the search index, the database file
+    and the chat's line history, each match becomes \\[redacted].
 
     Example: agentik sessions redact 'sk-ant-api03-' --all --dry-run
     """

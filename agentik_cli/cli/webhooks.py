@@ -203,9 +203,11 @@ def deliver(
         bool, typer.Option("--loop", help="Keep delivering, retrying on the schedule, until stopped.")
     ] = False,
 ) -> None:
-    """Send the events not delivered yet. Once: every one now, whatever its schedule (exit 0 when
-    all went out, else 1). With --loop: a worker that retries on the Standard Webhooks schedule
-    (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); several may run at once.
+    """Send the events not delivered yet: once, or as a worker that retries (--loop).
+
+    Once: every one now, whatever its schedule (exit 0 when all went out, else 1). With --loop: a
+    worker that retries on the Standard Webhooks schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h,
+    10 h) until stopped; several may run at once.
 
     Example: agentik webhooks deliver --loop
     """
