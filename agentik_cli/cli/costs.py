@@ -148,6 +148,7 @@ def watch() -> None:
     Example: agentik costs watch | jq --unbuffered .today
     """
     import time
+    from contextlib import nullcontext
 
     from agentik_cli.errors import INTERRUPTED
     from agentik_cli.store.changes import Watcher
@@ -156,7 +157,7 @@ def watch() -> None:
     live = render.stdout_is_terminal()
     shown: Any = None
     try:
-        with Watcher(store.url) as watcher, render.out().screen() if live else _nothing():
+        with Watcher(store.url) as watcher, render.out().screen() if live else nullcontext():
             while True:
                 data, in_force = _summary(store)
                 current = {**_public(data), "budgets": in_force}
@@ -171,12 +172,6 @@ def watch() -> None:
                 watcher.wait(RECHECK_S)
     except KeyboardInterrupt:
         raise typer.Exit(INTERRUPTED) from None
-
-
-def _nothing() -> Any:
-    from contextlib import nullcontext
-
-    return nullcontext()
 
 
 def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:

@@ -27,9 +27,10 @@ IdArg = Annotated[
 
 
 def _url(url: str) -> str:
-    from agentik_cli.services.webhooks import shown_url
+    """A URL fit to print: a password in it masked (https://user:***@host/...)."""
+    from agentik_cli.store.engine import mask_url
 
-    return shown_url(url)
+    return mask_url(url)
 
 
 def endpoint_json(e: Any) -> dict[str, Any]:

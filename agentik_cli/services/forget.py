@@ -4,16 +4,16 @@
 What goes: the messages or the text, from the messages, their attachments, parts and tool calls,
 session titles, the full-text index, the webhook events kept in the outbox, the chat's line history
 file, and (a redaction) the journal of replies waiting to be stored; on SQLite the free pages and the
-WAL too (store/forget.py). What stays: the ledger's
-cost rows (money was spent), detached from a removed message, so every total stays as it was; and
-every copy made before (backups, `db copy` targets, webhooks already delivered)."""
+WAL too (store/forget.py). What stays: the ledger's cost rows (money was spent), detached from a
+removed message, so every total stays as it was; and every copy made before (backups, `db copy`
+targets, webhooks already delivered)."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agentik_cli.errors import NotFound, UsageError
@@ -86,8 +86,10 @@ def forget(store: Store, ids: list[int], keep_replies: bool = False) -> tuple[Ou
         if not keep_replies:
             taken = {d.id for d in doomed}
             for user in [d for d in doomed if d.role == "user"]:
-                doomed += [r for r in forget_store.replies(unit.session, user) if r.id not in taken]
-                taken.update(d.id for d in doomed)
+                for reply in forget_store.replies(unit.session, user):
+                    if reply.id not in taken:
+                        taken.add(reply.id)
+                        doomed.append(reply)
         forget_store.forget(unit, doomed, _titles(unit.session, doomed))
     erased = forget_store.erase_leftovers(store)
     forget_history([d.content for d in doomed if d.role == "user"])
@@ -184,26 +186,27 @@ class Plan:
         return Outcome(len(self.message_sessions), len(sessions))
 
 
+# where a dry run says a match is, by the field it is in (a reply's parts repeat its content: not shown)
+_MESSAGE_FIELDS = {"content": "", "attachments": ": attached file", "parts": None, "error": ": error"}
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
 def _plan(session: Any, matcher: Matcher, scope: Scope) -> Plan:
     plan = Plan()
-
     for row in forget_store.message_texts(session, scope, matcher.needle):
         values: dict[str, Any] = {}
-        content, n = matcher.sub(row.content or "")
-        if n:
-            values["content"] = content
-            plan.previews += [
-                (f"message {row.id} (session {row.session_id})", p) for p in matcher.previews(row.content)
-            ]
-        for name in ("attachments", "parts", "error"):
-            redacting = matcher.in_parts if name == "parts" else matcher.in_json
-            new, n = redacting(row._mapping[name])
-            if n:
-                values[name] = new
-                if name == "attachments":
-                    for item in row.attachments or []:
-                        for p in matcher.previews(json.dumps(item, ensure_ascii=False)):
-                            plan.previews.append((f"message {row.id}: attached file", p))
+        for name, where in _MESSAGE_FIELDS.items():
+            old = row._mapping[name]
+            new, n = (matcher.in_parts if name == "parts" else matcher.in_json)(old)
+            if not n:
+                continue
+            values[name] = new
+            if where is not None:
+                label = f"message {row.id}" + (where or f" (session {row.session_id})")
+                plan.previews += [(label, p) for p in matcher.previews(_shown(old))]
         if values:
             plan.messages[row.id] = values
             plan.message_sessions[row.id] = row.session_id
@@ -213,9 +216,8 @@ def _plan(session: Any, matcher: Matcher, scope: Scope) -> Plan:
             new, n = matcher.in_json(row._mapping[name])
             if n:
                 values[name] = new
-                shown = row._mapping[name]
-                shown = shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False)
-                plan.previews += [(f"message {row.message_id}: tool call {name}", p) for p in matcher.previews(shown)]
+                label = f"message {row.message_id}: tool call {name}"
+                plan.previews += [(label, p) for p in matcher.previews(_shown(row._mapping[name]))]
         if values:
             plan.tool_calls[row.id] = values
             plan.message_sessions[row.message_id] = row.session_id
@@ -254,10 +256,10 @@ def redact(
     confirm: Callable[[Outcome], None] | None = None,
 ) -> tuple[Outcome, Plan]:
     """Replace every match of `pattern` with [redacted] in the scope's messages (content, attached
-    text, parts, error), tool calls (arguments, output, error) and session titles, in one transaction, and
-    in the webhook events that carry them, the chat's line history and the journal; `dry_run`
-    changes nothing. `confirm` is asked, with what would change in the store, before anything is
-    (always: the files may hold what the store no longer does)."""
+    text, parts, error), tool calls (arguments, output, error) and session titles, in one
+    transaction, and in the webhook events that carry them, the chat's line history and the
+    journal; `dry_run` changes nothing. `confirm` is asked, with what would change in the store,
+    before anything is (always: the files may hold what the store no longer does)."""
     matcher = Matcher(pattern, regex)
     with store.read() as session:
         plan = _plan(session, matcher, scope)
@@ -282,8 +284,7 @@ def redact(
     erased = forget_store.erase_leftovers(store) if plan.messages or plan.titles else True
     redact_history(matcher)
     journal.rewrite(store.url, lambda record: matcher.in_json(record)[0])
-    outcome = plan.outcome()
-    return Outcome(outcome.messages, outcome.sessions, erased), plan
+    return replace(plan.outcome(), wal_emptied=erased), plan
 
 
 # ---- the chat's line history (readline's file in the data folder) ----

@@ -105,11 +105,6 @@ def check_url(url: str) -> str:
     return url
 
 
-def shown_url(url: str) -> str:
-    """A URL fit to print: a password in it masked (https://user:***@host/...)."""
-    return mask_url(url)
-
-
 def check_events(events: list[str]) -> list[str]:
     unknown = [e for e in events if e not in EVENTS]
     if unknown:
@@ -277,50 +272,41 @@ def judge(job: Job, answer: Answer, now: datetime, retries: bool = True) -> Resu
     )
 
 
-def attempt(store: Store, delivery_id: int, *, any_time: bool = False, retries: bool = True) -> bool | None:
-    """Claim a delivery, send it, record what came of it. Returns whether it was delivered; None
-    when it was not ours to send (another process holds it, or it went out meanwhile)."""
+def attempt(store: Store, delivery_id: int, *, any_time: bool = False, retries: bool = True) -> None:
+    """Claim a delivery, send it, record what came of it; nothing when it is not ours to send
+    (another process holds it, or it went out meanwhile)."""
     with store.write() as unit:
         job = outbox.claim(unit.session, delivery_id, unit.now, unit.now + LEASE, any_time=any_time)
     if job is None:
-        return None
+        return
     sent_at = datetime.now(UTC)  # the receiver checks it against its own clock, not agentik's
     answer = post(job.url, job.body.encode("utf-8"), headers(job, sent_at))
     with store.write() as unit:
         outbox.record(unit.session, job, judge(job, answer, unit.now, retries), unit.now)
-    return answer.status is not None and 200 <= answer.status < 300
+
+
+def _each_due(store: Store, *, any_time: bool, stop: threading.Event | None = None) -> None:
+    """One pass over the deliveries due now (`any_time`: every undelivered one), oldest first, a
+    batch at a time after the last one tried: one that failed again is not tried twice."""
+    last = 0
+    while stop is None or not stop.is_set():
+        with store.read() as session:
+            ids = outbox.due(session, now_utc(), limit=BATCH, any_time=any_time, after=last)
+        if not ids:
+            return
+        for delivery_id in ids:
+            if stop is not None and stop.is_set():
+                return
+            attempt(store, delivery_id, any_time=any_time)
+        last = ids[-1]
 
 
 def deliver_all(store: Store) -> bool:
     """Try every undelivered event now, whatever its schedule (and those given up on). True when
     nothing is left undelivered."""
-    tried: set[int] = set()
-    while True:
-        with store.read() as session:
-            ids = [i for i in outbox.due(session, now_utc(), limit=BATCH, any_time=True) if i not in tried]
-        if not ids:
-            break
-        for delivery_id in ids:
-            tried.add(delivery_id)
-            attempt(store, delivery_id, any_time=True)
+    _each_due(store, any_time=True)
     with store.read() as session:
         return outbox.undelivered(session) == 0
-
-
-def deliver_due(store: Store, stop: threading.Event) -> int:
-    """Send what is due now; returns how many attempts were made."""
-    made = 0
-    while not stop.is_set():
-        with store.read() as session:
-            ids = outbox.due(session, now_utc(), limit=BATCH)
-        if not ids:
-            break
-        for delivery_id in ids:
-            if stop.is_set():
-                break
-            if attempt(store, delivery_id) is not None:
-                made += 1
-    return made
 
 
 IDLE_WAIT = timedelta(seconds=30)
@@ -335,7 +321,7 @@ def run_loop(store: Store, stop: threading.Event) -> None:
 
     with Watcher(store.url) as watcher:
         while not stop.is_set():
-            deliver_due(store, stop)
+            _each_due(store, any_time=False, stop=stop)
             with store.read() as session:
                 next_at = outbox.next_due(session)
             wait = IDLE_WAIT if next_at is None else min(max(_aware(next_at) - now_utc(), MIN_WAIT), IDLE_WAIT)
@@ -351,7 +337,7 @@ def test(store: Store, endpoint_id: int) -> outbox.Attempt:
     every attempt."""
     endpoint = get(store, endpoint_id)
     with store.write() as unit:
-        data = {"endpoint_id": endpoint.id, "url": shown_url(endpoint.url), "message": "a test event from agentik"}
+        data = {"endpoint_id": endpoint.id, "url": mask_url(endpoint.url), "message": "a test event from agentik"}
         event_id = outbox.insert_event(unit.session, TEST_EVENT, outbox.body(TEST_EVENT, unit.now, data), unit.now)
         (delivery_id,) = outbox.add_deliveries(unit.session, event_id, [endpoint.id], unit.now)
     attempt(store, delivery_id, any_time=True, retries=False)

@@ -17,12 +17,11 @@ from sqlmodel import Session
 
 from agentik_cli.store import dialect
 from agentik_cli.store.engine import Store, translate_errors
-from agentik_cli.store.models import Agent, ChatSession, Message, ToolCallRecord, WebhookEvent
+from agentik_cli.store.models import ChatSession, Message, ToolCallRecord, WebhookEvent
 from agentik_cli.store.unit import Unit
 
 _MESSAGES: Any = cast(Any, Message).__table__
 _SESSIONS: Any = cast(Any, ChatSession).__table__
-_AGENTS: Any = cast(Any, Agent).__table__
 _TOOL_CALLS: Any = cast(Any, ToolCallRecord).__table__
 _EVENTS: Any = cast(Any, WebhookEvent).__table__
 BATCH = 2000
@@ -46,9 +45,10 @@ def _doomed(row: Any) -> Doomed:
     return Doomed(row.id, row.session_id, row.agent_id, row.role, row.content, row.response_ms)
 
 
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), _IN_LIMIT):
-        yield ids[start : start + _IN_LIMIT]
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    """A long list of ids (or subjects) a statement's worth at a time."""
+    for start in range(0, len(items), _IN_LIMIT):
+        yield items[start : start + _IN_LIMIT]
 
 
 def messages(session: Session, ids: list[int], lock: bool = True) -> list[Doomed]:
@@ -123,25 +123,17 @@ def forget(unit: Unit, doomed: list[Doomed], titles: dict[int, str]) -> None:
         count, ms, responses = per_agent.get(d.agent_id, (0, 0, 0))
         taken = d.response_ms is not None
         per_agent[d.agent_id] = (count + 1, ms + (d.response_ms or 0), responses + taken)
-    s, a = _SESSIONS.c, _AGENTS.c
+    s = _SESSIONS.c
     for session_id, count in per_session.items():
         values: dict[str, Any] = {"message_count": s.message_count - count}
         if session_id in titles:
             values["title"] = titles[session_id]
         session.execute(update(_SESSIONS).where(s.id == session_id).values(**values))
     for agent_id, (count, ms, responses) in per_agent.items():
-        session.execute(
-            update(_AGENTS)
-            .where(a.id == agent_id)
-            .values(
-                stat_messages=a.stat_messages - count,
-                stat_response_ms=a.stat_response_ms - ms,
-                stat_responses=a.stat_responses - responses,
-            )
-        )
+        unit.uncount(agent_id, sessions=0, messages=count, response_ms=ms, responses=responses)
     subjects = [f"message:{i}" for i in ids] + [f"session:{i}" for i in titles]
-    for start in range(0, len(subjects), _IN_LIMIT):
-        session.execute(delete(_EVENTS).where(_EVENTS.c.subject.in_(subjects[start : start + _IN_LIMIT])))
+    for chunk in _chunks(subjects):
+        session.execute(delete(_EVENTS).where(_EVENTS.c.subject.in_(chunk)))
 
 
 # ---- redaction ----
@@ -162,14 +154,6 @@ def _contains(session: Session, column: Any, needle: str) -> Any:
     return func.instr(column, needle) > 0
 
 
-def _scoped(query: Any, table: Any, scope: Scope) -> Any:
-    if scope.session_id is not None:
-        query = query.where(table.c.session_id == scope.session_id)
-    if scope.agent_id is not None:
-        query = query.where(table.c.agent_id == scope.agent_id)
-    return query
-
-
 def _batches(session: Session, query: Any, table: Any) -> Iterator[Any]:
     """The rows of `query`, by id, BATCH at a time (keyset: no offset scan)."""
     last = 0
@@ -181,50 +165,36 @@ def _batches(session: Session, query: Any, table: Any) -> Iterator[Any]:
         last = rows[-1].id
 
 
-def message_texts(session: Session, scope: Scope, needle: str | None) -> Iterator[Any]:
-    """(id, session_id, content, attachments, parts, error) of the messages in scope; with `needle`,
-    only those that hold it somewhere (JSON compared as text: a needle JSON would escape must be
-    None, and every message is read)."""
-    m = _MESSAGES.c
-    query = _scoped(select(m.id, m.session_id, m.content, m.attachments, m.parts, m.error), _MESSAGES, scope)
+def _texts(
+    session: Session, table: Any, keys: tuple[str, ...], texts: tuple[str, ...], scope: Scope, needle: str | None
+) -> Iterator[Any]:
+    """The `keys` and `texts` columns of the table's rows in scope, by id, a batch at a time; with
+    `needle`, only the rows that hold it in one of the texts (JSON compared as text: a needle JSON
+    would escape must be None, and every row is read)."""
+    query = select(*(table.c[name] for name in (*keys, *texts)))
+    if scope.session_id is not None:
+        query = query.where((table.c.id if table is _SESSIONS else table.c.session_id) == scope.session_id)
+    if scope.agent_id is not None:
+        query = query.where(table.c.agent_id == scope.agent_id)
     if needle is not None:
-        query = query.where(
-            or_(
-                _contains(session, m.content, needle),
-                _contains(session, m.attachments, needle),
-                _contains(session, m.parts, needle),
-                _contains(session, m.error, needle),
-            )
-        )
-    return _batches(session, query, _MESSAGES)
+        query = query.where(or_(*(_contains(session, table.c[name], needle) for name in texts)))
+    return _batches(session, query, table)
+
+
+def message_texts(session: Session, scope: Scope, needle: str | None) -> Iterator[Any]:
+    """(id, session_id, content, attachments, parts, error) of the messages in scope."""
+    return _texts(session, _MESSAGES, ("id", "session_id"), ("content", "attachments", "parts", "error"), scope, needle)
 
 
 def tool_call_texts(session: Session, scope: Scope, needle: str | None) -> Iterator[Any]:
     """(id, message_id, session_id, arguments, output, error) of the tool calls in scope."""
-    t = _TOOL_CALLS.c
-    query = _scoped(select(t.id, t.message_id, t.session_id, t.arguments, t.output, t.error), _TOOL_CALLS, scope)
-    if needle is not None:
-        query = query.where(
-            or_(
-                _contains(session, t.arguments, needle),
-                _contains(session, t.output, needle),
-                _contains(session, t.error, needle),
-            )
-        )
-    return _batches(session, query, _TOOL_CALLS)
+    keys = ("id", "message_id", "session_id")
+    return _texts(session, _TOOL_CALLS, keys, ("arguments", "output", "error"), scope, needle)
 
 
 def title_texts(session: Session, scope: Scope, needle: str | None) -> Iterator[Any]:
     """(id, title) of the sessions in scope."""
-    s = _SESSIONS.c
-    query = select(s.id, s.title)
-    if scope.session_id is not None:
-        query = query.where(s.id == scope.session_id)
-    if scope.agent_id is not None:
-        query = query.where(s.agent_id == scope.agent_id)
-    if needle is not None:
-        query = query.where(_contains(session, s.title, needle))
-    return _batches(session, query, _SESSIONS)
+    return _texts(session, _SESSIONS, ("id",), ("title",), scope, needle)
 
 
 def set_message(unit: Unit, message_id: int, values: dict[str, Any]) -> None:
@@ -243,12 +213,9 @@ def set_title(unit: Unit, session_id: int, title: str) -> None:
 def event_bodies(session: Session, subjects: list[str]) -> list[tuple[int, str]]:
     """The kept webhook events that carry these records."""
     found: list[tuple[int, str]] = []
-    for start in range(0, len(subjects), _IN_LIMIT):
-        chunk = subjects[start : start + _IN_LIMIT]
-        found += [
-            (int(i), str(b))
-            for i, b in session.execute(select(_EVENTS.c.id, _EVENTS.c.body).where(_EVENTS.c.subject.in_(chunk))).all()
-        ]
+    for chunk in _chunks(subjects):
+        query = select(_EVENTS.c.id, _EVENTS.c.body).where(_EVENTS.c.subject.in_(chunk))
+        found += [(int(i), str(b)) for i, b in session.execute(query).all()]
     return found
 
 

@@ -350,15 +350,16 @@ def count_message(
     session.execute(update(AGENTS).where(a.id == agent_id).values(**counts))
 
 
-def uncount_session(session: Session, agent_id: int, *, messages: int, response_ms: int, responses: int) -> None:
-    """A removed session's part of its agent's counters (what open_session and add_message added):
-    the counters follow what exists. Its cost rows stay, and so do the totals they moved."""
+def uncount(session: Session, agent_id: int, *, sessions: int, messages: int, response_ms: int, responses: int) -> None:
+    """Removed sessions' or messages' part of their agent's counters (what open_session and
+    add_message added): the counters follow what exists. Their cost rows stay, and so do the totals
+    they moved."""
     a = AGENTS.c
     session.execute(
         update(AGENTS)
         .where(a.id == agent_id)
         .values(
-            stat_sessions=a.stat_sessions - 1,
+            stat_sessions=a.stat_sessions - sessions,
             stat_messages=a.stat_messages - messages,
             stat_response_ms=a.stat_response_ms - response_ms,
             stat_responses=a.stat_responses - responses,

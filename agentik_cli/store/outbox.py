@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlmodel import Session
 
 from agentik_cli.store.models import Agent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -25,6 +25,17 @@ _ENDPOINTS: Any = cast(Any, WebhookEndpoint).__table__
 _EVENTS: Any = cast(Any, WebhookEvent).__table__
 _DELIVERIES: Any = cast(Any, WebhookDelivery).__table__
 _ATTEMPTS: Any = cast(Any, WebhookAttempt).__table__
+# the states of a delivery that may still be sent: pending, and given up on (`deliver` tries those too)
+_OPEN = ("pending", "failed")
+
+
+def _states(any_time: bool) -> tuple[str, ...]:
+    return _OPEN if any_time else ("pending",)
+
+
+def _unclaimed(now: datetime) -> Any:
+    """Not held by a process (a claim that ran out was its process's, which died)."""
+    return or_(_DELIVERIES.c.claimed_until.is_(None), _DELIVERIES.c.claimed_until < now)
 
 
 @dataclass
@@ -49,10 +60,8 @@ class Endpoint:
     created_at: datetime
 
     def wants(self, event: Pending) -> bool:
-        return (
-            self.status != "disabled"
-            and (self.agent_id is None or self.agent_id == event.agent_id)
-            and (not self.events or event.type in self.events)
+        return (self.agent_id is None or self.agent_id == event.agent_id) and (
+            not self.events or event.type in self.events
         )
 
 
@@ -138,10 +147,7 @@ def cost_data(cost_id: int) -> Callable[[Session], dict[str, Any]]:
 
 
 def agent_data(agent_id: int) -> Callable[[Session], dict[str, Any]]:
-    def read(session: Session) -> dict[str, Any]:
-        return agent_now(session, agent_id)
-
-    return read
+    return lambda session: agent_now(session, agent_id)
 
 
 def agent_now(session: Session, agent_id: int) -> dict[str, Any]:
@@ -226,23 +232,19 @@ class Job:
     failures: int  # the endpoint's failed attempts in a row, before this one
 
 
-def due(
-    session: Session, now: datetime, *, limit: int, any_time: bool = False, ids: list[int] | None = None
-) -> list[int]:
-    """Deliveries to try now, oldest first: pending and due (`any_time`: whatever their schedule,
-    and those given up on too), to an endpoint that is not disabled, and not held by a process."""
+def due(session: Session, now: datetime, *, limit: int, any_time: bool = False, after: int = 0) -> list[int]:
+    """Deliveries to try now, oldest first from id `after`: pending and due (`any_time`: whatever
+    their schedule, and those given up on too), to an endpoint that is not disabled, and not held by
+    a process."""
     d = _DELIVERIES
-    states = ["pending", "failed"] if any_time else ["pending"]
     query = (
         select(d.c.id)
         .join(_ENDPOINTS, _ENDPOINTS.c.id == d.c.endpoint_id)
-        .where(d.c.state.in_(states), _ENDPOINTS.c.status != "disabled")
-        .where(or_(d.c.claimed_until.is_(None), d.c.claimed_until < now))
+        .where(d.c.state.in_(_states(any_time)), _ENDPOINTS.c.status != "disabled", _unclaimed(now))
+        .where(d.c.id > after)
     )
     if not any_time:
         query = query.where(d.c.next_at <= now)
-    if ids is not None:
-        query = query.where(d.c.id.in_(ids))
     return [int(i) for i in session.execute(query.order_by(d.c.id).limit(limit)).scalars()]
 
 
@@ -264,10 +266,9 @@ def claim(session: Session, delivery_id: int, now: datetime, until: datetime, an
     when the update takes it (SQLite: one writer at a time; PostgreSQL: the row's lock), so of
     several processes claiming at once exactly one wins."""
     d = _DELIVERIES
-    states = ["pending", "failed"] if any_time else ["pending"]
     result: Any = session.execute(
         update(d)
-        .where(d.c.id == delivery_id, d.c.state.in_(states), or_(d.c.claimed_until.is_(None), d.c.claimed_until < now))
+        .where(d.c.id == delivery_id, d.c.state.in_(_states(any_time)), _unclaimed(now))
         .values(claimed_until=until)
     )
     if not result.rowcount:
@@ -350,21 +351,19 @@ def _drop_sent_body(session: Session, uid: str) -> None:
     """An event's body (a copy of a message, say) is kept only while some delivery of it may still
     be sent: once each went out or was dropped, the body goes; the log keeps the event's id and type."""
     d = _DELIVERIES
-    waiting = select(d.c.id).where(d.c.event_id == _EVENTS.c.id, d.c.state.in_(["pending", "failed"])).exists()
+    waiting = select(d.c.id).where(d.c.event_id == _EVENTS.c.id, d.c.state.in_(_OPEN)).exists()
     session.execute(update(_EVENTS).where(_EVENTS.c.uid == uid, ~waiting).values(body=""))
 
 
-def undelivered(session: Session, ids: list[int] | None = None) -> int:
+def undelivered(session: Session) -> int:
     """Deliveries not (yet) made to endpoints that are not disabled."""
     d = _DELIVERIES
     query = (
         select(func.count())
         .select_from(d)
         .join(_ENDPOINTS, _ENDPOINTS.c.id == d.c.endpoint_id)
-        .where(d.c.state.in_(["pending", "failed"]), _ENDPOINTS.c.status != "disabled")
+        .where(d.c.state.in_(_OPEN), _ENDPOINTS.c.status != "disabled")
     )
-    if ids is not None:
-        query = query.where(d.c.id.in_(ids))
     return int(session.execute(query).scalar_one())
 
 
@@ -392,7 +391,7 @@ def attempts(session: Session, *, failed: bool, limit: int | None) -> list[Attem
         .order_by(a.c.id.desc())
     )
     if failed:
-        query = query.where(and_(a.c.delivered.is_(False)))
+        query = query.where(a.c.delivered.is_(False))
     if limit:
         query = query.limit(limit)
     return [Attempt(*row) for row in session.execute(query).all()]

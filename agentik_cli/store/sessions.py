@@ -374,8 +374,8 @@ def remove(unit: Unit, session_id: int) -> Removed | None:
         )
     ).one()
     session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
-    unit.uncount_session(
-        row.agent_id, messages=row.message_count, response_ms=int(response_ms), responses=int(responses)
+    unit.uncount(
+        row.agent_id, sessions=1, messages=row.message_count, response_ms=int(response_ms), responses=int(responses)
     )
     assert row.id is not None
     return Removed(row.id, row.title, row.agent_id, row.message_count)

@@ -98,9 +98,11 @@ class Unit:
     def count_message(self, agent_id: int, session_id: int) -> None:
         ledger.count_message(self.session, agent_id, session_id, self.now)
 
-    def uncount_session(self, agent_id: int, *, messages: int, response_ms: int, responses: int) -> None:
-        """Take a removed session's messages and replies off its agent's counters."""
-        ledger.uncount_session(self.session, agent_id, messages=messages, response_ms=response_ms, responses=responses)
+    def uncount(self, agent_id: int, *, sessions: int, messages: int, response_ms: int, responses: int) -> None:
+        """Take removed sessions, messages and replies off their agent's counters."""
+        ledger.uncount(
+            self.session, agent_id, sessions=sessions, messages=messages, response_ms=response_ms, responses=responses
+        )
 
     def mark_failed(self, message_id: int, error: str) -> None:
         ledger.set_message_error(self.session, message_id, error)
