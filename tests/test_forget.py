@@ -229,3 +229,19 @@ def test_a_redacted_reasoning_part_is_dropped_not_sent_back_with_a_broken_signat
     sent = json.dumps(fake.requests[-1].body)
     assert KEY not in sent and "[redacted]" not in sent  # the changed reasoning is not sent at all
     assert "plain arithmetic" in sent or "6*7" in sent  # the rest of the exchange still is
+
+
+def test_redact_after_the_events_went_out(cli, fake, agentik_home):
+    """A delivered event keeps no body: there is nothing of it to redact, and that is no error."""
+    from tests.webhook_receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        cli("webhooks", "add", receiver.url)
+        cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
+        cli("chat", "helper", "-m", f"my key {KEY}")
+        receiver.wait_for(4)
+    finally:
+        receiver.stop()
+    assert cli.json("sessions", "redact", KEY, "--all", "--yes") == {"messages": 1, "sessions": 1}
+    assert KEY_PART not in stored_bytes(agentik_home)

@@ -375,3 +375,20 @@ def test_a_delivered_event_keeps_no_copy_of_what_it_carried(cli, receiver, hook,
     cli("webhooks", "deliver")
     assert db_rows(agentik_home, "SELECT count(*) FROM webhook_events WHERE body != ''")[0][0] == 0
     assert len(cli.json("webhooks", "log")) == 4  # the log stays: two failed attempts, two delivered
+
+
+def test_deliver_tries_every_undelivered_event_past_a_batch(cli, receiver, hook):
+    """More events than one batch, every one failing: each is tried once, none left out."""
+    from agentik_cli import config
+    from agentik_cli.services.webhooks import BATCH
+    from agentik_cli.store import outbox
+
+    receiver.stop()
+    with config.store().write() as unit:
+        for n in range(BATCH + 5):
+            event_id = outbox.insert_event(
+                unit.session, "costs.imported", outbox.body("costs.imported", unit.now, {"imported": n}), unit.now
+            )
+            outbox.add_deliveries(unit.session, event_id, [1], unit.now)
+    cli("webhooks", "deliver", code=1)
+    assert len(cli.json("webhooks", "log", "--limit", "1000")) == BATCH + 5

@@ -211,10 +211,10 @@ def set_title(unit: Unit, session_id: int, title: str) -> None:
 
 
 def event_bodies(session: Session, subjects: list[str]) -> list[tuple[int, str]]:
-    """The kept webhook events that carry these records."""
+    """The kept webhook events that carry these records (a delivered one keeps no body)."""
     found: list[tuple[int, str]] = []
     for chunk in _chunks(subjects):
-        query = select(_EVENTS.c.id, _EVENTS.c.body).where(_EVENTS.c.subject.in_(chunk))
+        query = select(_EVENTS.c.id, _EVENTS.c.body).where(_EVENTS.c.subject.in_(chunk), _EVENTS.c.body != "")
         found += [(int(i), str(b)) for i, b in session.execute(query).all()]
     return found
 
