@@ -7,13 +7,13 @@ ledger's totals do not move; a dry run changes nothing; /forget in the chat. On 
 from __future__ import annotations
 
 import json
-import sys
 
 import pexpect
 import pytest
 
-from tests.conftest import base_env, db_rows, stored_bytes
+from tests.conftest import db_rows, stored_bytes
 from tests.fakeprovider import Reply
+from tests.test_terminal import term  # noqa: F401 - the fixture
 
 KEY = "sk-ant-api03-FAKEKEY0123456789abcdefXYZ"
 KEY_PART = b"FAKEKEY0123456789abcdefXYZ"
@@ -147,19 +147,9 @@ def test_forget_can_keep_the_replies(cli, fake):
 
 
 @pytest.mark.sqlite_only(reason="one terminal test is enough; the commands it uses run on both stores")
-def test_slash_forget_in_the_chat_is_not_sent_again(cli, fake, agentik_home):
-    cli("agents", "create", "claude", "--model", "claude-sonnet-4-0")
+def test_slash_forget_in_the_chat_is_not_sent_again(term, cli, fake, agentik_home):  # noqa: F811
     fake.add(Reply(text="First."), Reply(text="Noted."), Reply(text="Third."))
-    env = base_env(
-        agentik_home,
-        TERM="xterm-256color",
-        INPUTRC="/dev/null",
-        ANTHROPIC_BASE_URL=fake.url,
-        ANTHROPIC_API_KEY="sk-ant-test-key-0123456789",
-    )
-    child = pexpect.spawn(
-        sys.executable, ["-m", "agentik_cli", "chat", "claude"], env=env, encoding="utf-8", timeout=180
-    )
+    child = term("chat", "claude")  # the agent the fixture makes
     try:
         child.expect("› ")
         child.sendline("hello")
@@ -177,7 +167,7 @@ def test_slash_forget_in_the_chat_is_not_sent_again(cli, fake, agentik_home):
         child.sendeof()
         child.expect(pexpect.EOF)
     finally:
-        child.close(force=True)
+        child.close(force=True)  # the fixture closes it too; here the log is read once it has ended
     sent = json.dumps(fake.requests[-1].body)
     assert "hello" in sent and "First." in sent and KEY not in sent and "Noted." not in sent
     contents = [m["content"] for m in cli.json("sessions", "show", "1")["messages"]]

@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import base_env
 from tests.fakeprovider import Reply
+from tests.test_terminal import term  # noqa: F401 - the fixture
 
 RECORD = ("costs", "record", "--provider", "anthropic", "--model", "claude-sonnet-4-0")
 # how soon another process's change must show (the contract: within a second), with room for the
@@ -181,15 +182,8 @@ def test_statusline_does_not_import_the_framework(agentik_home):
 
 
 @pytest.mark.sqlite_only(reason="one terminal test of the view is enough; the piped test runs on both")
-def test_watch_on_a_terminal_redraws_on_a_change_and_ctrl_c_ends_it(cli, agentik_home):
-    child = pexpect.spawn(
-        sys.executable,
-        ["-m", "agentik_cli", "costs", "watch"],
-        env=base_env(agentik_home, TERM="xterm-256color"),
-        encoding="utf-8",
-        timeout=120,
-        dimensions=(30, 100),
-    )
+def test_watch_on_a_terminal_redraws_on_a_change_and_ctrl_c_ends_it(term, cli, agentik_home):  # noqa: F811
+    child = term("costs", "watch")
     try:
         child.expect("Ctrl-C to stop")
         child.expect("today")
