@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Started in the background (`cmd &` in a script, nohup, some CI steps) the suite inherits SIGINT
+    # ignored, and so would every agentik it starts: the Ctrl-C tests need it at its default, as in
+    # a person's terminal. An ignored signal stays ignored across exec; a handled one is reset.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     config.addinivalue_line(
         "markers", "sqlite_only(reason): about SQLite files (the WAL, backups, completion reading the file)"
     )

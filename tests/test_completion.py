@@ -4,6 +4,7 @@ dynamically without importing anything heavy; bash completes a name with spaces 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -99,28 +100,25 @@ def test_bash_completes_a_name_with_spaces_as_one_word(named, agentik_home, tmp_
         shell.close(force=True)
 
 
-def test_install_completion(tmp_path):
+@pytest.mark.parametrize("parent", ["/bin/sh", "/bin/bash"])
+def test_install_completion(tmp_path, parent):
+    """Started from sh (a Makefile, `sh -c`, CI), which has no completion, the login shell's script
+    is installed, as from bash: the parent shell is not the user's."""
     home = tmp_path / "installer-home"
     home.mkdir()
     env = base_env(HOME=str(home), SHELL="/bin/bash")
-    result = subprocess.run(
-        [sys.executable, "-m", "agentik_cli", "--install-completion", "bash"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    first = result
-    if result.returncode != 0:  # older Typer takes no shell argument and detects it
-        result = subprocess.run(
-            [sys.executable, "-m", "agentik_cli", "--install-completion"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    assert result.returncode == 0, f"with the shell named: {first.stderr}\nwithout: {result.stderr}"
+    command = f"{shlex.quote(sys.executable)} -m agentik_cli --install-completion"
+    result = subprocess.run([parent, "-c", command], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
     installed = list(home.rglob("agentik*"))
     assert installed, result.stdout + result.stderr
     assert "_AGENTIK_COMPLETE=complete_bash" in installed[0].read_text()
     assert "agentik" in (home / ".bashrc").read_text()
+
+
+def test_install_completion_for_a_shell_without_completion_says_so(tmp_path):
+    env = base_env(HOME=str(tmp_path), SHELL="/bin/sh")
+    command = f"{shlex.quote(sys.executable)} -m agentik_cli --install-completion"
+    result = subprocess.run(["/bin/sh", "-c", command], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == "agentik: error: cannot tell which shell this is"

@@ -513,13 +513,32 @@ def test_ctrl_c_while_the_client_is_built_exits_130_quietly(cli, fake, agentik_h
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_an_error_page_is_one_line(cli, fake, provider):
+    """A body that is not the API's JSON (a proxy's page, plain text) is read from the response
+    itself: one line with the status, the host and the page's title or first words, whatever the
+    SDK release makes of it in its own message (anthropic 2.17 puts the raw page there)."""
     cli("agents", "create", "a", "--model", MODELS[provider])
-    page = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body><h1>502 Bad Gateway</h1>\n</body>\n</html>\n"
-    for status in (400, 502):
-        fake.add(*[Reply(status=status, raw=page, headers={"retry-after-ms": "5"})] * (3 if status >= 500 else 1))
+    label = {"anthropic": "Anthropic", "openai": "OpenAI"}[provider]
+    host = fake.url.split("//", 1)[1]
+    titled = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body><h1>502 Bad Gateway</h1>\n</body>\n</html>\n"
+    untitled = "<!DOCTYPE html><html><body><script>x()</script><p>Access denied by the corporate proxy.</p></body></html>"
+    cases = [
+        (400, titled, "text/html; charset=utf-8", "an HTML page (502 Bad Gateway)"),
+        (502, titled, "text/html", "an HTML page (502 Bad Gateway)"),
+        (403, untitled, "text/html", "an HTML page (Access denied by the corporate proxy.)"),
+        (400, "upstream connect error or disconnect/reset before headers\n", "text/plain", None),
+    ]
+    for status, page, kind, reason in cases:
+        answers = 3 if status >= 500 else 1
+        fake.add(*[Reply(status=status, raw=page, content_type=kind, headers={"retry-after-ms": "5"})] * answers)
         lines = cli("chat", "a", "-m", "hi", code=1).stderr.splitlines()
-        assert len(lines) == 1 and lines[0].startswith("agentik: error: ")
-        assert "<" not in lines[0] and ("Bad Gateway" in lines[0] or f"Error code: {status}" in lines[0])
+        assert "<" not in lines[0], lines
+        if status == 403:  # the error line, then the hint about keys
+            assert lines[0] == f"agentik: error: {label} refused the key (403): {reason}" and len(lines) == 2
+            continue
+        assert len(lines) == 1, lines
+        retried = " (after 2 retries)" if status >= 500 else ""
+        reason = reason or "upstream connect error or disconnect/reset before headers"
+        assert lines[0] == f"agentik: error: {label} at {host} answered {status}{retried}: {reason}"
 
 
 def test_openai_events_that_are_not_json(cli, gpt_agent, agentik_home):

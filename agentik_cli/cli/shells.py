@@ -15,6 +15,8 @@ from typing import Any
 PROG = "agentik"
 COMPLETE_VAR = "_AGENTIK_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
+# the shells Typer makes completion for (PowerShell keeps Typer's own script)
+TYPER_SHELLS = (*SHELLS, "powershell", "pwsh")
 
 
 def script(shell: str) -> str:
@@ -36,7 +38,9 @@ def _shell(value: Any) -> str:
     from typer._completion_shared import _get_shell_name
 
     shell = _get_shell_name()
-    if shell is None:  # no shell among the parent processes (a script, `timeout`, CI): the login shell
+    if shell not in TYPER_SHELLS:
+        # no shell among the parent processes (a script, `timeout`, CI), or one that has no completion
+        # (`sh -c`, a Makefile, dash): the login shell's, as the user asked for theirs
         import os
 
         login = os.path.basename(os.environ.get("SHELL", ""))
