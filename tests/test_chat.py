@@ -187,6 +187,55 @@ def test_piped_stdin_is_the_message(cli, gpt):
     assert gpt.requests[0].body["messages"][-1] == {"role": "user", "content": "from a pipe\n"}
 
 
+def test_piped_text_and_a_message_go_together(cli, gpt):
+    """As llm users give them: `git diff | agentik chat reviewer -m "review this"` sends the piped
+    text, a blank line, then the message, in one user message."""
+    cli("chat", "gpt", "-m", "summarise this", input="line one\nline two\n")
+    assert gpt.requests[0].body["messages"][-1] == {"role": "user", "content": "line one\nline two\n\nsummarise this"}
+    cli("chat", "gpt", "-m", "just this", input="")  # an empty pipe (cron, </dev/null) adds nothing
+    assert gpt.requests[1].body["messages"][-1] == {"role": "user", "content": "just this"}
+
+
+def test_piped_text_and_a_prompt_through_a_real_pipe(fake, cli, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import base_env
+
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
+    env = base_env(ANTHROPIC_BASE_URL=fake.url, ANTHROPIC_API_KEY="sk-ant-test-key-0123456789")
+    done = subprocess.run(
+        [sys.executable, "-m", "agentik_cli", "chat", "helper", "summarise this"],
+        input=b"data\n",
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert fake.requests[-1].body["messages"][-1] == {"role": "user", "content": "data\n\nsummarise this"}
+
+
+def test_a_prompt_argument_is_the_message(cli, claude, agentik_home):
+    cli("chat", "claude", "what does a pool buy me?")
+    assert claude.requests[0].body["messages"][-1] == {"role": "user", "content": "what does a pool buy me?"}
+    result = cli("chat", "claude", "one", "-m", "two", code=2)
+    assert result.stderr.splitlines() == ["agentik: error: give the message once: as PROMPT or with -m, not both"]
+    cli("chat", "claude", "-c", "and a second?")  # with options, in any order
+    assert len(claude.requests[1].body["messages"]) == 3
+
+
+@pytest.mark.parametrize("status", ["paused", "archived"])
+def test_an_agent_that_is_not_active_does_not_chat(cli, claude, agentik_home, status):
+    cli("agents", "update", "claude", "--status", status)
+    result = cli("chat", "claude", "-m", "hi", code=2)
+    assert result.stderr.splitlines() == [
+        f"agentik: error: claude is {status}: `agentik agents update claude --status active` lets it chat again"
+    ]
+    assert claude.requests == [] and db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
+    cli("agents", "update", "claude", "--status", "active")
+    cli("chat", "claude", "-m", "hi")
+
+
 def test_continue_and_session_send_the_whole_history(cli, claude):
     claude.add(Reply(text="first answer"), Reply(text="second answer"), Reply(text="third"))
     cli("chat", "claude", "-m", "first question")

@@ -269,6 +269,17 @@ def test_import_from_stdin(cli, ledger):
     assert cli("costs", "import", "-", input=line + "\n" + line + "\n").stdout == "2\n"
 
 
+def test_csv_on_stdin_is_known_by_its_header(cli, ledger):
+    rows = "model,provider,input_tokens,output_tokens\ngpt-4o,openai,1000,10\n"
+    assert cli("costs", "import", "-", input=rows).stdout == "1\n"
+    # a header that is not the import's: read as JSON, and the error names --format csv
+    result = cli("costs", "import", "-", input="name,provider,tokens\nx,openai,1\n", code=2)
+    assert result.stderr.splitlines() == [
+        "agentik: error: line 1: not valid JSON (Expecting value)",
+        "hint: nothing was imported; for CSV give --format csv (the header names the fields: model, provider, ...)",
+    ]
+
+
 @pytest.mark.parametrize(
     ("lines", "message"),
     [

@@ -61,7 +61,12 @@ def chat(
             help="The agent (name or id); the default agent when omitted.", autocompletion=complete.agent_names
         ),
     ] = None,
-    message: Annotated[str | None, typer.Option("--message", "-m", help="The message; else stdin when piped.")] = None,
+    prompt: Annotated[
+        str | None, typer.Argument(help="The message, as with -m.", show_default=False)
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="The message; piped text goes before it.")
+    ] = None,
     session: Annotated[
         int | None, typer.Option("--session", help="Continue this session.", autocompletion=complete.session_ids)
     ] = None,
@@ -91,11 +96,12 @@ def chat(
     ] = 5,
     as_json: Json = False,
 ) -> None:
-    """Chat with an agent: one message with -m (or piped stdin), else the interactive chat.
+    """Chat with an agent: one message (PROMPT, -m, piped stdin, or piped text and then the
+    message), else the interactive chat.
 
-    Example: agentik chat helper -m "Summarise RFC 9110 in three lines"
+    Example: agentik chat helper "Summarise RFC 9110 in three lines"
 
-    Example: git diff | agentik chat reviewer -c --json
+    Example: git diff | agentik chat reviewer -m "Review this diff" -c --json
     """
     from agentik_cli.services import attachments
     from agentik_cli.services.chat import ChatOptions, open_conversation
@@ -114,6 +120,9 @@ def chat(
         approve_all=approve_all,
         chain_limit=chain_limit,
     )
+    if prompt is not None and message is not None:
+        raise UsageError("give the message once: as PROMPT or with -m, not both")
+    message = message if prompt is None else prompt
     if message is not None and not message.strip():
         raise UsageError("the message is empty")
     conversation = open_conversation(config.store(), options)
@@ -133,22 +142,30 @@ def chat(
 
 
 def _message(message: str | None) -> str | None:
-    if message is not None:
+    """The message to send: piped text and the message together (the piped text first, then a blank
+    line and the message, as llm users give them), either alone, or None for the interactive chat."""
+    if sys.stdin is None or sys.stdin.isatty():
         return message
-    if sys.stdin.isatty():
-        return None
+    piped = _piped()
+    if message is None:
+        if not piped.strip():
+            raise UsageError(
+                "the message is empty (nothing came in on stdin)", hint='use -m "..." or pipe a message in'
+            )
+        return piped
+    return f"{piped.rstrip()}\n\n{message}" if piped.strip() else message
+
+
+def _piped() -> str:
     from agentik_cli.text import decode, replaced_note
 
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:  # a text-only stdin (a test harness)
-        text = sys.stdin.read()
-    else:
-        # bytes, decoded by agentik's rule for text (agentik_cli/text.py), not by the locale's
-        text, replaced = decode(stream.read())
-        if replaced:
-            render.warn(replaced_note("stdin", replaced))
-    if not text.strip():
-        raise UsageError("the message is empty (nothing came in on stdin)", hint='use -m "..." or pipe a message in')
+        return sys.stdin.read()
+    # bytes, decoded by agentik's rule for text (agentik_cli/text.py), not by the locale's
+    text, replaced = decode(stream.read())
+    if replaced:
+        render.warn(replaced_note("stdin", replaced))
     return text
 
 

@@ -655,6 +655,13 @@ def open_conversation(store: Store, options: ChatOptions) -> Conversation:
             f"session {session_row.id} belongs to another agent",
             hint=f"leave out the agent name, or use `agentik chat --session {session_row.id}`",
         )
+    if agent.status != "active":
+        import shlex
+
+        raise UsageError(
+            f"{agent.name} is {agent.status}: "
+            f"`agentik agents update {shlex.quote(agent.name)} --status active` lets it chat again"
+        )
     unknown = [name for name in options.approve if name not in (agent.skills or [])]
     if unknown:
         raise UsageError(

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -190,7 +191,7 @@ def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
 # ---- import ----
 
 
-def _jsonl(handle: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _jsonl(handle: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, record) for each line. Lines are parsed a thousand at a time, as one JSON
     array (one call into the C parser instead of a thousand); a chunk that fails is parsed again
     line by line to name the bad line."""
@@ -218,16 +219,17 @@ def _parse_chunk(numbers: list[int], lines: list[str]) -> Iterator[tuple[int, di
             try:
                 values.append(json.loads(line))
             except ValueError as exc:
-                raise UsageError(
-                    f"line {number}: not valid JSON ({getattr(exc, 'msg', exc)})", hint="nothing was imported"
-                ) from None
+                hint = "nothing was imported"
+                if number == 1 and "," in line:
+                    hint += "; for CSV give --format csv (the header names the fields: model, provider, ...)"
+                raise UsageError(f"line {number}: not valid JSON ({getattr(exc, 'msg', exc)})", hint=hint) from None
     for number, value in zip(numbers, values, strict=True):
         if type(value) is not dict:
             raise UsageError(f"line {number}: a record must be a JSON object", hint="nothing was imported")
         yield number, value
 
 
-def _csv(handle: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _csv(handle: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(handle)
     if reader.fieldnames is None:
         return
@@ -242,18 +244,30 @@ def _csv(handle: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
         yield reader.line_num, {k: v for k, v in record.items() if v not in (None, "")}
 
 
-def detect_format(path: str, given: str | None) -> str:
+def detect_format(path: str, given: str | None, first_line: str = "") -> str:
+    """--format when given; else the file's extension; else (stdin, any other name) the first
+    line: a CSV header names only the import's fields, a JSON line starts with `{`."""
     if given is not None:
         if given not in ("jsonl", "csv"):
             raise UsageError(f"unknown format '{given}'", hint="use jsonl or csv")
         return given
-    return "csv" if path.lower().endswith(".csv") else "jsonl"
+    if path.lower().endswith(".csv"):
+        return "csv"
+    if path.lower().endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    return "csv" if _is_csv_header(first_line) else "jsonl"
+
+
+def _is_csv_header(line: str) -> bool:
+    if line.lstrip().startswith("{"):
+        return False
+    names = {name.strip().strip('"') for name in line.strip().split(",")}
+    return "model" in names and names <= set(FIELDS)
 
 
 def import_file(store: Store, path: str, fmt: str | None = None, progress: Callable[[int], None] | None = None) -> int:
     """All rows or none: rows are validated and inserted in batches inside one transaction, and the
     first bad row rolls everything back with an error naming its line. The file is streamed."""
-    fmt = detect_format(path, fmt)
     # utf-8-sig: a file saved by a spreadsheet starts with a byte order mark, which is not data
     if path == "-":
         handle: IO[str] = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
@@ -264,8 +278,15 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
         if file.is_dir():
             raise UsageError(f"{path} is a folder, not a file")
         handle = file.open(encoding="utf-8-sig", newline="")
+    try:
+        first = handle.readline()
+    except UnicodeDecodeError:
+        handle.close()
+        raise UsageError(f"{path}: not UTF-8 text", hint="nothing was imported") from None
+    fmt = detect_format(path, fmt, first)
+    lines = itertools.chain([first], handle)
     resolver = Resolver(store, PriceBook(store))
-    reader = _csv(handle) if fmt == "csv" else _jsonl(handle)
+    reader = _csv(lines) if fmt == "csv" else _jsonl(lines)
 
     def batches() -> Iterator[list[dict[str, Any]]]:
         batch: list[dict[str, Any]] = []
