@@ -49,10 +49,10 @@ def test_the_lock_pins_every_dependency_within_its_range():
     wanted = [*project["dependencies"]]
     for extra in ("test", "postgres", "mcp"):
         wanted += project["optional-dependencies"][extra]
-    pins = dict(
-        (_name(found.group(1)), found.group(2))
+    pins = {
+        _name(found.group(1)): found.group(2)
         for found in re.finditer(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", (ROOT / "requirements.lock").read_text(), re.M)
-    )
+    }
     for line in wanted:
         requirement = Requirement(line)
         name = _name(requirement.name)

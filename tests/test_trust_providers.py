@@ -520,7 +520,9 @@ def test_an_error_page_is_one_line(cli, fake, provider):
     label = {"anthropic": "Anthropic", "openai": "OpenAI"}[provider]
     host = fake.url.split("//", 1)[1]
     titled = "<html>\n<head><title>502 Bad Gateway</title></head>\n<body><h1>502 Bad Gateway</h1>\n</body>\n</html>\n"
-    untitled = "<!DOCTYPE html><html><body><script>x()</script><p>Access denied by the corporate proxy.</p></body></html>"
+    untitled = (
+        "<!DOCTYPE html><html><body><script>x()</script><p>Access denied by the corporate proxy.</p></body></html>"
+    )
     cases = [
         (400, titled, "text/html; charset=utf-8", "an HTML page (502 Bad Gateway)"),
         (502, titled, "text/html", "an HTML page (502 Bad Gateway)"),

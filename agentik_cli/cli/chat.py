@@ -61,9 +61,7 @@ def chat(
             help="The agent (name or id); the default agent when omitted.", autocompletion=complete.agent_names
         ),
     ] = None,
-    prompt: Annotated[
-        str | None, typer.Argument(help="The message, as with -m.", show_default=False)
-    ] = None,
+    prompt: Annotated[str | None, typer.Argument(help="The message, as with -m.", show_default=False)] = None,
     message: Annotated[
         str | None, typer.Option("--message", "-m", help="The message; piped text goes before it.")
     ] = None,
