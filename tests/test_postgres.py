@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -205,6 +206,8 @@ def test_errors_name_the_server_and_never_the_password(cli, blank, tmp_path):
     result = cli("--db", nowhere, "agents", "list", code=1)
     lines = result.stderr.strip().splitlines()
     assert lines[0].startswith("agentik: error: cannot reach the database server at postgresql+psycopg://me:***@")
+    # libpq's lines stay sentences: "...: No such file or directory. Is the server running locally ...?"
+    assert re.search(r"No such file or directory\. Is the server running", lines[0]), lines[0]
     assert lines[1].startswith("hint: ") and len(lines) == 2
     assert "hunter2" not in result.stderr and "Traceback" not in result.stderr
     missing = pgserver.url("no_such_database").replace("postgres@", "postgres:hunter2@")

@@ -368,8 +368,7 @@ def translate_errors(url: str | None = None) -> Iterator[None]:
         message = str(getattr(exc, "orig", exc)) or exc.__class__.__name__
         if "invalid connection option" in message or "invalid dsn" in message.lower():
             raise UsageError(
-                f"{mask_url(url) if url else 'the database URL'} is not a usable database URL: "
-                f"{' '.join(message.split())}",
+                f"{mask_url(url) if url else 'the database URL'} is not a usable database URL: {sentences(message)}",
                 hint="check the URL given with --db or AGENTIK_DB",
             ) from None
         if "file is not a database" in message:
@@ -377,7 +376,7 @@ def translate_errors(url: str | None = None) -> Iterator[None]:
         if "unable to open database" in message:
             raise UsageError(f"cannot open the database: {message}") from exc
         # psycopg's messages run over several lines (DETAIL, HINT, the socket tried...)
-        line = " ".join(message.split())
+        line = sentences(message)
         password = _password(url) if url else None
         if password:
             line = line.replace(password, "***")
@@ -395,6 +394,15 @@ def translate_errors(url: str | None = None) -> Iterator[None]:
                     hint="is the server running? (the URL comes from --db or AGENTIK_DB)",
                 ) from None
         raise StoreError(f"the database failed: {line}") from exc
+
+
+def sentences(message: str) -> str:
+    """libpq's lines made one line of sentences: "Connection refused" and "Is the server running
+    ...?" on two lines become "Connection refused. Is the server running ...?", not run together."""
+    lines = [" ".join(line.split()) for line in message.splitlines()]
+    lines = [line for line in lines if line]
+    ended = [line if line.endswith((".", "?", "!", ":", ";")) else line + "." for line in lines[:-1]]
+    return " ".join([*ended, *lines[-1:]])
 
 
 def _reason(line: str) -> str:
