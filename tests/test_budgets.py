@@ -69,12 +69,42 @@ def test_a_call_that_could_go_over_is_not_sent(cli, fake, helper, agentik_home):
     assert len(fake.requests) == 3
     error = result.stderr.splitlines()
     assert error[0].startswith("agentik: error: refused by the daily budget of helper")
-    assert "limit $5" in error[0] and error[1].startswith("hint: raise it: agentik budgets set --agent helper --daily")
+    assert "limit $5" in error[0] and error[1].startswith("hint: raise the budget to $")
     # neither the refused message nor a reservation is left
     assert db_rows(agentik_home, "SELECT count(*) FROM messages WHERE role = 'user'")[0][0] == 3
     assert db_rows(agentik_home, "SELECT count(*) FROM reservations")[0][0] == 0
     status = cli.json("budgets", "list")[0]
     assert status["reserved"] == 0.0 and status["left"] == round(5 - status["spent"], 9)
+
+
+def test_a_refusal_names_both_ways_out_with_their_numbers(cli, fake, helper, agentik_home):
+    """With the default 8,192 max tokens the first call's worst case passes a $0.10 budget: the hint
+    gives the limit that lets it through and the max tokens that fit, and each of them works (one
+    token more does not)."""
+    import re
+
+    cli("budgets", "set", "--agent", "helper", "--daily", "0.10")
+    error = cli("chat", "helper", "-m", "Summarise the incident report", code=3).stderr.splitlines()
+    assert len(error) == 2 and fake.requests == []
+    found = re.fullmatch(
+        r"hint: raise the budget to \$(\d+\.\d\d) \(agentik budgets set --agent helper --daily (\d+\.\d\d)\), "
+        r"or lower helper's max tokens to ([\d,]+) \(agentik agents update helper --max-tokens (\d+), "
+        r"or --max-tokens (\d+) for one call\)",
+        error[1],
+    )
+    assert found, error[1]
+    limit, fits = found.group(1), int(found.group(4))
+    assert found.group(2) == limit and int(found.group(3).replace(",", "")) == fits == int(found.group(5))
+    assert 0 < fits < 8192
+    cli("chat", "helper", "-m", "Summarise the incident report", "--max-tokens", str(fits + 1), code=3)
+    cli("chat", "helper", "-m", "Summarise the incident report", "--max-tokens", str(fits))
+    # the other way: the limit named (a cent less is not enough)
+    again = cli("chat", "helper", "-m", "Summarise the incident report", code=3).stderr.splitlines()[1]
+    raised = float(re.search(r"--daily (\d+\.\d\d)\)", again).group(1))
+    cli("budgets", "set", "--agent", "helper", "--daily", f"{raised - 0.01:.2f}")
+    cli("chat", "helper", "-m", "Summarise the incident report", code=3)
+    cli("budgets", "set", "--agent", "helper", "--daily", f"{raised:.2f}")
+    cli("chat", "helper", "-m", "Summarise the incident report")
 
 
 @pytest.mark.slow

@@ -164,12 +164,49 @@ def _name(status: BudgetStatus) -> str:
     return f"the {LABELS[status.period]} budget {scope}"
 
 
-def _raise_hint(status: BudgetStatus) -> str:
-    agent = "" if status.scope_key == 0 else f" --agent {status.scope}"
-    return f"raise it: agentik budgets set{agent} --{LABELS[status.period]} USD"
+@dataclass(frozen=True)
+class WorstCase:
+    """A call's worst case, in the parts a refusal's hint needs: the prompt's worst (every token it
+    can have at the dearest input rate) and the reply's (`max_tokens` at the output rate)."""
+
+    prompt_nd: int
+    reply_nd: int
+    max_tokens: int
+    agent: str | None  # the agent whose max tokens can be lowered
+
+    @property
+    def total_nd(self) -> int:
+        return self.prompt_nd + self.reply_nd
 
 
-def reserve(unit: Unit, agent_id: int | None, worst_nd: int | None, model: str, provider: str) -> int | None:
+CENT_ND = 10**7
+
+
+def _ways_out(status: BudgetStatus, worst: WorstCase) -> str:
+    """Both ways out, with their numbers: the limit that lets this call through (rounded up to a
+    cent), and the max tokens that fit under the limit as it is (when any do)."""
+    import shlex
+
+    held = status.spent_nd + status.reserved_nd
+    needed = -(-(held + worst.total_nd) // CENT_ND) * CENT_ND
+    agent = "" if status.scope_key == 0 else f" --agent {shlex.quote(status.scope)}"
+    limit = dollars(needed)
+    ways = f"raise the budget to {limit} (agentik budgets set{agent} --{LABELS[status.period]} {limit[1:]})"
+    room = status.limit_nd - held - worst.prompt_nd
+    if worst.agent is not None and worst.max_tokens > 0 and worst.reply_nd > 0 and room > 0:
+        fits = room * worst.max_tokens // worst.reply_nd
+        if fits >= 1:
+            name = shlex.quote(worst.agent)
+            ways += (
+                f", or lower {worst.agent}'s max tokens to {fits:,} "
+                f"(agentik agents update {name} --max-tokens {fits}, or --max-tokens {fits} for one call)"
+            )
+    return ways
+
+
+def reserve(
+    unit: Unit, agent_id: int | None, worst: WorstCase | None, model: str, provider: str
+) -> int | None:
     """Check a call's worst case against every budget that applies and hold it; BudgetRefused
     (rolling the unit back) when it would pass one. Returns the reservation's id, None when no
     budget applies. `worst_nd` None: the model has no price."""
@@ -179,7 +216,7 @@ def reserve(unit: Unit, agent_id: int | None, worst_nd: int | None, model: str, 
         return None
     for budget in budgets:
         status = _status(unit.session, budget, unit.now)
-        if worst_nd is None:
+        if worst is None:
             if budget.allow_unpriced:
                 continue
             raise BudgetRefused(
@@ -187,13 +224,13 @@ def reserve(unit: Unit, agent_id: int | None, worst_nd: int | None, model: str, 
                 hint=f"agentik prices set {model} --provider {provider} --input USD --output USD "
                 "(or allow it: agentik budgets set ... --allow-unpriced)",
             )
-        if status.spent_nd + status.reserved_nd + worst_nd > status.limit_nd:
+        if status.spent_nd + status.reserved_nd + worst.total_nd > status.limit_nd:
             raise BudgetRefused(
                 f"refused by {_name(status)}: spent and reserved {dollars(status.spent_nd + status.reserved_nd)}, "
-                f"this call up to {dollars(worst_nd)}, limit {dollars(status.limit_nd)}",
-                hint=_raise_hint(status),
+                f"this call up to {dollars(worst.total_nd)}, limit {dollars(status.limit_nd)}",
+                hint=_ways_out(status, worst),
             )
-    return budget_store.reserve(unit, agent_id, worst_nd or 0)
+    return budget_store.reserve(unit, agent_id, worst.total_nd if worst else 0)
 
 
 def warnings(store: Store, agent_id: int | None, *, every: bool = False) -> list[str]:

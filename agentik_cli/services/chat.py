@@ -274,7 +274,15 @@ class Conversation:
         book = self._prices or PriceBook(self.store)
         plain = book.price(self.model, self.provider_name, Usage(tokens, request.max_tokens))
         written = book.price(self.model, self.provider_name, Usage(tokens, request.max_tokens, 0, tokens))
-        worst = None if plain is None else max(plain.total_nd, written.total_nd if written else 0)
+        worst = None
+        if plain is not None:
+            dearest = written if written is not None and written.total_nd > plain.total_nd else plain
+            worst = budgets.WorstCase(
+                prompt_nd=dearest.input_nd,
+                reply_nd=dearest.output_nd,
+                max_tokens=request.max_tokens,
+                agent=self.agent.name,
+            )
         agent_id, model, provider = self.agent_id, self.model, self.provider_name
         return lambda unit: budgets.reserve(unit, agent_id, worst, model, provider)
 
