@@ -11,11 +11,13 @@ Also runnable on its own (the benchmarks and manual checks use it):
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -66,8 +68,13 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeProvider:
-    def __init__(self, port: int = 0, default: Reply | None = None) -> None:
+    def __init__(
+        self, port: int = 0, default: Reply | None = None, canned: dict[str, list[Reply]] | None = None
+    ) -> None:
         self.script: deque[Reply] = deque()
+        # replies by the prompt they answer (the README's): the first for the prompt itself, the
+        # next ones for the follow-up calls of its tool loop
+        self.canned = canned or {}
         self.requests: list[Request] = []
         self.default = default or Reply()
         self.lock = threading.Lock()
@@ -91,9 +98,15 @@ class FakeProvider:
     def add(self, *replies: Reply) -> None:
         self.script.extend(replies)
 
-    def next_reply(self) -> Reply:
+    def next_reply(self, body: dict[str, Any] | None = None) -> Reply:
         with self.lock:
-            return self.script.popleft() if self.script else self.default
+            if self.script:
+                return self.script.popleft()
+        prompt, round_ = _last_prompt(body or {})
+        replies = self.canned.get(prompt.strip()) if prompt is not None else None
+        if replies:
+            return replies[min(round_, len(replies) - 1)]
+        return self.default
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -113,7 +126,7 @@ class FakeProvider:
                     body = {"raw": raw.decode("utf-8", "replace")}
                 with fake.lock:
                     fake.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                reply = fake.next_reply()
+                reply = fake.next_reply(body)
                 anthropic = self.path.endswith("/messages")
                 if reply.raw is not None:
                     self._send(reply.status or 200, reply.raw, reply.headers, reply.content_type)
@@ -156,6 +169,47 @@ class FakeProvider:
                 self._send(reply.status or 500, payload, {"request-id": "req_fake", **reply.headers})
 
         return Handler
+
+
+def _text(content: Any) -> str | None:
+    """A message's text, when it is the person's words (not a tool's result)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(part, dict) for part in content):
+        if any(part.get("type") == "tool_result" for part in content):
+            return None
+        texts = [part.get("text", "") for part in content if part.get("type") == "text"]
+        return texts[-1] if texts else None
+    return None
+
+
+def _last_prompt(body: dict[str, Any]) -> tuple[str | None, int]:
+    """The last prompt a person gave in a request (either wire format), and how many model calls
+    of its tool loop came before this one."""
+    rounds = 0
+    for message in reversed(body.get("messages") or []):
+        if not isinstance(message, dict):
+            break
+        if message.get("role") == "assistant":
+            rounds += 1
+        elif message.get("role") == "user":
+            text = _text(message.get("content"))
+            if text is not None:
+                return text, rounds
+    return None, 0
+
+
+def load_canned(path: str) -> dict[str, list[Reply]]:
+    """A replies file: {prompt: reply or [reply, ...]}, each reply the fields of Reply."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {
+        prompt.strip(): [Reply(**item) for item in (value if isinstance(value, list) else [value])]
+        for prompt, value in data.items()
+        if not prompt.startswith("//")
+    }
+
+
+README_REPLIES = str(Path(__file__).with_name("readme_replies.json"))
 
 
 def _pieces(reply: Reply) -> list[str]:
@@ -430,14 +484,31 @@ def words(n: int) -> str:
     return "\n\n".join(out)
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """`python -m tests.fakeprovider`: the local provider for trying agentik without keys. It
+    answers both APIs with the README's replies (tests/readme_replies.json), or `--words N` of
+    Markdown, and prints what to export to point agentik at it."""
     import argparse
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--words", type=int, default=0)
+    parser = argparse.ArgumentParser(prog="python -m tests.fakeprovider", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8765, help="the port on 127.0.0.1 (0: any free one)")
+    parser.add_argument("--words", type=int, default=0, help="answer every prompt with this many words")
+    parser.add_argument("--replies", default=README_REPLIES, help="canned replies by prompt (JSON)")
     args = parser.parse_args()
     default = Reply(text=words(args.words), output_tokens=int(args.words * 1.3)) if args.words else Reply()
-    server = FakeProvider(args.port, default)
-    print(server.url, flush=True)
-    server.server.serve_forever()
+    canned = {} if args.words else load_canned(args.replies)
+    server = FakeProvider(args.port, default, canned)
+    print(
+        f"export ANTHROPIC_BASE_URL={server.url} OPENAI_BASE_URL={server.url}/v1 "
+        "ANTHROPIC_API_KEY=sk-ant-local OPENAI_API_KEY=sk-local",
+        flush=True,
+    )
+    print(f"# the local test provider is answering at {server.url}; Ctrl-C stops it", file=sys.stderr, flush=True)
+    try:
+        server.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
