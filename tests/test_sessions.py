@@ -60,7 +60,7 @@ def test_list_filters(cli, chats):
     lines = cli("sessions", "list", "--csv").stdout.splitlines()
     assert lines[0] == (
         "id,agent,title,channel,messages,input_tokens,output_tokens,total_cost,unpriced_calls,estimated_calls,started_at,"
-        "last_message_at"
+        "last_message_at,agent_id"
     )
     assert len(lines) == 4
 

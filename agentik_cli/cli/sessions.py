@@ -38,7 +38,30 @@ LIST_COLUMNS = [
     "estimated_calls",
     "started_at",
     "last_message_at",
+    # last, not beside `agent` as in the JSON: added after scripts had read the columns by position
+    "agent_id",
 ]
+# the keys of message_json (agentik_cli/records.py), for the CSV of listings of messages
+MESSAGE_COLUMNS = [
+    "id",
+    "role",
+    "content",
+    "timestamp",
+    "user",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "response_ms",
+    "error",
+    "interrupted",
+    "attachments",
+    "skills_used",
+    "tool_calls",
+    "redacted",
+]
+RECENT_COLUMNS = ["session_id", "agent", "title", *MESSAGE_COLUMNS]
+SEARCH_COLUMNS = ["session_id", "message_id", "agent", "title", "role", "user", "timestamp", "snippet", "content"]
 
 
 def recent_json(m: Any) -> dict[str, Any]:
@@ -203,17 +226,25 @@ def show(
 
 @app.command()
 def recent(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many.", min=1)] = 20, as_json: Json = False
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many.", min=1)] = 20,
+    as_json: Json = False,
+    as_csv: Csv = False,
 ) -> None:
     """The latest messages across all sessions.
+
+    In the CSV, attachments, skills_used and tool_calls are JSON text.
 
     Example: agentik sessions recent -n 5
     """
     from agentik_cli.services import sessions
 
+    check_formats(as_json, as_csv)
     rows = sessions.recent(config.store(), limit=limit)
     if as_json:
         render.print_json([recent_json(r) for r in rows])
+        return
+    if as_csv:
+        render.print_csv((recent_json(r) for r in rows), RECENT_COLUMNS, nested_json=True)
         return
     render.print_table(
         ["session", "agent", "when", "who", "message"],
@@ -238,6 +269,7 @@ def search(
     agent: AgentOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many.", min=1)] = 20,
     as_json: Json = False,
+    as_csv: Csv = False,
 ) -> None:
     """Full-text search over every message, best matches first.
 
@@ -245,9 +277,13 @@ def search(
     """
     from agentik_cli.services import sessions
 
+    check_formats(as_json, as_csv)
     rows = [match_json(m, query) for m in sessions.search(config.store(), query, agent=agent, limit=limit)]
     if as_json:
         render.print_json(rows)
+        return
+    if as_csv:
+        render.print_csv(rows, SEARCH_COLUMNS)
         return
     if not rows:
         render.note(f"nothing matches '{query}'")
