@@ -373,17 +373,35 @@ def tail(
 def _print_tail(rows: list[Any], as_lines: bool, last: int) -> int:
     """Print messages, as JSON lines or one line each; returns the last one's id."""
     from agentik_cli.records import placed_message_json
-    from agentik_cli.services.sessions import snippet
 
+    # the terminal's width now: it may have been resized while following
+    width = None if as_lines else render.out().width
     for m in rows:
         if as_lines:
             render.print_line(render.to_json(placed_message_json(m), indent=None))
         else:
-            when = m.timestamp.astimezone().strftime("%H:%M:%S")
-            flag = " (interrupted)" if m.interrupted else (" (error)" if m.error else "")
-            render.print_line(f"{when}  {m.agent} #{m.session_id}  {m.role}{flag}: {snippet(m.content, '', width=100)}")
+            render.print_line(tail_line(m, width))
         last = max(last, m.id)
     return last
+
+
+def tail_line(m: Any, width: int | None) -> str:
+    """A message as `sessions tail` shows it on a terminal: one line, control characters escaped,
+    cut with … to `width` cells. A line longer than the terminal would wrap, and a followed tail
+    would become a wall of half lines in which no message starts at the left edge."""
+    from rich.text import Text
+
+    from agentik_cli.services.sessions import snippet
+
+    when = m.timestamp.astimezone().strftime("%H:%M:%S")
+    flag = " (interrupted)" if m.interrupted else (" (error)" if m.error else "")
+    # escaped before it is measured: `\x1b` takes four cells where ESC took none
+    line = render.safe_text(f"{when}  {m.agent} #{m.session_id}  {m.role}{flag}: {snippet(m.content, '', width=100)}")
+    if width is None:
+        return line
+    text = Text(line)
+    text.truncate(max(width, 1), overflow="ellipsis")
+    return text.plain
 
 
 @app.command()
