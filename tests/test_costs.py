@@ -120,6 +120,7 @@ def test_breakdowns_largest_first(cli, ledger):
         "cost",
         "unpriced_calls",
         "estimated_calls",
+        "removed",
     }
     assert by_agent[1]["cache_read_tokens"] == 200 and by_agent[1]["cache_write_tokens"] == 100
     by_provider = cli.json("costs", "by-provider")
@@ -149,6 +150,28 @@ def test_removed_agent_keeps_reporting_under_its_name(cli, ledger):
     assert "claude-2" in [r["agent"] for r in cli.json("costs", "by-agent")]
     assert "claude-2" in [r["agent"] for r in cli.json("costs", "by-agent", "--since", "today")]
     assert cli.json("costs", "summary")["total"] == 0.51023
+
+
+@pytest.mark.parametrize("window", [[], ["--since", "today"]])  # the maintained totals, and the ledger
+def test_a_removed_agent_and_a_live_one_of_its_name_are_told_apart(cli, window):
+    record = ("costs", "record", "--model", "gpt-4o-mini", "--provider", "openai", "--output-tokens", "1")
+    cli("agents", "create", "helper", "--model", "gpt-4o-mini")
+    old_id = cli.json("agents", "show", "helper")["id"]
+    cli(*record, "--input-tokens", "2000", "--agent", "helper")
+    cli("agents", "remove", "helper", "--yes")
+    cli("agents", "create", "helper", "--model", "gpt-4o-mini")
+    new_id = cli.json("agents", "show", "helper")["id"]
+    cli(*record, "--input-tokens", "1000", "--agent", "helper")
+    rows = cli.json("costs", "by-agent", *window)
+    assert [(r["agent"], r["agent_id"], r["removed"], r["calls"]) for r in rows] == [
+        ("helper", old_id, True, 1),
+        ("helper", new_id, False, 1),
+    ]
+    table = cli("costs", "by-agent", *window).stdout
+    names = [line.split("  ")[0].strip() for line in table.splitlines()[2:] if line.strip()]
+    assert names == [f"helper (removed, id {old_id})", "helper"]
+    header, *lines = cli("costs", "by-agent", "--csv", *window).stdout.splitlines()
+    assert header.endswith(",estimated_calls,removed") and lines[0].endswith(",true")
 
 
 def test_history_buckets_oldest_first_with_empty_days(cli, ledger):

@@ -60,7 +60,7 @@ def test_list_filters(cli, chats):
     lines = cli("sessions", "list", "--csv").stdout.splitlines()
     assert lines[0] == (
         "id,agent,title,channel,messages,input_tokens,output_tokens,total_cost,unpriced_calls,estimated_calls,started_at,"
-        "last_message_at"
+        "last_message_at,agent_id"
     )
     assert len(lines) == 4
 
@@ -168,3 +168,30 @@ def test_bad_input(cli, args, code, message):
 def test_json_output_parses(cli, chats):
     for args in (["list"], ["show", "2"], ["recent"], ["search", "bread"]):
         json.loads(cli("sessions", *args, "--json").stdout)
+
+
+def test_a_tail_line_is_cut_to_the_width_it_is_given():
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from rich.cells import cell_len
+
+    from agentik_cli.cli.sessions import tail_line
+
+    m = SimpleNamespace(
+        timestamp=datetime(2026, 11, 3, 9, 30, tzinfo=UTC),
+        agent="helper",
+        session_id=7,
+        role="assistant",
+        interrupted=False,
+        error=None,
+        content="界" * 30 + "\x1b[2J",
+    )
+    whole = tail_line(m, None)
+    # control characters escaped, then measured: the escape's four cells count
+    assert whole.endswith(" helper #7  assistant: " + "界" * 30 + "\\x1b[2J") and cell_len(whole) == 99
+    assert tail_line(m, 99) == tail_line(m, 200) == whole
+    # a wide character takes two cells; one that would not fit whole is left out
+    assert tail_line(m, 41).endswith(" helper #7  assistant: " + "界" * 4 + "…")
+    assert tail_line(m, 40).endswith(" helper #7  assistant: " + "界" * 3 + " …")
+    assert [cell_len(tail_line(m, w)) for w in (98, 41, 40, 10)] == [98, 41, 40, 10]

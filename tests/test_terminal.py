@@ -247,3 +247,16 @@ def test_import_shows_progress_on_a_terminal_and_search_highlights(term, fake, c
     child = term("sessions", "search", "kettle")
     child.expect(pexpect.EOF)
     assert "\x1b[1;33mkettle" in child.before  # the matched word, highlighted
+
+
+def test_tail_lines_fit_the_terminal(term, fake, cli):
+    # a line longer than the terminal's 100 columns would wrap: each is cut to fit, with …
+    fake.add(Reply(text="short"))
+    cli("chat", "claude", "-m", "word " * 60)
+    child = term("sessions", "tail")
+    child.expect(pexpect.EOF)
+    lines = [ANSI.sub("", line) for line in child.before.splitlines() if line.strip()]
+    assert len(lines) == 2, lines
+    long, short = lines
+    assert len(long) == 100 and long.endswith("…") and " claude #1  user: word word" in long
+    assert short.endswith("claude #1  assistant: short")

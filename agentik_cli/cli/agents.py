@@ -98,6 +98,20 @@ CSV_COLUMNS = [
     "avg_response_ms",
 ]
 
+# `agents stats` rows: the agent's id and name, then the keys of records.stats_json
+STATS_COLUMNS = [
+    "id",
+    "name",
+    "sessions",
+    "messages",
+    "input_tokens",
+    "output_tokens",
+    "total_cost",
+    "unpriced_calls",
+    "estimated_calls",
+    "avg_response_ms",
+]
+
 
 def visible(text: Any) -> Any:
     """Text for the terminal (render.safe_text); anything else as it is."""
@@ -397,6 +411,7 @@ def stats(
         str | None, typer.Argument(help="One agent; all agents when omitted.", autocompletion=complete.agent_names)
     ] = None,
     as_json: Json = False,
+    as_csv: Csv = False,
 ) -> None:
     """Usage stats: sessions, messages, tokens, cost, average response time.
 
@@ -404,11 +419,15 @@ def stats(
     """
     from agentik_cli.services import agents
 
+    check_formats(as_json, as_csv)
     store = config.store()
     found = _with_figures([agents.get(store, agent)] if agent is not None else agents.list_agents(store))
     items = [{"id": a.id, "name": a.name, **stats_json(a, f)} for a, f in found]
     if as_json:
         render.print_json(items[0] if agent is not None else items)
+        return
+    if as_csv:
+        render.print_csv(items, STATS_COLUMNS)
         return
     _print_table(
         ["name", "sessions", "messages", "input tokens", "output tokens", "cost", "avg response"],
@@ -434,16 +453,23 @@ def search(
     query: Annotated[str, typer.Argument(help="Words to find in names, descriptions and system prompts.")],
     limit: Limit = None,
     as_json: Json = False,
+    as_csv: Csv = False,
 ) -> None:
     """Find agents by name, description or system prompt.
+
+    The CSV has the columns of `agents list --csv`.
 
     Example: agentik agents search review --json
     """
     from agentik_cli.services import agents
 
+    check_formats(as_json, as_csv)
     found = agents.search(config.store(), query, limit=limit)
     if as_json:
         render.print_json(_json_of(found))
+        return
+    if as_csv:
+        render.print_csv((_flat(row) for row in _json_of(found)), CSV_COLUMNS)
         return
     _print_table(
         ["id", "name", "model", "status", "description"],

@@ -66,6 +66,8 @@ GROUP_KEYS = {
     "provider": ["provider"],
     "user": ["user"],
 }
+# columns that follow the figures (added after them, so that the CSV's first columns keep their places)
+AFTER_FIGURES = {"agent": ["removed"]}
 
 
 def _usd(nd: int | None, unpriced: int = 0) -> str:
@@ -183,7 +185,7 @@ def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_
     if as_json:
         render.print_json([_public(r) for r in rows])
     elif as_csv:
-        render.print_csv([_public(r) for r in rows], keys + FIGURES)
+        render.print_csv([_public(r) for r in rows], keys + FIGURES + AFTER_FIGURES.get(by, []))
     else:
         keys = keys[:1] if by == "agent" else keys
         total = sum(r["cost_nd"] for r in rows)
@@ -191,7 +193,7 @@ def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_
             [*keys, "calls", "input tokens", "output tokens", "cache read", "cache write", "cost", "share", "unpriced"],
             (
                 [
-                    *(r[k] for k in keys),
+                    *((_agent_label(r) if k == "agent" else r[k]) for k in keys),
                     f"{r['calls']:,}",
                     f"{r['input_tokens']:,}",
                     f"{r['output_tokens']:,}",
@@ -208,9 +210,17 @@ def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_
         )
 
 
+def _agent_label(row: dict[str, Any]) -> str:
+    """A removed agent's name with its id: its cost rows keep reporting under the name, which a live
+    agent may have taken since, and two rows reading `helper` would tell nobody which is which."""
+    if row["removed"]:
+        return f"{row['agent']} (removed, id {row['agent_id']})"
+    return str(row["agent"])
+
+
 @app.command("by-agent")
 def by_agent(since: Since = None, until: Until = None, as_json: Json = False, as_csv: Csv = False) -> None:
-    """Spend per agent, largest first (removed agents keep reporting under their name).
+    """Spend per agent, largest first (removed agents keep reporting under their name, marked removed).
 
     Example: agentik costs by-agent --since 2026-11-01 --until 2026-11-30
     """

@@ -8,7 +8,7 @@ import typer
 
 from agentik_cli import environment
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Json
+from agentik_cli.cli.options import Csv, Json, check_formats
 
 app = typer.Typer(
     help="Store provider keys (the environment variables win).\n\nExample: agentik keys set anthropic",
@@ -54,16 +54,20 @@ def _stdin_line() -> str:
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     """Which keys are set, and where from (masked).
 
     Example: agentik keys list
     """
     from agentik_cli.services import keys
 
+    check_formats(as_json, as_csv)
     rows = keys.list_keys()
     if as_json:
         render.print_json(rows)
+        return
+    if as_csv:
+        render.print_csv(rows, ["provider", "source", "key"])
         return
     render.print_table(
         ["provider", "key", "from"],

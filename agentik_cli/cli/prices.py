@@ -9,7 +9,7 @@ import typer
 
 from agentik_cli import config
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Json
+from agentik_cli.cli.options import Csv, Json, check_formats
 
 app = typer.Typer(
     help="Model prices, USD per million tokens: the bundled list and your overrides.\n\n"
@@ -21,6 +21,9 @@ ModelArg = Annotated[str, typer.Argument(help="The model name.", show_default=Fa
 ProviderOpt = Annotated[
     str | None, typer.Option("--provider", help="anthropic or openai.", autocompletion=complete.providers)
 ]
+
+# the keys of _price_dict: the CSV columns
+COLUMNS = ["model", "provider", "input", "output", "cache_read", "cache_write", "source", "override"]
 
 
 def _per_mtok(value: Any) -> float | None:
@@ -117,16 +120,20 @@ def set_(
 
 
 @app.command("list")
-def list_(provider: ProviderOpt = None, as_json: Json = False) -> None:
+def list_(provider: ProviderOpt = None, as_json: Json = False, as_csv: Csv = False) -> None:
     """Every model with a known price; your overrides are marked.
 
     Example: agentik prices list --provider anthropic
     """
     from agentik_cli.services import pricing
 
+    check_formats(as_json, as_csv)
     found = pricing.known_models(provider, config.store())
     if as_json:
         render.print_json([_price_dict(p, m, prices) for p, m, prices in found])
+        return
+    if as_csv:
+        render.print_csv((_price_dict(p, m, prices) for p, m, prices in found), COLUMNS)
         return
     render.print_table(
         ["provider", "model", "input", "output", "cache read", "cache write", ""],

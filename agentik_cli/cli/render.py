@@ -208,7 +208,9 @@ def print_json(data: Any) -> None:
     stdout.flush()
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any, nested_json: bool = False) -> Any:
+    if nested_json and isinstance(value, list | tuple):
+        return to_json(value, indent=None)
     if isinstance(value, list | tuple):
         return ";".join(str(_cell(v)) for v in value)
     if isinstance(value, dict):
@@ -222,7 +224,10 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def print_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
+def print_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str], *, nested_json: bool = False) -> None:
+    """CSV with a header row: the columns are the JSON keys. An object in a cell is its compact JSON
+    text; a list is its items joined by `;` (the first listings' CSV, kept for their readers), or
+    with `nested_json` its JSON text too, for lists of objects (tool calls) that no `;` can carry."""
     stdout = environment.current().stdout
     writer = csv.writer(stdout, lineterminator="\n")
     # Python's writer quotes a field holding "\n" (the line terminator) but not one holding a bare
@@ -230,7 +235,7 @@ def print_csv(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> None:
     quoted = csv.writer(stdout, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(columns)
     for row in rows:
-        cells = [_cell(row.get(column)) for column in columns]
+        cells = [_cell(row.get(column), nested_json) for column in columns]
         (quoted if any(isinstance(cell, str) and "\r" in cell for cell in cells) else writer).writerow(cells)
     stdout.flush()
 

@@ -38,7 +38,30 @@ LIST_COLUMNS = [
     "estimated_calls",
     "started_at",
     "last_message_at",
+    # last, not beside `agent` as in the JSON: added after scripts had read the columns by position
+    "agent_id",
 ]
+# the keys of message_json (agentik_cli/records.py), for the CSV of listings of messages
+MESSAGE_COLUMNS = [
+    "id",
+    "role",
+    "content",
+    "timestamp",
+    "user",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "response_ms",
+    "error",
+    "interrupted",
+    "attachments",
+    "skills_used",
+    "tool_calls",
+    "redacted",
+]
+RECENT_COLUMNS = ["session_id", "agent", "title", *MESSAGE_COLUMNS]
+SEARCH_COLUMNS = ["session_id", "message_id", "agent", "title", "role", "user", "timestamp", "snippet", "content"]
 
 
 def recent_json(m: Any) -> dict[str, Any]:
@@ -203,17 +226,25 @@ def show(
 
 @app.command()
 def recent(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many.", min=1)] = 20, as_json: Json = False
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many.", min=1)] = 20,
+    as_json: Json = False,
+    as_csv: Csv = False,
 ) -> None:
     """The latest messages across all sessions.
+
+    In the CSV, attachments, skills_used and tool_calls are JSON text.
 
     Example: agentik sessions recent -n 5
     """
     from agentik_cli.services import sessions
 
+    check_formats(as_json, as_csv)
     rows = sessions.recent(config.store(), limit=limit)
     if as_json:
         render.print_json([recent_json(r) for r in rows])
+        return
+    if as_csv:
+        render.print_csv((recent_json(r) for r in rows), RECENT_COLUMNS, nested_json=True)
         return
     render.print_table(
         ["session", "agent", "when", "who", "message"],
@@ -238,6 +269,7 @@ def search(
     agent: AgentOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many.", min=1)] = 20,
     as_json: Json = False,
+    as_csv: Csv = False,
 ) -> None:
     """Full-text search over every message, best matches first.
 
@@ -245,9 +277,13 @@ def search(
     """
     from agentik_cli.services import sessions
 
+    check_formats(as_json, as_csv)
     rows = [match_json(m, query) for m in sessions.search(config.store(), query, agent=agent, limit=limit)]
     if as_json:
         render.print_json(rows)
+        return
+    if as_csv:
+        render.print_csv(rows, SEARCH_COLUMNS)
         return
     if not rows:
         render.note(f"nothing matches '{query}'")
@@ -337,17 +373,35 @@ def tail(
 def _print_tail(rows: list[Any], as_lines: bool, last: int) -> int:
     """Print messages, as JSON lines or one line each; returns the last one's id."""
     from agentik_cli.records import placed_message_json
-    from agentik_cli.services.sessions import snippet
 
+    # the terminal's width now: it may have been resized while following
+    width = None if as_lines else render.out().width
     for m in rows:
         if as_lines:
             render.print_line(render.to_json(placed_message_json(m), indent=None))
         else:
-            when = m.timestamp.astimezone().strftime("%H:%M:%S")
-            flag = " (interrupted)" if m.interrupted else (" (error)" if m.error else "")
-            render.print_line(f"{when}  {m.agent} #{m.session_id}  {m.role}{flag}: {snippet(m.content, '', width=100)}")
+            render.print_line(tail_line(m, width))
         last = max(last, m.id)
     return last
+
+
+def tail_line(m: Any, width: int | None) -> str:
+    """A message as `sessions tail` shows it on a terminal: one line, control characters escaped,
+    cut with … to `width` cells. A line longer than the terminal would wrap, and a followed tail
+    would become a wall of half lines in which no message starts at the left edge."""
+    from rich.text import Text
+
+    from agentik_cli.services.sessions import snippet
+
+    when = m.timestamp.astimezone().strftime("%H:%M:%S")
+    flag = " (interrupted)" if m.interrupted else (" (error)" if m.error else "")
+    # escaped before it is measured: `\x1b` takes four cells where ESC took none
+    line = render.safe_text(f"{when}  {m.agent} #{m.session_id}  {m.role}{flag}: {snippet(m.content, '', width=100)}")
+    if width is None:
+        return line
+    text = Text(line)
+    text.truncate(max(width, 1), overflow="ellipsis")
+    return text.plain
 
 
 @app.command()

@@ -9,7 +9,7 @@ import typer
 
 from agentik_cli import config
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Json, Yes, confirm
+from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm
 from agentik_cli.errors import FAILED, UsageError
 
 app = typer.Typer(
@@ -35,17 +35,22 @@ def _skill_json(skill: Any, tools: bool = False) -> dict[str, Any]:
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     """The skills there are: built in, your commands (AGENTIK_HOME/skills/*.toml) and MCP servers.
 
     Example: agentik skills list --json
     """
     from agentik_cli.services.skills import registry
 
+    check_formats(as_json, as_csv)
     found = registry.all_skills(render.warn)
     rows = [_skill_json(skill) for skill in found.values()]
     if as_json:
         render.print_json(rows)
+        return
+    if as_csv:
+        # the keys of _skill_json without its tools
+        render.print_csv(rows, ["name", "kind", "risk", "description"])
         return
     render.print_table(
         ["name", "kind", "risk", "description"],

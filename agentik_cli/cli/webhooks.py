@@ -9,7 +9,7 @@ import typer
 
 from agentik_cli import config
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Json, Limit, Yes, confirm
+from agentik_cli.cli.options import Csv, Json, Limit, Yes, check_formats, confirm
 from agentik_cli.errors import FAILED, INTERRUPTED, OK
 
 app = typer.Typer(
@@ -24,6 +24,10 @@ IdArg = Annotated[
         help="The webhook's id (`agentik webhooks list`).", show_default=False, autocompletion=complete.webhook_ids
     ),
 ]
+
+# the keys of endpoint_json and attempt_json: the CSV columns
+ENDPOINT_COLUMNS = ["id", "url", "agent", "events", "status", "created_at"]
+ATTEMPT_COLUMNS = ["event_id", "endpoint_id", "type", "attempt", "status_code", "error", "answer", "at", "delivered"]
 
 
 def _url(url: str) -> str:
@@ -96,16 +100,21 @@ def add(
 
 
 @app.command("list")
-def list_(as_json: Json = False) -> None:
+def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     """The webhooks, with their status (active, failing, disabled). Never the secrets.
+
+    In the CSV, events is JSON text (`[]`: every event).
 
     Example: agentik webhooks list --json
     """
     from agentik_cli.services import webhooks
 
+    check_formats(as_json, as_csv)
     rows = [endpoint_json(e) for e in webhooks.endpoints(config.store())]
     if as_json:
         render.print_json(rows)
+    elif as_csv:
+        render.print_csv(rows, ENDPOINT_COLUMNS, nested_json=True)
     elif rows:
         render.print_table(
             ["id", "url", "agent", "events", "status", "created"],
@@ -168,6 +177,7 @@ def log(
     failed: Annotated[bool, typer.Option("--failed", help="Only the attempts that failed.")] = False,
     limit: Limit = 50,
     as_json: Json = False,
+    as_csv: Csv = False,
 ) -> None:
     """Every delivery attempt, newest first: the answer's status and first kilobyte, or the error.
 
@@ -175,9 +185,12 @@ def log(
     """
     from agentik_cli.services import webhooks
 
+    check_formats(as_json, as_csv)
     rows = [attempt_json(a) for a in webhooks.log(config.store(), failed, limit)]
     if as_json:
         render.print_json(rows)
+    elif as_csv:
+        render.print_csv(rows, ATTEMPT_COLUMNS)
     elif rows:
         render.print_table(
             ["at", "webhook", "event", "type", "try", "result"],

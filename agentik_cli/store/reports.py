@@ -99,7 +99,9 @@ def breakdown(
     agent_id = source.agent_id if windowed else source.agent_key
     agent_name = func.coalesce(col(Agent.name), source.agent_name, literal(NO_AGENT))
     keys = {
-        "agent": [agent_name.label("agent"), agent_id.label("agent_id")],
+        # live_id: the agent's id while it exists (None once removed), to tell a removed agent's rows
+        # from a live one's of the same name
+        "agent": [agent_name.label("agent"), agent_id.label("agent_id"), col(Agent.id).label("live_id")],
         "model": [source.model, source.provider],
         "provider": [source.provider],
         "user": [source.user_name.label("user")],
@@ -116,7 +118,7 @@ def breakdown(
     if until is not None:
         query = query.where(source.timestamp < until)
     if by == "agent":
-        query = query.outerjoin(Agent, col(Agent.id) == agent_id).group_by(agent_id, agent_name)
+        query = query.outerjoin(Agent, col(Agent.id) == agent_id).group_by(agent_id, agent_name, col(Agent.id))
     else:
         query = query.group_by(*keys)
     result = []
@@ -124,8 +126,10 @@ def breakdown(
         figures = Figures.of(row)
         if figures.calls:
             named = {key: getattr(row, key) for key in KEYS[by]}
-            if by == "agent" and not named["agent_id"]:
-                named["agent_id"] = None
+            if by == "agent":
+                if not named["agent_id"]:
+                    named["agent_id"] = None
+                named["removed"] = named["agent_id"] is not None and row.live_id is None
             result.append((named, figures))
     result.sort(key=lambda pair: (-pair[1].cost_nd, -pair[1].calls))
     return result
