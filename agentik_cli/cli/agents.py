@@ -73,6 +73,18 @@ ApiKeyEnv = Annotated[
     str | None, typer.Option("--api-key-env", help="The environment variable holding the key for --base-url.")
 ]
 
+# the keys of records.stats_json, in its order
+STATS_KEYS = [
+    "sessions",
+    "messages",
+    "input_tokens",
+    "output_tokens",
+    "total_cost",
+    "unpriced_calls",
+    "estimated_calls",
+    "avg_response_ms",
+]
+
 CSV_COLUMNS = [
     "id",
     "name",
@@ -88,29 +100,11 @@ CSV_COLUMNS = [
     "created_at",
     "updated_at",
     "last_active_at",
-    "sessions",
-    "messages",
-    "input_tokens",
-    "output_tokens",
-    "total_cost",
-    "unpriced_calls",
-    "estimated_calls",
-    "avg_response_ms",
+    *STATS_KEYS,
 ]
 
 # `agents stats` rows: the agent's id and name, then the keys of records.stats_json
-STATS_COLUMNS = [
-    "id",
-    "name",
-    "sessions",
-    "messages",
-    "input_tokens",
-    "output_tokens",
-    "total_cost",
-    "unpriced_calls",
-    "estimated_calls",
-    "avg_response_ms",
-]
+STATS_COLUMNS = ["id", "name", *STATS_KEYS]
 
 
 def visible(text: Any) -> Any:
