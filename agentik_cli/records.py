@@ -168,6 +168,7 @@ def agent_json(agent: Any, figures: Any) -> dict[str, Any]:
         "allow_hosts": list(agent.allow_hosts or []),
         "allow_commands": list(agent.allow_commands or []),
         "deny_commands": list(agent.deny_commands or []),
+        "sandbox": bool(getattr(agent, "sandbox", True)),
         "created_at": iso(agent.created_at),
         "updated_at": iso(agent.updated_at),
         "last_active_at": iso(agent.last_active_at),

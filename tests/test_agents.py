@@ -58,6 +58,7 @@ def test_create_prints_id_and_json_object(cli):
         "allow_hosts",
         "allow_commands",
         "deny_commands",
+        "sandbox",
         "created_at",
         "updated_at",
         "last_active_at",

@@ -18,9 +18,13 @@ from agentik_cli.services.skills.approval import Approval
 from agentik_cli.services.skills.base import Context, Rules
 from agentik_cli.services.skills.basic import CalcError, evaluate
 from agentik_cli.services.skills.files import FilesSkill
+from agentik_cli.services.skills.sandbox import Confinement
 from agentik_cli.services.skills.shell import clean_environment, rule_refusal, run_argv
 from agentik_cli.services.skills.toolbox import Toolbox, check_arguments, wire_names
 from agentik_cli.values import ToolCall
+
+# the runner itself, outside the sandbox (tests/test_sandbox.py runs it inside)
+BARE = Confinement(sandboxed=False, writable=(), network=False)
 
 pytestmark = pytest.mark.sqlite_only("the skills' own checks: no store is involved")
 
@@ -221,7 +225,7 @@ def test_a_timeout_kills_the_whole_process_group(tmp_path):
     pid_file = tmp_path / "pid"
     script = f"sleep 100 & echo $! > {pid_file}; sleep 100"
     started = time.monotonic()
-    outcome = run_argv(["sh", "-c", script], timeout=1)
+    outcome = run_argv(["sh", "-c", script], confinement=BARE, timeout=1)
     assert outcome.status == "timeout" and time.monotonic() - started < 20
     grandchild = int(pid_file.read_text())
     for _ in range(100):
@@ -237,7 +241,7 @@ def test_a_timeout_kills_the_whole_process_group(tmp_path):
 def test_commands_get_no_keys_or_tokens(monkeypatch):
     for name in ("OPENAI_API_KEY", "MY_TOKEN", "AGENTIK_HOME", "GITHUB_PAT", "DB_PASSWORD"):
         monkeypatch.setenv(name, "leak-me")
-    outcome = run_argv([sys.executable, "-c", "import os; print(sorted(os.environ))"])
+    outcome = run_argv([sys.executable, "-c", "import os; print(sorted(os.environ))"], confinement=BARE)
     assert "leak-me" not in outcome.output and "OPENAI_API_KEY" not in outcome.output
     assert "MY_TOKEN" not in outcome.output and "GITHUB_PAT" not in outcome.output
     assert "PATH" in clean_environment()
@@ -245,13 +249,13 @@ def test_commands_get_no_keys_or_tokens(monkeypatch):
 
 def test_output_is_capped_keeping_head_and_tail():
     script = "print('HEAD'); print('x' * 1_000_000); print('TAIL')"
-    outcome = run_argv([sys.executable, "-c", script], max_output=1000)
+    outcome = run_argv([sys.executable, "-c", script], confinement=BARE, max_output=1000)
     assert outcome.truncated and outcome.output.startswith("HEAD") and outcome.output.rstrip().endswith("TAIL")
     assert len(outcome.output) < 1200
 
 
 def test_a_non_zero_exit_is_an_error():
-    outcome = run_argv([sys.executable, "-c", "import sys; print('out'); sys.exit(4)"])
+    outcome = run_argv([sys.executable, "-c", "import sys; print('out'); sys.exit(4)"], confinement=BARE)
     assert outcome.status == "error" and outcome.error == "exit code 4" and outcome.output == "out\n"
 
 
@@ -362,7 +366,8 @@ def test_a_page_cannot_close_the_untrusted_marker(web):
 
 def test_a_program_that_does_not_read_its_input_still_times_out():
     started = time.monotonic()
-    outcome = run_argv([sys.executable, "-c", "import time; time.sleep(30)"], stdin=b"x" * 2_000_000, timeout=1)
+    argv = [sys.executable, "-c", "import time; time.sleep(30)"]
+    outcome = run_argv(argv, confinement=BARE, stdin=b"x" * 2_000_000, timeout=1)
     assert outcome.status == "timeout" and time.monotonic() - started < 15
 
 

@@ -63,6 +63,14 @@ AllowCommands = Annotated[
 DenyCommands = Annotated[
     list[str] | None, typer.Option("--deny-command", help="A command shell must never run (deny wins).")
 ]
+SandboxOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--sandbox/--no-sandbox",
+        help="Run its commands (shell, command skills, MCP servers) in the sandbox (the default), or not.",
+        show_default=False,
+    ),
+]
 Status = Annotated[
     str | None, typer.Option("--status", help="active, paused or archived.", autocompletion=complete.statuses)
 ]
@@ -101,6 +109,7 @@ CSV_COLUMNS = [
     "updated_at",
     "last_active_at",
     *STATS_KEYS,
+    "sandbox",
 ]
 
 # `agents stats` rows: the agent's id and name, then the keys of records.stats_json
@@ -180,6 +189,7 @@ def _show(agent: Any, as_json: bool) -> None:
             ("hosts allowed", ", ".join(data["allow_hosts"]) or None),
             ("commands allowed", ", ".join(data["allow_commands"]) or None),
             ("commands denied", ", ".join(data["deny_commands"]) or None),
+            ("commands run in", _protection(data) if data["skills"] else None),
             ("base url", data["base_url"]),
             ("key variable", data["api_key_env"]),
             ("created", data["created_at"]),
@@ -192,6 +202,12 @@ def _show(agent: Any, as_json: bool) -> None:
             ("avg response", f"{stats['avg_response_ms']} ms" if stats["avg_response_ms"] is not None else None),
         ]
     )
+
+
+def _protection(data: dict[str, Any]) -> str:
+    from agentik_cli.services.skills.sandbox import protection
+
+    return protection(data["sandbox"])
 
 
 def _print_fields(pairs: list[tuple[str, Any]]) -> None:
@@ -226,6 +242,7 @@ def create(
     allow_host: AllowHosts = None,
     allow_command: AllowCommands = None,
     deny_command: DenyCommands = None,
+    sandbox: SandboxOpt = None,
     as_json: Json = False,
 ) -> None:
     """Create an agent; prints its id.
@@ -254,6 +271,7 @@ def create(
         allow_hosts=allow_host,
         allow_commands=allow_command,
         deny_commands=deny_command,
+        sandbox=sandbox,
     )
     agent = agents.create(config.store(), fields)
     _notes(fields)
@@ -343,6 +361,7 @@ def update(
     allow_host: AllowHosts = None,
     allow_command: AllowCommands = None,
     deny_command: DenyCommands = None,
+    sandbox: SandboxOpt = None,
     as_json: Json = False,
 ) -> None:
     """Change an agent: only the options given change (--channel, --skill and the rule options replace the list).
@@ -369,6 +388,7 @@ def update(
         allow_hosts=allow_host,
         allow_commands=allow_command,
         deny_commands=deny_command,
+        sandbox=sandbox,
     )
     updated = agents.update_agent(config.store(), agent, fields)
     _notes(fields)

@@ -67,6 +67,10 @@ def show(name: SkillArg, as_json: Json = False) -> None:
     from agentik_cli.services.skills import registry
 
     data = _skill_json(registry.get(name), tools=True)
+    if data["kind"] != "builtin" or data["name"] == "shell":  # a skill that runs commands
+        from agentik_cli.services.skills.sandbox import protection
+
+        data["protection"] = protection(True)
     if as_json:
         render.print_json(data)
         return
@@ -78,6 +82,7 @@ def show(name: SkillArg, as_json: Json = False) -> None:
             ("kind", data["kind"]),
             ("risk", data["risk"]),
             ("description", data["description"] or None),
+            ("commands run in", data.get("protection")),
         ]
     )
     for tool in data["tools"]:

@@ -53,6 +53,7 @@ class AgentFields:
     allow_hosts: list[str] | None = None
     allow_commands: list[str] | None = None
     deny_commands: list[str] | None = None
+    sandbox: bool | None = None  # False: its commands run without the sandbox (said, never implied)
     notes: list[str] = field(default_factory=list)
 
     RULES = ("allow_dirs", "allow_hosts", "allow_commands", "deny_commands")
@@ -224,6 +225,7 @@ def create(store: Store, fields: AgentFields) -> Agent:
                 allow_hosts=list(fields.allow_hosts or []),
                 allow_commands=list(fields.allow_commands or []),
                 deny_commands=list(fields.deny_commands or []),
+                sandbox=fields.sandbox is not False,
                 created_at=unit.now,
                 updated_at=unit.now,
             ),
@@ -328,6 +330,7 @@ def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
             "status",
             "base_url",
             "api_key_env",
+            "sandbox",
         ):
             value = getattr(fields, attr)
             if value is not None:

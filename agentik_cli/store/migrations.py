@@ -664,6 +664,11 @@ def m0009_redaction(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE messages ADD COLUMN redacted BOOLEAN DEFAULT FALSE NOT NULL"))
 
 
+def m0010_sandbox(conn: Connection) -> None:
+    """Whether an agent's commands run in the sandbox (on unless turned off for it)."""
+    conn.execute(text("ALTER TABLE agents ADD COLUMN sandbox BOOLEAN DEFAULT TRUE NOT NULL"))
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
@@ -674,6 +679,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0007_budgets": m0007_budgets,
     "0008_webhooks": m0008_webhooks,
     "0009_redaction": m0009_redaction,
+    "0010_sandbox": m0010_sandbox,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, false, text
+from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, false, text, true
 from sqlmodel import Field, SQLModel
 
 from agentik_cli.store.dialect import COUNT
@@ -52,6 +52,8 @@ class Agent(SQLModel, table=True):
     allow_hosts: list[str] = Field(default_factory=list, sa_column=_json_list())
     allow_commands: list[str] = Field(default_factory=list, sa_column=_json_list())
     deny_commands: list[str] = Field(default_factory=list, sa_column=_json_list())
+    # whether its commands (shell, command skills, MCP servers) run in the sandbox: off only by saying so
+    sandbox: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     last_active_at: datetime | None = None

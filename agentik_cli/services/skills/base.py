@@ -53,6 +53,7 @@ class Rules:
     allow_hosts: tuple[str, ...] = ()  # fetch: hosts allowed although private or loopback
     allow_commands: tuple[str, ...] = ()  # shell: patterns a command must match ("git status", "npm run test:*")
     deny_commands: tuple[str, ...] = ()  # shell: patterns that refuse a command (deny wins)
+    sandbox: bool = True  # commands run in the sandbox (services/skills/sandbox.py) unless turned off
 
     @classmethod
     def of(cls, agent: Any) -> Rules:
@@ -62,6 +63,7 @@ class Rules:
             tuple(agent.allow_hosts or ()),
             tuple(agent.allow_commands or ()),
             tuple(agent.deny_commands or ()),
+            bool(getattr(agent, "sandbox", True)),
         )
 
     @property

@@ -67,7 +67,11 @@ class McpSkill(Skill):
         name = tool.split(".", 1)[1]
         try:
             if self._connection is None:
-                self._connection = _Connection(self.command, str(context.workspace))
+                from agentik_cli.services.skills import sandbox
+
+                confinement = sandbox.confinement(context, self.risk)
+                argv = confinement.argv(self.command, Path(context.workspace))
+                self._connection = _Connection(argv, str(context.workspace))
             result = self._connection.call(name, arguments)
         except TimeoutError:
             self.close()

@@ -19,7 +19,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from agentik_cli.services.skills import sandbox
 from agentik_cli.services.skills.base import MAX_OUTPUT, Context, Outcome, Skill, Tool
+from agentik_cli.services.skills.sandbox import Confinement
 
 TIMEOUT = 30.0
 OPERATORS = re.compile(r"[;&|<>`\n\r]|\$\(|\$\{")
@@ -137,16 +139,21 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 def run_argv(
     argv: list[str],
     *,
+    confinement: Confinement,
     stdin: bytes | None = None,
     cwd: Path | None = None,
     timeout: float = TIMEOUT,
     max_output: int = MAX_OUTPUT,
 ) -> Outcome:
-    """Run a program (no shell) in a process group of its own; its output (stdout and stderr
-    together) capped. Non-zero exit: status "error". Ctrl-C kills the group, then goes on up."""
+    """Run a program (no shell) in a process group of its own, confined (services/skills/sandbox.py);
+    its output (stdout and stderr together) capped. Non-zero exit: status "error". Ctrl-C kills the
+    group, then goes on up. Whatever it left running is killed when it ends, sandbox or not."""
+    sandbox.harden()
+    before = sandbox.children()
+    workdir = Path(cwd) if cwd is not None else Path.cwd()
     try:
         process = subprocess.Popen(
-            argv,
+            confinement.argv(argv, workdir),
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -168,10 +175,12 @@ def run_argv(
     except BaseException:  # Ctrl-C: nothing the command started is left running
         _kill_group(process)
         process.wait()
+        sandbox.reap(before)
         raise
     finally:
         _kill_group(process)
     process.wait()
+    sandbox.reap(before)
     reader.thread.join(timeout=2)
     output, truncated = reader.text()
     if status == "timeout":
@@ -208,5 +217,9 @@ class ShellSkill(Skill):
         refusal = self.check(tool, arguments, context)
         if refusal:  # checked again: nothing runs that the rules refuse
             return Outcome("denied", error=refusal)
-        outcome = run_argv(shlex.split(arguments["command"]), cwd=context.workspace)
+        outcome = run_argv(
+            shlex.split(arguments["command"]),
+            cwd=context.workspace,
+            confinement=sandbox.confinement(context, self.risk),
+        )
         return outcome

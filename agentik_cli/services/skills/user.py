@@ -67,10 +67,12 @@ class CommandSkill(Skill):
         return f"{json.dumps(arguments, ensure_ascii=False)} | {shlex.join(self.command)}"
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
+        from agentik_cli.services.skills import sandbox
         from agentik_cli.services.skills.shell import run_argv
 
         return run_argv(
             self.command,
+            confinement=sandbox.confinement(context, self.risk),
             stdin=json.dumps(arguments).encode(),
             cwd=context.workspace,
             timeout=self.timeout,
