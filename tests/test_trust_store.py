@@ -387,7 +387,7 @@ def test_a_chat_during_a_long_import_stores_its_reply(fake, agentik_home, tmp_pa
     line = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 5, "output_tokens": 1}) + "\n"
     # long enough that the chat waits past the busy timeout (10 s) even at import speeds of 100,000 rows/s
     (tmp_path / "big.jsonl").write_text(line * 2_000_000)
-    fake.default = Reply(text="streamed slowly " * 20, chunks=40, delay=0.1)
+    fake.default = Reply(text="streamed slowly " * 20, chunks=40, delay=0.25)
     env = base_env(agentik_home, OPENAI_BASE_URL=fake.url + "/v1", OPENAI_API_KEY="sk-openai-test-key-0123456789")
 
     def run(*args: str) -> subprocess.Popen:
@@ -413,7 +413,9 @@ def test_a_chat_during_a_long_import_stores_its_reply(fake, agentik_home, tmp_pa
     chat = run("chat", "gpt", "-m", "hello")
     _wait_for(lambda: fake.requests, timeout=60)  # the user's message is stored; the reply streams
     importer = run("costs", "import", str(tmp_path / "big.jsonl"))
-    _wait_for(locked, timeout=60)
+    # the import's own long transaction, not a short write of its start (a journal replay): held
+    # across two looks half a second apart
+    _wait_for(lambda: locked() and not time.sleep(0.5) and locked(), timeout=60)
     assert chat.poll() is None  # the reply is still streaming when the import takes the lock
     assert chat.wait(timeout=300) == 0, chat.stderr.read()
     assert importer.wait(timeout=300) == 0, importer.stderr.read()
