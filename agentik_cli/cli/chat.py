@@ -299,12 +299,28 @@ def _short(text: str, width: int = 100) -> str:
 
 
 def _ask(tool: Any, arguments: dict[str, Any], shown: str) -> bool:
-    """Ask the person at the terminal, showing the call exactly as it will run."""
-    render.err().print(f"agentik: allow {tool.skill} ({tool.risk}) to run:", style="yellow", markup=False)
-    render.err().print(f"  {render.safe_text(shown)}", style="bold", markup=False, soft_wrap=True)
-    render.err().print("  [y/N] ", end="", markup=False)
+    """Ask the person at the terminal, showing the call exactly as it will run. Nobody else can
+    answer: what was typed before the question (a `y` typed at a model's imitation of it) is
+    dropped first. And nothing else can draw it: it is in reverse video, which model text (its
+    control characters made visible, render.safe_text) can never produce, on its own fresh line."""
+    _drop_typed_ahead()
+    console = render.err()
+    console.print()
+    console.print(f" agentik asks: allow {tool.skill} ({tool.risk}) to run ", style="reverse", markup=False)
+    console.print(f"  {render.safe_text(shown)}", style="bold", markup=False, soft_wrap=True)
+    console.print(" allow? [y/N] ", style="reverse", end="", markup=False)
+    console.print(" ", end="", markup=False)
     answer = sys.stdin.readline()
     return answer.strip().lower() in ("y", "yes")
+
+
+def _drop_typed_ahead() -> None:
+    try:
+        import termios
+
+        termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
+    except (ImportError, OSError, ValueError, AttributeError):  # not a terminal after all: nothing pends
+        pass
 
 
 class _ReaderGone(KeyboardInterrupt):

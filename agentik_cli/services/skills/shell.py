@@ -211,7 +211,13 @@ class ShellSkill(Skill):
         )
 
     def describe(self, tool: str, arguments: dict[str, Any]) -> str:
-        return str(arguments.get("command", ""))
+        """The words as they will run (split as `run` splits them, joined back), not the model's text:
+        quoting and spacing that change nothing are shown as what they are."""
+        command = str(arguments.get("command", ""))
+        try:
+            return shlex.join(shlex.split(command))
+        except ValueError:  # unbalanced quotes: refused by the rules before anyone is asked
+            return command
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
         refusal = self.check(tool, arguments, context)
