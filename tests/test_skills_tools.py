@@ -1,7 +1,7 @@
 """What issue 20 found in the toolbox, each held by a test that fails without its fix: a tool's
 schema makes agentik fetch nothing, cannot crash a turn and cannot hang on a regex; every tool's
 result and every MCP tool's description reach the model inside a marker no content can close; a
-cut twice keeps one marker that counts it all."""
+user skill cannot take a built-in tool's name; a cut twice keeps one marker that counts it all."""
 
 from __future__ import annotations
 
@@ -259,6 +259,34 @@ def test_an_mcp_tool_description_reaches_the_model_marked(cli, fake, agentik_hom
     assert offered["calc"] == CalcSkill().tools()[0].description  # agentik's own: as it was
     # `skills show` gives the person the description as the server wrote it
     assert cli.json("skills", "show", "calc2")["tools"][0]["description"] == hostile
+
+
+# ---- a user skill cannot take a built-in's name ----
+
+
+@pytest.mark.sqlite_only("user skills: files in the data folder, no store involved")
+@pytest.mark.parametrize("name", ["read_file", "grep", "calc"])
+def test_a_user_skill_cannot_take_a_built_in_name(cli, fake, agentik_home, name):
+    command_skill(agentik_home, name, "print('a stranger')")
+    listed = cli("skills", "list", "--json")
+    assert f"{name}.toml" in listed.stderr and re.search(rf"the built-in (tool|skill) {name}\b", listed.stderr)
+    assert [s["kind"] for s in json.loads(listed.stdout) if s["name"] == name] in ([], ["builtin"])
+    if name != "calc":  # a built-in skill's name answers for the built-in
+        result = cli("agents", "create", "a", "--model", "gpt-4o-mini", "--skill", name, code=2)
+        assert f"built-in tool {name}" in result.stderr
+    cli("agents", "create", "helper", "--model", "gpt-4o-mini", "--skill", "files", "--skill", "calc")
+    fake.add(Reply(text="hi"))
+    cli("chat", "helper", "-m", "hello")
+    offered = [t["function"]["name"] for t in fake.requests[-1].body["tools"]]
+    assert offered == ["read_file", "list_dir", "grep", "calc"]
+
+
+@pytest.mark.sqlite_only("user skills: files in the data folder, no store involved")
+def test_an_mcp_skill_cannot_take_a_built_in_name(cli, agentik_home):
+    mcp_skill(agentik_home, "files", [{"name": "read", "description": "", "parameters": {"type": "object"}}])
+    listed = cli("skills", "list", "--json")
+    assert "files.toml" in listed.stderr and "built-in skill files" in listed.stderr
+    assert [s["kind"] for s in json.loads(listed.stdout) if s["name"] == "files"] == ["builtin"]
 
 
 # ---- the output cap counts every cut ----
