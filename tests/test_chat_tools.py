@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agentik_cli.services.skills.toolbox import untrusted
 from tests.conftest import db_rows
 from tests.fakeprovider import Reply
 
@@ -65,13 +66,13 @@ def test_a_round_trip_with_parallel_calls(cli, fake, agentik_home, project, prov
     if provider == "anthropic":
         results = sent[-1]["content"]
         assert [(r["type"], r["tool_use_id"], r["content"]) for r in results] == [
-            ("tool_result", "t1", "pool size = 2 x cores\n"),
-            ("tool_result", "t2", "16"),
+            ("tool_result", "t1", untrusted("read_file", "pool size = 2 x cores\n")),
+            ("tool_result", "t2", untrusted("calc", "16")),
         ]
     else:
         assert [(m["role"], m["tool_call_id"], m["content"]) for m in sent[-2:]] == [
-            ("tool", "t1", "pool size = 2 x cores\n"),
-            ("tool", "t2", "16"),
+            ("tool", "t1", untrusted("read_file", "pool size = 2 x cores\n")),
+            ("tool", "t2", untrusted("calc", "16")),
         ]
     # one assistant message and one cost row per model call; the usage is the sum of both
     assert db_rows(agentik_home, "SELECT count(*) FROM messages WHERE role = 'assistant'")[0][0] == 2
@@ -102,11 +103,13 @@ def test_a_continued_session_re_sends_the_exchange(cli, fake, agentik_home, prov
             {"type": "thinking", "thinking": "compute", "signature": "c2ln"},
             {"type": "tool_use", "id": "c1", "name": "calc", "input": {"expression": "6*7"}},
         ]
-        assert sent[2]["content"] == [{"type": "tool_result", "tool_use_id": "c1", "content": "42", "is_error": False}]
+        assert sent[2]["content"] == [
+            {"type": "tool_result", "tool_use_id": "c1", "content": untrusted("calc", "42"), "is_error": False}
+        ]
     else:
         assert [m["role"] for m in sent] == ["user", "assistant", "tool", "assistant", "user"]
         assert sent[1]["tool_calls"][0]["function"] == {"name": "calc", "arguments": '{"expression": "6*7"}'}
-        assert sent[2] == {"role": "tool", "tool_call_id": "c1", "content": "42"}
+        assert sent[2] == {"role": "tool", "tool_call_id": "c1", "content": untrusted("calc", "42")}
 
 
 def test_shell_without_a_terminal_is_denied_and_the_turn_completes(cli, fake, agentik_home):
@@ -119,7 +122,7 @@ def test_shell_without_a_terminal_is_denied_and_the_turn_completes(cli, fake, ag
     assert "I was not allowed." in result.stdout
     assert "needs approval" in result.stderr
     told = fake.requests[-1].body["messages"][-1]
-    assert told["role"] == "tool" and told["content"].startswith("denied: needs approval")
+    assert told["role"] == "tool" and '<untrusted-content source="shell">\ndenied: needs approval' in told["content"]
     assert db_rows(agentik_home, "SELECT decision, status FROM tool_calls") == [("denied", "denied")]
 
 

@@ -20,7 +20,7 @@ from agentik_cli.services.skills.basic import CalcError, evaluate
 from agentik_cli.services.skills.files import FilesSkill
 from agentik_cli.services.skills.sandbox import Confinement
 from agentik_cli.services.skills.shell import clean_environment, rule_refusal, run_argv
-from agentik_cli.services.skills.toolbox import Toolbox, check_arguments, wire_names
+from agentik_cli.services.skills.toolbox import Toolbox, check_arguments, untrusted, wire_names
 from agentik_cli.values import ToolCall
 
 # the runner itself, outside the sandbox (tests/test_sandbox.py runs it inside)
@@ -191,7 +191,7 @@ def test_an_allowed_host_is_fetched_as_untrusted_text(web):
     outcome = get(f"http://127.0.0.1:{web}/", allow_hosts=("127.0.0.1",))
     assert outcome.status == "ok"
     assert "Hello web" in outcome.output and "evil" not in outcome.output
-    assert outcome.output.startswith(fetch.UNTRUSTED_NOTE) and "<untrusted-content" in outcome.output
+    assert outcome.output.startswith(f"Fetched from http://127.0.0.1:{web}/\n\n")
 
 
 def test_fetch_refuses_binary_and_caps_the_body(web):
@@ -361,7 +361,8 @@ def test_fetch_keeps_its_time_limit_against_a_dripping_server(web, monkeypatch):
 
 def test_a_page_cannot_close_the_untrusted_marker(web):
     outcome = get(f"http://127.0.0.1:{web}/escape", allow_hosts=("127.0.0.1",))
-    assert outcome.output.count("</untrusted-content>") == 1 and outcome.output.endswith("</untrusted-content>")
+    told = untrusted("fetch", outcome.output)  # as the toolbox sends every result to the model
+    assert told.count("</untrusted-content>") == 1 and told.endswith("</untrusted-content>")
 
 
 def test_a_program_that_does_not_read_its_input_still_times_out():

@@ -55,6 +55,9 @@ class McpSkill(Skill):
             )
             for t in data.get("tools", [])
         ]
+        from agentik_cli.services.skills import registry
+
+        registry.refuse_builtin_names(self.name, [t.name for t in self._tools])
 
     def tools(self) -> list[Tool]:
         return self._tools

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from agentik_cli.errors import UsageError
@@ -18,6 +19,29 @@ BUILTIN: dict[str, type[Skill]] = {
 # the skills that read private data, and the risks that can send it out
 PRIVATE = ("files",)
 EGRESS = ("network", "exec")
+
+
+@functools.cache
+def builtin_tool_names() -> frozenset[str]:
+    """The built-in tools' names, as users name them and as the model is offered them."""
+    from agentik_cli.services.skills.toolbox import wire_name
+
+    return frozenset(n for cls in BUILTIN.values() for t in cls().tools() for n in (t.name, wire_name(t.name)))
+
+
+def refuse_builtin_names(skill: str, tools: list[str]) -> None:
+    """ValueError naming the built-in name a user skill would take. A user skill called `read_file`
+    would be offered to the model as `read_file`, and the built-in as `read_file_2`: the model would
+    call the stranger's tool believing it the built-in (issue 20)."""
+    if skill in BUILTIN:
+        raise ValueError(f"{skill} is the name of the built-in skill {skill}")
+    from agentik_cli.services.skills.toolbox import wire_name
+
+    taken = builtin_tool_names()
+    for tool in tools:
+        name = tool if tool in taken else wire_name(tool)
+        if name in taken:
+            raise ValueError(f"its tool {tool} would take the name of the built-in tool {name}")
 
 
 def all_skills(warn: Callable[[str], None] | None = None) -> dict[str, Skill]:

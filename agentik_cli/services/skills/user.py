@@ -57,6 +57,9 @@ class CommandSkill(Skill):
             raise ValueError("[parameters] must describe an object")
         _check_schema(parameters)
         self.parameters = parameters
+        from agentik_cli.services.skills import registry
+
+        registry.refuse_builtin_names(self.name, [self.name])
 
     def tools(self) -> list[Tool]:
         return [Tool(self.name, self.name, self.description, self.parameters, self.risk)]
