@@ -172,8 +172,19 @@ SECRET_VARIABLES: tuple[str, ...] = (
 )
 # Kept although a pattern above matches: PWD and OLDPWD are folders, not passwords; the CA bundles
 # are public certificates a command needs to reach HTTPS behind a company's proxy.
-KEPT_VARIABLES: frozenset[str] = frozenset(
-    {"PWD", "OLDPWD", "SSL_CERT_FILE", "SSL_CERT_DIR", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+KEPT_VARIABLES: tuple[str, ...] = (
+    "PWD",
+    "OLDPWD",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NIX_SSL_CERT_FILE",
+    "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "PIP_CERT",
+    "DENO_CERT",
+    "HTTPLIB2_CA_CERTS",
+    "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE",
 )
 
 SECRET_FOLDERS: tuple[str, ...] = tuple(p.rstrip("/") for p in SECRET_FILES if p.endswith("/"))
