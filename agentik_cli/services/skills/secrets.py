@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import PurePath
 
 # Glob patterns, matched without regard to case:
@@ -188,13 +189,22 @@ KEPT_VARIABLES: tuple[str, ...] = (
 )
 
 SECRET_FOLDERS: tuple[str, ...] = tuple(p.rstrip("/") for p in SECRET_FILES if p.endswith("/"))
-_NAMES = tuple(p for p in SECRET_FILES if "/" not in p)
 _SUFFIXES = tuple(tuple(p.split("/")) for p in SECRET_FILES if "/" in p.rstrip("/") and not p.endswith("/"))
 _FOLDERS = tuple(tuple(p.split("/")) for p in SECRET_FOLDERS)
+
+
+def _any(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One regex for many globs: grep asks about every file of a walk, 20,000 of them at most."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+_NAME = _any(p for p in SECRET_FILES if "/" not in p)
+_SUFFIX_LAST = _any(p[-1] for p in _SUFFIXES)  # the name a suffix pattern ends with, tried first
+_FOLDER_FIRST = _any(p[0] for p in _FOLDERS)
 _WORD = re.compile(r"[^A-Z0-9]+")
 
 
-def _match(parts: tuple[str, ...] | list[str], patterns: tuple[str, ...]) -> bool:
+def _match(parts: Sequence[str], patterns: tuple[str, ...]) -> bool:
     return all(fnmatch.fnmatchcase(part, pattern) for part, pattern in zip(parts, patterns, strict=True))
 
 
@@ -203,17 +213,20 @@ def is_secret_file(path: PurePath) -> bool:
     parts = [p.lower() for p in path.parts]
     if not parts:
         return False
-    if any(fnmatch.fnmatchcase(parts[-1], pattern) for pattern in _NAMES):
+    if _NAME.match(parts[-1]):
         return True
-    for pattern in _SUFFIXES:
-        if len(parts) >= len(pattern) and _match(parts[-len(pattern) :], pattern):
-            return True
+    if _SUFFIX_LAST.match(parts[-1]):
+        for pattern in _SUFFIXES:
+            if len(parts) >= len(pattern) and _match(parts[-len(pattern) :], pattern):
+                return True
     return is_secret_folder(path)
 
 
 def is_secret_folder(path: PurePath) -> bool:
     """Whether a path is in (or is) a folder of which every file is secret: .ssh, .aws..."""
     parts = [p.lower() for p in path.parts]
+    if not any(_FOLDER_FIRST.match(part) for part in parts):
+        return False
     for pattern in _FOLDERS:  # the folder anywhere on the path, the path itself included
         size = len(pattern)
         if any(_match(parts[i : i + size], pattern) for i in range(len(parts) - size + 1)):
