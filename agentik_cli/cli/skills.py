@@ -34,6 +34,20 @@ def _skill_json(skill: Any, tools: bool = False) -> dict[str, Any]:
     return data
 
 
+def _secrets_json(skill: Any) -> dict[str, Any]:
+    """The secrets a skill keeps back (services/skills/secrets.py): the files `files` refuses, and the
+    environment variables every program it runs goes without (shell, command and MCP skills)."""
+    from agentik_cli.services.skills import secrets
+
+    data: dict[str, Any] = {}
+    if skill.kind == "builtin" and skill.name == "files":
+        data["refuses_files"] = list(secrets.SECRET_FILES)
+    if skill.kind in ("command", "mcp") or (skill.kind == "builtin" and skill.name == "shell"):
+        data["removes_variables"] = list(secrets.SECRET_VARIABLES)
+        data["keeps_variables"] = list(secrets.KEPT_VARIABLES)
+    return data
+
+
 @app.command("list")
 def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     """The skills there are: built in, your commands (AGENTIK_HOME/skills/*.toml) and MCP servers.
@@ -66,7 +80,8 @@ def show(name: SkillArg, as_json: Json = False) -> None:
     """
     from agentik_cli.services.skills import registry
 
-    data = _skill_json(registry.get(name), tools=True)
+    skill = registry.get(name)
+    data = _skill_json(skill, tools=True) | _secrets_json(skill)
     if data["kind"] != "builtin" or data["name"] == "shell":  # a skill that runs commands
         from agentik_cli.services.skills.sandbox import protection
 
@@ -83,6 +98,11 @@ def show(name: SkillArg, as_json: Json = False) -> None:
             ("risk", data["risk"]),
             ("description", data["description"] or None),
             ("commands run in", data.get("protection")),
+            # glob patterns, any case: a name, the end of a path (.kube/config) or a folder (.ssh/)
+            ("refuses files", ", ".join(data["refuses_files"]) if "refuses_files" in data else None),
+            # glob patterns, any case, on the whole name and on each of its words (GITLAB_PAT, not PATH)
+            ("removes variables", ", ".join(data["removes_variables"]) if "removes_variables" in data else None),
+            ("keeps variables", ", ".join(data["keeps_variables"]) if "keeps_variables" in data else None),
         ]
     )
     for tool in data["tools"]:

@@ -25,22 +25,20 @@ from agentik_cli.services.skills.sandbox import Confinement
 
 TIMEOUT = 30.0
 OPERATORS = re.compile(r"[;&|<>`\n\r]|\$\(|\$\{")
-# environment variables never passed to a command: credentials by their name, and every variable of
-# the providers and of agentik
-_SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH|COOKIE|SESSION", re.IGNORECASE)
 _CREDENTIAL_URL = re.compile(r"://[^/\s@]+@")  # a URL with a user (and password) in it: postgres://u:p@host
-_SECRET_PREFIX = ("ANTHROPIC_", "OPENAI_", "AGENTIK_", "AWS_", "AZURE_", "GOOGLE_", "GCP_", "GH_", "GITHUB_", "HF_")
 
 
 def clean_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment without what may hold a credential: a variable named like one
+    (services/skills/secrets.py: keys, tokens, passwords, the providers' and agentik's variables)
+    or holding a URL with a user in it."""
+    from agentik_cli.services.skills.secrets import is_secret_variable
+
     source = os.environ if environ is None else environ
     return {
         name: value
         for name, value in source.items()
-        if not _SECRET_NAME.search(name)
-        and not name.upper().startswith(_SECRET_PREFIX)
-        and name.upper() not in ("PGPASSWORD", "DATABASE_URL")
-        and not _CREDENTIAL_URL.search(value)
+        if not is_secret_variable(name) and not _CREDENTIAL_URL.search(value)
     }
 
 
