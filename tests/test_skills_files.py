@@ -262,7 +262,10 @@ def test_ordinary_variables_are_kept(name):
 def test_a_command_runs_without_the_secret_variables(monkeypatch):
     for name in SECRET_VARIABLES:
         monkeypatch.setenv(name, "leak-me")
-    outcome = run_argv([sys.executable, "-c", "import os; print(sorted(os.environ.items()))"])
+    from agentik_cli.services.skills.sandbox import Confinement
+
+    script = "import os; print(sorted(os.environ.items()))"
+    outcome = run_argv([sys.executable, "-c", script], confinement=Confinement(False, (), False))
     assert outcome.status == "ok" and "leak-me" not in outcome.output and "PATH" in outcome.output
 
 
