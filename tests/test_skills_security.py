@@ -383,3 +383,38 @@ def test_urls_holding_credentials_are_not_passed_on(monkeypatch):
 @pytest.mark.parametrize("address", ["::ffff:127.0.0.1", "2002:7f00:1::1", "2002:a00:5::1", "64:ff9b::a00:5"])
 def test_fetch_judges_ipv4_wrapped_in_ipv6_as_itself(address):
     assert fetch.refused_address(address) is not None
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["git -C . push", "git --no-pager push", "git -c core.pager=cat push origin", "/usr/bin/git push", "env git push"],
+)
+def test_a_deny_rule_matches_wherever_options_stand(command):
+    assert "--deny-command 'git push'" in (rule_refusal(command, ("*",), ("git push",)) or "")
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        ("git -c alias.x='!touch /tmp/x' x", "-c"),
+        ("git --config-env=core.pager=EVIL log", "--config-env"),
+        ("git --exec-path=/tmp status", "--exec-path"),
+        ("git log --output=/home/me/.bashrc", "--output"),
+        ("find . -name x -exec rm {} +", "-exec"),
+        ("find . -delete", "-delete"),
+        ("sort -o /etc/passwd notes.txt", "-o"),
+    ],
+)
+def test_options_that_run_programs_or_write_files_need_a_pattern_naming_them(command, option):
+    words = command.split()
+    allow = (f"{words[0]} *",)
+    refusal = rule_refusal(command, allow, ())
+    assert refusal is not None and refusal.startswith(f"{option} makes "), refusal
+
+
+def test_the_readme_pattern_git_log_no_longer_writes_files():
+    assert rule_refusal("git log --oneline -5", ("git log *",), ()) is None
+    assert rule_refusal("git log --output=x", ("git log *",), ()) is not None
+    # a pattern that names the option lets it through
+    assert rule_refusal("git log --output=x", ("git log --output=*",), ()) is None
+    assert rule_refusal("find . -delete", ("find . -delete",), ()) is None

@@ -64,6 +64,86 @@ def _matches(words: list[str], pattern: str, *, prefix: bool) -> bool:
     return words == wanted
 
 
+# Options that make a program run another program or write a file by themselves (`git -c
+# alias.x='!cmd' x`, `git log --output=FILE`, `find -exec`): refused unless the --allow-command
+# pattern that admits the command names the option. The sandbox is what holds; these keep a pattern
+# such as "git log *" meaning what a person reads in it.
+RISKY_OPTIONS: dict[str, tuple[str, ...]] = {
+    "git": (
+        "-c", "--config-env", "--exec-path", "--output", "--upload-pack", "--receive-pack", "--exec",
+        "--extcmd", "--open-files-in-pager", "-O", "--git-dir", "--work-tree",
+    ),
+    "find": ("-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprint0", "-fprintf", "-fls"),
+    "sort": ("-o", "--output", "--compress-program"),
+    "sed": ("-i", "--in-place"),
+    "tar": ("--to-command", "--use-compress-program", "-I", "--checkpoint-action", "--info-script", "-F"),
+    "rsync": ("-e", "--rsh", "--rsync-path"),
+    "zip": ("-T", "-TT", "--unzip-command"),
+    "ssh": ("-o", "-F"),
+    "scp": ("-o", "-S", "-F"),
+    "curl": ("-o", "--output", "-O", "--remote-name", "-K", "--config"),
+    "wget": ("-O", "--output-document", "-o", "--output-file", "-e", "--execute"),
+}  # fmt: skip
+# the same for any program
+RISKY_ANYWHERE = ("--output", "--output-file", "--exec", "--pager")
+
+
+def _is_option(word: str, option: str) -> bool:
+    if option.startswith("--"):
+        return word == option or word.startswith(option + "=")
+    if len(option) == 2:  # a short option, its value possibly glued on (-oFILE)
+        return word.startswith(option)
+    return word == option  # find's -exec
+
+
+def _risky_option(words: list[str]) -> str | None:
+    program = os.path.basename(words[0])
+    options = RISKY_OPTIONS.get(program, ()) + RISKY_ANYWHERE
+    for word in words[1:]:
+        if word == "--":
+            break
+        for option in options:
+            if word.startswith("-") and _is_option(word, option):
+                return option
+    return None
+
+
+def _names(pattern: str, option: str) -> bool:
+    try:
+        return any(_is_option(word, option) or word == option + "*" for word in shlex.split(pattern))
+    except ValueError:
+        return False
+
+
+def _denied(words: list[str], pattern: str) -> bool:
+    """A deny pattern matches a command holding its words in order, wherever options (and their
+    values) stand among them and whatever runs it: "git push" refuses `git -C . push`, `git
+    --no-pager push origin` and `env git push`. Broader than the words alone, as a refusal may be."""
+    try:
+        wanted = shlex.split(pattern)
+    except ValueError:
+        return False
+    if not wanted:
+        return False
+    if _matches(words, pattern, prefix=True):
+        return True
+    if wanted[-1].endswith("*"):
+        wanted = [*wanted[:-1], wanted[-1][:-1]] if wanted[-1] != "*" else wanted[:-1]
+    if not wanted:
+        return True  # "*": everything
+    for start, word in enumerate(words):
+        if os.path.basename(word) != wanted[0]:
+            continue
+        rest = iter(words[start + 1 :])
+        stem = wanted[-1] if len(wanted) > 1 else None
+        needed = wanted[1:-1] if stem is not None else []
+        if all(any(w == n for w in rest) for n in needed) and (
+            stem is None or any(w.startswith(stem) if pattern.rstrip().endswith("*") else w == stem for w in rest)
+        ):
+            return True
+    return False
+
+
 def rule_refusal(command: str, allow: tuple[str, ...], deny: tuple[str, ...]) -> str | None:
     """Why the agent's rules refuse a command, or None when they allow it."""
     if OPERATORS.search(command):
@@ -75,12 +155,19 @@ def rule_refusal(command: str, allow: tuple[str, ...], deny: tuple[str, ...]) ->
     if not words:
         return "the command is empty"
     for pattern in deny:
-        if _matches(words, pattern, prefix=True):
+        if _denied(words, pattern):
             return f"refused by the agent's rule --deny-command {pattern!r}"
     if not allow:
         return "the agent has no --allow-command rule (agentik agents update NAME --allow-command 'git status')"
-    if not any(_matches(words, pattern, prefix=False) for pattern in allow):
+    matching = [pattern for pattern in allow if _matches(words, pattern, prefix=False)]
+    if not matching:
         return "no --allow-command rule of the agent matches this command"
+    risky = _risky_option(words)
+    if risky is not None and not any(_names(pattern, risky) for pattern in matching):
+        return (
+            f"{risky} makes {os.path.basename(words[0])} run a program or write a file by itself: "
+            "refused unless an --allow-command pattern names it"
+        )
     return None
 
 
