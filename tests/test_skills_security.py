@@ -418,3 +418,26 @@ def test_the_readme_pattern_git_log_no_longer_writes_files():
     # a pattern that names the option lets it through
     assert rule_refusal("git log --output=x", ("git log --output=*",), ()) is None
     assert rule_refusal("find . -delete", ("find . -delete",), ()) is None
+
+
+def test_a_debug_traceback_never_prints_a_key(fake, agentik_home, cli):
+    """AGENTIK_DEBUG=1 lets the traceback through; the SDK's exception chained in it quotes the
+    server, which quoted the key: the traceback goes through the same redaction as errors."""
+    import subprocess
+
+    from tests.conftest import base_env
+    from tests.fakeprovider import Reply
+
+    key = "sk-openai-test-key-0123456789"
+    stored = "sk-ant-stored-key-9876543210"
+    cli("keys", "set", "anthropic", input=stored + "\n")
+    cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
+    fake.add(Reply(status=400, error_message=f"Incorrect API key provided: {key} (and {stored})"))
+    env = base_env(agentik_home, OPENAI_BASE_URL=fake.url + "/v1", OPENAI_API_KEY=key, AGENTIK_DEBUG="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "agentik_cli", "chat", "gpt", "-m", "hi"], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" in done.stderr, done.stderr
+    assert key not in done.stderr and stored not in done.stderr
+    assert "[redacted]" in done.stderr

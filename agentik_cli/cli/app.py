@@ -272,6 +272,9 @@ def main() -> None:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if exc.code is not None and not isinstance(exc.code, int):
             sys.stderr.write(f"{exc.code}\n")
+    except Exception as exc:  # AGENTIK_DEBUG=1 lets it through the error boundary: its traceback
+        sys.stderr.write(_redacted_traceback(exc))
+        code = FAILED
     try:
         atexit._run_exitfuncs()
         if "agentik_cli.store.engine" in sys.modules:
@@ -285,3 +288,26 @@ def main() -> None:
     except Exception:
         pass
     os._exit(code)
+
+
+def _redacted_traceback(exc: BaseException) -> str:
+    """A traceback for AGENTIK_DEBUG=1 that passes through the same key redaction as errors: an
+    SDK's exception chained under agentik's may quote what a server said, a key among it. Every
+    value of a variable named like a secret, every stored key, and anything shaped like one go."""
+    import os
+    import traceback
+
+    from agentik_cli.providers.base import redact
+    from agentik_cli.services.skills.secrets import is_secret_variable
+
+    text = "".join(traceback.format_exception(exc))
+    secrets = [value for name, value in os.environ.items() if is_secret_variable(name) and len(value) >= 8]
+    try:
+        from agentik_cli.services import keys
+
+        secrets += [value for value in keys.stored_values() if len(value) >= 8]
+    except Exception:  # noqa: BLE001 - an unreadable keys file: the environment's and the shapes still go
+        pass
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return redact(text, None)

@@ -49,6 +49,11 @@ def _save(keys: dict[str, str]) -> None:
         raise
 
 
+def stored_values() -> list[str]:
+    """Every key the keys file holds (for redaction)."""
+    return [value for value in _load().values() if isinstance(value, str)]
+
+
 def get_key(provider: str) -> str | None:
     provider = check_provider(provider)
     return os.environ.get(key_env(provider)) or _load().get(provider)
