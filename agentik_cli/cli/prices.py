@@ -59,19 +59,9 @@ def show(model: ModelArg, provider: ProviderOpt = None, as_json: Json = False) -
     Example: agentik prices show gpt-4o-mini --json
     """
     from agentik_cli.errors import NotFound
-    from agentik_cli.providers.registry import infer as infer_provider
     from agentik_cli.services import pricing
 
-    provider = provider or infer_provider(model)
-    if provider is None:
-        # a model known only by a price set for it (a local model's): its provider is that price's
-        from agentik_cli.errors import UsageError
-
-        found = pricing.override_providers(config.store(), model)
-        if len(found) != 1:
-            raise UsageError(f"cannot tell the provider of model '{model}'", hint="add --provider")
-        provider = found[0]
-    prices = pricing.lookup(config.store(), model, provider)
+    provider, prices = pricing.find_price(config.store(), model, provider)
     if prices is None:
         raise NotFound(
             f"no price known for {model} ({provider})",

@@ -283,6 +283,33 @@ def lookup(store: Store | None, model: str, provider: str) -> UnitPrices | None:
     return PriceBook(store).unit_prices(model, provider)
 
 
+def find_price(store: Store, model: str, provider: str | None) -> tuple[str, UnitPrices | None]:
+    """The provider and price `prices show` gives for a model. Without a provider: every provider
+    that has a price for it, the one its name implies (the bundled list's, or an override) and those
+    of the overrides set for it (a model priced only under another provider than its name implies,
+    issue 21); one is the answer, several are a usage error asking which. (provider, None) when the
+    implied provider has no price; a UsageError when no provider can be told at all."""
+    if provider is not None:
+        return provider, lookup(store, model, provider)
+    from agentik_cli.providers.registry import infer
+
+    book = PriceBook(store)
+    implied = infer(model)
+    candidates = ([implied] if implied is not None else []) + override_providers(store, model)
+    found = {name: prices for name in candidates if (prices := book.unit_prices(model, name)) is not None}
+    if len(found) > 1:
+        names = sorted(found)
+        raise UsageError(
+            f"model '{model}' has a price under several providers ({', '.join(names)})",
+            hint=f"add --provider: agentik prices show {model} --provider {names[0]}",
+        )
+    if found:
+        return next(iter(found.items()))
+    if implied is None:
+        raise UsageError(f"cannot tell the provider of model '{model}'", hint="add --provider")
+    return implied, None
+
+
 def _genai_calc(model: str, provider: str, usage: Usage) -> Any:
     from genai_prices import Usage as GenaiUsage
     from genai_prices import calc_price
