@@ -78,8 +78,19 @@ def backup(
     Example: agentik db backup ~/backups/
     """
     from agentik_cli.store import admin
+    from agentik_cli.store.engine import mask_url
 
-    data = admin.backup(config.store(), path.expanduser(), force=force)
+    with _store() as unopened:
+        newer = admin.newer_schema(unopened)
+        if newer is not None:
+            # a backup never refuses: this agentik cannot use the database, but it can copy it as it
+            # is (not migrated, nothing replayed into it) for an agentik that can (issue 21)
+            data = admin.backup(unopened, path.expanduser(), force=force)
+            render.warn(
+                f"{mask_url(unopened.url)} was written by a newer agentik (its schema has {newer}): backed up as it is"
+            )
+    if newer is None:
+        data = admin.backup(config.store(), path.expanduser(), force=force)
     if as_json:
         render.print_json(data)
     else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy import inspect, text
 
 from agentik_cli.errors import UsageError
 from agentik_cli.store.engine import MIGRATION_NAMES, Store, mask_url, sqlite_path, translate_errors
+from agentik_cli.timeutil import now_utc
 
 COUNTED = ("agents", "sessions", "messages", "costs")
 
@@ -47,10 +47,25 @@ def upgrade(store: Store) -> list[str]:
     return pending
 
 
+def newer_schema(store: Store) -> str | None:
+    """The latest migration of a database written by a newer agentik (one this agentik does not
+    know), else None. Reads without migrating, and creates no file."""
+    path = sqlite_path(store.url) if store.is_sqlite else None
+    if path is not None and not path.exists():
+        return None
+    with translate_errors(store.url), store.engine.connect() as conn:
+        if not inspect(conn).has_table("agentik_migrations"):
+            return None
+        applied = set(conn.execute(text("SELECT name FROM agentik_migrations")).scalars())
+    newer = sorted(applied - set(MIGRATION_NAMES))
+    return newer[-1] if newer else None
+
+
 def backup(store: Store, target: Path, force: bool = False) -> dict[str, Any]:
     """A consistent copy of a SQLite store in one file, while other processes go on writing: SQLite's
     online backup reads the database as of one moment (WAL included). Written beside the target
-    and renamed into place, so a failed backup never leaves half a file where a good one was."""
+    and renamed into place, so a failed backup never leaves half a file where a good one was. A
+    database of a newer agentik is copied as it is (the copy is what one keeps to go back to)."""
     source = sqlite_path(store.url) if store.is_sqlite else None
     if source is None:
         raise UsageError(
@@ -58,7 +73,8 @@ def backup(store: Store, target: Path, force: bool = False) -> dict[str, Any]:
             hint="back a server database up with its own tools: pg_dump -Fc DBNAME > agentik.dump",
         )
     if target.is_dir():
-        target = target / f"agentik-{datetime.now().strftime('%Y%m%d-%H%M%S')}.db"
+        # named by the local time of the environment's clock (a frozen one in tests), as people read it
+        target = target / f"agentik-{now_utc().astimezone().strftime('%Y%m%d-%H%M%S')}.db"
     if target.exists() and not force:
         raise UsageError(f"{target} already exists", hint="choose another path, or add --force to replace it")
     if not target.parent.is_dir():
