@@ -7,7 +7,6 @@ tests/test_migrations.py checks that the migrated schema equals the models' sche
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -29,6 +28,7 @@ from sqlalchemy.engine import Connection
 
 from agentik_cli import environment
 from agentik_cli.store.dialect import COUNT, SEARCH_COLUMN, SEARCH_CONFIG, is_postgres, quarter_hour_sql
+from agentik_cli.timeutil import now_utc
 
 
 def _tracking_table(metadata: MetaData) -> Table:
@@ -693,7 +693,7 @@ def apply(conn: Connection, applied: set[str], upto: str | None = None) -> list[
     for name, migration in MIGRATIONS.items():
         if name not in applied:
             migration(conn)
-            conn.execute(tracking.insert().values(name=name, applied_at=datetime.now(UTC)))
+            conn.execute(tracking.insert().values(name=name, applied_at=now_utc()))
             done.append(name)
         if name == upto:
             break

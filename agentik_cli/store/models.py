@@ -5,16 +5,20 @@ million tokens. Every datetime is UTC-aware."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Boolean, Column, ForeignKey, Index, Integer, false, text, true
 from sqlmodel import Field, SQLModel
 
 from agentik_cli.store.dialect import COUNT
+from agentik_cli.timeutil import now_utc
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """The environment's clock (agentik_cli/environment.py), as every other time agentik writes: a
+    default taken from the system clock would put a frozen test's rows, or an injected clock's, at
+    another time than the rest (issue 21)."""
+    return now_utc()
 
 
 def _json_list() -> Column:
