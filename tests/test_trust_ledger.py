@@ -41,7 +41,9 @@ def test_two_removed_agents_of_one_name_are_told_apart_by_id(cli):
     assert len(cli.json("costs", "list", "--agent", "2")) == 1
 
 
-def test_cleanup_takes_the_rows_it_removes_off_their_sessions(cli, fake, agentik_home):
+def test_cleanup_leaves_the_sessions_totals_as_their_messages_costs(cli, fake, agentik_home):
+    """`costs cleanup` removes ledger rows only (issue 21): a session keeps what its calls cost, the
+    sum of its messages' costs, rather than dropping below them."""
     cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
     cli("chat", "gpt", "-m", "old question")
     cli("chat", "gpt", "-c", "-m", "new question")
@@ -61,12 +63,12 @@ def test_cleanup_takes_the_rows_it_removes_off_their_sessions(cli, fake, agentik
         ),
     )
     cli("costs", "cleanup", "--older-than", "30", "--yes")
+    assert db_rows(agentik_home, "SELECT count(*) FROM costs WHERE session_id = 1") == [(1,)]
     session = cli.json("sessions", "show", "1")
-    ledger = db_rows(
-        agentik_home,
-        "SELECT sum(input_tokens), sum(output_tokens), sum(total_cost_nd) FROM costs WHERE session_id = 1",
+    messages = db_rows(
+        agentik_home, "SELECT sum(input_tokens), sum(output_tokens), sum(cost_nd) FROM messages WHERE session_id = 1"
     )
-    assert [(session["input_tokens"], session["output_tokens"])] == [ledger[0][:2]]
+    assert [(session["input_tokens"], session["output_tokens"])] == [messages[0][:2]]
     assert session["message_count"] == 4  # the conversation itself stays
 
 

@@ -4,7 +4,8 @@ The running totals (cost_totals per agent, model, provider and user; cost_bucket
 each session's tokens and cost) are moved by one rule, `move_totals`: whatever set of ledger rows is
 added or removed, the same grouped aggregate of exactly those rows is added to or taken off every
 total, in the transaction that writes or deletes them. Adding a reply, recording a call, importing a
-million rows and cleaning up old ones all go through it, so the totals always equal the ledger."""
+million rows and cleaning up old ones all go through it, so the totals always equal the ledger; a
+session's, which keep what its calls cost when `costs cleanup` removes their rows, equal it until then."""
 
 from __future__ import annotations
 
@@ -85,7 +86,14 @@ def move_totals(session: Session, where: Where, sign: int) -> None:
     moved = {name: BUCKETS.c[name] + stmt.excluded[name] for name in SUM_COLUMNS}
     session.execute(stmt.on_conflict_do_update(index_elements=["start"], set_=moved))
 
-    # a session's tokens and cost are its rows of the ledger (a removed session's rows have none)
+    # A session's tokens and cost are what its calls cost as they were made (a removed session's rows
+    # have none), the sum of its messages' own costs. Rows added move them; rows removed do not: the
+    # only removal is `costs cleanup`, which removes ledger rows only (the contract; sessions have
+    # their own `remove`) and leaves the messages' costs, so lowering the session would show totals
+    # that disagree with its messages (issue 21). The agents' and the reports' totals follow the
+    # ledger, cleaned-up rows and all.
+    if sign < 0:
+        return
     by_session = (
         select(c.session_id, *sums).where(where, c.session_id.is_not(None)).group_by(c.session_id).subquery("moved")
     )
