@@ -7,6 +7,7 @@ ledger's totals do not move; a dry run changes nothing; /forget in the chat. On 
 from __future__ import annotations
 
 import json
+import time
 
 import pexpect
 import pytest
@@ -235,3 +236,124 @@ def test_redact_after_the_events_went_out(cli, fake, agentik_home):
         receiver.stop()
     assert cli.json("sessions", "redact", KEY, "--all", "--yes") == {"messages": 1, "sessions": 1}
     assert KEY_PART not in stored_bytes(agentik_home)
+
+
+# ---- every text column (issue 21) ----
+
+
+def _text_columns() -> dict[str, set[str]]:
+    """Every column of the schema that can hold text: strings (SQLModel's AutoString too) and JSON."""
+    from sqlalchemy import JSON, String
+    from sqlalchemy.types import TypeDecorator
+    from sqlmodel import SQLModel
+
+    import agentik_cli.store.models  # noqa: F401 - the tables
+
+    def holds_text(kind) -> bool:  # noqa: ANN001
+        return isinstance(kind.impl if isinstance(kind, TypeDecorator) else kind, String | JSON)
+
+    return {
+        table.name: {column.name for column in table.columns if holds_text(column.type)}
+        for table in SQLModel.metadata.sorted_tables
+    }
+
+
+def test_redaction_has_decided_on_every_text_column():
+    """A table or column with text added later fails here until store/forget.py's TEXT_COLUMNS says
+    whether redaction rewrites it, or why not."""
+    from agentik_cli.store.forget import REDACTED, TEXT_COLUMNS
+
+    assert {table: set(columns) for table, columns in TEXT_COLUMNS.items() if columns} == {
+        table: columns for table, columns in _text_columns().items() if columns
+    }
+    for table, columns in TEXT_COLUMNS.items():
+        for column, decision in columns.items():
+            assert decision == REDACTED or len(decision) > 20, (table, column)  # a reason, not a shrug
+
+
+ECHOED = "sk-ant-api03-ECHOKEY0123456789abcdefQRS"
+
+
+@pytest.fixture
+def echoed(cli, fake, tmp_path, agentik_home):
+    """A secret in a message, the session's title, a tool call's arguments and output, a webhook
+    event still waiting for an endpoint that is down, and the logged answer of a receiver that echoes
+    what it is sent (and, set by hand, an attempt's error: no command puts text of ours there)."""
+    from tests.conftest import db_execute
+    from tests.webhook_receiver import Answer, Receiver
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "env.txt").write_text(f"ANTHROPIC_API_KEY={ECHOED}\n")
+    receiver = Receiver()
+    receiver.default = Answer(echo=True)
+    receiver.start()
+    try:
+        skill = ["--skill", "files", "--allow-dir", str(folder)]
+        cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", *skill)
+        cli("webhooks", "add", receiver.url, "--event", "message.created", "--event", "session.created")
+        cli("webhooks", "add", "http://127.0.0.1:9/down", "--event", "message.created")
+        calls = [
+            {"id": "t1", "name": "read_file", "arguments": {"path": "env.txt"}},
+            {"id": "t2", "name": "read_file", "arguments": {"path": f"{ECHOED}.txt"}},
+        ]
+        fake.add(Reply(text="Reading it.", tool_calls=calls), Reply(text="It is there."))
+        cli("chat", "helper", "-m", f"is {ECHOED} right?")
+        deadline = time.monotonic() + 30
+        echoes = "SELECT count(*) FROM webhook_attempts WHERE answer LIKE ?"
+        while db_rows(agentik_home, echoes, (f"%{ECHOED}%",))[0][0] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        receiver.stop()
+    db_execute(agentik_home, ("UPDATE webhook_attempts SET error = ? WHERE id = 1", (f"echoed {ECHOED}",)))
+    return folder
+
+
+def _holding(home, secret: str) -> list[tuple[str, str]]:  # noqa: ANN001
+    """(table, column) of every text column that holds the secret somewhere."""
+    found = []
+    for table, columns in _text_columns().items():
+        for column in sorted(columns):
+            sql = f"SELECT count(*) FROM {table} WHERE CAST({column} AS TEXT) LIKE ?"
+            if db_rows(home, sql, (f"%{secret}%",))[0][0]:
+                found.append((table, column))
+    return found
+
+
+def test_redact_reaches_every_text_column_a_secret_got_into(cli, echoed, agentik_home):
+    held = set(_holding(agentik_home, ECHOED))
+    assert {
+        ("messages", "content"),
+        ("messages", "parts"),
+        ("sessions", "title"),
+        ("tool_calls", "arguments"),
+        ("tool_calls", "output"),
+        ("webhook_events", "body"),
+        ("webhook_attempts", "answer"),
+        ("webhook_attempts", "error"),
+    } <= held
+    assert any(ECHOED in (row["answer"] or "") for row in cli.json("webhooks", "log"))
+    cli.json("sessions", "redact", ECHOED, "--all", "--yes")
+    assert _holding(agentik_home, ECHOED) == []
+    assert ECHOED.encode() not in stored_bytes(agentik_home)
+    assert not any(ECHOED in json.dumps(row) for row in cli.json("webhooks", "log"))
+    assert any("[redacted]" in (row["answer"] or "") for row in cli.json("webhooks", "log"))
+
+
+def test_redact_of_one_session_reaches_its_events_answers_only(cli, fake, echoed, agentik_home):
+    """Another session's logged answers are not this redaction's to change."""
+    from tests.conftest import db_execute
+
+    db_execute(agentik_home, ("UPDATE webhook_attempts SET answer = ? WHERE id = 1", (f"other {ECHOED}",)))
+    cli("chat", "helper", "-m", f"and again {ECHOED}")  # session 2
+    cli.json("sessions", "redact", ECHOED, "--session", "2", "--yes")
+    assert ("webhook_attempts", "answer") in _holding(agentik_home, ECHOED)
+    cli.json("sessions", "redact", ECHOED, "--session", "1", "--yes")
+    assert _holding(agentik_home, ECHOED) == []
+
+
+def test_forget_takes_the_logged_answers_with_the_events(cli, echoed, agentik_home):
+    question = cli.json("sessions", "show", "1")["messages"][0]
+    cli("sessions", "forget", str(question["id"]), "--yes")
+    assert _holding(agentik_home, ECHOED) == []
+    assert ECHOED.encode() not in stored_bytes(agentik_home)

@@ -19,6 +19,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
     body: str = "ok"
     delay: float = 0.0
+    echo: bool = False  # answer with the body received (a receiver that echoes: its answer is logged)
 
 
 @dataclass
@@ -60,7 +61,7 @@ class Receiver:
                     time.sleep(answer.delay)
                 with receiver.lock:
                     receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                data = answer.body.encode()
+                data = (body if answer.echo else answer.body).encode()
                 try:
                     self.send_response(answer.status)
                     for name, value in answer.headers.items():

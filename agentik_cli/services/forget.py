@@ -2,7 +2,8 @@
 (`sessions redact`), for the password, key or customer's data pasted by mistake.
 
 What goes: the messages or the text, from the messages, their attachments, parts and tool calls,
-session titles, the full-text index, the webhook events kept in the outbox, the chat's line history
+session titles, the full-text index, the webhook events kept in the outbox and the answers and errors
+logged for them (store/forget.py's TEXT_COLUMNS lists every text column), the chat's line history
 file, and (a redaction) the journal of replies waiting to be stored; on SQLite the free pages and the
 WAL too (store/forget.py). What stays: the ledger's cost rows (money was spent), detached from a
 removed message, so every total stays as it was; and every copy made before (backups, `db copy`
@@ -257,7 +258,8 @@ def redact(
 ) -> tuple[Outcome, Plan]:
     """Replace every match of `pattern` with [redacted] in the scope's messages (content, attached
     text, parts, error), tool calls (arguments, output, error) and session titles, in one
-    transaction, and in the webhook events that carry them, the chat's line history and the
+    transaction, and in the webhook events that carry them (their bodies, and the answers and errors
+    logged for their attempts: a receiver may echo what it was sent), the chat's line history and the
     journal; `dry_run` changes nothing. `confirm` is asked, with what would change in the store,
     before anything is (always: the files may hold what the store no longer does)."""
     matcher = Matcher(pattern, regex)
@@ -281,6 +283,15 @@ def redact(
             new, n = matcher.in_json(json.loads(body))
             if n:
                 forget_store.set_event_body(unit, event_id, json.dumps(new, ensure_ascii=False))
+        for attempt in forget_store.attempt_texts(unit.session, subjects, matcher.needle):
+            values = {}
+            for name in ("error", "answer"):
+                old = attempt._mapping[name]
+                new_text, n = matcher.sub(old) if old is not None else (old, 0)
+                if n:
+                    values[name] = new_text
+            if values:
+                forget_store.set_attempt(unit, attempt.id, values)
     erased = forget_store.erase_leftovers(store) if plan.messages or plan.titles else True
     redact_history(matcher)
     journal.rewrite(store.url, lambda record: matcher.in_json(record)[0])

@@ -3,7 +3,9 @@ gone (services/forget.py decides what goes; this module speaks SQL).
 
 Gone means gone from everything the store holds: the rows, the full-text index (SQLite's FTS5 table
 follows messages by its triggers; PostgreSQL's search column is generated from the content), the
-events kept for webhooks, and, on SQLite, the free pages and the WAL (`erase_leftovers`)."""
+events kept for webhooks and the log of their attempts (a receiver may echo a body in its answer),
+and, on SQLite, the free pages and the WAL (`erase_leftovers`). `TEXT_COLUMNS` says, for every
+column that can hold text, whether redaction rewrites it or why not."""
 
 from __future__ import annotations
 
@@ -17,16 +19,99 @@ from sqlmodel import Session
 
 from agentik_cli.store import dialect
 from agentik_cli.store.engine import Store, translate_errors
-from agentik_cli.store.models import ChatSession, Message, ToolCallRecord, WebhookEvent
+from agentik_cli.store.models import (
+    ChatSession,
+    Message,
+    ToolCallRecord,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEvent,
+)
 from agentik_cli.store.unit import Unit
 
 _MESSAGES: Any = cast(Any, Message).__table__
 _SESSIONS: Any = cast(Any, ChatSession).__table__
 _TOOL_CALLS: Any = cast(Any, ToolCallRecord).__table__
 _EVENTS: Any = cast(Any, WebhookEvent).__table__
+_DELIVERIES: Any = cast(Any, WebhookDelivery).__table__
+_ATTEMPTS: Any = cast(Any, WebhookAttempt).__table__
 BATCH = 2000
 _IN_LIMIT = 500  # ids bound a statement at a time
 WAL_TRIES = 50  # a tenth of a second apart: readers in other processes finish their reads
+
+
+REDACTED = "redacted"
+_NAME = "a name or setting agentik or its user gives, not what was said in a session"
+_BY_CODE = "written by agentik's code (a state, a type, an id), never from what was said"
+# Every column of the schema that can hold text (strings and JSON), and what `sessions redact` does
+# with it: REDACTED, or why it leaves it. A new table or column with text must be entered here
+# (tests/test_forget.py fails until it is): decide then whether what was said can reach it.
+# (`sessions forget` removes the messages and tool calls whole, and the webhook events that carry
+# them, their deliveries and attempts going with them by their foreign keys.)
+TEXT_COLUMNS: dict[str, dict[str, str]] = {
+    "messages": {
+        "content": REDACTED,
+        "attachments": REDACTED,
+        "parts": REDACTED,
+        "error": REDACTED,
+        "channel": _NAME,
+        "role": _BY_CODE,
+        "model": _NAME,
+        "skills_used": _NAME,
+        "user_name": _NAME,
+    },
+    "tool_calls": {
+        "arguments": REDACTED,
+        "output": REDACTED,
+        "error": REDACTED,
+        "call_id": "the provider's id of the call",
+        "skill": _NAME,
+        "tool": _NAME,
+        "decision": _BY_CODE,
+        "status": _BY_CODE,
+        "user_name": _NAME,
+    },
+    "sessions": {"title": REDACTED, "channel": _NAME},
+    # a kept event's body is a copy of a message or session; an attempt's answer and error may echo it
+    "webhook_events": {"body": REDACTED, "uid": _BY_CODE, "type": _BY_CODE, "subject": _BY_CODE},
+    "webhook_attempts": {"answer": REDACTED, "error": REDACTED},
+    "webhook_deliveries": {"state": _BY_CODE},
+    "webhook_endpoints": {
+        "url": _NAME,
+        "agent_name": _NAME,
+        "events": _NAME,
+        "secret": "the endpoint's signing secret, set with `webhooks add`",
+        "status": _BY_CODE,
+        "user_name": _NAME,
+    },
+    # an agent's settings are changed with `agents update`; redaction is about what was said
+    "agents": dict.fromkeys(
+        (
+            "name",
+            "name_key",
+            "description",
+            "system_prompt",
+            "model",
+            "provider",
+            "channels",
+            "skills",
+            "status",
+            "base_url",
+            "api_key_env",
+            "allow_dirs",
+            "allow_hosts",
+            "allow_commands",
+            "deny_commands",
+        ),
+        _NAME,
+    ),
+    "costs": dict.fromkeys(("agent_name", "model", "provider", "channel", "endpoint", "user_name"), _NAME),
+    "cost_totals": dict.fromkeys(("model", "provider", "user_name", "agent_name"), _NAME),
+    "price_overrides": dict.fromkeys(("provider", "model_key", "model", "set_by"), _NAME),
+    "budgets": {"period": _BY_CODE, "agent_name": _NAME, "set_by": _NAME},
+    "reservations": {"user_name": _NAME},
+    "settings": {"key": _BY_CODE, "value": "a setting agentik keeps (a default agent's id, a marker)"},
+}
 
 
 @dataclass(frozen=True)
@@ -221,6 +306,25 @@ def event_bodies(session: Session, subjects: list[str]) -> list[tuple[int, str]]
 
 def set_event_body(unit: Unit, event_id: int, body: str) -> None:
     unit.session.execute(update(_EVENTS).where(_EVENTS.c.id == event_id).values(body=body))
+
+
+def attempt_texts(session: Session, subjects: list[str], needle: str | None) -> list[Any]:
+    """(id, error, answer) of the logged attempts to send the events that carry these records (with
+    `needle`, only those that hold it): a receiver's answer may echo the body it was sent."""
+    a, d = _ATTEMPTS.c, _DELIVERIES.c
+    found: list[Any] = []
+    for chunk in _chunks(subjects):
+        events = select(_EVENTS.c.id).where(_EVENTS.c.subject.in_(chunk))
+        deliveries = select(d.id).where(d.event_id.in_(events))
+        query = select(a.id, a.error, a.answer).where(a.delivery_id.in_(deliveries))
+        if needle is not None:
+            query = query.where(or_(_contains(session, a.error, needle), _contains(session, a.answer, needle)))
+        found += session.execute(query.order_by(a.id)).all()
+    return found
+
+
+def set_attempt(unit: Unit, attempt_id: int, values: dict[str, Any]) -> None:
+    unit.session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id).values(**values))
 
 
 # ---- what SQLite keeps after a row is gone ----
