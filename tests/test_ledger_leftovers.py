@@ -94,6 +94,7 @@ def test_the_tables_defaults_follow_the_injected_clock():
     assert [rows[0].started_at, rows[1].timestamp, rows[2].updated_at, rows[3].at] == [FROZEN] * 4
 
 
+@pytest.mark.sqlite_only(reason="the suite's PostgreSQL databases come migrated: SQLite's file is made here")
 def test_the_migrations_record_when_by_the_injected_clock(cli, agentik_home):
     with environment.use(Environment(clock=lambda: FROZEN)):
         cli("agents", "list")  # creates and migrates the store
