@@ -208,3 +208,9 @@ def test_a_slow_lookup_is_given_up_at_the_deadline(monkeypatch):
     started = time.monotonic()
     outcome = get("https://slow.example/")
     assert outcome.status == "error" and time.monotonic() - started < 2
+
+
+def test_a_url_that_cannot_be_split_is_shown_quoted_and_not_fetched():
+    skill = registry.BUILTIN["fetch"]()
+    assert skill.describe("fetch", {"url": "http://[::1\t/x"}) == "GET 'http://[::1\\t/x'"
+    assert get("http://[::1/x").status == "error"

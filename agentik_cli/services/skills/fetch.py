@@ -38,7 +38,10 @@ def normalised(url: str) -> str:
     """The URL as it is fetched: urlsplit drops tabs and newlines anywhere in it (and the spaces and
     controls around it), and the fragment is never sent. The approval prompt shows this, not what
     the model wrote, so what is asked is what is fetched (issue 20)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [ of an IPv6 address, say
+        raise Refused(f"{url!r} is not a URL") from None
     return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
 
 
@@ -173,7 +176,10 @@ class FetchSkill(Skill):
 
     def describe(self, tool: str, arguments: dict[str, Any]) -> str:
         url = arguments.get("url")
-        return f"GET {normalised(url) if isinstance(url, str) else url}"
+        try:
+            return f"GET {normalised(url)}" if isinstance(url, str) else f"GET {url!r}"
+        except Refused:
+            return f"GET {url!r}"
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
         try:
