@@ -28,7 +28,7 @@ def pasted(cli, fake, tmp_path, agentik_home):
     folder.mkdir()
     (folder / "env.txt").write_text(f"ANTHROPIC_API_KEY={KEY}\n")
     cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--skill", "files", "--allow-dir", str(folder))
-    cli("webhooks", "add", "http://127.0.0.1:9/down")
+    cli("webhooks", "add", "http://127.0.0.1:9/down", "--allow-internal")
     fake.add(Reply(text="Hello."))
     cli("chat", "helper", "-m", "hello")
     fake.add(
@@ -228,7 +228,7 @@ def test_redact_after_the_events_went_out(cli, fake, agentik_home):
 
     receiver = Receiver().start()
     try:
-        cli("webhooks", "add", receiver.url)
+        cli("webhooks", "add", receiver.url, "--allow-internal")
         cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
         cli("chat", "helper", "-m", f"my key {KEY}")
         receiver.wait_for(4)

@@ -3,7 +3,7 @@
 cli/        parses and prints
 services/   decides what things mean
 store/      the only place that speaks SQL        providers/   speaks to the SDKs
-values, records, environment, money, limits, text, errors, timeutil, paths: below all of them
+values, records, environment, money, limits, text, errors, timeutil, paths, netcheck: below all of them
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ BOTTOM = {
     "errors",
     "timeutil",
     "paths",
+    "netcheck",  # which addresses a hostile URL may reach, and within what time: fetch's and the webhooks'
     "__init__",
     "__version__",
 }

@@ -111,7 +111,7 @@ def world(cli, fake, agentik_home):
     cli("budgets", "set", "--daily", "5")
     receiver = Receiver().start()
     try:
-        cli("webhooks", "add", receiver.url, "--event", "cost.recorded")
+        cli("webhooks", "add", receiver.url, "--allow-internal", "--event", "cost.recorded")
         cli(*RECORD)  # a cost.recorded event for the webhook
         cli("webhooks", "deliver")
     finally:

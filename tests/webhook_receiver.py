@@ -1,6 +1,7 @@
 """A webhook receiver for the tests: an HTTP server on a loopback port that keeps every request
-(headers and body) and answers from a script (status, headers, body, delay), else 200. It can be
-stopped and started again on the same port: a receiver that is down, then up."""
+(headers and body) and answers from a script (status, headers, body, delay, drip), else 200. It can
+be stopped and started again on the same port: a receiver that is down, then up. A dripping answer
+sends its status line and headers a byte at a time, each byte well within any per-read timeout."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class Answer:
     body: str = "ok"
     delay: float = 0.0
     echo: bool = False  # answer with the body received (a receiver that echoes: its answer is logged)
+    drip: float = 0.0  # seconds between the bytes of the status line and headers
 
 
 @dataclass
@@ -27,6 +29,9 @@ class Received:
     path: str
     headers: dict[str, str]
     body: str
+    # when the request arrived and when its answer ended (sent, or the sender gone): time.monotonic()
+    started: float = 0.0
+    ended: float | None = None
 
     @property
     def json(self) -> Any:
@@ -54,14 +59,20 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+                started = time.monotonic()
                 body = self.rfile.read(int(self.headers.get("content-length", "0"))).decode()
                 with receiver.lock:
                     answer = receiver.script.pop(0) if receiver.script else receiver.default
                 if answer.delay:
                     time.sleep(answer.delay)
+                got = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, started)
                 with receiver.lock:
-                    receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.received.append(got)
                 data = (body if answer.echo else answer.body).encode()
+                if answer.drip:
+                    self.drip(answer, data)
+                    got.ended = time.monotonic()
+                    return
                 try:
                     self.send_response(answer.status)
                     for name, value in answer.headers.items():
@@ -71,6 +82,21 @@ class Receiver:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # a sender that gave up waiting (a command that ended)
+                got.ended = time.monotonic()
+
+            def drip(self, answer: Answer, data: bytes) -> None:
+                head = f"HTTP/1.1 {answer.status} OK\r\ncontent-length: {len(data)}\r\n"
+                head += "".join(f"{name}: {value}\r\n" for name, value in answer.headers.items())
+                try:
+                    for byte in (head + "\r\n").encode():
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(answer.drip)
+                    self.wfile.write(data)
+                    self.wfile.flush()
+                except OSError:
+                    pass  # the sender gave up
+                self.close_connection = True
 
             def log_message(self, *args: Any) -> None:
                 pass

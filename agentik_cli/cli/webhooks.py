@@ -82,6 +82,14 @@ def add(
     secret: Annotated[
         str | None, typer.Option("--secret", help="The signing secret (whsec_...); none: one is made.")
     ] = None,
+    allow_internal: Annotated[
+        bool,
+        typer.Option(
+            "--allow-internal",
+            help="On a shared (PostgreSQL) store, let it go to an internal address: loopback, private, "
+            "link-local, reserved (refused otherwise, when added and at each send).",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Add a webhook. Prints its id and its signing secret, which is shown this once.
@@ -90,7 +98,7 @@ def add(
     """
     from agentik_cli.services import webhooks
 
-    added = webhooks.add(config.store(), url, agent, list(event or []), secret)
+    added = webhooks.add(config.store(), url, agent, list(event or []), secret, allow_internal)
     if as_json:
         render.print_json({"id": added.id, "url": _url(added.url), "events": added.events, "secret": added.secret})
         return
@@ -179,7 +187,8 @@ def log(
     as_json: Json = False,
     as_csv: Csv = False,
 ) -> None:
-    """Every delivery attempt, newest first: the answer's status and first kilobyte, or the error.
+    """Every delivery attempt, newest first: the answer's status (and, when it failed, the first
+    200 bytes of the answer), or the error.
 
     Example: agentik webhooks log --failed
     """

@@ -5,7 +5,13 @@ Each event is written in the transaction of the change it reports. Once that com
 that made it sends it at once, from a thread of its own (`send_soon`), so the command's output never
 waits for a receiver; as the command ends it waits at most `EXIT_WAIT` for those sends, and what did
 not go out is left in the outbox. `agentik webhooks deliver --loop` retries on the Standard Webhooks
-schedule; several may run at once, each delivery being claimed before it is sent."""
+schedule; several may run at once, each delivery being claimed before it is sent, and each send
+ending (one deadline over the whole exchange) well before its claim does.
+
+On a store several users share (PostgreSQL), a webhook is a request any of them can make this
+machine send: one to an internal address (loopback, private, link-local, cloud metadata, ...) is
+refused, when added and again at each send against what the name resolves to then, unless added
+with --allow-internal (issue 20). On SQLite, one user's own store, any address goes."""
 
 from __future__ import annotations
 
@@ -42,11 +48,16 @@ SCHEDULE = (
     timedelta(hours=10),
 )
 JITTER = 0.1
+# one send, the whole exchange (lookup, connect, TLS, request, status line, headers, answer): a
+# receiver dripping its headers a byte at a time held a send 68 s, past its claim (issue 20)
 TIMEOUT_S = 10.0
-# a claimed delivery is held this long: past the send's time limit, so two processes never send it
-# at once; a process that dies holding it only delays it by this much
+# a claimed delivery is held this long: well past the send's deadline (the margin covers the
+# writes around it), so two processes never send it at once; a process that dies holding it only
+# delays it by this much
 LEASE = timedelta(seconds=TIMEOUT_S + 20)
-ANSWER_BYTES = 1024
+# what the log keeps of an answer that was not a 2xx (of a 2xx, nothing): enough to say why, too
+# little to make the log a way to read what an internal address serves
+ANSWER_BYTES = 200
 # failed attempts in a row after which an endpoint is marked failing (it still receives events)
 FAILING_AFTER = 3
 # how long a command waits, as it ends, for the events it made to go out
@@ -88,8 +99,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_url(url: str) -> str:
-    """HTTPS, or plain HTTP to this machine (a receiver under test, a local relay)."""
+def check_url(url: str, shared: bool = False, allow_internal: bool = False) -> str:
+    """HTTPS, or plain HTTP to this machine (a receiver under test, a local relay). On a shared
+    store, not to an internal address unless allowed (the name is looked up at each send)."""
+    from agentik_cli import netcheck
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"'{url}' is not an http(s) URL")
@@ -101,6 +115,13 @@ def check_url(url: str) -> str:
         raise UsageError(
             f"a webhook to {parts.hostname} must use https: events would cross the network in the clear",
             hint="plain http is allowed to this machine only (localhost, 127.0.0.1, ::1)",
+        )
+    why = netcheck.host_refusal(parts.hostname) if shared and not allow_internal else None
+    if why:
+        raise UsageError(
+            f"a webhook to {parts.hostname}, {why}, is refused on a shared store: any user of it could "
+            "make agentik send requests inside this network",
+            hint="if this receiver is meant, add it with --allow-internal",
         )
     return url
 
@@ -120,8 +141,10 @@ class Added:
     secret: str
 
 
-def add(store: Store, url: str, agent: str | None, events: list[str], secret: str | None) -> Added:
-    url, events = check_url(url), check_events(events)
+def add(
+    store: Store, url: str, agent: str | None, events: list[str], secret: str | None, allow_internal: bool = False
+) -> Added:
+    url, events = check_url(url, not store.is_sqlite, allow_internal), check_events(events)
     secret = _check_secret(secret) if secret is not None else new_secret()
     agent_id, agent_name = None, None
     if agent is not None:
@@ -139,6 +162,7 @@ def add(store: Store, url: str, agent: str | None, events: list[str], secret: st
             secret=secret,
             now=unit.now,
             user=unit.user,
+            allow_internal=allow_internal,
         )
     return Added(endpoint_id, url, events, secret)
 
@@ -194,41 +218,55 @@ def headers(job: Job, sent_at: datetime) -> dict[str, str]:
     }
 
 
-def post(url: str, body: bytes, head: dict[str, str], timeout: float = TIMEOUT_S) -> Answer:
+def post(url: str, body: bytes, head: dict[str, str], timeout: float | None = None, guard: bool = False) -> Answer:
     """One POST with the standard library: redirects are not followed (a 3xx is an answer like any
-    other), each step waits at most `timeout`, and the first kilobyte of the answer is kept. A user
-    and password in the URL go as basic authentication."""
+    other), the whole exchange ends by one deadline (`timeout`, else TIMEOUT_S as it is now), and
+    the first ANSWER_BYTES of an answer that is not a 2xx are kept. A user and password in the URL
+    go as basic authentication. `guard`: every address the host resolves to must be a public one
+    (netcheck), and the connection goes to one of those, so a second lookup cannot lead inside."""
     import http.client
     import ssl
 
+    from agentik_cli import netcheck
+
+    deadline = netcheck.Deadline(TIMEOUT_S if timeout is None else timeout)
     parts = urlsplit(url)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     host = parts.hostname or ""
     if parts.username is not None:  # https://user:password@host/: basic authentication, as curl does
         pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
         head = {**head, "authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
-    deadline = time.monotonic() + timeout
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=ssl.create_default_context())
-    else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+    conn: http.client.HTTPConnection | None = None
     try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        addresses = netcheck.resolve(host, port, deadline)
+        for address in addresses if guard else ():
+            why = netcheck.refusal(address)
+            if why:
+                return Answer(
+                    None,
+                    None,
+                    None,
+                    f"refused: {host} resolves to {address}, {why} (on a shared store, only a webhook "
+                    "added with --allow-internal goes to one)",
+                )
+        conn = netcheck.Pinned(parts.scheme, host, port, addresses, deadline)
         conn.request("POST", path, body=body, headers=head)
         response = conn.getresponse()
-        if conn.sock is not None:
-            conn.sock.settimeout(max(deadline - time.monotonic(), 0.01))
-        text = response.read(ANSWER_BYTES).decode("utf-8", errors="replace")
+        text = None
+        if not 200 <= response.status < 300:  # a delivered event's answer is not kept
+            text = response.read(ANSWER_BYTES).decode("utf-8", errors="replace")
         return Answer(response.status, text, response.getheader("retry-after"), None)
-    except TimeoutError:
-        return Answer(None, None, None, f"no answer within {timeout:g} s")
+    except TimeoutError as exc:
+        return Answer(None, None, None, str(exc))  # netcheck's: which limit, the lookup's or the exchange's
     except ssl.SSLError as exc:
         return Answer(None, None, None, f"TLS failed: {exc.reason or exc}")
-    except (OSError, http.client.HTTPException) as exc:
+    except (OSError, http.client.HTTPException, UnicodeError, ValueError) as exc:
         reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
         return Answer(None, None, None, reason[:1].lower() + reason[1:])
     finally:
-        conn.close()
+        if conn is not None:
+            conn.close()
 
 
 def retry_after(value: str | None, now: datetime) -> timedelta | None:
@@ -256,8 +294,8 @@ def judge(job: Job, answer: Answer, now: datetime, retries: bool = True) -> Resu
     error = answer.error
     if answer.status is not None and not delivered:
         error = f"HTTP {answer.status}" + (" (redirects are not followed)" if 300 <= answer.status < 400 else "")
-    if delivered:
-        return Result(True, answer.status, None, answer.text, endpoint_status="active")
+    if delivered:  # what a receiver answers to a delivered event is not kept (issue 20)
+        return Result(True, answer.status, None, None, endpoint_status="active")
     if answer.status == 410:
         return Result(False, 410, "HTTP 410: the endpoint is gone; disabled", answer.text, endpoint_status="disabled")
     retry_at = None
@@ -280,7 +318,8 @@ def attempt(store: Store, delivery_id: int, *, any_time: bool = False, retries: 
     if job is None:
         return
     sent_at = datetime.now(UTC)  # the receiver checks it against its own clock, not agentik's
-    answer = post(job.url, job.body.encode("utf-8"), headers(job, sent_at))
+    guard = not store.is_sqlite and not job.allow_internal  # a shared store: internal addresses refused
+    answer = post(job.url, job.body.encode("utf-8"), headers(job, sent_at), guard=guard)
     with store.write() as unit:
         outbox.record(unit.session, job, judge(job, answer, unit.now, retries), unit.now)
 

@@ -669,6 +669,12 @@ def m0010_sandbox(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE agents ADD COLUMN sandbox BOOLEAN DEFAULT TRUE NOT NULL"))
 
 
+def m0011_webhook_internal(conn: Connection) -> None:
+    """Whether a webhook may go to an internal address (loopback, private, link-local, ...) on a
+    shared store, where one is refused unless added with --allow-internal (issue 20)."""
+    conn.execute(text("ALTER TABLE webhook_endpoints ADD COLUMN allow_internal BOOLEAN DEFAULT FALSE NOT NULL"))
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
@@ -680,6 +686,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0008_webhooks": m0008_webhooks,
     "0009_redaction": m0009_redaction,
     "0010_sandbox": m0010_sandbox,
+    "0011_webhook_internal": m0011_webhook_internal,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 

@@ -340,6 +340,8 @@ class WebhookEndpoint(SQLModel, table=True):
     failures: int = 0  # failed attempts in a row
     created_at: datetime = Field(default_factory=utcnow)
     user_name: str = ""
+    # on a shared store, internal addresses (loopback, private, ...) are refused unless this
+    allow_internal: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class WebhookEvent(SQLModel, table=True):

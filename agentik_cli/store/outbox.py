@@ -58,6 +58,7 @@ class Endpoint:
     status: str
     failures: int
     created_at: datetime
+    allow_internal: bool = False
 
     def wants(self, event: Pending) -> bool:
         return (self.agent_id is None or self.agent_id == event.agent_id) and (
@@ -67,7 +68,15 @@ class Endpoint:
 
 def _endpoint(row: Any) -> Endpoint:
     return Endpoint(
-        row.id, row.url, row.agent_id, row.agent_name, list(row.events or []), row.status, row.failures, row.created_at
+        row.id,
+        row.url,
+        row.agent_id,
+        row.agent_name,
+        list(row.events or []),
+        row.status,
+        row.failures,
+        row.created_at,
+        bool(row.allow_internal),
     )
 
 
@@ -172,6 +181,7 @@ def add_endpoint(
     secret: str,
     now: datetime,
     user: str,
+    allow_internal: bool = False,
 ) -> int:
     values = {
         "url": url,
@@ -183,6 +193,7 @@ def add_endpoint(
         "failures": 0,
         "created_at": now,
         "user_name": user,
+        "allow_internal": allow_internal,
     }
     return int(session.execute(_ENDPOINTS.insert().values(**values).returning(_ENDPOINTS.c.id)).scalar_one())
 
@@ -230,6 +241,7 @@ class Job:
     url: str
     secret: str
     failures: int  # the endpoint's failed attempts in a row, before this one
+    allow_internal: bool = False  # added with --allow-internal
 
 
 def due(session: Session, now: datetime, *, limit: int, any_time: bool = False, after: int = 0) -> list[int]:
@@ -276,13 +288,25 @@ def claim(session: Session, delivery_id: int, now: datetime, until: datetime, an
     row = session.execute(
         select(d.c.id, d.c.attempts, _EVENTS.c.uid, _EVENTS.c.type, _EVENTS.c.body, _ENDPOINTS.c.id.label("endpoint"))
         .add_columns(_ENDPOINTS.c.url, _ENDPOINTS.c.secret, _ENDPOINTS.c.status, _ENDPOINTS.c.failures)
+        .add_columns(_ENDPOINTS.c.allow_internal)
         .join(_EVENTS, _EVENTS.c.id == d.c.event_id)
         .join(_ENDPOINTS, _ENDPOINTS.c.id == d.c.endpoint_id)
         .where(d.c.id == delivery_id)
     ).one()
     if row.status == "disabled":
         return None
-    return Job(row.id, row.attempts + 1, row.uid, row.type, row.body, row.endpoint, row.url, row.secret, row.failures)
+    return Job(
+        row.id,
+        row.attempts + 1,
+        row.uid,
+        row.type,
+        row.body,
+        row.endpoint,
+        row.url,
+        row.secret,
+        row.failures,
+        bool(row.allow_internal),
+    )
 
 
 @dataclass(frozen=True)

@@ -1,67 +1,50 @@
 """The `fetch` skill: GET an http(s) URL as text, from the public internet only.
 
-The host is resolved here and every address it resolves to is checked (loopback, private,
-link-local, reserved, multicast, shared, cloud metadata: refused unless the agent allows that host
-by name); the connection then goes to the address that was checked, so a second lookup cannot
-lead elsewhere. Redirects are followed by hand, each one checked the same way. What comes back is
-capped in time and size and must be text; like every tool's result, it reaches the model marked as
-untrusted content (services/skills/toolbox.py, `untrusted`), so the page is not marked here."""
+The host is resolved here and every address it resolves to is checked (by agentik_cli/netcheck.py:
+loopback, private, link-local, reserved, multicast, shared, documentation, cloud metadata: refused
+unless the agent allows that host by name); the connection then goes to an address that was
+checked, so a second lookup cannot lead elsewhere. Redirects are followed by hand, each one checked
+the same way. One deadline covers the whole fetch, redirects, status lines and headers included.
+What comes back is capped in size and must be text; like every tool's result, it reaches the model
+marked as untrusted content (services/skills/toolbox.py, `untrusted`), so the page is not marked here."""
 
 from __future__ import annotations
 
 import http.client
-import ipaddress
-import socket
 import ssl
-import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from agentik_cli import netcheck
+from agentik_cli.netcheck import Deadline, Refused, system_resolver
 from agentik_cli.services.skills.base import Context, Outcome, Skill, Tool
 
-TIMEOUT = 10.0  # seconds for the whole fetch, redirects included
+TIMEOUT = 10.0  # seconds for the whole fetch, redirects included; tests lower it
 MAX_BODY = 2 * 1024 * 1024
 MAX_REDIRECTS = 5
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript", "application/xhtml")
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
-
-
-class Refused(Exception):
-    pass
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    return sorted({str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)})
+refused_address = netcheck.refusal
 
 
 # tests replace it to make a name resolve to a private address
 resolver: Callable[[str, int], list[str]] = system_resolver
 
 
-def refused_address(text: str) -> str | None:
-    """Why an address may not be fetched from, or None when it is a public one."""
-    ip: Any = ipaddress.ip_address(text.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address):  # an IPv4 address wrapped in IPv6 is judged as itself
-        wrapped = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
-        if ip in NAT64:  # 64:ff9b::/96 carries the IPv4 address in its last 32 bits
-            wrapped = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-        if wrapped is not None:
-            ip = wrapped
-    if ip in METADATA:
-        return "a cloud metadata address"
-    for name in ("loopback", "private", "link_local", "multicast", "unspecified", "reserved"):
-        if getattr(ip, f"is_{name}"):
-            return f"a {name.replace('_', '-')} address"
-    if not ip.is_global:
-        return "not a public address"
-    return None
+def normalised(url: str) -> str:
+    """The URL as it is fetched: urlsplit drops tabs and newlines anywhere in it (and the spaces and
+    controls around it), and the fragment is never sent. The approval prompt shows this, not what
+    the model wrote, so what is asked is what is fetched (issue 20)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [ of an IPv6 address, say
+        raise Refused(f"{url!r} is not a URL") from None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, parts.query, ""))
 
 
-def checked_address(url: str, allow_hosts: tuple[str, ...]) -> tuple[str, str, int, str]:
-    """(scheme, host, port, address to connect to) for a URL, or Refused."""
+def checked_addresses(url: str, allow_hosts: tuple[str, ...], deadline: Deadline) -> tuple[str, str, int, list[str]]:
+    """(scheme, host, port, addresses to connect to) for a URL, or Refused."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise Refused(f"only http and https URLs are fetched, not {parts.scheme or 'a URL without a scheme'}")
@@ -75,7 +58,9 @@ def checked_address(url: str, allow_hosts: tuple[str, ...]) -> tuple[str, str, i
     except ValueError:
         raise Refused("the URL's port is not a number") from None
     try:
-        addresses = resolver(host, port)
+        addresses = netcheck.resolve(host, port, deadline, resolver)
+    except TimeoutError:
+        raise
     except (OSError, UnicodeError) as exc:
         raise Refused(f"cannot resolve {host}: {exc}") from None
     if not addresses:
@@ -87,23 +72,7 @@ def checked_address(url: str, allow_hosts: tuple[str, ...]) -> tuple[str, str, i
                 raise Refused(
                     f"{host} resolves to {address}, {why}: refused (an agent may allow it with --allow-host {host})"
                 )
-    return parts.scheme, host, port, addresses[0]
-
-
-class _Pinned(http.client.HTTPSConnection):
-    """A connection to a checked address, speaking to the host by name (Host header, TLS SNI and
-    certificate check)."""
-
-    def __init__(self, scheme: str, host: str, port: int, address: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self.scheme = scheme
-        self.address = address
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self.address, self.port), self.timeout)
-        if self.scheme == "https":
-            sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
-        self.sock = sock
+    return parts.scheme, host, port, addresses
 
 
 class _Text(HTMLParser):
@@ -134,17 +103,11 @@ def html_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def _read(connection: http.client.HTTPConnection, response: http.client.HTTPResponse, deadline: float) -> bytes:
-    """The body, at most MAX_BODY + 1 bytes, within the fetch's time: a server dripping a byte at a
-    time is cut off at the deadline, not waited on one read at a time."""
+def _read(response: http.client.HTTPResponse) -> bytes:
+    """The body, at most MAX_BODY + 1 bytes; every read ends by the fetch's deadline (netcheck.Pinned)."""
     chunks: list[bytes] = []
     size = 0
     while size <= MAX_BODY:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Refused(f"no complete answer within {TIMEOUT:g} s")
-        if connection.sock is not None:
-            connection.sock.settimeout(left)
         chunk = response.read1(min(65536, MAX_BODY + 1 - size))
         if not chunk:
             break
@@ -154,14 +117,12 @@ def _read(connection: http.client.HTTPConnection, response: http.client.HTTPResp
 
 
 def fetch(url: str, allow_hosts: tuple[str, ...] = ()) -> tuple[str, str, bool]:
-    """(final URL, text, truncated), or Refused / OSError."""
-    deadline = time.monotonic() + TIMEOUT
+    """(final URL, text, truncated), or Refused / OSError (TimeoutError at the deadline)."""
+    deadline = Deadline(TIMEOUT)
+    url = normalised(url)
     for _ in range(MAX_REDIRECTS + 1):
-        scheme, host, port, address = checked_address(url, allow_hosts)
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise Refused(f"no answer within {TIMEOUT:g} s")
-        connection = _Pinned(scheme, host, port, address, timeout=left)
+        scheme, host, port, addresses = checked_addresses(url, allow_hosts, deadline)
+        connection = netcheck.Pinned(scheme, host, port, addresses, deadline)
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         try:
@@ -171,9 +132,9 @@ def fetch(url: str, allow_hosts: tuple[str, ...] = ()) -> tuple[str, str, bool]:
                 location = response.getheader("location")
                 if not location:
                     raise Refused(f"{url} redirected without saying where")
-                url = urljoin(url, location)
+                url = normalised(urljoin(url, location))
                 continue
-            body = _read(connection, response, deadline)
+            body = _read(response)
             kind = (response.getheader("content-type") or "text/plain").split(";")[0].strip().lower()
             status = response.status
         finally:
@@ -206,13 +167,19 @@ class FetchSkill(Skill):
         return [Tool("fetch", self.name, "GET a URL and return it as text (HTML turned into text).", schema, self.risk)]
 
     def describe(self, tool: str, arguments: dict[str, Any]) -> str:
-        return f"GET {arguments.get('url')}"
+        url = arguments.get("url")
+        try:
+            return f"GET {normalised(url)}" if isinstance(url, str) else f"GET {url!r}"
+        except Refused:
+            return f"GET {url!r}"
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
         try:
             final, text, truncated = fetch(arguments["url"], context.rules.allow_hosts)
         except Refused as exc:
             return Outcome("denied" if "refused" in str(exc) else "error", error=str(exc))
+        except TimeoutError as exc:
+            return Outcome("error", error=f"cannot fetch {normalised(arguments['url'])}: {exc}")
         except (OSError, http.client.HTTPException, ssl.SSLError) as exc:
             return Outcome("error", error=f"cannot fetch {arguments['url']}: {exc}")
         # where the text came from, after redirects: inside the marker, as a redirect's target is the server's word
