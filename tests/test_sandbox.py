@@ -186,3 +186,20 @@ def test_agentik_is_not_dumpable_once_a_tool_ran(cli, agentik_home, folder):
     agent(cli, folder, "hello")
     run(cli, "hello")
     assert ctypes.CDLL(None).prctl(3, 0, 0, 0, 0) == 0  # PR_GET_DUMPABLE
+
+
+def test_a_program_under_tmp_is_still_found(cli, agentik_home, folder, tmp_path):
+    """The sandbox's /tmp is its own: a program living under the host's /tmp (a virtualenv or a
+    checkout made there) is bound back, read-only."""
+    tool = tmp_path / "venv" / "bin" / "hello-tool"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\necho hello from tmp\n")
+    tool.chmod(0o755)
+    write_skill(
+        agentik_home,
+        "hello",
+        f'name = "hello"\ndescription = "a test skill"\nrisk = "read"\ncommand = ["{tool}"]\n'
+        '[parameters]\ntype = "object"\n',
+    )
+    agent(cli, folder, "hello")
+    assert run(cli, "hello")["output"] == "hello from tmp\n"

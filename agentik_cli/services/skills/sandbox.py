@@ -126,11 +126,26 @@ def wrap(argv: list[str], *, cwd: Path, writable: list[Path], network: bool) -> 
     for folder in writable:
         if folder.is_dir():
             words += ["--bind", str(folder), str(folder)]
+    words += _program_under_tmp(argv[0])
     words += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not network:
         words.append("--unshare-net")
     words += ["--die-with-parent", "--new-session", "--chdir", str(cwd), "--", *argv]
     return words
+
+
+def _program_under_tmp(program: str) -> list[str]:
+    """The private /tmp hides the host's: a program that lives there (a virtualenv made under /tmp,
+    a CI checkout) is bound back, read-only, with its folder (a virtualenv's whole root, which its
+    interpreter reads at start)."""
+    found = shutil.which(program)
+    if found is None:
+        return []
+    path = Path(os.path.abspath(found))  # not resolved: a virtualenv's python is a link out of it
+    if path.parts[:2] != ("/", "tmp"):
+        return []
+    root = path.parent.parent if path.parent.name == "bin" else path.parent
+    return ["--ro-bind", str(root), str(root)] if root != Path("/tmp") else []
 
 
 def harden() -> None:
