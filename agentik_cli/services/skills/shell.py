@@ -42,13 +42,18 @@ def clean_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
     }
 
 
+def _words(pattern: str) -> list[str]:
+    """A pattern's words; none (it matches nothing) when it cannot be split."""
+    try:
+        return shlex.split(pattern)
+    except ValueError:
+        return []
+
+
 def _matches(words: list[str], pattern: str, *, prefix: bool) -> bool:
     """A pattern is a command's words; a last word ending in `*` matches any word it starts (and
     any words after it). `prefix`: the pattern's words need only begin the command (deny rules)."""
-    try:
-        wanted = shlex.split(pattern)
-    except ValueError:
-        return False
+    wanted = _words(pattern)
     if not wanted:
         return False
     last = wanted[-1]
@@ -109,39 +114,32 @@ def _risky_option(words: list[str]) -> str | None:
 
 
 def _names(pattern: str, option: str) -> bool:
-    try:
-        return any(_is_option(word, option) or word == option + "*" for word in shlex.split(pattern))
-    except ValueError:
-        return False
+    return any(_is_option(word, option) or word == option + "*" for word in _words(pattern))
 
 
 def _denied(words: list[str], pattern: str) -> bool:
     """A deny pattern matches a command holding its words in order, wherever options (and their
     values) stand among them and whatever runs it: "git push" refuses `git -C . push`, `git
     --no-pager push origin` and `env git push`. Broader than the words alone, as a refusal may be."""
-    try:
-        wanted = shlex.split(pattern)
-    except ValueError:
-        return False
-    if not wanted:
-        return False
     if _matches(words, pattern, prefix=True):
         return True
-    if wanted[-1].endswith("*"):
-        wanted = [*wanted[:-1], wanted[-1][:-1]] if wanted[-1] != "*" else wanted[:-1]
+    wanted = _words(pattern)
     if not wanted:
-        return True  # "*": everything
-    for start, word in enumerate(words):
-        if os.path.basename(word) != wanted[0]:
-            continue
-        rest = iter(words[start + 1 :])
-        stem = wanted[-1] if len(wanted) > 1 else None
-        needed = wanted[1:-1] if stem is not None else []
-        if all(any(w == n for w in rest) for n in needed) and (
-            stem is None or any(w.startswith(stem) if pattern.rstrip().endswith("*") else w == stem for w in rest)
-        ):
-            return True
-    return False
+        return False
+    # the program by its name (/usr/bin/git is git), the words between as they are, a last word
+    # ending in `*` as the start of one
+    steps = [(wanted[0], "name"), *((want, "word") for want in wanted[1:-1])]
+    if len(wanted) > 1:
+        last = wanted[-1]
+        steps.append((last[:-1], "stem") if last.endswith("*") else (last, "word"))
+    rest = iter(words)  # each step finds its word after the one the step before found
+    return all(any(_fits(word, want, how) for word in rest) for want, how in steps)
+
+
+def _fits(word: str, want: str, how: str) -> bool:
+    if how == "name":
+        return os.path.basename(word) == want
+    return word.startswith(want) if how == "stem" else word == want
 
 
 def rule_refusal(command: str, allow: tuple[str, ...], deny: tuple[str, ...]) -> str | None:
