@@ -286,13 +286,15 @@ def echoed(cli, fake, tmp_path, agentik_home):
     folder.mkdir()
     (folder / "env.txt").write_text(f"ANTHROPIC_API_KEY={ECHOED}\n")
     receiver = Receiver()
-    receiver.default = Answer(echo=True)
+    # a failed answer is what the log keeps (200 bytes of it; nothing of a delivered one's body)
+    receiver.default = Answer(status=500, echo=True)
     receiver.start()
     try:
         skill = ["--skill", "files", "--allow-dir", str(folder)]
         cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", *skill)
-        cli("webhooks", "add", receiver.url, "--event", "message.created", "--event", "session.created")
-        cli("webhooks", "add", "http://127.0.0.1:9/down", "--event", "message.created")
+        events = ["--event", "message.created", "--event", "session.created", "--allow-internal"]
+        cli("webhooks", "add", receiver.url, *events)
+        cli("webhooks", "add", "http://127.0.0.1:9/down", "--event", "message.created", "--allow-internal")
         calls = [
             {"id": "t1", "name": "read_file", "arguments": {"path": "env.txt"}},
             {"id": "t2", "name": "read_file", "arguments": {"path": f"{ECHOED}.txt"}},

@@ -123,10 +123,10 @@ def wrap(argv: list[str], *, cwd: Path, writable: list[Path], network: bool) -> 
         skills = data / "skills"
         if skills.is_dir():
             words += ["--ro-bind", str(skills), str(skills)]
+    words += _named_under_tmp(argv, data)  # before the writable folders, which it must not cover
     for folder in writable:
         if folder.is_dir():
             words += ["--bind", str(folder), str(folder)]
-    words += _program_under_tmp(argv[0])
     words += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not network:
         words.append("--unshare-net")
@@ -134,18 +134,26 @@ def wrap(argv: list[str], *, cwd: Path, writable: list[Path], network: bool) -> 
     return words
 
 
-def _program_under_tmp(program: str) -> list[str]:
-    """The private /tmp hides the host's: a program that lives there (a virtualenv made under /tmp,
-    a CI checkout) is bound back, read-only, with its folder (a virtualenv's whole root, which its
-    interpreter reads at start)."""
-    found = shutil.which(program)
-    if found is None:
-        return []
-    path = Path(os.path.abspath(found))  # not resolved: a virtualenv's python is a link out of it
-    if path.parts[:2] != ("/", "tmp"):
-        return []
-    root = path.parent.parent if path.parent.name == "bin" else path.parent
-    return ["--ro-bind", str(root), str(root)] if root != Path("/tmp") else []
+def _named_under_tmp(argv: list[str], data: Path) -> list[str]:
+    """The private /tmp hides the host's: what the command names that lives there (its program, a
+    virtualenv made under /tmp, a script it is given, a CI checkout) is bound back, read-only, with
+    its folder (a virtualenv's whole root, which its interpreter reads at start; a script's, for
+    what it imports beside it). Never agentik's data folder, nor a folder holding it."""
+    roots: list[Path] = []
+    found = shutil.which(argv[0])
+    if found is not None:
+        path = Path(os.path.abspath(found))  # not resolved: a virtualenv's python is a link out of it
+        roots.append(path.parent.parent if path.parent.name == "bin" else path.parent)
+    for word in argv[1:]:
+        if word.startswith("/tmp/") and os.path.exists(word):
+            path = Path(os.path.abspath(word))
+            roots.append(path if path.is_dir() else path.parent)
+    words: list[str] = []
+    for root in dict.fromkeys(roots):
+        hides_data = root == data or root in data.parents or data in root.parents
+        if root.parts[:2] == ("/", "tmp") and root != Path("/tmp") and not hides_data:
+            words += ["--ro-bind", str(root), str(root)]
+    return words
 
 
 def harden() -> None:
