@@ -220,3 +220,34 @@ def test_recorded_and_imported_spend_warns_as_a_chat_does(cli, tmp_path):
     result = cli("costs", "import", str(path))
     assert result.stderr == "agentik: warning: the daily budget of helper is at 60%: $0.6 of $1\n"
     assert cli("costs", "import", str(path)).stderr == ""  # said once a period
+
+
+def test_a_budget_belongs_to_its_agent_by_id(cli, fake, helper, agentik_home):
+    """Renamed, its budget follows it in lists and refusals; removed, its budgets go with it (and
+    `agents remove` says so); a new agent of the old name starts with none."""
+    from tests.conftest import db_execute
+
+    cli("budgets", "set", "--agent", "helper", "--daily", "0.01")
+    cli("agents", "update", "helper", "--name", "b1")
+    assert [b["scope"] for b in cli.json("budgets", "list")] == ["b1"]
+    refused = cli("chat", "b1", "-m", "hi", code=3).stderr.splitlines()
+    assert refused[0].startswith("agentik: error: refused by the daily budget of b1:")
+    assert "--agent b1 --daily" in refused[1]
+    removed = cli("agents", "remove", "b1", "--yes")
+    assert "1 budget" in removed.stderr
+    assert cli.json("budgets", "list") == []
+    cli("agents", "create", "b1", "--model", "claude-sonnet-4-0", "--max-tokens", "100000")
+    cli("chat", "b1", "-m", "hi")  # a new agent of the name: no budget of the old one
+    # a budget a removed agent left (a store from before budgets went with their agent) is named so,
+    # and is removed by that agent's id
+    db_execute(
+        agentik_home,
+        (
+            "INSERT INTO budgets (scope_key, period, agent_name, limit_nd, warn_percent, allow_unpriced, set_by, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (1, "month", "helper", 10**9, 80, False, "someone", "2026-12-01 00:00:00+00:00"),
+        ),
+    )
+    assert [b["scope"] for b in cli.json("budgets", "list")] == ["helper (removed, id 1)"]
+    cli("budgets", "remove", "--agent", "1")
+    assert cli.json("budgets", "list") == []

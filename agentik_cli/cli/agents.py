@@ -416,7 +416,10 @@ def remove(agent: AgentArg, yes: Yes = False) -> None:
     )
     removed = agents.remove(store, str(found.id))
     # the counts of what went, taken in the removal's own transaction (a chat may have added to them)
-    render.note(f"removed agent {visible(found.name)}: {removed.sessions} sessions, {removed.messages} messages")
+    budgets = f", {removed.budgets} budget{'' if removed.budgets == 1 else 's'}" if removed.budgets else ""
+    render.note(
+        f"removed agent {visible(found.name)}: {removed.sessions} sessions, {removed.messages} messages{budgets}"
+    )
 
 
 @app.command()

@@ -127,7 +127,17 @@ def set_budget(
 
 def remove_budget(store: Store, *, agent: str | None, daily: bool, monthly: bool) -> int:
     periods = [p for p, chosen in (("day", daily), ("month", monthly)) if chosen] or list(PERIODS)
-    scope_key, _ = _scope(store, agent)
+    scope_key = 0
+    if agent is not None:  # a live agent, or (by its id or name) one removed that left a budget
+        from agentik_cli.services import agents
+
+        with store.read() as session:
+            try:
+                scope_key = agents.ledger_agent_id(session, agent)
+            except NotFound:  # removed, and never spent: its id alone names its budget
+                if agents.id_ref(agent) is None:
+                    raise
+                scope_key = int(agents.id_ref(agent) or 0)
     with store.write() as unit:
         removed = budget_store.remove(unit, scope_key, periods)
     if not removed:

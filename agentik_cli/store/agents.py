@@ -18,6 +18,7 @@ from sqlmodel import Session as Session  # re-exported: services name the type, 
 from sqlmodel import col
 
 from agentik_cli.errors import UsageError
+from agentik_cli.store import budgets as budget_store
 from agentik_cli.store import dialect, outbox
 from agentik_cli.store.models import Agent, Cost, CostTotal, Setting
 from agentik_cli.store.unit import Unit
@@ -147,6 +148,7 @@ class Removed:
     agent: Agent
     sessions: int
     messages: int
+    budgets: int = 0  # its budgets, removed with it
 
 
 def remove(unit: Unit, agent_id: int) -> Removed | None:
@@ -157,7 +159,9 @@ def remove(unit: Unit, agent_id: int) -> Removed | None:
     agent = by_id(session, agent_id, lock=True)
     if agent is None:
         return None
-    removed = Removed(agent, agent.stat_sessions, agent.stat_messages)
+    # its budgets go with it: a budget belongs to an agent by id, never to a later agent of its name
+    budgets = budget_store.remove(unit, agent_id, ["day", "month"])
+    removed = Removed(agent, agent.stat_sessions, agent.stat_messages, budgets)
     unit.emit("agent.removed", outbox.agent_now(session, agent_id), agent_id)
     session.execute(
         delete(Setting).where(

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlmodel import Session, col
 
 from agentik_cli.store import dialect
-from agentik_cli.store.models import Budget, Cost, CostBucket, Reservation
+from agentik_cli.store.models import Agent, Budget, Cost, CostBucket, Reservation
 from agentik_cli.store.unit import Unit
 
 _BUDGETS: Any = cast(Any, Budget).__table__
@@ -29,13 +29,30 @@ class BudgetRecord:
     allow_unpriced: bool
 
 
-def _record(row: Budget) -> BudgetRecord:
-    return BudgetRecord(row.scope_key, row.period, row.agent_name, row.limit_nd, row.warn_percent, row.allow_unpriced)
+def _records(session: Session, rows: list[Budget]) -> list[BudgetRecord]:
+    """The budgets with their agents' names as they are now (a budget belongs to its agent by id:
+    renamed, it follows; a budget left by an agent removed before budgets went with it is named so)."""
+    keys = {row.scope_key for row in rows if row.scope_key}
+    names: dict[int, str] = {}
+    if keys:
+        query = select(col(Agent.id), col(Agent.name)).where(col(Agent.id).in_(keys))
+        names = {int(key): str(name) for key, name in session.execute(query).all()}
+    return [
+        BudgetRecord(
+            row.scope_key,
+            row.period,
+            None if not row.scope_key else names.get(row.scope_key, f"{row.agent_name} (removed, id {row.scope_key})"),
+            row.limit_nd,
+            row.warn_percent,
+            row.allow_unpriced,
+        )
+        for row in rows
+    ]
 
 
 def all_budgets(session: Session) -> list[BudgetRecord]:
     query = select(Budget).order_by(col(Budget.scope_key), col(Budget.period))
-    return [_record(row) for row in session.execute(query).scalars()]
+    return _records(session, list(session.execute(query).scalars()))
 
 
 def applicable(session: Session, agent_id: int | None, *, lock: bool = False) -> list[BudgetRecord]:
@@ -46,7 +63,7 @@ def applicable(session: Session, agent_id: int | None, *, lock: bool = False) ->
     query = select(Budget).where(col(Budget.scope_key).in_(keys)).order_by(col(Budget.scope_key), col(Budget.period))
     if lock:
         query = query.with_for_update()
-    return [_record(row) for row in session.execute(query).scalars()]
+    return _records(session, list(session.execute(query).scalars()))
 
 
 def put(unit: Unit, budget: BudgetRecord) -> None:
