@@ -34,6 +34,9 @@ from typing import Any
 BWRAP = "bwrap"
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
+# its own PID, IPC, UTS (and, where the kernel lets it, cgroup) namespaces; the network's is added
+# unless the skill's risk is `network`
+NAMESPACES = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
 
 
 @cache
@@ -47,7 +50,8 @@ def unavailable() -> str | None:
         return "bubblewrap is not installed (Debian and Ubuntu: apt install bubblewrap)"
     try:
         done = subprocess.run(
-            [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "--", "true"],
+            # the namespaces `wrap` asks for, no more (a user namespace only where bwrap needs one)
+            [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", *NAMESPACES, "--unshare-net", "true"],
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -127,7 +131,7 @@ def wrap(argv: list[str], *, cwd: Path, writable: list[Path], network: bool) -> 
     for folder in writable:
         if folder.is_dir():
             words += ["--bind", str(folder), str(folder)]
-    words += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    words += NAMESPACES
     if not network:
         words.append("--unshare-net")
     words += ["--die-with-parent", "--new-session", "--chdir", str(cwd), "--", *argv]
