@@ -214,9 +214,7 @@ def _ways_out(status: BudgetStatus, worst: WorstCase) -> str:
     return ways
 
 
-def reserve(
-    unit: Unit, agent_id: int | None, worst: WorstCase | None, model: str, provider: str
-) -> int | None:
+def reserve(unit: Unit, agent_id: int | None, worst: WorstCase | None, model: str, provider: str) -> int | None:
     """Check a call's worst case against every budget that applies and hold it; BudgetRefused
     (rolling the unit back) when it would pass one. Returns the reservation's id, None when no
     budget applies. `worst_nd` None: the model has no price."""

@@ -18,9 +18,8 @@ from sqlmodel import Session as Session  # re-exported: services name the type, 
 from sqlmodel import col
 
 from agentik_cli.errors import UsageError
-from agentik_cli.store import budgets as budget_store
 from agentik_cli.store import dialect, outbox
-from agentik_cli.store.models import Agent, Cost, CostTotal, Setting
+from agentik_cli.store.models import Agent, Budget, Cost, CostTotal, Setting
 from agentik_cli.store.unit import Unit
 
 DEFAULT_AGENT = "default_agent:"  # + the user's name: each user of a team store has a default of their own
@@ -160,7 +159,8 @@ def remove(unit: Unit, agent_id: int) -> Removed | None:
     if agent is None:
         return None
     # its budgets go with it: a budget belongs to an agent by id, never to a later agent of its name
-    budgets = budget_store.remove(unit, agent_id, ["day", "month"])
+    gone: Any = session.execute(delete(Budget).where(col(Budget.scope_key) == agent_id))
+    budgets = int(gone.rowcount or 0)
     removed = Removed(agent, agent.stat_sessions, agent.stat_messages, budgets)
     unit.emit("agent.removed", outbox.agent_now(session, agent_id), agent_id)
     session.execute(

@@ -7,6 +7,7 @@ arguments, asks for approval (services/skills/approval.py), runs the tool and re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -112,3 +113,11 @@ class Skill:
 
     def close(self) -> None:
         """Release what the skill holds (an MCP server's process) at the end of a conversation."""
+
+
+WIRE_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def wire_name(name: str) -> str:
+    """A tool's name as both APIs accept it (letters, digits, _ and -, at most 64)."""
+    return WIRE_NAME.sub("_", name.replace(".", "__"))[:64]

@@ -7,7 +7,7 @@ import functools
 from collections.abc import Callable
 
 from agentik_cli.errors import UsageError
-from agentik_cli.services.skills.base import Skill, Tool
+from agentik_cli.services.skills.base import Skill, Tool, wire_name
 from agentik_cli.services.skills.basic import CalcSkill, SpendSkill, TimeSkill
 from agentik_cli.services.skills.fetch import FetchSkill
 from agentik_cli.services.skills.files import FilesSkill
@@ -24,8 +24,6 @@ EGRESS = ("network", "exec")
 @functools.cache
 def builtin_tool_names() -> frozenset[str]:
     """The built-in tools' names, as users name them and as the model is offered them."""
-    from agentik_cli.services.skills.toolbox import wire_name
-
     return frozenset(n for cls in BUILTIN.values() for t in cls().tools() for n in (t.name, wire_name(t.name)))
 
 
@@ -35,8 +33,6 @@ def refuse_builtin_names(skill: str, tools: list[str]) -> None:
     call the stranger's tool believing it the built-in (issue 20)."""
     if skill in BUILTIN:
         raise ValueError(f"{skill} is the name of the built-in skill {skill}")
-    from agentik_cli.services.skills.toolbox import wire_name
-
     taken = builtin_tool_names()
     for tool in tools:
         name = tool if tool in taken else wire_name(tool)
