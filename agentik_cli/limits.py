@@ -29,8 +29,12 @@ LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 MTOK = 1_000_000
 
-# A budget reservation this old was left by a process that died: it no longer holds money back
-# (services/budgets.py; the status line reads the same, store/quickread.py).
+# A budget reservation names the process that holds it (agentik_cli/owner.py). One of this host's
+# is released as soon as its process is gone; another host's when its heartbeat (renewed every 30 s
+# while the call lasts, services/journal.py) is older than this; one made by an agentik from before
+# processes were named, when older than the lifetime (services/budgets.py; the status line reads
+# the same, store/quickread.py).
+HEARTBEAT_LAPSE = timedelta(minutes=2)
 RESERVATION_LIFETIME = timedelta(hours=6)
 
 # Usage from a server is checked before it is believed (providers/base.py): a count is a whole number

@@ -125,6 +125,7 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
     "budgets set": (["budgets", "set", "--daily", "nan"], 2),
     "budgets list": (["budgets", "list", "--json", "--csv"], 2),
     "budgets remove": (["budgets", "remove"], 1),
+    "budgets release": (["budgets", "release", "--agent", "ghost"], 1),
     "skills show": (["skills", "show", "nope"], 2),
     "skills test": (["skills", "test", "calc", "--args", "[1]"], 2),
     "skills remove": (["skills", "remove", "files", "--yes"], 2),

@@ -3,7 +3,7 @@
 cli/        parses and prints
 services/   decides what things mean
 store/      the only place that speaks SQL        providers/   speaks to the SDKs
-values, records, environment, money, limits, text, errors, timeutil, paths, netcheck: below all of them
+values, records, environment, money, limits, text, errors, timeutil, paths, netcheck, owner: below all of them
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ BOTTOM = {
     "timeutil",
     "paths",
     "netcheck",  # which addresses a hostile URL may reach, and within what time: fetch's and the webhooks'
+    "owner",  # which process holds a reservation, and whether it still runs
     "__init__",
     "__version__",
 }

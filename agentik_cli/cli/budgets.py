@@ -114,3 +114,46 @@ def remove(
 
     removed = budgets.remove_budget(config.store(), agent=agent, daily=daily, monthly=monthly)
     render.note(f"removed {removed} budget{'s' if removed != 1 else ''}")
+
+
+@app.command()
+def release(
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            "--agent", help="Only the reservations of this agent's calls.", autocompletion=complete.agent_names
+        ),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Also those of processes that still seem to run (their calls go on).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Release without asking.")] = False,
+) -> None:
+    """Release reservations left by processes that are gone (a killed chat, a machine that went
+    away), asking first. Every budget check already releases those of this machine's processes that
+    are gone, and another machine's when its heartbeat lapses (2 minutes).
+
+    Example: agentik budgets release --agent helper --yes
+    """
+    from agentik_cli.cli.options import confirm
+    from agentik_cli.services import budgets
+
+    store = config.store()
+    found = budgets.left_behind(store, agent=agent, every=every)
+    if not found:
+        running = [] if every else [r for r in budgets.left_behind(store, agent=agent, every=True) if r.running]
+        render.note(
+            "no reservations left behind"
+            + (f" ({len(running)} held by calls still running: --all releases them too)" if running else "")
+        )
+        return
+    render.print_table(
+        ["id", "agent", "reserved", "held by", ""],
+        ([str(r.id), r.agent, budgets.dollars(r.amount_nd), r.holder, r.why] for r in found),
+        right=["id", "reserved"],
+    )
+    total = budgets.dollars(sum(r.amount_nd for r in found))
+    count = f"{len(found)} reservation{'s' if len(found) != 1 else ''}"
+    confirm(f"Release {count} ({total})?", yes)
+    released = budgets.release(store, [r.id for r in found])
+    render.note(f"released {released} reservation{'s' if released != 1 else ''} ({total})")

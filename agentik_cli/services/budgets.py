@@ -3,7 +3,14 @@ call its worst case is reserved, in the transaction that stores the user's messa
 follow-up call of a tool loop, a transaction of its own), against every budget that applies: the
 call is refused (exit 3) when what is spent, what other calls in flight have reserved and this
 call's worst case would pass a limit. When the call ends its reservation goes, in the transaction
-that records its actual cost."""
+that records its actual cost.
+
+A reservation names its process (host, pid, start time: agentik_cli/owner.py). Every check releases
+those no running process holds: this host's whose process is gone, another host's whose heartbeat
+lapsed (limits.HEARTBEAT_LAPSE), and those of an older agentik past limits.RESERVATION_LIFETIME. The
+call of a process that died is stored from its journal by the next command, with an estimated cost
+row (services/ledger.py replay_journal), so its spend stays counted; `budgets release` drops the
+rest, on request."""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agentik_cli import limits
+from agentik_cli import limits, owner
 from agentik_cli.errors import BudgetRefused, NotFound, UsageError
 from agentik_cli.money import to_usd
 from agentik_cli.store import budgets as budget_store
@@ -145,9 +152,25 @@ def remove_budget(store: Store, *, agent: str | None, daily: bool, monthly: bool
     return removed
 
 
-def _status(session: Any, budget: BudgetRecord, now: datetime) -> BudgetStatus:
+@dataclass(frozen=True)
+class Lively:
+    """Which reservations count: `condition` admits this host's, another host's with a recent
+    heartbeat and an older agentik's recent ones; `gone` are this host's whose process died."""
+
+    condition: Any
+    gone: list[int]
+
+
+def lively(session: Any, now: datetime) -> Lively:
+    me = owner.me()
+    gone = [i for i, pid, started in budget_store.on_host(session, me.host) if not owner.alive(pid, started)]
+    return Lively(budget_store.lively(me.host, now - limits.HEARTBEAT_LAPSE, now - LIVE), gone)
+
+
+def _status(session: Any, budget: BudgetRecord, now: datetime, live: Lively | None = None) -> BudgetStatus:
+    live = live or lively(session, now)
     spent, reserved = budget_store.spent_and_reserved(
-        session, budget.scope_key, period_start(budget.period), now - LIVE
+        session, budget.scope_key, period_start(budget.period), live.condition, live.gone
     )
     return BudgetStatus(
         scope="all" if budget.scope_key == 0 else (budget.agent_name or str(budget.scope_key)),
@@ -166,7 +189,9 @@ def statuses(store: Store) -> list[BudgetStatus]:
 
     now = now_utc()
     with store.read() as session:
-        return [_status(session, b, now) for b in budget_store.all_budgets(session)]
+        found = budget_store.all_budgets(session)
+        live = lively(session, now) if found else None
+        return [_status(session, b, now, live) for b in found]
 
 
 def _name(status: BudgetStatus) -> str:
@@ -218,12 +243,14 @@ def reserve(unit: Unit, agent_id: int | None, worst: WorstCase | None, model: st
     """Check a call's worst case against every budget that applies and hold it; BudgetRefused
     (rolling the unit back) when it would pass one. Returns the reservation's id, None when no
     budget applies. `worst_nd` None: the model has no price."""
-    budget_store.expire(unit, unit.now - LIVE)
     budgets = budget_store.applicable(unit.session, agent_id, lock=True)
     if not budgets:
         return None
+    live = lively(unit.session, unit.now)
+    if budget_store.release_lapsed(unit, live.condition, live.gone):
+        live = Lively(live.condition, [])
     for budget in budgets:
-        status = _status(unit.session, budget, unit.now)
+        status = _status(unit.session, budget, unit.now, live)
         if worst is None:
             if budget.allow_unpriced:
                 continue
@@ -238,7 +265,69 @@ def reserve(unit: Unit, agent_id: int | None, worst: WorstCase | None, model: st
                 f"this call up to {dollars(worst.total_nd)}, limit {dollars(status.limit_nd)}",
                 hint=_ways_out(status, worst),
             )
-    return budget_store.reserve(unit, agent_id, worst.total_nd if worst else 0)
+    me = owner.me()
+    return budget_store.reserve(unit, agent_id, worst.total_nd if worst else 0, me.host, me.pid, me.started)
+
+
+@dataclass(frozen=True)
+class Left:
+    """A reservation as `budgets release` shows it: whose, how much, and why it looks left behind
+    (or, with `running`, held by a process that still seems to run)."""
+
+    id: int
+    agent: str  # as it is called now, or "removed agent N"
+    amount_nd: int
+    holder: str
+    why: str
+    running: bool
+
+
+def _age(delta: Any) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
+def left_behind(store: Store, *, agent: str | None, every: bool) -> list[Left]:
+    """The reservations no running process holds (this host's whose process is gone, another host's
+    whose heartbeat lapsed, an older agentik's past their lifetime), of one agent's calls or of all;
+    with `every` those of processes that still seem to run too."""
+    from agentik_cli.services import agents
+    from agentik_cli.timeutil import now_utc
+
+    now = now_utc()
+    me = owner.me()
+    with store.read() as session:
+        agent_id = agents.ledger_agent_id(session, agent) if agent is not None else None
+        rows = budget_store.held(session, agent_id)
+    found = []
+    for row in rows:
+        if row.host is None:
+            holder, running = "an older agentik", now - row.created_at < LIVE
+            why = f"made {_age(now - row.created_at)} ago"
+        elif row.host == me.host:
+            holder = f"process {row.pid}"
+            running = owner.alive(row.pid or 0, row.started or "")
+            why = "still running" if running else "its process is gone"
+        else:
+            holder = f"process {row.pid} on {row.host}"
+            beaten = row.heartbeat_at or row.created_at
+            running = now - beaten < limits.HEARTBEAT_LAPSE
+            why = f"last heard from {_age(now - beaten)} ago"
+        if running and not every:
+            continue
+        name = row.agent_name or f"removed agent {row.agent_id}"
+        found.append(Left(row.id, name, row.amount_nd, holder, why, running))
+    return found
+
+
+def release(store: Store, ids: list[int]) -> int:
+    """Drop these reservations (those already gone are not counted)."""
+    with store.write() as unit:
+        return budget_store.release_all(unit, ids)
 
 
 def warnings(store: Store, agent_id: int | None, *, every: bool = False) -> list[str]:

@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from agentik_cli import limits
+from agentik_cli import environment, limits
 from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
 from agentik_cli.providers import registry
 from agentik_cli.providers.base import CallState, Provider
 from agentik_cli.providers.registry import takes_temperature
-from agentik_cli.services import agents, budgets, keys, ledger
+from agentik_cli.services import agents, budgets, journal, keys, ledger
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store import agents as agent_store
 from agentik_cli.store import sessions as session_store
@@ -298,8 +298,11 @@ class Conversation:
         on_chunk: Callable[[Chunk], None] | None,
     ) -> tuple[CallState, Round]:
         """One model call, stored complete or as far as it got, and its reply added to `turns`.
-        Raises Interrupted on Ctrl-C and ProviderError on failure, after storing what there is."""
+        Raises Interrupted on Ctrl-C and ProviderError on failure, after storing what there is. The
+        reply is journaled as it streams (services/journal.py Flight), from before the request goes
+        out until it is stored: a process killed meanwhile loses at most the last quarter second."""
         state = CallState()
+        flight = self._flight(request, state, reservation)
         started = time.perf_counter()
         try:
             for chunk in provider.stream(request, state):
@@ -308,23 +311,55 @@ class Conversation:
         except KeyboardInterrupt:
             # the request may have reached the provider, which bills a prompt it has read
             with shielded():
-                self._finish(request, state, started, reservation, error=INTERRUPTED, interrupted=True)
+                self._finish(request, state, started, reservation, flight, error=INTERRUPTED, interrupted=True)
                 turns.append(Turn("assistant", state.text, parts=list(state.parts)))
             raise Interrupted("interrupted", hint=None) from None
         except AgentikError as exc:
             with shielded():
                 if state.started:  # the provider was answering: a paid call, stored as far as it got
-                    self._finish(request, state, started, reservation, error=exc.message)
+                    self._finish(request, state, started, reservation, flight, error=exc.message)
                     turns.append(Turn("assistant", state.text, parts=list(state.parts)))
-                elif first:  # nothing was answered: the user's message is not re-sent
-                    ledger.mark_failed(self.store, user_message_id, exc.message, reservation)
                 else:
-                    ledger.release(self.store, reservation)
+                    if first:  # nothing was answered: the user's message is not re-sent
+                        ledger.mark_failed(self.store, user_message_id, exc.message, reservation)
+                    else:
+                        ledger.release(self.store, reservation)
+                    flight.done()
             raise
         with shielded():
-            round_ = self._finish(request, state, started, reservation)
+            round_ = self._finish(request, state, started, reservation, flight)
         turns.append(Turn("assistant", state.text, parts=list(state.parts)))
         return state, round_
+
+    def _flight(self, request: ChatRequest, state: CallState, reservation: int | None) -> journal.Flight:
+        """The call's journal: what the next command needs to store the call if this process dies."""
+        from agentik_cli.providers.base import estimate_prompt, estimate_tokens
+        from agentik_cli.timeutil import now_utc
+
+        header = {
+            "at": now_utc(),
+            "agent_id": self.agent_id,
+            "agent_name": self.agent.name,
+            "session_id": self.session_id,
+            "channel": self.options.channel,
+            "model": self.model,
+            "provider": self.provider_name,
+            "endpoint": self.provider().endpoint,
+            "user_name": environment.current().user,
+            "prompt_tokens": estimate_prompt(request),
+            "reservation_id": reservation,
+        }
+
+        def progress() -> tuple[str, list[int]]:
+            thinking = estimate_tokens(state.thinking) if state.thinking else 0
+            figures = [state.input_tokens, state.output_tokens, state.cache_read_tokens, state.cache_write_tokens]
+            return state.text, [*figures, int(state.input_reported), int(state.output_reported), thinking]
+
+        beat = None
+        if reservation is not None:
+            store = self.store
+            beat = lambda: ledger.heartbeat(store, reservation)  # noqa: E731
+        return journal.Flight(self.store.url, header, progress, beat)
 
     def _log_runs(self, message_id: int, done: list[ToolRun], runs: list[ToolRun], turns: list[Turn]) -> None:
         ledger.add_tool_calls(self.store, message_id, [r.to_json() for r in done])
@@ -372,10 +407,12 @@ class Conversation:
         state: CallState,
         started: float,
         reservation: int | None,
+        flight: journal.Flight,
         *,
         error: str | None = None,
         interrupted: bool = False,
     ) -> Round:
+        flight.stop()
         response_ms = round((time.perf_counter() - started) * 1000)
         state.settle(request)
         usage = state.usage()
@@ -388,6 +425,7 @@ class Conversation:
             response_ms=response_ms,
             channel=self.options.channel,
             endpoint=self.provider().endpoint,
+            call_key=flight.key if flight.path is not None else None,
         )
         assert self.session_id is not None
         # the parts are kept when there is more to them than the text: reasoning, tool calls
@@ -405,6 +443,7 @@ class Conversation:
             parts=[p.to_json() for p in state.parts] if keep_parts else None,
             reservation_id=reservation,
         )
+        flight.done()  # stored, or kept in the journal of records the database could not take
         return Round(message_id, state.text, usage, priced, response_ms, error, interrupted)
 
     def _remember(self, turns: list[Turn]) -> None:

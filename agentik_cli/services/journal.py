@@ -1,15 +1,26 @@
-"""The journal of records that a database could not take: the reply of a call that was paid for,
-when the database was full, read-only or otherwise unwritable. It lives in the data folder, one file
-per database, one JSON line a record, and the next agentik command on that database stores it (see
-ledger.replay_journal). Nothing else ever goes through it."""
+"""The journal: what a database has not taken yet, in the data folder, one JSON line a record, stored
+by the next agentik command on that database (ledger.replay_journal). Two kinds:
+
+- records a database could not take: the reply of a call that was paid for, when the database was
+  full, read-only or otherwise unwritable (one file per database);
+- calls in flight (Flight): each model call writes a file of its own as its reply streams, appended
+  to by a thread at least every FLUSH_EVERY seconds and fsynced, and removed once the reply is
+  stored. The file is locked (flock) by its process while it lives; a file nobody holds was left by
+  a process that died (kill -9, a power cut), and the next command stores the reply as far as the
+  file has it, marked interrupted, with an estimated cost row. The cost row carries the file's key,
+  so a call stored by its own process just before it died is not stored twice."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +28,11 @@ from typing import Any
 from agentik_cli import paths
 
 REPLAYING = ".replaying"
+CALL = ".call-"
+# how often a call's journal takes what has streamed since, and how often (while a call lasts) its
+# budget reservation says that its process still runs (services/budgets.py HEARTBEAT_LAPSE)
+FLUSH_EVERY = 0.25
+HEARTBEAT_EVERY = 30.0
 
 
 def path_for(url: str) -> Path:
@@ -88,7 +104,7 @@ def rewrite(url: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int
     the journal is a copy agentik keeps too). Each file is replaced whole, atomically; a record a
     replay stores meanwhile is stored once all the same (replay_journal notes the ids it stored).
     Returns how many records changed."""
-    changed = 0
+    changed = _rewrite_calls(url, change)
     for file in pending(url):
         try:
             lines = file.read_text(encoding="utf-8").splitlines()
@@ -110,4 +126,185 @@ def rewrite(url: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write("".join(line + "\n" for line in out))
             os.replace(temporary, file)
+    return changed
+
+
+# ---- calls in flight ----
+
+Progress = Callable[[], "tuple[str, list[int]]"]  # the reply's text so far, and its usage figures
+
+
+class Flight:
+    """One model call's journal, written while it streams (see the module's docstring). `progress`
+    is read by the writer thread: the text (which only grows) and the usage figures so far;
+    `beat`, when given, is called every HEARTBEAT_EVERY seconds in a thread of its own (it writes to
+    the database, which may have to wait for its lock: the journal never waits for it)."""
+
+    def __init__(self, url: str, header: dict[str, Any], progress: Progress, beat: Callable[[], None] | None = None):
+        self.key = uuid.uuid4().hex
+        self._progress = progress
+        self._beat = beat
+        self._written = 0
+        self._usage: list[int] | None = None
+        self._started = time.monotonic()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._fd: int | None = None
+        self.path: Path | None = None
+        path = path_for(url).with_name(f"{path_for(url).stem}{CALL}{self.key}.jsonl")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            line = {"key": self.key, "url": url, **header}
+            os.write(fd, (json.dumps(line, default=_encode, ensure_ascii=False) + "\n").encode("utf-8"))
+        except OSError:
+            return  # the data folder cannot be written: the call goes on, kept only by the database
+        self._fd, self.path = fd, path
+        self._thread = threading.Thread(target=self._run, name="agentik-journal", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        beaten = time.monotonic()
+        while not self._stop.wait(FLUSH_EVERY):
+            self._flush(sync=True)
+            if self._beat is not None and time.monotonic() - beaten >= HEARTBEAT_EVERY:
+                beaten = time.monotonic()
+                threading.Thread(target=self._beat, name="agentik-heartbeat", daemon=True).start()
+
+    def _flush(self, *, sync: bool) -> None:
+        with self._lock:
+            if self._fd is None:
+                return
+            text, usage = self._progress()
+            if len(text) == self._written and usage == self._usage:
+                return
+            line: dict[str, Any] = {"ms": round((time.monotonic() - self._started) * 1000)}
+            if len(text) > self._written:
+                line["text"] = text[self._written :]
+            if usage != self._usage:
+                line["usage"] = usage
+            try:
+                os.write(self._fd, (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass"))
+                if sync:
+                    os.fsync(self._fd)
+            except OSError:
+                return  # a full disk: what was written stays, the database gets the whole reply
+            self._written, self._usage = len(text), usage
+
+    def stop(self) -> None:
+        """The call is over: what streamed is written (not synced: the database's commit follows)."""
+        if self._fd is None or self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join()
+        self._flush(sync=False)
+
+    def done(self) -> None:
+        """The reply is stored (or the call never went out): the journal goes."""
+        self.stop()
+        with self._lock:
+            if self._fd is None or self.path is None:
+                return
+            self.path.unlink(missing_ok=True)
+            os.close(self._fd)
+            self._fd = None
+
+
+@dataclass
+class Abandoned:
+    """A call's journal left by a process that died, held (locked) by this process while it is
+    stored: its header, the text as far as it got, the last usage figures, and the time it ran."""
+
+    path: Path
+    fd: int
+    header: dict[str, Any]
+    text: str
+    usage: list[int] | None
+    ms: int
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+
+    def keep(self) -> None:
+        os.close(self.fd)
+
+
+def _read_call(path: Path, fd: int) -> Abandoned | None:
+    with open(fd, encoding="utf-8", errors="surrogatepass", closefd=False) as file:
+        lines = file.read().split("\n")
+    records = []
+    for line in lines:
+        if line.strip():
+            try:
+                records.append(json.loads(line, object_hook=_decode))
+            except ValueError:
+                continue  # a line cut short by the crash
+    if not records or "key" not in records[0]:
+        return None
+    header, rest = records[0], records[1:]
+    usage = None
+    for record in rest:
+        usage = record.get("usage", usage)
+    text = "".join(r.get("text", "") for r in rest)
+    return Abandoned(path, fd, header, text, usage, max((r.get("ms", 0) for r in rest), default=0))
+
+
+def _calls(url: str) -> list[Path]:
+    path = path_for(url)
+    if not path.parent.is_dir():
+        return []
+    return sorted(path.parent.glob(f"{path.stem}{CALL}*.jsonl"))
+
+
+def abandoned(url: str) -> Iterator[Abandoned]:
+    """The calls whose process died before storing them, each locked by this process until it is
+    discarded or kept (a call still running, or taken by another process, is passed over)."""
+    for path in _calls(url):
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError:  # stored and removed meanwhile
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        if not os.path.exists(path):  # removed by the process that held it, as the lock was taken
+            os.close(fd)
+            continue
+        found = _read_call(path, fd)
+        if found is None:  # not even a whole header: the process died as it began, nothing was sent
+            path.unlink(missing_ok=True)
+            os.close(fd)
+            continue
+        yield found
+
+
+def has_calls(url: str) -> bool:
+    return bool(_calls(url))
+
+
+def _rewrite_calls(url: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int:
+    """A redaction reaches the calls' journals of processes that died: each is rewritten whole, its
+    text in one piece (a secret may have streamed in two)."""
+    changed = 0
+    for call in abandoned(url):
+        try:
+            record = {"content": call.text}
+            new = change(record)
+            if new != record:
+                changed += 1
+                last = {"ms": call.ms, "text": new["content"]}
+                if call.usage is not None:
+                    last["usage"] = call.usage
+                lines = [json.dumps(call.header, default=_encode, ensure_ascii=False), json.dumps(last)]
+                temporary = call.path.with_name(call.path.name + ".rewrite")
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write("".join(line + "\n" for line in lines))
+                os.replace(temporary, call.path)
+        finally:
+            call.keep()
     return changed

@@ -44,6 +44,7 @@ class CostEntry:
     channel: str | None = None
     endpoint: str | None = None
     user_name: str = field(default_factory=lambda: environment.current().user)
+    call_key: str | None = None  # the key of the call's journal (services/journal.py Flight)
 
     def row(self) -> dict[str, Any]:
         usage, priced = self.usage, self.priced
@@ -73,6 +74,8 @@ class CostEntry:
             "estimated": usage.estimated,
             "user_name": self.user_name,
         }
+        if self.call_key is not None:
+            row["call_key"] = self.call_key
         if priced is not None and self.total_nd is None:
             row.update(
                 input_cost_nd=priced.input_nd,
@@ -213,6 +216,9 @@ def _write(unit: Unit, record: dict[str, Any]) -> int | None:
     if record["kind"] == "tool_calls":
         unit.add_tool_calls(record["message_id"], record["runs"])
         return int(record["message_id"])
+    key = record["cost"].get("call_key")
+    if key is not None and unit.call_stored(key):  # stored already, from the call's own journal
+        return None
     # a record journaled by an agentik from before users were recorded has no user_name: add_reply
     # gives it the unit's user
     return unit.add_reply(
@@ -236,8 +242,17 @@ def replay_journal(store: Store) -> int:
     never stores one twice. Returns how many records were stored."""
     from agentik_cli.services import journal
 
-    if not journal.pending(store.url):
-        return 0
+    stored = 0
+    if journal.pending(store.url):
+        stored += _replay_records(store)
+    if journal.has_calls(store.url):
+        stored += _replay_calls(store)
+    return stored
+
+
+def _replay_records(store: Store) -> int:
+    from agentik_cli.services import journal
+
     records, files = journal.take(store.url)
 
     def work(unit: Unit) -> int:
@@ -264,3 +279,93 @@ def replay_journal(store: Store) -> int:
     if stored:
         notify(f"stored {stored} record(s) kept in the journal when the database could not be written")
     return stored
+
+
+CUT_SHORT = "interrupted: agentik stopped before the reply was stored (kept by the journal)"
+
+
+def _replay_calls(store: Store) -> int:
+    """The calls of processes that died (kill -9, a power cut) as their replies streamed: each reply
+    stored as far as its journal got, marked interrupted, with a cost row estimated as a cut-short
+    call's is (the provider's figures where they arrived, agentik's count elsewhere), at the price
+    of the call's day; its budget reservation goes in the same transaction. Each in a transaction of
+    its own, which first looks whether the call is stored already (its process stored it and died
+    before removing the journal): never twice."""
+    from agentik_cli.services import journal
+
+    stored = 0
+    for call in journal.abandoned(store.url):
+        try:
+            with store.write() as unit:
+                if _store_call(unit, store, call):
+                    stored += 1
+        except StoreError as exc:
+            call.keep()
+            notify(f"a reply kept in the journal could not be stored yet ({exc.message}); it is kept")
+            continue
+        call.discard()
+    if stored:
+        notify(f"stored {stored} reply(ies) cut short when agentik was stopped as they streamed, as far as they got")
+    return stored
+
+
+def _store_call(unit: Unit, store: Store, call: Any) -> bool:
+    from agentik_cli.providers.base import estimate_tokens
+    from agentik_cli.services.pricing import PriceBook
+
+    header = call.header
+    if unit.call_stored(call.header["key"]):
+        return False
+    figures = call.usage or [0, 0, 0, 0, 0, 0, 0]
+    inputs, outputs, cache_read, cache_write, input_reported, output_reported, thinking = figures
+    if not input_reported:
+        inputs = max(inputs, int(header["prompt_tokens"]))
+    if not output_reported:
+        outputs = max(outputs, estimate_tokens(call.text) + thinking)
+    usage = Usage(inputs, outputs, cache_read, cache_write, not (input_reported and output_reported))
+    started: datetime = header["at"]
+    from datetime import timedelta
+
+    entry = CostEntry(
+        model=header["model"],
+        provider=header["provider"],
+        usage=usage,
+        priced=PriceBook(store).price(header["model"], header["provider"], usage),
+        agent_id=header["agent_id"],
+        agent_name=header["agent_name"],
+        session_id=header["session_id"],
+        timestamp=started + timedelta(milliseconds=call.ms),
+        response_ms=call.ms,
+        channel=header["channel"],
+        endpoint=header["endpoint"],
+        user_name=header["user_name"],
+        call_key=header["key"],
+    )
+    _write(
+        unit,
+        {
+            "kind": "reply",
+            "agent_id": header["agent_id"],
+            "session_id": header["session_id"],
+            "content": call.text,
+            "channel": header["channel"],
+            "error": CUT_SHORT,
+            "interrupted": True,
+            "cost": entry.row(),
+            "parts": None,
+            "reservation_id": header["reservation_id"],
+        },
+    )
+    return True
+
+
+def heartbeat(store: Store, reservation_id: int) -> None:
+    """A call that lasts says its process still runs (services/budgets.py): run in a thread of the
+    call's journal; a failure is not the call's (the reservation stays, and lapses in time)."""
+    from agentik_cli.store import budgets as budget_store
+
+    try:
+        with store.write() as unit:
+            budget_store.beat(unit, reservation_id)
+    except Exception:  # noqa: BLE001 - a thread's, with no one to tell: the next beat tries again
+        return

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlmodel import Session, col
 
 from agentik_cli.store import dialect
@@ -88,10 +88,61 @@ def remove(unit: Unit, scope_key: int, periods: list[str]) -> int:
     return int(result.rowcount or 0)
 
 
-def spent_and_reserved(session: Session, scope_key: int, since: datetime, live_since: datetime) -> tuple[int, int]:
+@dataclass(frozen=True)
+class Held:
+    """A reservation, with the process that holds it."""
+
+    id: int
+    agent_id: int | None
+    amount_nd: int
+    created_at: datetime
+    user_name: str
+    host: str | None  # None: made by an agentik from before processes were named
+    pid: int | None
+    started: str | None
+    heartbeat_at: datetime | None
+    agent_name: str | None  # as the agent is called now; None for one removed since
+
+
+def held(session: Session, agent_id: int | None = None) -> list[Held]:
+    """The reservations (of one agent's calls, or of all), oldest first."""
+    agents: Any = cast(Any, Agent).__table__
+    query = (
+        select(_RESERVATIONS, agents.c.name)
+        .select_from(_RESERVATIONS.outerjoin(agents, agents.c.id == _RESERVATIONS.c.agent_id))
+        .order_by(_RESERVATIONS.c.id)
+    )
+    if agent_id is not None:
+        query = query.where(_RESERVATIONS.c.agent_id == agent_id)
+    return [
+        Held(
+            int(r.id),
+            r.agent_id,
+            int(r.amount_nd),
+            r.created_at,
+            r.user_name,
+            r.host,
+            r.pid,
+            r.started,
+            r.heartbeat_at,
+            r.name,
+        )
+        for r in session.execute(query).all()
+    ]
+
+
+def on_host(session: Session, host: str) -> list[tuple[int, int, str]]:
+    """The reservations of this host's processes: (id, pid, start time)."""
+    query = select(_RESERVATIONS.c.id, _RESERVATIONS.c.pid, _RESERVATIONS.c.started).where(_RESERVATIONS.c.host == host)
+    return [(int(i), int(p or 0), str(s or "")) for i, p, s in session.execute(query).all()]
+
+
+def spent_and_reserved(
+    session: Session, scope_key: int, since: datetime, live: Any, gone: list[int]
+) -> tuple[int, int]:
     """The ledger's recorded cost since `since` (a local midnight: always a quarter hour), and the
-    worst cases of calls in flight (reservations made since `live_since`: older ones were left by a
-    process that died, and no longer count).
+    worst cases of calls in flight: the reservations `live` admits (a condition from `lively`),
+    but for those in `gone` (this host's processes that died).
 
     One statement, so one snapshot: a call's cost is recorded and its reservation released in one
     transaction, and two statements on PostgreSQL (read committed) could fall either side of it
@@ -103,23 +154,64 @@ def spent_and_reserved(session: Session, scope_key: int, since: datetime, live_s
         spent = select(func.coalesce(func.sum(col(Cost.total_cost_nd)), 0)).where(
             col(Cost.agent_id) == scope_key, col(Cost.timestamp) >= since
         )
-    reserved = select(func.coalesce(func.sum(col(Reservation.amount_nd)), 0)).where(
-        col(Reservation.created_at) >= live_since
-    )
+    reserved = select(func.coalesce(func.sum(col(Reservation.amount_nd)), 0)).where(live)
+    if gone:
+        reserved = reserved.where(col(Reservation.id).not_in(gone))
     if scope_key != 0:
         reserved = reserved.where(col(Reservation.agent_id) == scope_key)
     row = session.execute(select(spent.scalar_subquery(), reserved.scalar_subquery())).one()
     return int(row[0]), int(row[1])
 
 
-def reserve(unit: Unit, agent_id: int | None, amount_nd: int) -> int:
-    row = {"agent_id": agent_id, "amount_nd": amount_nd, "created_at": unit.now, "user_name": unit.user}
+def lively(host: str, beaten_since: datetime, made_since: datetime) -> Any:
+    """The reservations that may still be held by a running process: every one of this host's
+    (whose processes are looked at one by one: `on_host`), another host's whose heartbeat is
+    recent, and one from before processes were named made recently."""
+    table = _RESERVATIONS.c
+    named = table.host.is_not(None)
+    # every term true or false, never null: the condition is negated to release what it does not admit
+    return or_(
+        and_(named, table.host == host),
+        and_(named, table.heartbeat_at.is_not(None), table.heartbeat_at >= beaten_since),
+        and_(table.host.is_(None), table.created_at >= made_since),
+    )
+
+
+def reserve(unit: Unit, agent_id: int | None, amount_nd: int, host: str, pid: int, started: str) -> int:
+    row = {
+        "agent_id": agent_id,
+        "amount_nd": amount_nd,
+        "created_at": unit.now,
+        "user_name": unit.user,
+        "host": host,
+        "pid": pid,
+        "started": started,
+        "heartbeat_at": unit.now,
+    }
     return int(unit.session.execute(_RESERVATIONS.insert().values(**row).returning(_RESERVATIONS.c.id)).scalar_one())
+
+
+def beat(unit: Unit, reservation_id: int) -> None:
+    unit.session.execute(
+        _RESERVATIONS.update().where(_RESERVATIONS.c.id == reservation_id).values(heartbeat_at=unit.now)
+    )
 
 
 def release(unit: Unit, reservation_id: int) -> None:
     unit.session.execute(delete(_RESERVATIONS).where(_RESERVATIONS.c.id == reservation_id))
 
 
-def expire(unit: Unit, before: datetime) -> None:
-    unit.session.execute(delete(_RESERVATIONS).where(_RESERVATIONS.c.created_at < before))
+def release_all(unit: Unit, ids: list[int]) -> int:
+    if not ids:
+        return 0
+    result: Any = unit.session.execute(delete(_RESERVATIONS).where(_RESERVATIONS.c.id.in_(ids)))
+    return int(result.rowcount or 0)
+
+
+def release_lapsed(unit: Unit, live: Any, gone: list[int]) -> int:
+    """Release what no running process holds: this host's in `gone`, and whatever `live` does not admit."""
+    condition = ~live
+    if gone:
+        condition = condition | _RESERVATIONS.c.id.in_(gone)
+    result: Any = unit.session.execute(delete(_RESERVATIONS).where(condition))
+    return int(result.rowcount or 0)

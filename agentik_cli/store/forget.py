@@ -105,11 +105,14 @@ TEXT_COLUMNS: dict[str, dict[str, str]] = {
         ),
         _NAME,
     ),
-    "costs": dict.fromkeys(("agent_name", "model", "provider", "channel", "endpoint", "user_name"), _NAME),
+    "costs": {
+        **dict.fromkeys(("agent_name", "model", "provider", "channel", "endpoint", "user_name"), _NAME),
+        "call_key": _BY_CODE,
+    },
     "cost_totals": dict.fromkeys(("model", "provider", "user_name", "agent_name"), _NAME),
     "price_overrides": dict.fromkeys(("provider", "model_key", "model", "set_by"), _NAME),
     "budgets": {"period": _BY_CODE, "agent_name": _NAME, "set_by": _NAME},
-    "reservations": {"user_name": _NAME},
+    "reservations": {"user_name": _NAME, "host": _NAME, "started": _BY_CODE},
     "settings": {"key": _BY_CODE, "value": "a setting agentik keeps (a default agent's id, a marker)"},
 }
 

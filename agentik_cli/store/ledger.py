@@ -132,6 +132,10 @@ def add_costs(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
+def call_stored(session: Session, key: str) -> bool:
+    return session.execute(select(COSTS.c.id).where(COSTS.c.call_key == key).limit(1)).first() is not None
+
+
 def import_costs(
     session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
 ) -> int:

@@ -675,6 +675,17 @@ def m0011_webhook_internal(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE webhook_endpoints ADD COLUMN allow_internal BOOLEAN DEFAULT FALSE NOT NULL"))
 
 
+def m0014_calls_in_flight(conn: Connection) -> None:
+    """A reservation names the process that holds it (host, pid, start time) and carries a
+    heartbeat, so that one left by a process that is gone is released; a call's cost row carries
+    the key of the call's journal, so that a call kept by the journal is stored once (issue 21)."""
+    time = "TIMESTAMP WITH TIME ZONE" if is_postgres(conn) else "DATETIME"
+    for column in ("host VARCHAR", "pid INTEGER", "started VARCHAR", f"heartbeat_at {time}"):
+        conn.execute(text(f"ALTER TABLE reservations ADD COLUMN {column}"))
+    conn.execute(text("ALTER TABLE costs ADD COLUMN call_key VARCHAR"))
+    conn.execute(text("CREATE UNIQUE INDEX ux_costs_call_key ON costs (call_key)"))
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
@@ -687,6 +698,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0009_redaction": m0009_redaction,
     "0010_sandbox": m0010_sandbox,
     "0011_webhook_internal": m0011_webhook_internal,
+    "0014_calls_in_flight": m0014_calls_in_flight,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 

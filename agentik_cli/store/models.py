@@ -189,6 +189,7 @@ class Cost(SQLModel, table=True):
             sqlite_where=text("conversation_id IS NOT NULL"),
             postgresql_where=text("conversation_id IS NOT NULL"),
         ),
+        Index("ux_costs_call_key", "call_key", unique=True),
         {"sqlite_autoincrement": True},
     )
 
@@ -225,6 +226,9 @@ class Cost(SQLModel, table=True):
     # the provider's usage never arrived (a cut-short call): the tokens are agentik's own count
     # (a server default only, so that rows written without it, as an import's are, need no value)
     estimated: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # the key of the chat call's journal (services/journal.py): a call is stored once, whether by
+    # its own process or, after that process died, from the journal; null for other rows
+    call_key: str | None = None
     # who made the call (AGENTIK_USER, else the login name; an import row may say)
     user_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
@@ -320,6 +324,12 @@ class Reservation(SQLModel, table=True):
     amount_nd: int = Field(sa_type=BigInteger)
     created_at: datetime = Field(default_factory=utcnow)
     user_name: str = ""
+    # the process that holds it (agentik_cli/owner.py), and when it last said it still runs:
+    # null for one made by an agentik from before processes were named, which expires by age
+    host: str | None = None
+    pid: int | None = None
+    started: str | None = None
+    heartbeat_at: datetime | None = None
 
 
 class WebhookEndpoint(SQLModel, table=True):

@@ -149,6 +149,10 @@ class Unit:
         self.add_costs([row])
         return message_id
 
+    def call_stored(self, key: str) -> bool:
+        """Whether the ledger has the cost row of the call with this journal key."""
+        return ledger.call_stored(self.session, key)
+
     def add_tool_calls(self, message_id: int, runs: list[dict[str, Any]]) -> bool:
         """The tool calls a message asked for, as run (ToolRun.to_json), and the message's
         skills_used. False when the message is gone (its session removed meanwhile)."""
