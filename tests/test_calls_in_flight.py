@@ -315,3 +315,10 @@ def test_a_heartbeat_renews_the_reservation(store):
     assert row.heartbeat_at is not None and now_utc() - row.heartbeat_at.replace(tzinfo=now_utc().tzinfo) < timedelta(
         seconds=10
     )
+
+
+def test_the_status_line_counts_what_a_running_process_holds(cli, helper, store):
+    cli("budgets", "set", "--daily", "1")
+    _reserve(store, 0.25, "elsewhere", 1, "x")  # heard from just now
+    _reserve(store, 0.5, "elsewhere", 2, "x", heartbeat_ago=600)  # silent for ten minutes
+    assert cli.json("statusline")["budget_left"] == 0.75

@@ -59,6 +59,7 @@ def status(db: str | None, agent: str | None) -> Status:
                 local_midnight(today),
                 local_midnight(today.replace(day=1)),
                 now - limits.RESERVATION_LIFETIME,
+                now - limits.HEARTBEAT_LAPSE,
             )
     except quickread.NoSuchAgent:
         raise NotFound(f"no agent named '{agent}'", hint="`agentik agents list` shows them") from None
