@@ -322,3 +322,25 @@ def test_the_status_line_counts_what_a_running_process_holds(cli, helper, store)
     _reserve(store, 0.25, "elsewhere", 1, "x")  # heard from just now
     _reserve(store, 0.5, "elsewhere", 2, "x", heartbeat_ago=600)  # silent for ten minutes
     assert cli.json("statusline")["budget_left"] == 0.75
+
+
+@pytest.mark.sqlite_only(reason="a SQLite file from before reservations named their process")
+def test_the_status_line_reads_a_store_not_yet_upgraded(cli, agentik_home):
+    import sqlite3
+
+    from agentik_cli.store import engine, migrations
+
+    path = agentik_home / "old.db"
+    agentik_home.mkdir(parents=True, exist_ok=True)
+    old = engine.Store(f"sqlite:///{path}")
+    with old.engine.connect() as conn, conn.begin():
+        migrations.apply(conn, set(), upto="0011_webhook_internal")
+    old.dispose()
+    now = now_utc().strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO budgets VALUES (0, 'day', NULL, 1000000000, 80, 0, 'me', ?)", (now,))
+        db.execute(
+            "INSERT INTO reservations (agent_id, amount_nd, created_at, user_name) VALUES (NULL, 250000000, ?, 'me')",
+            (now,),
+        )
+    assert cli.json("--db", str(path), "statusline")["budget_left"] == 0.75

@@ -350,7 +350,7 @@ class Conversation:
             "reservation_id": reservation,
         }
 
-        def progress() -> tuple[str, list[int]]:
+        def progress() -> tuple[str, list[int]]:  # read by the journal's thread
             thinking = estimate_tokens(state.thinking) if state.thinking else 0
             figures = [state.input_tokens, state.output_tokens, state.cache_read_tokens, state.cache_write_tokens]
             return state.text, [*figures, int(state.input_reported), int(state.output_reported), thinking]
@@ -359,7 +359,11 @@ class Conversation:
         if reservation is not None:
             store = self.store
             beat = lambda: ledger.heartbeat(store, reservation)  # noqa: E731
-        return journal.Flight(self.store.url, header, progress, beat)
+        from agentik_cli.store.engine import sqlite_path
+
+        # the in-memory database ends with its process: there is nothing to store later
+        in_memory = self.store.url.startswith("sqlite") and sqlite_path(self.store.url) is None
+        return journal.Flight(None if in_memory else self.store.url, header, progress, beat)
 
     def _log_runs(self, message_id: int, done: list[ToolRun], runs: list[ToolRun], turns: list[Turn]) -> None:
         ledger.add_tool_calls(self.store, message_id, [r.to_json() for r in done])

@@ -140,7 +140,9 @@ class Flight:
     `beat`, when given, is called every HEARTBEAT_EVERY seconds in a thread of its own (it writes to
     the database, which may have to wait for its lock: the journal never waits for it)."""
 
-    def __init__(self, url: str, header: dict[str, Any], progress: Progress, beat: Callable[[], None] | None = None):
+    def __init__(
+        self, url: str | None, header: dict[str, Any], progress: Progress, beat: Callable[[], None] | None = None
+    ):
         self.key = uuid.uuid4().hex
         self._progress = progress
         self._beat = beat
@@ -151,15 +153,22 @@ class Flight:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self.path: Path | None = None
+        if url is None:  # nothing to journal to: the call goes on, kept only by the database
+            return
         path = path_for(url).with_name(f"{path_for(url).stem}{CALL}{self.key}.jsonl")
+        line = json.dumps({"key": self.key, "url": url, **header}, default=_encode, ensure_ascii=False) + "\n"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            line = {"key": self.key, "url": url, **header}
-            os.write(fd, (json.dumps(line, default=_encode, ensure_ascii=False) + "\n").encode("utf-8"))
         except OSError:
             return  # the data folder cannot be written: the call goes on, kept only by the database
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.write(fd, line.encode("utf-8", "surrogatepass"))
+        except OSError:
+            path.unlink(missing_ok=True)
+            os.close(fd)
+            return
         self._fd, self.path = fd, path
         self._thread = threading.Thread(target=self._run, name="agentik-journal", daemon=True)
         self._thread.start()

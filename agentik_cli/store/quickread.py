@@ -240,18 +240,14 @@ def spend(
         if not found:
             raise NoSuchAgent(agent)
         agent_id = int(found[0][0])
-    parameters = (today, month, agent_id, today, agent_id, month, live_since, beaten_since)
-    parameters += (live_since, beaten_since, agent_id)
+    spend_since = (today, month, agent_id, today, agent_id, month)
+    parameters = (*spend_since, live_since, beaten_since, live_since, beaten_since, agent_id)
     try:
         found = query(SPEND_SQL, parameters)
     except Exception as exc:  # noqa: BLE001 - either driver's error; only this one is looked for
         if "heartbeat_at" not in str(exc) and "host" not in str(exc):
             raise
-        found = query(
-            _OLD_SPEND_SQL,
-            (today, month, agent_id, today, agent_id, month, live_since, live_since)
-            + (live_since, live_since, agent_id),
-        )
+        found = query(_OLD_SPEND_SQL, (*spend_since, live_since, live_since, live_since, live_since, agent_id))
     sums = [int(v) for v in found[0]]
     everything = {"day": sums[0], "month": sums[1]}
     mine = {"day": sums[2], "month": sums[3]}
