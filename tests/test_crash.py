@@ -19,11 +19,11 @@ threads, each piece with the time it arrived, so the test knows what was shown a
 
 The number of kills of each kind on each store is AGENTIK_CRASH_RUNS (default 3, under a minute a
 store on two idle cores); the moments come from a fixed seed, AGENTIK_CRASH_SEED (default 21),
-printed with the counts. A larger run, with the counts printed at the end (-rP for passing tests,
--rx for the xfail one; -n 0 runs the two stores one after the other):
+printed with the counts. A larger run, each test's counts printed as it ends (-s, which needs -n 0,
+so the stores run one after the other; the xfail test's counts are printed only so):
 
-    AGENTIK_CRASH_RUNS=100 pytest tests/test_crash.py -n 0 -rPx [--store sqlite|postgres]
-    AGENTIK_CRASH_SEED=7 AGENTIK_CRASH_RUNS=30 pytest tests/test_crash.py -rPx
+    AGENTIK_CRASH_RUNS=100 pytest tests/test_crash.py -n 0 -s [--store sqlite|postgres]
+    AGENTIK_CRASH_SEED=7 AGENTIK_CRASH_RUNS=30 pytest tests/test_crash.py -n 0 -s
 """
 
 from __future__ import annotations
