@@ -131,10 +131,10 @@ def test_a_reply_killed_after_it_was_shown_whole_is_stored_whole(cli, fake, help
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, timeout=60)
     assert done.returncode == -9 and b"the whole answer" in done.stdout
     cli("sessions", "list")
-    [(content, interrupted)] = db_rows(
-        agentik_home, "SELECT content, interrupted FROM messages WHERE role = 'assistant'"
+    [(content, interrupted, error)] = db_rows(
+        agentik_home, "SELECT content, interrupted, error FROM messages WHERE role = 'assistant'"
     )
-    assert content == "the whole answer" and interrupted
+    assert content == "the whole answer" and not interrupted and error is None  # it had arrived whole
     [(tokens_in, tokens_out)] = db_rows(agentik_home, "SELECT input_tokens, output_tokens FROM costs")
     assert (tokens_in, tokens_out) == (40, 3)  # the provider's own figures had arrived
 

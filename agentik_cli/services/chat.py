@@ -416,7 +416,7 @@ class Conversation:
         error: str | None = None,
         interrupted: bool = False,
     ) -> Round:
-        flight.stop()
+        flight.stop(complete=error is None and not interrupted)
         response_ms = round((time.perf_counter() - started) * 1000)
         state.settle(request)
         usage = state.usage()

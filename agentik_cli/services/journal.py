@@ -181,14 +181,16 @@ class Flight:
                 beaten = time.monotonic()
                 threading.Thread(target=self._beat, name="agentik-heartbeat", daemon=True).start()
 
-    def _flush(self, *, sync: bool) -> None:
+    def _flush(self, *, sync: bool, complete: bool = False) -> None:
         with self._lock:
             if self._fd is None:
                 return
             text, usage = self._progress()
-            if len(text) == self._written and usage == self._usage:
+            if len(text) == self._written and usage == self._usage and not complete:
                 return
             line: dict[str, Any] = {"ms": round((time.monotonic() - self._started) * 1000)}
+            if complete:
+                line["complete"] = True
             if len(text) > self._written:
                 line["text"] = text[self._written :]
             if usage != self._usage:
@@ -201,13 +203,14 @@ class Flight:
                 return  # a full disk: what was written stays, the database gets the whole reply
             self._written, self._usage = len(text), usage
 
-    def stop(self) -> None:
-        """The call is over: what streamed is written (not synced: the database's commit follows)."""
+    def stop(self, *, complete: bool = False) -> None:
+        """The call is over (`complete`: its reply arrived whole): what streamed is written, not
+        synced (the database's commit follows; a killed process's writes stay with the system)."""
         if self._fd is None or self._stop.is_set():
             return
         self._stop.set()
         self._thread.join()
-        self._flush(sync=False)
+        self._flush(sync=False, complete=complete)
 
     def done(self) -> None:
         """The reply is stored (or the call never went out): the journal goes."""
@@ -223,7 +226,8 @@ class Flight:
 @dataclass
 class Abandoned:
     """A call's journal left by a process that died, held (locked) by this process while it is
-    stored: its header, the text as far as it got, the last usage figures, and the time it ran."""
+    stored: its header, the text as far as it got, the last usage figures, the time it ran, and
+    whether the reply had arrived whole (the process died as it stored it)."""
 
     path: Path
     fd: int
@@ -231,6 +235,7 @@ class Abandoned:
     text: str
     usage: list[int] | None
     ms: int
+    complete: bool = False
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -257,7 +262,8 @@ def _read_call(path: Path, fd: int) -> Abandoned | None:
     for record in rest:
         usage = record.get("usage", usage)
     text = "".join(r.get("text", "") for r in rest)
-    return Abandoned(path, fd, header, text, usage, max((r.get("ms", 0) for r in rest), default=0))
+    ms = max((r.get("ms", 0) for r in rest), default=0)
+    return Abandoned(path, fd, header, text, usage, ms, any(r.get("complete") for r in rest))
 
 
 def _calls(url: str) -> list[Path]:
@@ -305,7 +311,7 @@ def _rewrite_calls(url: str, change: Callable[[dict[str, Any]], dict[str, Any]])
             new = change(record)
             if new != record:
                 changed += 1
-                last = {"ms": call.ms, "text": new["content"]}
+                last = {"ms": call.ms, "text": new["content"], "complete": call.complete}
                 if call.usage is not None:
                     last["usage"] = call.usage
                 lines = [json.dumps(call.header, default=_encode, ensure_ascii=False), json.dumps(last)]
