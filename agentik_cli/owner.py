@@ -26,6 +26,21 @@ def me() -> Owner:
     return Owner(socket.gethostname(), os.getpid(), start_time(os.getpid()) or "")
 
 
+def seen_from_here(host: str, started: str) -> bool:
+    """Whether a process named so can be looked at from this process: on this host, and (Linux) in
+    this process's pid namespace on this boot. A container of this host with the same host name
+    (host networking) has processes of its own that /proc here does not show: those are another
+    host's, whose heartbeat tells."""
+    mine = me()
+    return host == mine.host and started.startswith(local_prefix())
+
+
+def local_prefix() -> str:
+    """What the start time of every process seen from here begins with (see start_time)."""
+    started = me().started
+    return started[: started.rfind("/") + 1] if started else ""
+
+
 @functools.cache
 def _boot_id() -> str:
     try:
@@ -46,13 +61,23 @@ def _stat(pid: int) -> list[str] | None:
     return data[data.rfind(b")") + 2 :].decode("ascii", "replace").split()
 
 
+@functools.cache
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid").removeprefix("pid:").strip("[]")
+    except OSError:
+        return ""
+
+
 def start_time(pid: int) -> str | None:
-    """The process's start, as the kernel counts it since this boot, with the boot's id; None when
-    the process does not exist or the platform has no /proc."""
+    """The process's start, as the kernel counts it since this boot, after this process's pid
+    namespace and the boot's id ("NAMESPACE/BOOT/TICKS"); None when the process does not exist or
+    the platform has no /proc."""
     fields = _stat(pid)
     if fields is None or len(fields) < 20:
         return None
-    return f"{_boot_id()}/{fields[19]}"  # field 22 of stat: starttime, in clock ticks since boot
+    # field 22 of stat: starttime, in clock ticks since boot
+    return f"{_pid_namespace()}/{_boot_id()}/{fields[19]}"
 
 
 def alive(pid: int, started: str) -> bool:

@@ -267,12 +267,12 @@ def test_a_reservation_of_a_process_that_is_gone_is_released_by_the_next_check(c
     cli("chat", "helper", "-m", "hi", code=3)  # held by a call that still runs
     with store.write() as unit:
         budget_store.release(unit, mine)
-    _reserve(store, 0.99, me.host, _dead_pid(), "gone")  # a process of this host that died
+    _reserve(store, 0.99, me.host, _dead_pid(), owner.local_prefix() + "1")  # a process of this host that died
     assert cli.json("budgets", "list")[0]["reserved"] == 0
     cli("chat", "helper", "-m", "hi")
     assert db_rows(Path(os.environ["AGENTIK_HOME"]), "SELECT count(*) FROM reservations")[0][0] == 0
     # a process id taken since by another process (this one): its start time tells them apart
-    _reserve(store, 0.99, me.host, me.pid, "another start")
+    _reserve(store, 0.99, me.host, me.pid, owner.local_prefix() + "1")
     assert cli.json("budgets", "list")[0]["reserved"] == 0
 
 
@@ -291,7 +291,7 @@ def test_another_hosts_reservation_is_released_when_its_heartbeat_lapses(cli, fa
 def test_budgets_release_asks_and_drops_what_is_left_behind(cli, fake, helper, store, agentik_home):
     cli("budgets", "set", "--daily", "5")
     me = owner.me()
-    _reserve(store, 0.5, me.host, _dead_pid(), "gone")
+    _reserve(store, 0.5, me.host, _dead_pid(), owner.local_prefix() + "1")
     _reserve(store, 0.25, "elsewhere", 77, "x", heartbeat_ago=600)
     _reserve(store, 1.0, me.host, me.pid, me.started)  # running
     _reserve(store, 2.0, "elsewhere", 78, "x")  # running there, by its heartbeat

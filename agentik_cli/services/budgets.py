@@ -162,9 +162,10 @@ class Lively:
 
 
 def lively(session: Any, now: datetime) -> Lively:
-    me = owner.me()
-    gone = [i for i, pid, started in budget_store.on_host(session, me.host) if not owner.alive(pid, started)]
-    return Lively(budget_store.lively(me.host, now - limits.HEARTBEAT_LAPSE, now - LIVE), gone)
+    me, local = owner.me(), owner.local_prefix()
+    here = budget_store.on_host(session, me.host, local)
+    gone = [i for i, pid, started in here if not owner.alive(pid, started)]
+    return Lively(budget_store.lively(me.host, local, now - limits.HEARTBEAT_LAPSE, now - LIVE), gone)
 
 
 def _status(session: Any, budget: BudgetRecord, now: datetime, live: Lively | None = None) -> BudgetStatus:
@@ -308,18 +309,19 @@ def left_behind(store: Store, *, agent: str | None, every: bool) -> list[Left]:
         if row.host is None:
             holder, running = "an older agentik", now - row.created_at < LIVE
             why = f"made {_age(now - row.created_at)} ago"
-        elif row.host == me.host:
+        elif owner.seen_from_here(row.host, row.started or ""):
             holder = f"process {row.pid}"
             running = owner.alive(row.pid or 0, row.started or "")
             why = "still running" if running else "its process is gone"
         else:
-            holder = f"process {row.pid} on {row.host}"
+            where = "in another container of this host" if row.host == me.host else f"on {row.host}"
+            holder = f"process {row.pid} {where}"
             beaten = row.heartbeat_at or row.created_at
             running = now - beaten < limits.HEARTBEAT_LAPSE
             why = f"last heard from {_age(now - beaten)} ago"
         if running and not every:
             continue
-        name = row.agent_name or f"removed agent {row.agent_id}"
+        name = row.agent_name or ("-" if row.agent_id is None else f"removed agent {row.agent_id}")
         found.append(Left(row.id, name, row.amount_nd, holder, why, running))
     return found
 

@@ -153,15 +153,22 @@ class Flight:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self.path: Path | None = None
-        if url is None:  # nothing to journal to: the call goes on, kept only by the database
-            return
+        if url is not None:
+            self._open(url, header)
+        if self._fd is not None or beat is not None:  # the heartbeat goes on without a journal
+            self._thread = threading.Thread(target=self._run, name="agentik-journal", daemon=True)
+            self._thread.start()
+
+    def _open(self, url: str, header: dict[str, Any]) -> None:
+        """The journal's file, made, locked and headed; none (the call goes on, kept only by the
+        database) when the data folder cannot take it."""
         path = path_for(url).with_name(f"{path_for(url).stem}{CALL}{self.key}.jsonl")
         line = json.dumps({"key": self.key, "url": url, **header}, default=_encode, ensure_ascii=False) + "\n"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError:
-            return  # the data folder cannot be written: the call goes on, kept only by the database
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             os.write(fd, line.encode("utf-8", "surrogatepass"))
@@ -170,8 +177,6 @@ class Flight:
             os.close(fd)
             return
         self._fd, self.path = fd, path
-        self._thread = threading.Thread(target=self._run, name="agentik-journal", daemon=True)
-        self._thread.start()
 
     def _run(self) -> None:
         beaten = time.monotonic()
@@ -206,10 +211,11 @@ class Flight:
     def stop(self, *, complete: bool = False) -> None:
         """The call is over (`complete`: its reply arrived whole): what streamed is written, not
         synced (the database's commit follows; a killed process's writes stay with the system)."""
-        if self._fd is None or self._stop.is_set():
+        if self._stop.is_set():
             return
         self._stop.set()
-        self._thread.join()
+        if self._fd is not None or self._beat is not None:
+            self._thread.join()
         self._flush(sync=False, complete=complete)
 
     def done(self) -> None:

@@ -287,10 +287,11 @@ CUT_SHORT = "interrupted: agentik stopped before the reply was stored (kept by t
 def _replay_calls(store: Store) -> int:
     """The calls of processes that died (kill -9, a power cut) as their replies streamed: each reply
     stored as far as its journal got, marked interrupted (unless it had arrived whole, and the
-    process died as it stored it), with a cost row estimated as a cut-short call's is (the provider's figures where they arrived, agentik's count elsewhere), at the price
-    of the call's day; its budget reservation goes in the same transaction. Each in a transaction of
-    its own, which first looks whether the call is stored already (its process stored it and died
-    before removing the journal): never twice."""
+    process died as it stored it), with a cost row estimated as a cut-short call's is (the
+    provider's figures where they arrived, agentik's count elsewhere) at today's prices; its budget
+    reservation goes in the same transaction. Each in a transaction of its own, which first looks
+    whether the call is stored already (its process stored it and died before removing the
+    journal): never twice."""
     from agentik_cli.services import journal
 
     stored = 0

@@ -131,9 +131,20 @@ def held(session: Session, agent_id: int | None = None) -> list[Held]:
     ]
 
 
-def on_host(session: Session, host: str) -> list[tuple[int, int, str]]:
-    """The reservations of this host's processes: (id, pid, start time)."""
-    query = select(_RESERVATIONS.c.id, _RESERVATIONS.c.pid, _RESERVATIONS.c.started).where(_RESERVATIONS.c.host == host)
+def _seen(host: str, local: str) -> Any:
+    """The reservations of processes this one can look at: this host's, in its pid namespace."""
+    table = _RESERVATIONS.c
+    return and_(
+        table.host.is_not(None),
+        table.host == host,
+        table.started.is_not(None),
+        table.started.startswith(local, autoescape=True),
+    )
+
+
+def on_host(session: Session, host: str, local: str) -> list[tuple[int, int, str]]:
+    """The reservations of the processes this one can look at (`_seen`): (id, pid, start time)."""
+    query = select(_RESERVATIONS.c.id, _RESERVATIONS.c.pid, _RESERVATIONS.c.started).where(_seen(host, local))
     return [(int(i), int(p or 0), str(s or "")) for i, p, s in session.execute(query).all()]
 
 
@@ -163,15 +174,15 @@ def spent_and_reserved(
     return int(row[0]), int(row[1])
 
 
-def lively(host: str, beaten_since: datetime, made_since: datetime) -> Any:
-    """The reservations that may still be held by a running process: every one of this host's
-    (whose processes are looked at one by one: `on_host`), another host's whose heartbeat is
+def lively(host: str, local: str, beaten_since: datetime, made_since: datetime) -> Any:
+    """The reservations that may still be held by a running process: every one of the processes
+    this one can look at (`_seen`: looked at one by one, `on_host`), another's whose heartbeat is
     recent, and one from before processes were named made recently."""
     table = _RESERVATIONS.c
     named = table.host.is_not(None)
     # every term true or false, never null: the condition is negated to release what it does not admit
     return or_(
-        and_(named, table.host == host),
+        _seen(host, local),
         and_(named, table.heartbeat_at.is_not(None), table.heartbeat_at >= beaten_since),
         and_(table.host.is_(None), table.created_at >= made_since),
     )
