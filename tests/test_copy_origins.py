@@ -44,8 +44,16 @@ def _local(cli, fake, tmp_path: Path, name: str = "local.db", chats: int = 3, im
         fake.add(Reply(text=f"answer {i}"))
         cli("--db", db, "chat", "helper", "-m", f"question {i}")
     lines = [
-        json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 1000 + i, "output_tokens": 20 * i,
-                    "agent": "helper", "at": f"2026-01-1{i % 9}T10:00:00Z"})  # fmt: skip
+        json.dumps(
+            {
+                "model": "gpt-4o",
+                "provider": "openai",
+                "input_tokens": 1000 + i,
+                "output_tokens": 20 * i,
+                "agent": "helper",
+                "at": f"2026-01-1{i % 9}T10:00:00Z",
+            }
+        )  # fmt: skip
         for i in range(imported)
     ]
     usage = tmp_path / f"{name}.jsonl"

@@ -692,8 +692,7 @@ def m0012_origins(conn: Connection) -> None:
         conn.execute(text(f"ALTER TABLE {table} ADD COLUMN origin_id INTEGER"))
         conn.execute(
             text(
-                f"CREATE INDEX ix_{table}_by_origin ON {table} (origin_store, origin_id) "
-                "WHERE origin_store IS NOT NULL"
+                f"CREATE INDEX ix_{table}_by_origin ON {table} (origin_store, origin_id) WHERE origin_store IS NOT NULL"
             )
         )
     md = MetaData()
