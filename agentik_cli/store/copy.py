@@ -467,7 +467,8 @@ class _Run:
                 if name == "costs":
                     row["agent_id"] = self.ledger_agent(row["agent_id"])
                 row.update(id=source_id + offset, origin_store=store, origin_id=oid)
-                self.ids[name][source_id] = row["id"]
+                if name in ("sessions", "messages"):  # what other rows refer to (not a million cost rows)
+                    self.ids[name][source_id] = row["id"]
                 self.new[(store, name)].add(oid)
                 self.tally(name, row)
                 rows.append(row)
