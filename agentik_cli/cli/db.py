@@ -102,14 +102,23 @@ def backup(
 @app.command()
 def copy(
     to: Annotated[str, typer.Option("--to", help="The database to copy into (a URL or a SQLite file path).")],
+    prefer: Annotated[
+        str,
+        typer.Option(
+            "--prefer",
+            help="Whose price override wins when both stores set one model's price differently: "
+            "target (the default: the target keeps its own) or source.",
+        ),
+    ] = "target",
     yes: Annotated[bool, typer.Option("--yes", help="Copy into a database that holds data without asking.")] = False,
     as_json: Json = False,
 ) -> None:
-    """Copy every agent, session, message, cost row, price override and default agent into another
-    database (a local history into a team server). Safe to re-run: a second run copies only what
-    was added since.
+    """Copy every agent, session, message, cost row, tool call, price override, budget, webhook
+    endpoint (with its signing secret) and default agent into another database (a local history
+    into a team server). Safe to re-run, and in any order of copies: a row never goes back to a
+    store it came from, nor to one that holds it (or removed it) already.
 
-    Example: agentik db copy --to 'postgresql+psycopg://me@db.example.com/agentik'
+    Example: agentik db copy --to 'postgresql+psycopg://me@db.example.com/agentik' --prefer target
     """
     import sys
 
@@ -117,6 +126,9 @@ def copy(
     from agentik_cli.store import admin
     from agentik_cli.store.engine import Store, resolve_url
 
+    prefer = prefer.lower()
+    if prefer not in ("source", "target"):
+        raise UsageError(f"--prefer {prefer}: source or target")
     source = config.store()
     target = Store(resolve_url(to))
     try:
@@ -129,31 +141,64 @@ def copy(
             rows = ", ".join(f"{n:,} {t}" for t, n in held["rows"].items())
             if not typer.confirm(f"{held['url']} holds {rows}; copy into it?", default=False, err=True):
                 raise AgentikError("nothing was copied")
-        data = _copy_with_progress(source, target)
+        data = _copy_with_progress(source, target, prefer)
     finally:
         target.dispose()
+    data["price_conflicts"] = [
+        {**c, "source": _per_million(c["source"]), "target": _per_million(c["target"])} for c in data["price_conflicts"]
+    ]
     if as_json:
         render.print_json(data)
         return
     copied = ", ".join(f"{n:,} {t}" for t, n in data["copied"].items())
-    render.note(f"copied {copied} (and {data['price_overrides']} price overrides) into {data['to']}")
-    check = data["check"]
-    if check["equal"]:
-        render.note(
-            f"checked: both hold {check['target']['costs']:,} cost rows, {check['target']['messages']:,} messages, "
-            f"the same tokens and ${check['target']['cost_nd'] / 1e9:,.6f}"
+    render.note(f"copied {copied} into {data['to']}")
+    render.note(
+        f"copied {data['price_overrides']} price overrides, {data['budgets']} budgets, "
+        f"{data['default_agents']} default agents and {data['webhook_endpoints']} webhook endpoints"
+        + (" with their signing secrets" if data["webhook_endpoints"] else "")
+    )
+    for reason, why in _REASONS.items():
+        skipped = {t: n for t, n in data["skipped"][reason].items() if n}
+        if skipped:
+            render.note(f"skipped {', '.join(f'{n:,} {t}' for t, n in skipped.items())}: {why}")
+    for c in data["price_conflicts"]:
+        kept, other = (c["target"], c["source"]) if c["kept"] == "target" else (c["source"], c["target"])
+        render.warn(
+            f"price conflict for {c['model']} ({c['provider']}): kept the {c['kept']}'s "
+            f"${kept['input']}/${kept['output']} in/out per million tokens over ${other['input']}/${other['output']}"
+            + (" (--prefer source takes the source's)" if c["kept"] == "target" else "")
         )
-    else:
-        render.note("checked: the target holds every row of the source (and rows the source has removed since)")
+    check = data["check"]
+    written = check["target"]
+    if not any(written[t] for t in ("agents", "sessions", "messages", "costs", "tool_calls")):
+        render.note("checked: nothing was written, nothing to compare")
+        return
+    render.note(
+        f"checked the rows this copy wrote against the source's: {written['costs']:,} cost rows, "
+        f"{written['messages']:,} messages, {written['sessions']:,} sessions, the same tokens and "
+        f"${written['cost_nd'] / 1e9:,.6f} on both sides"
+    )
 
 
-def _copy_with_progress(source, target):  # noqa: ANN001, ANN202 - Store, Store -> dict
+_REASONS = {
+    "already_there": "already there by another path",
+    "removed_in_target": "removed or forgotten in the target (or what they belong to was)",
+    "from_target": "they came from the target",
+}
+
+
+def _per_million(prices: dict[str, int | None]) -> dict[str, float | None]:
+    """A price override's nano-dollars per million tokens as USD per million (as `prices --json`)."""
+    return {k.removesuffix("_nd"): None if v is None else v / 1e9 for k, v in prices.items()}
+
+
+def _copy_with_progress(source, target, prefer):  # noqa: ANN001, ANN202 - Store, Store, str -> dict
     import sys
 
     from agentik_cli.store import copy as store_copy
 
     if not sys.stderr.isatty():
-        return store_copy.copy(source, target)
+        return store_copy.copy(source, target, prefer=prefer)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -171,4 +216,4 @@ def _copy_with_progress(source, target):  # noqa: ANN001, ANN202 - Store, Store 
                 tasks[table] = bar.add_task(table, total=total)
             bar.update(tasks[table], completed=done)
 
-        return store_copy.copy(source, target, progress=progress)
+        return store_copy.copy(source, target, prefer=prefer, progress=progress)

@@ -43,6 +43,7 @@ WAL_TRIES = 50  # a tenth of a second apart: readers in other processes finish t
 REDACTED = "redacted"
 _NAME = "a name or setting agentik or its user gives, not what was said in a session"
 _BY_CODE = "written by agentik's code (a state, a type, an id), never from what was said"
+_ORIGIN = {"origin_store": _BY_CODE}  # a copied row's origin (`db copy`): a store's id
 # Every column of the schema that can hold text (strings and JSON), and what `sessions redact` does
 # with it: REDACTED, or why it leaves it. A new table or column with text must be entered here
 # (tests/test_forget.py fails until it is): decide then whether what was said can reach it.
@@ -59,6 +60,7 @@ TEXT_COLUMNS: dict[str, dict[str, str]] = {
         "model": _NAME,
         "skills_used": _NAME,
         "user_name": _NAME,
+        **_ORIGIN,
     },
     "tool_calls": {
         "arguments": REDACTED,
@@ -70,8 +72,9 @@ TEXT_COLUMNS: dict[str, dict[str, str]] = {
         "decision": _BY_CODE,
         "status": _BY_CODE,
         "user_name": _NAME,
+        **_ORIGIN,
     },
-    "sessions": {"title": REDACTED, "channel": _NAME},
+    "sessions": {"title": REDACTED, "channel": _NAME, **_ORIGIN},
     # a kept event's body is a copy of a message or session; an attempt's answer and error may echo it
     "webhook_events": {"body": REDACTED, "uid": _BY_CODE, "type": _BY_CODE, "subject": _BY_CODE},
     "webhook_attempts": {"answer": REDACTED, "error": REDACTED},
@@ -104,11 +107,12 @@ TEXT_COLUMNS: dict[str, dict[str, str]] = {
             "deny_commands",
         ),
         _NAME,
-    ),
-    "costs": {
-        **dict.fromkeys(("agent_name", "model", "provider", "channel", "endpoint", "user_name"), _NAME),
-        "call_key": _BY_CODE,
-    },
+    )
+    | _ORIGIN,
+    "costs": dict.fromkeys(("agent_name", "model", "provider", "channel", "endpoint", "user_name"), _NAME)
+    | _ORIGIN
+    | {"call_key": _BY_CODE},
+    "received_origins": {"origin_store": _BY_CODE, "table_name": _BY_CODE},
     "cost_totals": dict.fromkeys(("model", "provider", "user_name", "agent_name"), _NAME),
     "price_overrides": dict.fromkeys(("provider", "model_key", "model", "set_by"), _NAME),
     "budgets": {"period": _BY_CODE, "agent_name": _NAME, "set_by": _NAME},

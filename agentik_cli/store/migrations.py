@@ -675,6 +675,60 @@ def m0011_webhook_internal(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE webhook_endpoints ADD COLUMN allow_internal BOOLEAN DEFAULT FALSE NOT NULL"))
 
 
+ORIGIN_TABLES = ("agents", "sessions", "messages", "costs", "tool_calls")
+
+
+def m0012_origins(conn: Connection) -> None:
+    """Where each row came from, for `db copy` (issue 21): a copied row keeps the id of the store
+    it was first written in and its id there (a row written here has none: its origin is this
+    store and its own id), so that a row never goes back to a store it came from; and, per origin
+    store and table, the ranges of origin ids this store has received, which stay when the rows go
+    (removed, forgotten), so that a copy does not send them again. Rows copied before this
+    migration get their origin from the copy state an earlier agentik kept (`copy:<store id>`)."""
+    import json
+
+    for table in ORIGIN_TABLES:
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN origin_store VARCHAR"))
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN origin_id INTEGER"))
+        conn.execute(
+            text(
+                f"CREATE INDEX ix_{table}_by_origin ON {table} (origin_store, origin_id) WHERE origin_store IS NOT NULL"
+            )
+        )
+    md = MetaData()
+    received = Table(
+        "received_origins",
+        md,
+        Column("origin_store", String, primary_key=True),
+        Column("table_name", String, primary_key=True),
+        Column("first_id", Integer, primary_key=True),
+        Column("last_id", Integer, nullable=False),
+    )
+    md.create_all(conn)
+    states = conn.execute(text("SELECT key, value FROM settings WHERE key LIKE 'copy:%'")).all()
+    for key, value in states:
+        origin = key.removeprefix("copy:")
+        state = json.loads(value)
+        for table in ORIGIN_TABLES[1:]:
+            ranges = state.get("ranges", {}).get(table, [])
+            upto = int(state.get("copied", {}).get(table, 0))
+            for i, (start, offset) in enumerate(ranges):
+                end = int(ranges[i + 1][0]) - 1 if i + 1 < len(ranges) else upto
+                if end < int(start):
+                    continue
+                params = {"s": origin, "o": int(offset), "a": int(start) + int(offset), "b": end + int(offset)}
+                conn.execute(
+                    text(
+                        f"UPDATE {table} SET origin_store = :s, origin_id = id - :o "
+                        "WHERE id BETWEEN :a AND :b AND origin_store IS NULL"
+                    ),
+                    params,
+                )
+                conn.execute(
+                    received.insert().values(origin_store=origin, table_name=table, first_id=int(start), last_id=end)
+                )
+
+
 def m0014_calls_in_flight(conn: Connection) -> None:
     """A reservation names the process that holds it (host, pid, start time) and carries a
     heartbeat, so that one left by a process that is gone is released; a call's cost row carries
@@ -698,6 +752,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0009_redaction": m0009_redaction,
     "0010_sandbox": m0010_sandbox,
     "0011_webhook_internal": m0011_webhook_internal,
+    "0012_origins": m0012_origins,
     "0014_calls_in_flight": m0014_calls_in_flight,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)

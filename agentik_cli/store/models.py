@@ -25,12 +25,25 @@ def _json_list() -> Column:
     return Column(JSON, nullable=False, server_default=text("'[]'"))
 
 
+def _by_origin(table: str) -> Index:
+    """The rows copied from one store, by their id there (`db copy` looks a copied row up by it);
+    partial, so that rows written here cost no index upkeep."""
+    return Index(
+        f"ix_{table}_by_origin",
+        "origin_store",
+        "origin_id",
+        sqlite_where=text("origin_store IS NOT NULL"),
+        postgresql_where=text("origin_store IS NOT NULL"),
+    )
+
+
 class Agent(SQLModel, table=True):
     __tablename__ = "agents"
     __table_args__ = (
         Index("ix_agents_by_status", "status"),
         Index("ix_agents_by_created", "created_at"),
         Index("ix_agents_by_last_active", "last_active_at"),
+        _by_origin("agents"),
         # ids are never reused (SQLite would hand a deleted row's id to the next row)
         {"sqlite_autoincrement": True},
     )
@@ -69,6 +82,10 @@ class Agent(SQLModel, table=True):
     stat_messages: int = Field(default=0, sa_type=COUNT)
     stat_response_ms: int = Field(default=0, sa_type=BigInteger)
     stat_responses: int = Field(default=0, sa_type=COUNT)
+    # where a copied row was first written (`db copy`): that store's `store_id` and the row's id
+    # there; None on a row written in this store
+    origin_store: str | None = None
+    origin_id: int | None = None
 
 
 class ChatSession(SQLModel, table=True):
@@ -77,6 +94,7 @@ class ChatSession(SQLModel, table=True):
         Index("ix_sessions_by_agent_and_last_message", "agent_id", "last_message_at"),
         Index("ix_sessions_by_last_message", "last_message_at"),
         Index("ix_sessions_by_channel", "channel", "last_message_at"),
+        _by_origin("sessions"),
         {"sqlite_autoincrement": True},
     )
 
@@ -91,6 +109,8 @@ class ChatSession(SQLModel, table=True):
     output_tokens: int = Field(default=0, sa_type=BigInteger)
     cost_nd: int = Field(default=0, sa_type=BigInteger)
     unpriced_calls: int = Field(default=0, sa_type=COUNT)
+    origin_store: str | None = None  # where it was first written: as on agents
+    origin_id: int | None = None
 
 
 class Message(SQLModel, table=True):
@@ -103,6 +123,7 @@ class Message(SQLModel, table=True):
         Index("ix_messages_by_session", "session_id", "id"),
         Index("ix_messages_by_agent_and_session", "agent_id", "session_id"),
         Index("ix_messages_by_channel", "channel"),
+        _by_origin("messages"),
         {"sqlite_autoincrement": True},
     )
 
@@ -131,6 +152,8 @@ class Message(SQLModel, table=True):
     parts: list[dict] | None = Field(default=None, sa_type=JSON)
     # `sessions redact` rewrote some of its text
     redacted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    origin_store: str | None = None  # where it was first written: as on agents
+    origin_id: int | None = None
 
 
 class ToolCallRecord(SQLModel, table=True):
@@ -141,6 +164,7 @@ class ToolCallRecord(SQLModel, table=True):
         Index("ix_tool_calls_by_message", "message_id", "position"),
         Index("ix_tool_calls_by_session", "session_id"),
         Index("ix_tool_calls_by_agent_and_time", "agent_id", "started_at"),
+        _by_origin("tool_calls"),
         {"sqlite_autoincrement": True},
     )
 
@@ -161,6 +185,8 @@ class ToolCallRecord(SQLModel, table=True):
     error: str | None = None
     started_at: datetime = Field(default_factory=utcnow)
     user_name: str = ""
+    origin_store: str | None = None  # where it was first written: as on agents
+    origin_id: int | None = None
 
 
 class Cost(SQLModel, table=True):
@@ -189,6 +215,7 @@ class Cost(SQLModel, table=True):
             sqlite_where=text("conversation_id IS NOT NULL"),
             postgresql_where=text("conversation_id IS NOT NULL"),
         ),
+        _by_origin("costs"),
         Index("ux_costs_call_key", "call_key", unique=True),
         {"sqlite_autoincrement": True},
     )
@@ -231,6 +258,8 @@ class Cost(SQLModel, table=True):
     call_key: str | None = None
     # who made the call (AGENTIK_USER, else the login name; an import row may say)
     user_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    origin_store: str | None = None  # where it was first written: as on agents
+    origin_id: int | None = None
 
 
 class CostSums(SQLModel):
@@ -276,6 +305,19 @@ class Setting(SQLModel, table=True):
 
     key: str = Field(primary_key=True)
     value: str
+
+
+class ReceivedOrigins(SQLModel, table=True):
+    """The origin ids of one table this store has received from one origin store by `db copy`, as
+    ranges (first_id..last_id, both in). Kept when the rows go (removed, forgotten), so that a copy
+    never sends them again; ranges, because a copy receives runs of consecutive ids."""
+
+    __tablename__ = "received_origins"
+
+    origin_store: str = Field(primary_key=True)
+    table_name: str = Field(primary_key=True)
+    first_id: int = Field(primary_key=True)
+    last_id: int
 
 
 class PriceOverride(SQLModel, table=True):
