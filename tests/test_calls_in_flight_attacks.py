@@ -13,7 +13,12 @@ import pytest
 
 from tests.conftest import base_env, db_rows
 from tests.fakeprovider import Reply
-from tests.test_calls_in_flight import WORDS, Shown, helper  # noqa: F401 - a fixture
+from tests.test_calls_in_flight import WORDS, Shown
+
+
+@pytest.fixture
+def helper(cli):
+    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--max-tokens", "2000")
 
 
 def _can_unshare_pid() -> bool:
