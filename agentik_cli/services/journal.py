@@ -131,6 +131,16 @@ def rewrite(url: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> int
 
 # ---- calls in flight ----
 
+
+def _write_all(fd: int, data: bytes) -> None:
+    """All of it, or OSError (a write may take part of it: a disk nearly full)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if written == 0:
+            raise OSError("no room left to write")
+        view = view[written:]
+
 Progress = Callable[[], "tuple[str, list[int]]"]  # the reply's text so far, and its usage figures
 
 
@@ -171,7 +181,7 @@ class Flight:
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, line.encode("utf-8", "surrogatepass"))
+            _write_all(fd, line.encode("utf-8", "surrogatepass"))
         except OSError:
             path.unlink(missing_ok=True)
             os.close(fd)
@@ -201,7 +211,7 @@ class Flight:
             if usage != self._usage:
                 line["usage"] = usage
             try:
-                os.write(self._fd, (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass"))
+                _write_all(self._fd, (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass"))
                 if sync:
                     os.fsync(self._fd)
             except OSError:
