@@ -44,6 +44,9 @@ class CostEntry:
     channel: str | None = None
     endpoint: str | None = None
     user_name: str = field(default_factory=lambda: environment.current().user)
+    # the provider reported more than the call's worst case (services/chat.py `over_limit`); the
+    # row holds what it reported all the same
+    over_limit: bool = False
 
     def row(self) -> dict[str, Any]:
         usage, priced = self.usage, self.priced
@@ -71,6 +74,7 @@ class CostEntry:
             "channel": self.channel,
             "endpoint": self.endpoint,
             "estimated": usage.estimated,
+            "over_limit": self.over_limit,
             "user_name": self.user_name,
         }
         if priced is not None and self.total_nd is None:

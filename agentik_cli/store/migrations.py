@@ -675,6 +675,16 @@ def m0011_webhook_internal(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE webhook_endpoints ADD COLUMN allow_internal BOOLEAN DEFAULT FALSE NOT NULL"))
 
 
+def m0013_over_limit(conn: Connection) -> None:
+    """A cost row whose provider reported more than the call's worst case says so (`over_limit`,
+    issue 21), and the running totals count them beside the estimated calls. No earlier row was
+    marked, so every existing row and total starts at false and 0. Independent of 0012: it only
+    adds columns."""
+    conn.execute(text("ALTER TABLE costs ADD COLUMN over_limit BOOLEAN DEFAULT FALSE NOT NULL"))
+    for name in ("cost_totals", "cost_buckets"):
+        conn.execute(text(f"ALTER TABLE {name} ADD COLUMN over_limit_calls BIGINT DEFAULT 0 NOT NULL"))
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
@@ -687,6 +697,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0009_redaction": m0009_redaction,
     "0010_sandbox": m0010_sandbox,
     "0011_webhook_internal": m0011_webhook_internal,
+    "0013_over_limit": m0013_over_limit,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 

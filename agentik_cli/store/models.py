@@ -225,6 +225,9 @@ class Cost(SQLModel, table=True):
     # the provider's usage never arrived (a cut-short call): the tokens are agentik's own count
     # (a server default only, so that rows written without it, as an import's are, need no value)
     estimated: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # the provider reported more than the call's worst case (services/chat.py `over_limit`): the
+    # row holds what it reported, which is what it bills (never set on imported or recorded usage)
+    over_limit: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     # who made the call (AGENTIK_USER, else the login name; an import row may say)
     user_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
@@ -240,6 +243,7 @@ class CostSums(SQLModel):
     cost_nd: int = Field(default=0, sa_type=BigInteger)
     unpriced_calls: int = Field(default=0, sa_type=BigInteger)
     estimated_calls: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": text("0")})
+    over_limit_calls: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": text("0")})
 
 
 class CostTotal(CostSums, table=True):
