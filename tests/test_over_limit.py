@@ -174,3 +174,19 @@ def test_recorded_and_imported_usage_is_never_over_limit(cli, helper_agent):
 @pytest.fixture
 def helper_agent(cli):
     cli("agents", "create", "small", "--model", "claude-sonnet-4-0", "--max-tokens", "100")
+
+
+def test_db_copy_carries_the_mark_and_its_count(cli, fake, helper_agent, tmp_path):
+    fake.script.extend([Reply(text="ok", input_tokens=20, output_tokens=1_000), Reply(text="ok", output_tokens=10)])
+    cli("chat", "small", "-m", PROMPT)
+    cli("chat", "small", "-m", PROMPT)
+    target = tmp_path / "copy.db"
+    cli("db", "copy", "--to", f"sqlite:///{target}", "--yes")
+    import sqlite3
+
+    with sqlite3.connect(target) as db:
+        assert db.execute("SELECT output_tokens, over_limit FROM costs ORDER BY id").fetchall() == [(1_000, 1), (10, 0)]
+        # the target's running totals moved by the copied rows count it, as its ledger does
+        assert db.execute("SELECT sum(over_limit_calls) FROM cost_totals").fetchone() == (1,)
+        assert db.execute("SELECT sum(over_limit_calls) FROM cost_buckets").fetchone() == (1,)
+    assert cli.json("--db", str(target), "costs", "summary")["over_limit_calls"] == 1
