@@ -81,6 +81,7 @@ def ledger_row(cost: Any, agent_name: str | None) -> dict[str, Any]:
         "channel": cost.channel,
         "endpoint": cost.endpoint,
         "estimated": cost.estimated,
+        "over_limit": cost.over_limit,
         "user": cost.user_name,
     }
 
@@ -99,6 +100,7 @@ def session_json(row: Any) -> dict[str, Any]:
         "total_cost": to_usd(row.cost_nd),
         "unpriced_calls": row.unpriced_calls,
         "estimated_calls": row.estimated_calls,
+        "over_limit_calls": row.over_limit_calls,
         "started_at": iso(row.started_at),
         "last_message_at": iso(row.last_message_at),
     }
@@ -135,7 +137,8 @@ def placed_message_json(m: Any) -> dict[str, Any]:
 def stats_json(agent: Any, figures: Any) -> dict[str, Any]:
     """The `stats` object: counts from what exists, money from the ledger (services/agents.py says
     why). `total_cost` counts priced calls only; `unpriced_calls` says how many are not in it and
-    `estimated_calls` how many were counted by agentik because the provider's usage never came."""
+    `estimated_calls` how many were counted by agentik because the provider's usage never came,
+    `over_limit_calls` how many the provider reported beyond their worst case."""
     return {
         "sessions": agent.stat_sessions,
         "messages": agent.stat_messages,
@@ -144,6 +147,7 @@ def stats_json(agent: Any, figures: Any) -> dict[str, Any]:
         "total_cost": to_usd(figures.cost_nd),
         "unpriced_calls": figures.unpriced_calls,
         "estimated_calls": figures.estimated_calls,
+        "over_limit_calls": figures.over_limit_calls,
         "avg_response_ms": round(agent.stat_response_ms / agent.stat_responses) if agent.stat_responses else None,
     }
 

@@ -75,6 +75,7 @@ def test_create_prints_id_and_json_object(cli):
         "total_cost": 0.0,
         "unpriced_calls": 0,
         "estimated_calls": 0,
+        "over_limit_calls": 0,
         "avg_response_ms": None,
     }
 

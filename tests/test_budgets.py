@@ -138,7 +138,9 @@ def test_a_tool_loop_is_stopped_mid_chain(cli, fake, agentik_home):
     call = {"name": "calc", "arguments": {"expression": "1+1"}}
     fake.default = Reply(text="", input_tokens=400, output_tokens=100_000, tool_calls=[call])
     cli("budgets", "set", "--agent", "looper", "--daily", "5", "--warn", "50")
-    result = cli("chat", "looper", "-m", "loop", code=3)
+    # a prompt long enough to hold the 400 tokens the server reports: no over-limit warning before
+    # the budget's (tests/test_over_limit.py has those)
+    result = cli("chat", "looper", "-m", "loop " * 80, code=3)
     assert len(fake.requests) == 3  # the fourth call of the chain was refused before it went out
     lines = [line for line in result.stderr.splitlines() if line.startswith("agentik:")]
     # the warning its earlier calls crossed is said, then the refusal
@@ -165,11 +167,12 @@ def test_the_warning_is_said_once(cli, fake):
     cli("agents", "create", "small", "--model", "claude-sonnet-4-0", "--max-tokens", "1000")
     fake.default = Reply(text="ok", input_tokens=400, output_tokens=1000)  # $0.0162 a call
     cli("budgets", "set", "--agent", "small", "--daily", "0.1", "--warn", "40")
-    assert "warning" not in cli("chat", "small", "-m", "a").stderr  # 16%
-    assert "warning" not in cli("chat", "small", "-m", "b").stderr  # 32%
-    warned = cli("chat", "small", "-m", "c").stderr  # 48.6%
+    # each prompt long enough to hold the 400 tokens the server reports (else that is warned of too)
+    assert "warning" not in cli("chat", "small", "-m", "a" * 400).stderr  # 16%
+    assert "warning" not in cli("chat", "small", "-m", "b" * 400).stderr  # 32%
+    warned = cli("chat", "small", "-m", "c" * 400).stderr  # 48.6%
     assert "agentik: warning: the daily budget of small is at 49%: $0.0486 of $0.1" in warned
-    assert "warning" not in cli("chat", "small", "-m", "d").stderr
+    assert "warning" not in cli("chat", "small", "-m", "d" * 400).stderr
 
 
 def test_the_day_begins_at_local_midnight(cli, helper, monkeypatch):

@@ -95,6 +95,7 @@ def test_summary_is_exact_and_names_unpriced_calls(cli, ledger):
         "cost": 0.500195,
         "unpriced_calls": 0,
         "estimated_calls": 0,
+        "over_limit_calls": 0,
     }
     assert models[("llama3.2", "ollama")]["cost"] == 0.0 and models[("llama3.2", "ollama")]["unpriced_calls"] == 1
     assert round(sum(m["cost"] for m in data["models"]), 9) == data["total"]
@@ -120,6 +121,7 @@ def test_breakdowns_largest_first(cli, ledger):
         "cost",
         "unpriced_calls",
         "estimated_calls",
+        "over_limit_calls",
         "removed",
     }
     assert by_agent[1]["cache_read_tokens"] == 200 and by_agent[1]["cache_write_tokens"] == 100
@@ -134,7 +136,7 @@ def test_breakdowns_largest_first(cli, ledger):
     lines = cli("costs", "by-model", "--csv").stdout.splitlines()
     assert lines[0] == (
         "model,provider,calls,input_tokens,output_tokens,cache_read_tokens,cache_write_tokens,cost,unpriced_calls,"
-        "estimated_calls"
+        "estimated_calls,over_limit_calls"
     )
     january = cli.json("costs", "by-agent", "--since", "2026-01-01", "--until", "2026-01-31")
     assert [(r["agent"], r["cost"]) for r in january] == [("gpt", 0.5)]
@@ -171,7 +173,7 @@ def test_a_removed_agent_and_a_live_one_of_its_name_are_told_apart(cli, window):
     names = [line.split("  ")[0].strip() for line in table.splitlines()[2:] if line.strip()]
     assert names == [f"helper (removed, id {old_id})", "helper"]
     header, *lines = cli("costs", "by-agent", "--csv", *window).stdout.splitlines()
-    assert header.endswith(",estimated_calls,removed") and lines[0].endswith(",true")
+    assert header.endswith(",estimated_calls,over_limit_calls,removed") and lines[0].endswith(",true")
 
 
 def test_history_buckets_oldest_first_with_empty_days(cli, ledger):
@@ -188,6 +190,7 @@ def test_history_buckets_oldest_first_with_empty_days(cli, ledger):
         "cost",
         "unpriced_calls",
         "estimated_calls",
+        "over_limit_calls",
     }
     months = cli.json("costs", "history", "--since", "2026-01-01", "--by", "month")
     assert months[0] == {
@@ -198,6 +201,7 @@ def test_history_buckets_oldest_first_with_empty_days(cli, ledger):
         "cost": 0.5,
         "unpriced_calls": 0,
         "estimated_calls": 0,
+        "over_limit_calls": 0,
     }
     assert len(months) == datetime.now().astimezone().month
     assert round(sum(m["cost"] for m in months), 9) == cli.json("costs", "summary")["total"]

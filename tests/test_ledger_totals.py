@@ -10,11 +10,12 @@ from tests.conftest import db_rows
 SUMS = (
     "count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), coalesce(sum(cache_read_tokens), 0), "
     "coalesce(sum(cache_write_tokens), 0), coalesce(sum(total_cost_nd), 0), "
-    "sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN estimated THEN 1 ELSE 0 END)"
+    "sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END), sum(CASE WHEN estimated THEN 1 ELSE 0 END), "
+    "sum(CASE WHEN over_limit THEN 1 ELSE 0 END)"
 )
 TOTALS = (
     "calls, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_nd, unpriced_calls, "
-    "estimated_calls"
+    "estimated_calls, over_limit_calls"
 )
 
 
@@ -99,6 +100,7 @@ def test_by_user_and_totals_through_every_write(cli, agentik_home, fake, tmp_pat
         "cost",
         "unpriced_calls",
         "estimated_calls",
+        "over_limit_calls",
     }
     costs = [r["cost"] for r in cli.json("costs", "by-user")]
     assert costs == sorted(costs, reverse=True)

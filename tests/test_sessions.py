@@ -59,7 +59,8 @@ def test_list_filters(cli, chats):
     assert cli.json("sessions", "list", "--since", "2099-01-01") == []
     lines = cli("sessions", "list", "--csv").stdout.splitlines()
     assert lines[0] == (
-        "id,agent,title,channel,messages,input_tokens,output_tokens,total_cost,unpriced_calls,estimated_calls,started_at,"
+        "id,agent,title,channel,messages,input_tokens,output_tokens,total_cost,unpriced_calls,estimated_calls,over_limit_calls,"
+        "started_at,"
         "last_message_at,agent_id"
     )
     assert len(lines) == 4

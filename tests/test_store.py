@@ -69,6 +69,7 @@ def test_stats_move_with_messages_and_costs(store):
         "total_cost": 0.0135,
         "unpriced_calls": 1,
         "estimated_calls": 0,
+        "over_limit_calls": 0,
         "avg_response_ms": 300,
     }
     assert fresh.last_active_at is not None

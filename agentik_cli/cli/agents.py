@@ -90,6 +90,7 @@ STATS_KEYS = [
     "total_cost",
     "unpriced_calls",
     "estimated_calls",
+    "over_limit_calls",
     "avg_response_ms",
 ]
 
@@ -199,6 +200,7 @@ def _show(agent: Any, as_json: bool) -> None:
             ("tokens", f"{stats['input_tokens']:,} in / {stats['output_tokens']:,} out"),
             ("cost", render.money(ledger.cost_nd, ledger.unpriced_calls)),
             ("estimated calls", stats["estimated_calls"] or None),
+            ("over-limit calls", stats["over_limit_calls"] or None),
             ("avg response", f"{stats['avg_response_ms']} ms" if stats["avg_response_ms"] is not None else None),
         ]
     )

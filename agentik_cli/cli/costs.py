@@ -32,6 +32,7 @@ FIGURES = [
     "cost",
     "unpriced_calls",
     "estimated_calls",
+    "over_limit_calls",
 ]
 LEDGER_COLUMNS = [
     "id",
@@ -58,6 +59,7 @@ LEDGER_COLUMNS = [
     "channel",
     "endpoint",
     "estimated",
+    "over_limit",
     "user",
 ]
 GROUP_KEYS = {
@@ -275,7 +277,16 @@ def history(
 
         days_ago(days, "--days")  # more days than the calendar holds is a usage error, not an overflow
     rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
-    columns = ["period", "calls", "input_tokens", "output_tokens", "cost", "unpriced_calls", "estimated_calls"]
+    columns = [
+        "period",
+        "calls",
+        "input_tokens",
+        "output_tokens",
+        "cost",
+        "unpriced_calls",
+        "estimated_calls",
+        "over_limit_calls",
+    ]
     if as_json:
         render.print_json([{k: v for k, v in _public(r).items() if k in columns} for r in rows])
     elif as_csv:

@@ -36,6 +36,7 @@ LIST_COLUMNS = [
     "total_cost",
     "unpriced_calls",
     "estimated_calls",
+    "over_limit_calls",
     "started_at",
     "last_message_at",
     # last, not beside `agent` as in the JSON: added after scripts had read the columns by position

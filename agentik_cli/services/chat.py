@@ -264,10 +264,10 @@ class Conversation:
             tools=tools,
         )
 
-    def _reserver(self, request: ChatRequest) -> Callable[[Unit], int | None]:
-        """What holds the call's worst case against the budgets, in a unit of work: every prompt
-        token it can have (providers.base.ceiling_prompt) at the dearest input rate (cache writes
-        included), and max_tokens at the output rate."""
+    def _worst_case(self, request: ChatRequest) -> tuple[int, budgets.WorstCase | None]:
+        """The call's worst case: every prompt token it can have (providers.base.ceiling_prompt),
+        and what that costs at the dearest input rate (cache writes included) with max_tokens at
+        the output rate (None when the model has no price)."""
         from agentik_cli.providers.base import ceiling_prompt
 
         tokens = ceiling_prompt(request)
@@ -283,6 +283,11 @@ class Conversation:
                 max_tokens=request.max_tokens,
                 agent=self.agent.name,
             )
+        return tokens, worst
+
+    def _reserver(self, request: ChatRequest) -> Callable[[Unit], int | None]:
+        """What holds the call's worst case (`_worst_case`) against the budgets, in a unit of work."""
+        _, worst = self._worst_case(request)
         agent_id, model, provider = self.agent_id, self.model, self.provider_name
         return lambda unit: budgets.reserve(unit, agent_id, worst, model, provider)
 
@@ -421,6 +426,8 @@ class Conversation:
         state.settle(request)
         usage = state.usage()
         priced = (self._prices or PriceBook(self.store)).price(self.model, self.provider_name, usage)
+        ceiling, worst = self._worst_case(request)
+        beyond = over_limit(state, request.max_tokens, ceiling)
         entry = ledger.CostEntry(
             model=self.model,
             provider=self.provider_name,
@@ -429,8 +436,11 @@ class Conversation:
             response_ms=response_ms,
             channel=self.options.channel,
             endpoint=self.provider().endpoint,
+            over_limit=bool(beyond),
             call_key=flight.key if flight.path is not None else None,
         )
+        if beyond:
+            self.warnings.append(_over_limit_warning(beyond, priced, worst))
         assert self.session_id is not None
         # the parts are kept when there is more to them than the text: reasoning, tool calls
         keep_parts = any(p.kind != "text" for p in state.parts)
@@ -496,6 +506,36 @@ class Conversation:
             "cost_nd": found.cost_nd,
             "unpriced_calls": found.unpriced_calls,
         }
+
+
+def over_limit(state: CallState, max_tokens: int, prompt_ceiling: int) -> list[str]:
+    """What the provider reported beyond the call's worst case, the one agentik held against the
+    budgets (`Conversation._worst_case`, services/budgets.py WorstCase); [] when nothing was.
+    Beyond it means: output tokens above the request's max_tokens, or prompt tokens (every one,
+    cache reads and writes included, as Usage.input_tokens counts them) above the ceiling the
+    reservation used (providers.base.ceiling_prompt). Within both, the call cannot cost more than
+    its worst case; past either it may, and the row is recorded as reported all the same (it is
+    what the provider bills) and marked `over_limit`. Only the provider's own counts are compared:
+    agentik's estimate of a call cut short errs high by design, is marked as an estimate, and is
+    never over limit. Imported and recorded usage had no worst case, so it never is either."""
+    found = []
+    if state.output_reported and state.output_tokens > max_tokens:
+        found.append(f"{state.output_tokens:,} output tokens for a call allowed {max_tokens:,} (max tokens)")
+    if state.input_reported and state.input_tokens > prompt_ceiling:
+        found.append(
+            f"{state.input_tokens:,} prompt tokens for a prompt of at most {prompt_ceiling:,} (its bytes and framing)"
+        )
+    return found
+
+
+def _over_limit_warning(beyond: list[str], priced: Priced | None, worst: budgets.WorstCase | None) -> str:
+    """One line for a call beyond its worst case: both numbers, in tokens, and in dollars when priced."""
+    from agentik_cli.money import fmt_usd
+
+    line = f"the server reported {' and '.join(beyond)}: recorded as reported"
+    if priced is not None and worst is not None:
+        line += f" ({fmt_usd(priced.total_nd)}, against a worst case of {fmt_usd(worst.total_nd)})"
+    return line
 
 
 @contextmanager

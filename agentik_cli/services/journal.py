@@ -141,6 +141,7 @@ def _write_all(fd: int, data: bytes) -> None:
             raise OSError("no room left to write")
         view = view[written:]
 
+
 Progress = Callable[[], "tuple[str, list[int]]"]  # the reply's text so far, and its usage figures
 
 

@@ -44,6 +44,9 @@ class CostEntry:
     channel: str | None = None
     endpoint: str | None = None
     user_name: str = field(default_factory=lambda: environment.current().user)
+    # the provider reported more than the call's worst case (services/chat.py `over_limit`); the
+    # row holds what it reported all the same
+    over_limit: bool = False
     call_key: str | None = None  # the key of the call's journal (services/journal.py Flight)
 
     def row(self) -> dict[str, Any]:
@@ -72,6 +75,7 @@ class CostEntry:
             "channel": self.channel,
             "endpoint": self.endpoint,
             "estimated": usage.estimated,
+            "over_limit": self.over_limit,
             "user_name": self.user_name,
         }
         if self.call_key is not None:

@@ -47,10 +47,13 @@ def summary(store: Store) -> dict[str, Any]:
         "total_nd": sum(f.cost_nd for _, _, f in models),
         "unpriced_calls": sum(f.unpriced_calls for _, _, f in models),
         "estimated_calls": sum(f.estimated_calls for _, _, f in models),
+        "over_limit_calls": sum(f.over_limit_calls for _, _, f in models),
         "today_unpriced_calls": today_figures.unpriced_calls,
         "month_unpriced_calls": month_figures.unpriced_calls,
         "today_estimated_calls": today_figures.estimated_calls,
         "month_estimated_calls": month_figures.estimated_calls,
+        "today_over_limit_calls": today_figures.over_limit_calls,
+        "month_over_limit_calls": month_figures.over_limit_calls,
         "calls": sum(f.calls for _, _, f in models),
         "models": [
             {
@@ -62,6 +65,7 @@ def summary(store: Store) -> dict[str, Any]:
                 "cost_nd": f.cost_nd,
                 "unpriced_calls": f.unpriced_calls,
                 "estimated_calls": f.estimated_calls,
+                "over_limit_calls": f.over_limit_calls,
             }
             for model, provider, f in models
             if f.calls

@@ -201,6 +201,7 @@ class LedgerFigures:
     cost_nd: int = 0
     unpriced_calls: int = 0
     estimated_calls: int = 0
+    over_limit_calls: int = 0
 
 
 # past this many agents one query sums every agent's totals (a few rows per agent) rather than
@@ -221,6 +222,7 @@ def ledger_figures(session: Session, ids: list[int]) -> dict[int, LedgerFigures]
         func.sum(t.cost_nd),
         func.sum(t.unpriced_calls),
         func.sum(t.estimated_calls),
+        func.sum(t.over_limit_calls),
     ).group_by(t.agent_key)
     query = query.where(t.agent_key.in_(ids) if len(ids) <= _IN_LIST_LIMIT else t.agent_key != literal(0))
     wanted = set(ids)

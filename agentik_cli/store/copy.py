@@ -579,7 +579,7 @@ def _move_totals(conn: Connection, spans: dict[str, tuple[int, int]], agent_ids:
         sums = (
             "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
             "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN estimated THEN 1 ELSE 0 END)"
+            "sum(CASE WHEN estimated THEN 1 ELSE 0 END), sum(CASE WHEN over_limit THEN 1 ELSE 0 END)"
         )
         columns = ", ".join(SUM_COLUMNS)
         updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for table in ("cost_totals",) for c in SUM_COLUMNS)

@@ -60,6 +60,7 @@ def ledger_sums(sign: int = 1) -> list[Any]:
         func.coalesce(func.sum(c.total_cost_nd), 0),
         func.count().filter(c.total_cost_nd.is_(None)),
         func.count().filter(c.estimated),
+        func.count().filter(c.over_limit),
     ]
     return [(s if sign > 0 else -s).label(name) for s, name in zip(sums, SUM_COLUMNS, strict=True)]
 

@@ -729,6 +729,16 @@ def m0012_origins(conn: Connection) -> None:
                 )
 
 
+def m0013_over_limit(conn: Connection) -> None:
+    """A cost row whose provider reported more than the call's worst case says so (`over_limit`,
+    issue 21), and the running totals count them beside the estimated calls. No earlier row was
+    marked, so every existing row and total starts at false and 0. Independent of 0012: it only
+    adds columns."""
+    conn.execute(text("ALTER TABLE costs ADD COLUMN over_limit BOOLEAN DEFAULT FALSE NOT NULL"))
+    for name in ("cost_totals", "cost_buckets"):
+        conn.execute(text(f"ALTER TABLE {name} ADD COLUMN over_limit_calls BIGINT DEFAULT 0 NOT NULL"))
+
+
 def m0014_calls_in_flight(conn: Connection) -> None:
     """A reservation names the process that holds it (host, pid, start time) and carries a
     heartbeat, so that one left by a process that is gone is released; a call's cost row carries
@@ -753,6 +763,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0010_sandbox": m0010_sandbox,
     "0011_webhook_internal": m0011_webhook_internal,
     "0012_origins": m0012_origins,
+    "0013_over_limit": m0013_over_limit,
     "0014_calls_in_flight": m0014_calls_in_flight,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)

@@ -40,6 +40,8 @@ class Figures:
     unpriced_calls: int = 0
     # calls whose tokens agentik counted itself (the provider's usage never arrived)
     estimated_calls: int = 0
+    # calls whose provider reported more than their worst case (recorded as reported)
+    over_limit_calls: int = 0
 
     @classmethod
     def of(cls, row: Any) -> Figures:
@@ -64,6 +66,7 @@ def _ledger_sums() -> list[Any]:
         func.coalesce(func.sum(c.total_cost_nd), 0).label("cost_nd"),
         func.count().filter(c.total_cost_nd.is_(None)).label("unpriced_calls"),
         func.count().filter(c.estimated).label("estimated_calls"),
+        func.count().filter(c.over_limit).label("over_limit_calls"),
     ]
 
 
@@ -159,7 +162,8 @@ def history(
             "output_tokens, sum(c.cache_read_tokens) AS cache_read_tokens, sum(c.cache_write_tokens) AS "
             "cache_write_tokens, coalesce(sum(c.total_cost_nd), 0) AS cost_nd, "
             "sum(CASE WHEN c.total_cost_nd IS NULL THEN 1 ELSE 0 END) AS unpriced_calls, "
-            "sum(CASE WHEN c.estimated THEN 1 ELSE 0 END) AS estimated_calls "
+            "sum(CASE WHEN c.estimated THEN 1 ELSE 0 END) AS estimated_calls, "
+            "sum(CASE WHEN c.over_limit THEN 1 ELSE 0 END) AS over_limit_calls "
             "FROM periods p JOIN costs c ON c.agent_id = :agent AND c.timestamp >= p.lo AND c.timestamp < p.hi"
         )
     query = text(cte + sql + " GROUP BY p.i").bindparams(*params)

@@ -37,6 +37,7 @@ class SessionRecord:
     cost_nd: int
     unpriced_calls: int
     estimated_calls: int
+    over_limit_calls: int
     started_at: datetime
     last_message_at: datetime
 
@@ -121,20 +122,23 @@ def _tool_calls_where(session: Session, condition: Any) -> dict[int, list[dict[s
     return found
 
 
-def _estimated_calls(session: Session, ids: list[int]) -> dict[int, int]:
-    """Calls whose usage agentik counted itself, per session: the ledger's rows of these sessions
-    only (found through the partial index on costs.session_id)."""
+def _marked_calls(session: Session, ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Per session, its calls whose usage agentik counted itself and those the provider reported
+    beyond their worst case: the ledger's rows of these sessions only (found through the partial
+    index on costs.session_id)."""
     if not ids:
         return {}
     c: Any = Cost
     query = (
-        select(c.session_id, func.count()).where(c.session_id.in_(ids), c.estimated.is_(True)).group_by(c.session_id)
+        select(c.session_id, func.count().filter(c.estimated), func.count().filter(c.over_limit))
+        .where(c.session_id.in_(ids), c.estimated.is_(True) | c.over_limit.is_(True))
+        .group_by(c.session_id)
     )
-    return {int(sid): int(count) for sid, count in session.execute(query).all()}
+    return {int(sid): (int(estimated), int(over)) for sid, estimated, over in session.execute(query).all()}
 
 
 def _records(session: Session, rows: list[tuple[ChatSession, str]]) -> list[SessionRecord]:
-    estimated = _estimated_calls(session, [row.id for row, _ in rows if row.id is not None])
+    marked = _marked_calls(session, [row.id for row, _ in rows if row.id is not None])
     records = []
     for row, agent in rows:
         assert row.id is not None
@@ -150,7 +154,8 @@ def _records(session: Session, rows: list[tuple[ChatSession, str]]) -> list[Sess
                 output_tokens=row.output_tokens,
                 cost_nd=row.cost_nd,
                 unpriced_calls=row.unpriced_calls,
-                estimated_calls=estimated.get(row.id, 0),
+                estimated_calls=marked.get(row.id, (0, 0))[0],
+                over_limit_calls=marked.get(row.id, (0, 0))[1],
                 started_at=row.started_at,
                 last_message_at=row.last_message_at,
             )

@@ -11,4 +11,5 @@ SUM_COLUMNS = (
     "cost_nd",
     "unpriced_calls",
     "estimated_calls",
+    "over_limit_calls",
 )

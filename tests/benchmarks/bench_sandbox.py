@@ -44,8 +44,10 @@ def main() -> None:
     print(f"`true`, median of {args.runs} runs each, alternating")
     for kind, value in medians.items():
         print(f"  {kind:10} {value:7.1f} ms")
-    print(f"  the sandbox adds {medians['sandboxed'] - medians['without']:.1f} ms a command "
-          f"({medians['sandboxed'] / medians['without']:.2f}x)")
+    print(
+        f"  the sandbox adds {medians['sandboxed'] - medians['without']:.1f} ms a command "
+        f"({medians['sandboxed'] / medians['without']:.2f}x)"
+    )
 
 
 if __name__ == "__main__":
