@@ -183,13 +183,18 @@ def estimate_prompt(request: ChatRequest) -> int:
 # gpt-4o-mini (2,833 + 5,667 per 512-px tile, 8 tiles at most).
 CEILING_PER_MESSAGE = 16
 CEILING_PER_IMAGE = 50_000
+# A request with tools carries a system prompt of the provider's own that explains them: 346 tokens
+# at most with Anthropic's models (its tool-use pricing table), less with OpenAI's. Counted with
+# room to spare, so that a tool call's prompt is never reported beyond its ceiling.
+CEILING_FOR_TOOLS = 1_000
 
 
 def ceiling_prompt(request: ChatRequest) -> int:
     """A number of prompt tokens the request cannot exceed (see above): what a budget reserves."""
     texts, messages, images = _sent(request)
     total_bytes = sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
-    return total_bytes + CEILING_PER_MESSAGE * (messages + 1) + CEILING_PER_IMAGE * images
+    tools = CEILING_FOR_TOOLS if request.tools else 0
+    return total_bytes + CEILING_PER_MESSAGE * (messages + 1) + CEILING_PER_IMAGE * images + tools
 
 
 # An explicit key, even this placeholder, stops an SDK looking for one of its own. On an agent's own
