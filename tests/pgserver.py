@@ -111,7 +111,13 @@ def start() -> str:
 
 
 def _as_postgres() -> list[str]:
-    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if os.geteuid() != 0:
+        return []
+    # in /usr/sbin or /sbin, which a user's PATH may leave out
+    found = shutil.which("runuser") or next(
+        (p for p in ("/usr/sbin/runuser", "/sbin/runuser") if os.path.exists(p)), "runuser"
+    )
+    return [found, "-u", "postgres", "--"]
 
 
 def _start() -> str:

@@ -199,6 +199,7 @@ SUMS = (
     "coalesce(sum(total_cost_nd), 0)",
     "sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END)",
     "sum(CASE WHEN estimated THEN 1 ELSE 0 END)",
+    "sum(CASE WHEN over_limit THEN 1 ELSE 0 END)",
 )
 KEPT = ", ".join(SUM_COLUMNS)  # the columns of cost_totals and cost_buckets, in the order of SUMS
 
