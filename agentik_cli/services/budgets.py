@@ -347,8 +347,9 @@ def warnings(store: Store, agent_id: int | None, *, every: bool = False) -> list
         if not looked_at(session):
             return lines
     with store.write() as unit:
+        live = lively(unit.session, unit.now)
         for budget in looked_at(unit.session):
-            status = _status(unit.session, budget, unit.now)
+            status = _status(unit.session, budget, unit.now, live)
             for kind, percent in (("warning", budget.warn_percent), ("exceeded", 100)):
                 if status.spent_nd * 100 < percent * budget.limit_nd or not _first(unit, kind, budget):
                     continue
