@@ -86,7 +86,9 @@ def test_a_reply_killed_mid_stream_is_stored_as_far_as_it_was_shown(cli, fake, h
     )
     child.kill()
     child.wait(timeout=10)
+    shown.thread.join(timeout=10)
     before = shown.text(seen).strip()
+    everything = shown.text().strip()  # each piece was journaled before it was shown
     assert "word150" in before and "word599" not in shown.text()
     assert db_rows(agentik_home, "SELECT count(*) FROM costs")[0][0] == 0  # nothing stored yet
     assert db_rows(agentik_home, "SELECT count(*) FROM reservations")[0][0] == 1  # held by the dead call
@@ -97,7 +99,7 @@ def test_a_reply_killed_mid_stream_is_stored_as_far_as_it_was_shown(cli, fake, h
         "SELECT content, interrupted, error, cost_nd FROM messages WHERE role = 'assistant'",
     )
     [(content, interrupted, error, cost_nd)] = rows
-    assert content.startswith(before) and bool(interrupted) and "journal" in error
+    assert content.startswith(everything) and bool(interrupted) and "journal" in error
     [(tokens_in, tokens_out, estimated, total, key)] = db_rows(
         agentik_home, "SELECT input_tokens, output_tokens, estimated, total_cost_nd, call_key FROM costs"
     )

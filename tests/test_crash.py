@@ -439,14 +439,17 @@ class Campaign:
             self.unanswered += 1
         self.next_command()
         if killed and kind == "chat-end":
-            stored = "stored" if self.replies(question) == [(text, False)] else "lost"
+            kept = self.replies(question)
+            stored = "stored" if kept == [(text, False)] else "stored, marked" if kept == [(text, True)] else "lost"
             when = "after" if chat.shown("err") else "before"
             self.tally.outcomes[f"chat-end: {when} the usage line, reply {stored}"] += 1
         context = f"{kind} kill of `chat -m '{question}'`"
         printed = text in chat.shown()
         if printed:
             stored = self.replies(question)
-            problems = [] if stored == [(text, False)] else [f"printed to the end, stored: {_short(stored)}"]
+            # whole; marked interrupted when the process died before the stream's end arrived
+            whole = [content for content, _ in stored] == [text]
+            problems = [] if whole else [f"printed to the end, stored: {_short(stored)}"]
             self.tally.check(PRINTED_CHECK, problems, context)
         self.check_store(context)
         if kind != "chat-end":

@@ -311,6 +311,7 @@ class Conversation:
         started = time.perf_counter()
         try:
             for chunk in provider.stream(request, state):
+                flight.note(state.text)  # journaled before it is shown
                 if on_chunk is not None:
                     on_chunk(chunk)
         except KeyboardInterrupt:

@@ -3,12 +3,13 @@ by the next agentik command on that database (ledger.replay_journal). Two kinds:
 
 - records a database could not take: the reply of a call that was paid for, when the database was
   full, read-only or otherwise unwritable (one file per database);
-- calls in flight (Flight): each model call writes a file of its own as its reply streams, appended
-  to by a thread at least every FLUSH_EVERY seconds and fsynced, and removed once the reply is
-  stored. The file is locked (flock) by its process while it lives; a file nobody holds was left by
-  a process that died (kill -9, a power cut), and the next command stores the reply as far as the
-  file has it, marked interrupted, with an estimated cost row. The cost row carries the file's key,
-  so a call stored by its own process just before it died is not stored twice."""
+- calls in flight (Flight): each model call writes a file of its own as its reply streams (each
+  piece written before it is shown; a thread fsyncs what was written, and the usage figures, every
+  FLUSH_EVERY seconds), removed once the reply is stored. The file is locked (flock) by its process
+  while it lives; a file nobody holds was left by a process that died (kill -9, a power cut), and
+  the next command stores the reply as far as the file has it, marked interrupted unless it had
+  arrived whole, with an estimated cost row. The cost row carries the file's key, so a call stored
+  by its own process just before it died is not stored twice."""
 
 from __future__ import annotations
 
@@ -158,6 +159,7 @@ class Flight:
         self._progress = progress
         self._beat = beat
         self._written = 0
+        self._unsynced = False
         self._usage: list[int] | None = None
         self._started = time.monotonic()
         self._stop = threading.Event()
@@ -189,6 +191,23 @@ class Flight:
             return
         self._fd, self.path = fd, path
 
+    def note(self, text: str) -> None:
+        """The reply so far, as it arrives, before it is shown: what is new of it is written at once
+        (to the system, which keeps it whatever becomes of this process; the thread syncs it to the
+        disk), so nothing shown is ever lost with the process."""
+        if self._fd is None or len(text) <= self._written:
+            return
+        with self._lock:
+            if self._fd is None:
+                return
+            line = '{"text": ' + json.dumps(text[self._written :], ensure_ascii=False) + "}\n"
+            try:
+                _write_all(self._fd, line.encode("utf-8", "surrogatepass"))
+            except OSError:
+                return  # a full disk: the thread tries again, the database gets the whole reply
+            self._written = len(text)
+            self._unsynced = True
+
     def _run(self) -> None:
         beaten = time.monotonic()
         while not self._stop.wait(FLUSH_EVERY):
@@ -201,23 +220,28 @@ class Flight:
         with self._lock:
             if self._fd is None:
                 return
+            fd = self._fd
             text, usage = self._progress()
-            if len(text) == self._written and usage == self._usage and not complete:
-                return
-            line: dict[str, Any] = {"ms": round((time.monotonic() - self._started) * 1000)}
-            if complete:
-                line["complete"] = True
-            if len(text) > self._written:
-                line["text"] = text[self._written :]
-            if usage != self._usage:
-                line["usage"] = usage
+            if len(text) != self._written or usage != self._usage or complete:
+                line: dict[str, Any] = {"ms": round((time.monotonic() - self._started) * 1000)}
+                if complete:
+                    line["complete"] = True
+                if len(text) > self._written:
+                    line["text"] = text[self._written :]
+                if usage != self._usage:
+                    line["usage"] = usage
+                try:
+                    _write_all(fd, (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass"))
+                except OSError:
+                    return  # a full disk: what was written stays, the database gets the whole reply
+                self._written, self._usage, self._unsynced = len(text), usage, True
+        if sync and self._unsynced:
+            # outside the lock: the reply goes on being written (and shown) while the disk syncs
+            self._unsynced = False
             try:
-                _write_all(self._fd, (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass"))
-                if sync:
-                    os.fsync(self._fd)
+                os.fsync(fd)
             except OSError:
-                return  # a full disk: what was written stays, the database gets the whole reply
-            self._written, self._usage = len(text), usage
+                self._unsynced = True
 
     def stop(self, *, complete: bool = False) -> None:
         """The call is over (`complete`: its reply arrived whole): what streamed is written, not
