@@ -113,7 +113,12 @@ def world(cli, fake, agentik_home):
     try:
         cli("webhooks", "add", receiver.url, "--allow-internal", "--event", "cost.recorded")
         cli(*RECORD)  # a cost.recorded event for the webhook
-        cli("webhooks", "deliver")
+        # delivered, or (a machine so busy that the receiver's answer came late) attempted: the
+        # listings need an attempt in the log either way
+        from agentik_cli.cli.app import app
+
+        done = cli.runner.invoke(app, ["webhooks", "deliver"])
+        assert done.exit_code in (0, 1) and "Traceback" not in done.stderr, done.stderr
     finally:
         receiver.stop()
 
