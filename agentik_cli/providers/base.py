@@ -256,6 +256,17 @@ class Provider:
     def make_client(self) -> Any:
         raise NotImplementedError
 
+    def client_options(self, omit: Any) -> dict[str, Any]:
+        """What every SDK client is made with: a key always (given none, an SDK looks for one of its
+        own), on an agent's own server its base URL and `client_headers`, and the timeout."""
+        options: dict[str, Any] = {"api_key": self.api_key or NO_KEY}
+        if self.base_url:
+            options["base_url"] = self.base_url
+            options["default_headers"] = self.client_headers(omit)
+        if self.timeout is not None:
+            options["timeout"] = self.timeout
+        return options
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -284,9 +295,70 @@ class Provider:
         base = self.base_url or os.environ.get(self.base_url_env) or self.default_base_url
         return strip_credentials(base).rstrip("/") + self.endpoint_path
 
+    # What each provider supplies to `stream`: its SDK, its request, its events and its whole reply.
+
+    def sdk(self) -> Any:
+        """The SDK module, imported on first use (over a second for anthropic)."""
+        raise NotImplementedError
+
+    def create(self, client: Any, request: ChatRequest, *, stream: bool) -> Any:
+        """The SDK's request: a stream of events, or (not streamed) the raw response of a whole reply."""
+        raise NotImplementedError
+
+    def reply_type(self) -> type[Any]:
+        """The SDK's class of a whole reply, which a JSON body in place of a stream is read into."""
+        raise NotImplementedError
+
+    def is_event(self, event: Any) -> bool:
+        """An event of the API's own: anything else (a proxy's events) is counted and passed over."""
+        raise NotImplementedError
+
+    def take_event(self, event: Any, state: CallState) -> Iterator[Chunk]:
+        """One event of the stream into `state`, yielding the text and reasoning it carries."""
+        raise NotImplementedError
+
+    def reply(self, message: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
+        """A whole reply of `reply_type` into `state`, yielding its text and reasoning."""
+        raise NotImplementedError
+
     def stream(self, request: ChatRequest, state: CallState) -> Iterator[Chunk]:
         """Yield the reply as it arrives, keeping `state` current. Raises ProviderError."""
-        raise NotImplementedError
+        sdk = self.sdk()
+        client = self.connect()
+        try:
+            if not request.stream:
+                raw = self.create(client, request, stream=False)
+                yield from self._whole(raw.parse(), state, raw.headers.get("content-type"))
+                return
+            stream = self.create(client, request, stream=True)
+            foreign = 0  # events that are not the API's (a proxy's own)
+            with stream:
+                content_type = stream.response.headers.get("content-type")
+                if self.is_json(content_type):
+                    # a compatible server that does not stream answers with the whole reply
+                    data = json.loads(stream.response.read())
+                    if not isinstance(data, dict):
+                        raise self.not_a_reply(content_type)
+                    yield from self._whole(self.reply_type().construct(**data), state, content_type)
+                    return
+                for event in stream:
+                    if not self.is_event(event):
+                        foreign += 1
+                        continue
+                    state.started = True
+                    yield from self.take_event(event, state)
+            if state.stop_reason is None:
+                raise self.ended_early(state, stream.response.headers.get("content-type"), foreign)
+        except sdk.APIError as exc:
+            raise provider_error(exc, sdk, self.label, self.endpoint, self.api_key) from exc
+        except (AttributeError, TypeError, ValueError) as exc:  # JSON that is not the API's, or no JSON
+            raise self.not_a_reply(UNREADABLE) from exc
+
+    def _whole(self, message: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
+        """A whole reply: asked for, or sent by a server in place of a stream."""
+        if not isinstance(message, self.reply_type()):
+            raise self.not_a_reply(content_type)
+        yield from self.reply(message, state, content_type)
 
     def ended_early(self, state: CallState, content_type: str | None, foreign_events: int = 0) -> Exception:
         """A stream that ended without its closing event (the SDKs treat that as a normal end):
