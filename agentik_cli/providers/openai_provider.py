@@ -8,13 +8,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from agentik_cli.providers.base import (
-    MAX_RETRIES,
-    MIB,
-    CallState,
-    Provider,
-    field_count,
-)
+from agentik_cli.providers.base import MIB, CallState, Provider, field_count
+from agentik_cli.providers.failures import MAX_RETRIES
 from agentik_cli.values import ChatRequest, Chunk, Turn
 
 # OpenAI's reasoning models reject a non-default temperature and want max_completion_tokens.
