@@ -5,19 +5,10 @@ sent. Newer models stream `thinking` blocks before the text; their tokens count 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from agentik_cli.providers.base import (
-    MIB,
-    NO_KEY,
-    UNREADABLE,
-    CallState,
-    Provider,
-    field_count,
-    provider_error,
-)
+from agentik_cli.providers.base import MIB, CallState, Provider, field_count
 from agentik_cli.values import ChatRequest, Chunk, Turn
 
 
@@ -103,18 +94,16 @@ class AnthropicProvider(Provider):
     default_base_url = "https://api.anthropic.com"
     endpoint_path = "/v1/messages"
 
-    def make_client(self) -> Any:
+    def sdk(self) -> Any:
         import anthropic
 
+        return anthropic
+
+    def make_client(self) -> Any:
         # given no key, the SDK would take ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN, a profile on disk
         # or workload identity (whose token exchange goes to the base URL)
-        kwargs: dict[str, Any] = {"api_key": self.api_key or NO_KEY}
-        if self.base_url:
-            kwargs["base_url"] = self.base_url
-            kwargs["default_headers"] = self.client_headers(anthropic.Omit())
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        return anthropic.Anthropic(**kwargs)
+        anthropic = self.sdk()
+        return anthropic.Anthropic(**self.client_options(anthropic.Omit()))
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -130,74 +119,52 @@ class AnthropicProvider(Provider):
             ]
         return params
 
-    def stream(self, request: ChatRequest, state: CallState) -> Iterator[Chunk]:
-        import anthropic
+    def create(self, client: Any, request: ChatRequest, *, stream: bool) -> Any:
+        if stream:
+            return client.messages.create(**self._params(request), stream=True)
+        return client.messages.with_raw_response.create(**self._params(request))
 
-        client = self.connect()
-        try:
-            if not request.stream:
-                raw = client.messages.with_raw_response.create(**self._params(request))
-                yield from self._reply(raw.parse(), state, raw.headers.get("content-type"))
-                return
-            stream = client.messages.create(**self._params(request), stream=True)
-            foreign = 0  # events that are not the Messages API's (a proxy's own)
-            with stream:
-                content_type = stream.response.headers.get("content-type")
-                if self.is_json(content_type):
-                    # a compatible server that does not stream answers with the whole message
-                    data = json.loads(stream.response.read())
-                    if not isinstance(data, dict):
-                        raise self.not_a_reply(content_type)
-                    yield from self._reply(anthropic.types.Message.construct(**data), state, content_type)
-                    return
-                for event in stream:
-                    kind = getattr(event, "type", None)
-                    if kind not in _EVENTS:
-                        foreign += 1
-                        continue
-                    state.started = True
-                    if kind == "content_block_delta":
-                        delta = event.delta
-                        if delta.type == "text_delta":
-                            state.text += delta.text
-                            state.block(event.index, "text")["text"] += delta.text
-                            yield Chunk("text", delta.text)
-                        elif delta.type == "thinking_delta":
-                            state.thinking += delta.thinking
-                            state.block(event.index, "thinking")["text"] += delta.thinking
-                            yield Chunk("thinking", delta.thinking)
-                        elif delta.type == "signature_delta":
-                            state.block(event.index, "thinking")["signature"] = delta.signature
-                        elif delta.type == "input_json_delta":
-                            state.block(event.index, "tool_call")["arguments"] += delta.partial_json
-                    elif kind == "content_block_start":
-                        block = event.content_block
-                        if block.type == "tool_use":
-                            state.begin(event.index, "tool_call", id=block.id, name=block.name)
-                        elif block.type == "redacted_thinking":
-                            state.begin(event.index, "redacted", data=block.data)
-                        elif block.type in ("text", "thinking"):
-                            state.begin(event.index, block.type)
-                    elif kind == "content_block_stop":
-                        state.end(event.index)
-                    elif kind == "message_start":
-                        state.model = event.message.model
-                        self._take_usage(state, event.message.usage, final=False)
-                    elif kind == "message_delta":
-                        self._take_usage(state, event.usage, final=True)
-                        state.stop_reason = event.delta.stop_reason
-            if state.stop_reason is None:
-                raise self.ended_early(state, stream.response.headers.get("content-type"), foreign)
-        except anthropic.APIError as exc:
-            raise provider_error(exc, anthropic, self.label, self.endpoint, self.api_key) from exc
-        except (AttributeError, TypeError, ValueError) as exc:  # JSON that is not the API's, or no JSON
-            raise self.not_a_reply(UNREADABLE) from exc
+    def reply_type(self) -> type[Any]:
+        return self.sdk().types.Message
 
-    def _reply(self, message: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
-        """A whole message: asked for, or sent by a server in place of a stream."""
-        import anthropic
+    def is_event(self, event: Any) -> bool:
+        return getattr(event, "type", None) in _EVENTS
 
-        if not isinstance(message, anthropic.types.Message) or not isinstance(message.content, list):
+    def take_event(self, event: Any, state: CallState) -> Iterator[Chunk]:
+        kind = event.type
+        if kind == "content_block_delta":
+            delta = event.delta
+            if delta.type == "text_delta":
+                state.text += delta.text
+                state.block(event.index, "text")["text"] += delta.text
+                yield Chunk("text", delta.text)
+            elif delta.type == "thinking_delta":
+                state.thinking += delta.thinking
+                state.block(event.index, "thinking")["text"] += delta.thinking
+                yield Chunk("thinking", delta.thinking)
+            elif delta.type == "signature_delta":
+                state.block(event.index, "thinking")["signature"] = delta.signature
+            elif delta.type == "input_json_delta":
+                state.block(event.index, "tool_call")["arguments"] += delta.partial_json
+        elif kind == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                state.begin(event.index, "tool_call", id=block.id, name=block.name)
+            elif block.type == "redacted_thinking":
+                state.begin(event.index, "redacted", data=block.data)
+            elif block.type in ("text", "thinking"):
+                state.begin(event.index, block.type)
+        elif kind == "content_block_stop":
+            state.end(event.index)
+        elif kind == "message_start":
+            state.model = event.message.model
+            self._take_usage(state, event.message.usage, final=False)
+        elif kind == "message_delta":
+            self._take_usage(state, event.usage, final=True)
+            state.stop_reason = event.delta.stop_reason
+
+    def reply(self, message: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
+        if not isinstance(message.content, list):
             raise self.not_a_reply(content_type)
         state.started = True
         state.model = message.model

@@ -1,11 +1,13 @@
 """The provider interface: class attributes plus one streaming method.
 
 A provider turns a ChatRequest into a stream of text (and, where the model streams it, reasoning),
-updating a CallState as it goes so that a call cut short still knows its tokens so far."""
+updating a CallState as it goes so that a call cut short still knows its tokens so far. The stream's
+envelope is `Provider.stream`'s, the same for every SDK (the client, a whole reply asked for or sent
+in place of a stream, events that are not the API's, a stream cut short, the SDK's errors); a
+provider supplies its request, its events and its whole reply."""
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
@@ -15,9 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from agentik_cli import limits
+from agentik_cli.providers.failures import translate
 from agentik_cli.values import ChatRequest, Chunk, Part, ToolCall, Usage
-
-MAX_RETRIES = 2  # the SDKs' default: 429, 408, 409 and 5xx are retried twice, with backoff
 
 
 @dataclass
@@ -211,8 +212,8 @@ class Provider:
     is one subclass, listed in providers/registry.py. `name` is the provider id used in prices and
     the ledger; `endpoint` names the API path called, for the ledger.
 
-    A subclass module must import its SDK only inside its methods: the registry imports every
-    subclass, and `agentik --help` and completion import the registry."""
+    A subclass module must import its SDK only inside its methods (`sdk`): the registry imports
+    every subclass, and `agentik --help` and completion import the registry."""
 
     name: ClassVar[str]
     display_name: ClassVar[str]  # "Anthropic": how errors name the provider's own API
@@ -256,6 +257,17 @@ class Provider:
     def make_client(self) -> Any:
         raise NotImplementedError
 
+    def client_options(self, omit: Any) -> dict[str, Any]:
+        """What every SDK client is made with: a key always (given none, an SDK looks for one of its
+        own), on an agent's own server its base URL and `client_headers`, and the timeout."""
+        options: dict[str, Any] = {"api_key": self.api_key or NO_KEY}
+        if self.base_url:
+            options["base_url"] = self.base_url
+            options["default_headers"] = self.client_headers(omit)
+        if self.timeout is not None:
+            options["timeout"] = self.timeout
+        return options
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -284,9 +296,70 @@ class Provider:
         base = self.base_url or os.environ.get(self.base_url_env) or self.default_base_url
         return strip_credentials(base).rstrip("/") + self.endpoint_path
 
+    # What each provider supplies to `stream`: its SDK, its request, its events and its whole reply.
+
+    def sdk(self) -> Any:
+        """The SDK module, imported on first use (over a second for anthropic)."""
+        raise NotImplementedError
+
+    def create(self, client: Any, request: ChatRequest, *, stream: bool) -> Any:
+        """The SDK's request: a stream of events, or (not streamed) the raw response of a whole reply."""
+        raise NotImplementedError
+
+    def reply_type(self) -> type[Any]:
+        """The SDK's class of a whole reply, which a JSON body in place of a stream is read into."""
+        raise NotImplementedError
+
+    def is_event(self, event: Any) -> bool:
+        """An event of the API's own: anything else (a proxy's events) is counted and passed over."""
+        raise NotImplementedError
+
+    def take_event(self, event: Any, state: CallState) -> Iterator[Chunk]:
+        """One event of the stream into `state`, yielding the text and reasoning it carries."""
+        raise NotImplementedError
+
+    def reply(self, message: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
+        """A whole reply of `reply_type` into `state`, yielding its text and reasoning."""
+        raise NotImplementedError
+
     def stream(self, request: ChatRequest, state: CallState) -> Iterator[Chunk]:
         """Yield the reply as it arrives, keeping `state` current. Raises ProviderError."""
-        raise NotImplementedError
+        sdk = self.sdk()
+        client = self.connect()
+        try:
+            if not request.stream:
+                raw = self.create(client, request, stream=False)
+                yield from self._whole(raw.parse(), state, raw.headers.get("content-type"))
+                return
+            stream = self.create(client, request, stream=True)
+            foreign = 0  # events that are not the API's (a proxy's own)
+            with stream:
+                content_type = stream.response.headers.get("content-type")
+                if self.is_json(content_type):
+                    # a compatible server that does not stream answers with the whole reply
+                    data = json.loads(stream.response.read())
+                    if not isinstance(data, dict):
+                        raise self.not_a_reply(content_type)
+                    yield from self._whole(self.reply_type().construct(**data), state, content_type)
+                    return
+                for event in stream:
+                    if not self.is_event(event):
+                        foreign += 1
+                        continue
+                    state.started = True
+                    yield from self.take_event(event, state)
+            if state.stop_reason is None:
+                raise self.ended_early(state, stream.response.headers.get("content-type"), foreign)
+        except sdk.APIError as exc:
+            raise provider_error(exc, sdk, self.label, self.endpoint, self.api_key) from exc
+        except (AttributeError, TypeError, ValueError) as exc:  # JSON that is not the API's, or no JSON
+            raise self.not_a_reply(UNREADABLE) from exc
+
+    def _whole(self, message: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
+        """A whole reply: asked for, or sent by a server in place of a stream."""
+        if not isinstance(message, self.reply_type()):
+            raise self.not_a_reply(content_type)
+        yield from self.reply(message, state, content_type)
 
     def ended_early(self, state: CallState, content_type: str | None, foreign_events: int = 0) -> Exception:
         """A stream that ended without its closing event (the SDKs treat that as a normal end):
@@ -324,74 +397,6 @@ def _header_names(lines: str) -> list[str]:
     return [line[: line.find(":")].strip() for line in lines.split("\n") if ":" in line]
 
 
-def _status_reason(exc: Any) -> str:
-    """An error answer's reason, read from the response itself (its body and content type), never
-    from the SDK's message: how an SDK words a body it could not parse changes between releases
-    (anthropic 2.17 puts the raw page in it)."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        return _reason(body, "")
-    response = getattr(exc, "response", None)
-    try:
-        text = response.text if response is not None else ""
-        kind = response.headers.get("content-type", "") if response is not None else ""
-    except Exception:  # a body that cannot be read (a stream already closed): the status alone
-        text, kind = "", ""
-    if not text.strip():
-        return "no explanation in the answer"
-    if "html" in kind.lower() or _HTML.match(text):
-        return _html_reason(text)
-    if isinstance(body, str) and body.strip():
-        return _one_line(body)
-    return _one_line(text)
-
-
-def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).netloc or url
-
-
-def _reason(body: Any, fallback: str) -> str:
-    """The provider's own words from an error body ({"error": {"message": ...}} for both APIs), on
-    one line: a proxy's error page is named by its title, not printed."""
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return _one_line(str(error["message"]))
-        if isinstance(error, str):
-            return _one_line(error)
-    return _one_line(fallback)
-
-
-_HTML = re.compile(r"\s*<(!doctype|html|head|body)", re.IGNORECASE)
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-REASON_LIMIT = 300
-
-
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
-FIRST_WORDS = 12
-
-
-def _html_reason(text: str) -> str:
-    """A page, named by its title, else by its first words: never printed whole."""
-    title = _TITLE.search(text)
-    if title and title.group(1).strip():
-        return f"an HTML page ({_one_line(html.unescape(title.group(1)))})"
-    words = html.unescape(_TAG.sub(" ", text)).split()
-    if not words:
-        return "an HTML page"
-    more = " …" if len(words) > FIRST_WORDS else ""
-    return f"an HTML page ({' '.join(words[:FIRST_WORDS])}{more})"
-
-
-def _one_line(text: str) -> str:
-    if _HTML.match(text):
-        return _html_reason(text)
-    line = " ".join(text.split())
-    return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
-
-
 _KEYLIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}")
 
 
@@ -404,37 +409,11 @@ def redact(text: str, key: str | None) -> str:
 
 def provider_error(exc: Exception, sdk: Any, label: str, url: str, key: str | None = None) -> Exception:
     """Turn an SDK exception into a ProviderError with one clear line (never the key)."""
-    error = _provider_error(exc, sdk, label, url)
+    error = translate(exc, sdk, label, url)
     if hasattr(error, "message"):
         error.message = redact(error.message, key)  # type: ignore[attr-defined]
         error.args = (error.message,)  # type: ignore[attr-defined]
     return error
-
-
-def _provider_error(exc: Exception, sdk: Any, label: str, url: str) -> Exception:
-    from agentik_cli.errors import ProviderError
-
-    if isinstance(exc, sdk.APITimeoutError):
-        return ProviderError(f"{label} at {url} did not answer in time", hint="check the server, or try again")
-    if isinstance(exc, sdk.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        detail = str(cause) if cause else str(exc)
-        if "refused" in detail.lower():
-            detail = "connection refused"
-        return ProviderError(f"cannot reach {label} at {url}: {detail}")
-    if isinstance(exc, sdk.APIStatusError):
-        status = exc.status_code
-        reason = _status_reason(exc)
-        if status in (401, 403):
-            return ProviderError(
-                f"{label} refused the key ({status}): {reason}",
-                hint="check the key: `agentik keys set` or the provider's environment variable",
-            )
-        retried = f" (after {MAX_RETRIES} retries)" if status in (408, 409, 429) or status >= 500 else ""
-        return ProviderError(f"{label} at {_host(url)} answered {status}{retried}: {reason}")
-    if isinstance(exc, sdk.APIError):
-        return ProviderError(f"{label} failed: {_reason(getattr(exc, 'body', None), str(exc))}")
-    return exc
 
 
 def strip_credentials(url: str) -> str:

@@ -8,15 +8,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from agentik_cli.providers.base import (
-    MIB,
-    NO_KEY,
-    UNREADABLE,
-    CallState,
-    Provider,
-    field_count,
-    provider_error,
-)
+from agentik_cli.providers.base import MIB, CallState, Provider, field_count
+from agentik_cli.providers.failures import MAX_RETRIES
 from agentik_cli.values import ChatRequest, Chunk, Turn
 
 # OpenAI's reasoning models reject a non-default temperature and want max_completion_tokens.
@@ -68,18 +61,15 @@ class OpenAIProvider(Provider):
     default_base_url = "https://api.openai.com/v1"
     endpoint_path = "/chat/completions"
 
-    def make_client(self) -> Any:
+    def sdk(self) -> Any:
         import openai
 
-        kwargs: dict[str, Any] = {"max_retries": 2}
-        if self.base_url:
-            kwargs["base_url"] = self.base_url
-            kwargs["default_headers"] = self.client_headers(openai.Omit())
+        return openai
+
+    def make_client(self) -> Any:
         # given no key, the SDK would take OPENAI_API_KEY (and refuses to start with none at all)
-        kwargs["api_key"] = self.api_key or NO_KEY
-        if self.timeout is not None:
-            kwargs["timeout"] = self.timeout
-        return openai.OpenAI(**kwargs)
+        openai = self.sdk()
+        return openai.OpenAI(max_retries=MAX_RETRIES, **self.client_options(openai.Omit()))
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         import openai
@@ -110,69 +100,49 @@ class OpenAIProvider(Provider):
             params["temperature"] = request.temperature
         return params
 
-    def stream(self, request: ChatRequest, state: CallState) -> Iterator[Chunk]:
-        import openai
-        from openai.types.chat import ChatCompletion
-
-        client = self.connect()
-        try:
-            if not request.stream:
-                raw = client.chat.completions.with_raw_response.create(**self._params(request))
-                yield from self._reply(raw.parse(), state, raw.headers.get("content-type"))
-                return
-            stream = client.chat.completions.create(
+    def create(self, client: Any, request: ChatRequest, *, stream: bool) -> Any:
+        if stream:
+            return client.chat.completions.create(
                 **self._params(request), stream=True, stream_options={"include_usage": True}
             )
-            foreign = 0  # events that are not chat completion chunks (a proxy's own)
-            with stream:
-                content_type = stream.response.headers.get("content-type")
-                if self.is_json(content_type):
-                    # a compatible server that does not stream answers with the whole completion
-                    data = json.loads(stream.response.read())
-                    if not isinstance(data, dict):
-                        raise self.not_a_reply(content_type)
-                    yield from self._reply(ChatCompletion.construct(**data), state, content_type)
-                    return
-                for chunk in stream:
-                    if not isinstance(chunk.choices, list) and chunk.usage is None:
-                        foreign += 1
-                        continue
-                    state.started = True
-                    if chunk.model:
-                        state.model = chunk.model
-                    if chunk.usage is not None:
-                        self._take_usage(state, chunk.usage)
-                    # the usage chunk has an empty choices list
-                    for choice in chunk.choices or ():
-                        if choice.finish_reason:
-                            state.stop_reason = choice.finish_reason
-                        delta = choice.delta
-                        if delta is None:
-                            continue
-                        reasoning = _reasoning_text(delta)
-                        if reasoning:
-                            state.thinking += reasoning
-                            yield Chunk("thinking", reasoning)
-                        if delta.content:
-                            state.text += delta.content
-                            state.block(-1, "text")["text"] += delta.content
-                            yield Chunk("text", delta.content)
-                        for call in delta.tool_calls or ():
-                            _take_call_delta(state, call)
-                        if choice.finish_reason:
-                            state.end_all(complete=True)
-            if state.stop_reason is None:
-                raise self.ended_early(state, stream.response.headers.get("content-type"), foreign)
-        except openai.APIError as exc:
-            raise provider_error(exc, openai, self.label, self.endpoint, self.api_key) from exc
-        except (AttributeError, TypeError, ValueError) as exc:  # JSON that is not the API's, or no JSON
-            raise self.not_a_reply(UNREADABLE) from exc
+        return client.chat.completions.with_raw_response.create(**self._params(request))
 
-    def _reply(self, completion: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
-        """A whole chat.completion: asked for, or sent by a server in place of a stream."""
+    def reply_type(self) -> type[Any]:
         from openai.types.chat import ChatCompletion
 
-        if not isinstance(completion, ChatCompletion) or not isinstance(completion.choices, list):
+        return ChatCompletion
+
+    def is_event(self, event: Any) -> bool:
+        """A chat completion chunk: choices, or (the last chunk) usage alone."""
+        return isinstance(event.choices, list) or event.usage is not None
+
+    def take_event(self, event: Any, state: CallState) -> Iterator[Chunk]:
+        if event.model:
+            state.model = event.model
+        if event.usage is not None:
+            self._take_usage(state, event.usage)
+        # the usage chunk has an empty choices list
+        for choice in event.choices or ():
+            if choice.finish_reason:
+                state.stop_reason = choice.finish_reason
+            delta = choice.delta
+            if delta is None:
+                continue
+            reasoning = _reasoning_text(delta)
+            if reasoning:
+                state.thinking += reasoning
+                yield Chunk("thinking", reasoning)
+            if delta.content:
+                state.text += delta.content
+                state.block(-1, "text")["text"] += delta.content
+                yield Chunk("text", delta.content)
+            for call in delta.tool_calls or ():
+                _take_call_delta(state, call)
+            if choice.finish_reason:
+                state.end_all(complete=True)
+
+    def reply(self, completion: Any, state: CallState, content_type: str | None) -> Iterator[Chunk]:
+        if not isinstance(completion.choices, list):
             raise self.not_a_reply(content_type)
         state.started = True
         state.model = completion.model
