@@ -1,4 +1,5 @@
-"""The layers: store/ is the only package that speaks SQL, and nothing imports from a layer above it.
+"""The layers: store/ is the only package that speaks SQL, nothing imports from a layer above it, and
+no module imports itself back through a chain of imports (imports inside functions count too).
 
 cli/        parses and prints
 services/   decides what things mean
@@ -106,3 +107,109 @@ def test_completion_knows_every_built_in_skill():
     from agentik_cli.services.skills.registry import BUILTIN
 
     assert set(BUILTIN_SKILLS) == set(BUILTIN)
+
+
+def module_name(path: Path) -> str:
+    """agentik_cli/store/unit.py -> store.unit; a package's __init__.py -> the package."""
+    parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every module of agentik_cli and the modules of ours it imports, at module level or inside a function."""
+    known = {module_name(path) for _, path in modules()}
+    graph: dict[str, set[str]] = {name: set() for name in known}
+    for _, path in modules():
+        source = module_name(path)
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = []
+                for alias in node.names:
+                    # `from agentik_cli.store import unit` imports the module store.unit
+                    candidate = f"{node.module}.{alias.name}"
+                    targets.append(candidate if candidate.removeprefix("agentik_cli.") in known else node.module)
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                if target.startswith("agentik_cli."):
+                    name = target.removeprefix("agentik_cli.")
+                    if name in known and name != source:
+                        graph[source].add(name)
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for after in sorted(graph[node]):
+            if after not in index:
+                visit(after)
+                low[node] = min(low[node], low[after])
+            elif after in on_stack:
+                low[node] = min(low[node], index[after])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(found)
+
+
+def a_loop(graph: dict[str, set[str]], component: list[str]) -> list[str]:
+    """One shortest loop through the component's first module, to show a reader where to cut."""
+    members = set(component)
+    start = component[0]
+    paths = {start: [start]}
+    queue = [start]
+    while queue:
+        node = queue.pop(0)
+        for after in sorted(graph[node] & members):
+            if after == start:
+                return [*paths[node], start]
+            if after not in paths:
+                paths[after] = [*paths[node], after]
+                queue.append(after)
+    return component
+
+
+def test_the_cycle_finder_finds_a_loop_and_only_a_loop():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert cycles(graph) == [["a", "b", "c"]]
+    assert a_loop(graph, ["a", "b", "c"]) == ["a", "b", "c", "a"]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_loop_even_through_imports_inside_functions():
+    graph = import_graph()
+    assert "store.unit" in graph and graph["services.agents"], "the graph must see our modules and their imports"
+    found = []
+    for component in cycles(graph):
+        arrows = [f"{module} -> {after}" for module in component for after in sorted(graph[module] & set(component))]
+        found.append(
+            f"{len(component)} modules: {', '.join(component)}\n"
+            f"    e.g. {' -> '.join(a_loop(graph, component))}\n"
+            f"    its arrows: {'; '.join(arrows)}"
+        )
+    assert not found, "import loops:\n  " + "\n  ".join(found)

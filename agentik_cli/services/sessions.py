@@ -1,6 +1,6 @@
 """Sessions: listing (totals from the sessions table, never a scan of messages), recent messages,
-full-text search, rename, remove. The statements are store/sessions.py's; the records it returns
-are turned into JSON and tables by cli/sessions.py."""
+full-text search, rename, remove. The statements are store/sessions.py's and store/session_edits.py's;
+the records they return are turned into JSON and tables by cli/sessions.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from datetime import datetime
 
 from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.services import agents
+from agentik_cli.store import session_edits
 from agentik_cli.store import sessions as session_store
 from agentik_cli.store.engine import Store
-from agentik_cli.store.sessions import MessageRecord, Removed, SessionRecord
+from agentik_cli.store.session_edits import Removed
+from agentik_cli.store.sessions import MessageRecord, SessionRecord
 
 
 def _check_limit(limit: int | None) -> None:
@@ -93,7 +95,7 @@ def rename(store: Store, session_id: int, title: str) -> None:
     if not title:
         raise UsageError("the title cannot be empty")
     with store.write() as unit:
-        if not session_store.rename(unit, session_id, title):
+        if not session_edits.rename(unit, session_id, title):
             raise _not_found(session_id)
 
 
@@ -103,7 +105,7 @@ def remove(store: Store, session_id: int) -> Removed:
     response time (they follow what exists); its tokens, cost and unpriced calls do not (they follow
     the ledger: see services/agents.py). What went is counted inside the removal's transaction."""
     with store.write() as unit:
-        removed = session_store.remove(unit, session_id)
+        removed = session_edits.remove(unit, session_id)
     if removed is None:
         raise _not_found(session_id)
     return removed

@@ -7,7 +7,7 @@ tell them apart. The loser's IntegrityError becomes the same usage error a taken
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,7 +18,8 @@ from sqlmodel import Session as Session  # re-exported: services name the type, 
 from sqlmodel import col
 
 from agentik_cli.errors import UsageError
-from agentik_cli.store import dialect, outbox
+from agentik_cli.records import agent_json
+from agentik_cli.store import dialect
 from agentik_cli.store.models import Agent, Budget, Cost, CostTotal, Setting
 from agentik_cli.store.unit import Unit
 
@@ -47,7 +48,7 @@ def insert(unit: Unit, agent: Agent) -> Agent:
         session.add(agent)
         session.flush()
     assert agent.id is not None
-    unit.emit("agent.created", outbox.agent_data(agent.id), agent.id)
+    unit.emit("agent.created", agent_data(agent.id), agent.id)
     return agent
 
 
@@ -62,7 +63,7 @@ def save(unit: Unit, agent: Agent, *, renamed: bool = False) -> None:
         session.execute(update(Cost).where(col(Cost.agent_id) == agent.id).values(agent_name=agent.name))
         session.execute(update(CostTotal).where(col(CostTotal.agent_key) == agent.id).values(agent_name=agent.name))
     assert agent.id is not None
-    unit.emit("agent.updated", outbox.agent_data(agent.id), agent.id)
+    unit.emit("agent.updated", agent_data(agent.id), agent.id)
 
 
 def by_id(session: Session, agent_id: int, *, lock: bool = False) -> Agent | None:
@@ -162,7 +163,7 @@ def remove(unit: Unit, agent_id: int) -> Removed | None:
     gone: Any = session.execute(delete(Budget).where(col(Budget.scope_key) == agent_id))
     budgets = int(gone.rowcount or 0)
     removed = Removed(agent, agent.stat_sessions, agent.stat_messages, budgets)
-    unit.emit("agent.removed", outbox.agent_now(session, agent_id), agent_id)
+    unit.emit("agent.removed", agent_now(session, agent_id), agent_id)
     session.execute(
         delete(Setting).where(
             col(Setting.key).startswith(DEFAULT_AGENT, autoescape=True), col(Setting.value) == str(agent_id)
@@ -231,3 +232,17 @@ def ledger_figures(session: Session, ids: list[int]) -> dict[int, LedgerFigures]
         for agent_key, *sums in session.execute(query).all()
         if agent_key in wanted
     }
+
+
+# ---- what the agents' events carry: the agent as `--json` gives it ----
+
+
+def agent_data(agent_id: int) -> Callable[[Session], dict[str, Any]]:
+    """The agent as the unit that emits its event ends (Unit.emit)."""
+    return lambda session: agent_now(session, agent_id)
+
+
+def agent_now(session: Session, agent_id: int) -> dict[str, Any]:
+    agent = by_id(session, agent_id)
+    assert agent is not None
+    return agent_json(agent, ledger_figures(session, [agent_id]).get(agent_id, LedgerFigures()))

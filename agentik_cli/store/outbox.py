@@ -3,8 +3,11 @@
 An event is written by the unit of work that makes the change it reports (Unit.emit, then
 `write` as the unit ends), so neither exists without the other; an event no endpoint wants is not
 written at all. Its body is made then, from the records as the transaction sees them, and sent as it
-is on every attempt. A delivery is claimed before it is sent (`claim`: one conditional UPDATE, which
-one process wins), so several processes delivering at once send each event once to each endpoint."""
+is on every attempt. What an event carries is read beside its records (`agent_data` in
+store/agents.py, `session_data` and `message_data` in store/sessions.py, `cost_data` in
+store/reports.py), so that this module imports none of them. A delivery is claimed before it is
+sent (`claim`: one conditional UPDATE, which one process wins), so several processes delivering at
+once send each event once to each endpoint."""
 
 from __future__ import annotations
 
@@ -116,56 +119,6 @@ def add_deliveries(session: Session, event_id: int, endpoint_ids: list[int], now
         values = {"event_id": event_id, "endpoint_id": endpoint_id, "state": "pending", "attempts": 0, "next_at": now}
         ids.append(int(session.execute(_DELIVERIES.insert().values(**values).returning(_DELIVERIES.c.id)).scalar_one()))
     return ids
-
-
-# ---- what the events carry: the records as `--json` gives them ----
-
-
-def message_data(message_id: int) -> Callable[[Session], dict[str, Any]]:
-    def read(session: Session) -> dict[str, Any]:
-        from agentik_cli.records import placed_message_json
-        from agentik_cli.store import sessions
-
-        return placed_message_json(sessions.message(session, message_id))
-
-    return read
-
-
-def session_data(session_id: int) -> Callable[[Session], dict[str, Any]]:
-    def read(session: Session) -> dict[str, Any]:
-        from agentik_cli.records import session_json
-        from agentik_cli.store import sessions
-
-        found = sessions.one(session, session_id)
-        assert found is not None
-        return session_json(found)
-
-    return read
-
-
-def cost_data(cost_id: int) -> Callable[[Session], dict[str, Any]]:
-    def read(session: Session) -> dict[str, Any]:
-        from agentik_cli.records import ledger_row, public
-        from agentik_cli.store import reports
-
-        found = reports.ledger_row(session, cost_id)
-        assert found is not None
-        return public(ledger_row(found.cost, found.agent_name))
-
-    return read
-
-
-def agent_data(agent_id: int) -> Callable[[Session], dict[str, Any]]:
-    return lambda session: agent_now(session, agent_id)
-
-
-def agent_now(session: Session, agent_id: int) -> dict[str, Any]:
-    from agentik_cli.records import agent_json
-    from agentik_cli.store import agents
-
-    agent = agents.by_id(session, agent_id)
-    assert agent is not None
-    return agent_json(agent, agents.ledger_figures(session, [agent_id]).get(agent_id, agents.LedgerFigures()))
 
 
 # ---- endpoints ----

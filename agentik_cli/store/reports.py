@@ -5,6 +5,7 @@ integer nano-dollars."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +14,8 @@ from sqlalchemy import Select, bindparam, func, literal, select, text
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlmodel import Session, col
 
+from agentik_cli.records import ledger_row as ledger_row_json
+from agentik_cli.records import public
 from agentik_cli.store.ledger import SUM_COLUMNS
 from agentik_cli.store.models import Agent, Cost, CostBucket, CostTotal
 
@@ -208,3 +211,14 @@ def ledger_row(session: Session, cost_id: int) -> LedgerRow | None:
         .where(col(Cost.id) == cost_id)
     ).first()
     return LedgerRow(*found) if found is not None else None
+
+
+def cost_data(cost_id: int) -> Callable[[Session], dict[str, Any]]:
+    """What a cost.recorded event carries: the ledger row as `--json` gives it, read as its unit ends."""
+
+    def read(session: Session) -> dict[str, Any]:
+        found = ledger_row(session, cost_id)
+        assert found is not None
+        return public(ledger_row_json(found.cost, found.agent_name))
+
+    return read

@@ -1,6 +1,9 @@
-"""The sessions and messages tables: every statement about them (services/sessions.py and
-services/chat.py decide, this module speaks SQL). Reads return plain records: counts and money as
-integers (nano-dollars), times as UTC datetimes; JSON is made at the output edge (cli/sessions.py).
+"""The sessions and messages tables: their reads (services/sessions.py and services/chat.py decide,
+this module speaks SQL). A chat writes them through its unit of work (store/unit.py, store/ledger.py),
+a user's rename or removal through store/session_edits.py. Reads return plain records: counts and
+money as integers (nano-dollars), times as UTC datetimes; JSON is made at the output edge
+(cli/sessions.py), and for the events of a new session or message, as their unit ends (the end of
+this module).
 
 Search differs by store, and the difference stays here: SQLite has an FTS5 table kept in step with
 messages by triggers, ranked by bm25; PostgreSQL has a `search_vector` tsvector column with a GIN
@@ -8,16 +11,17 @@ index (migration of the PostgreSQL platform work), ranked by ts_rank."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import func, select, text
 from sqlmodel import Session, col
 
+from agentik_cli.records import placed_message_json, session_json
 from agentik_cli.store import dialect
 from agentik_cli.store.models import Agent, ChatSession, Cost, Message, ToolCallRecord
-from agentik_cli.store.unit import Unit
 
 # Search ranks the newest matches: for a word in a million messages, ranking every match would
 # scan them all; the newest SEARCH_WINDOW matches are ranked instead.
@@ -342,50 +346,6 @@ def _search_postgres(session: Session, words: str, agent_id: int | None, limit: 
     return [int(r.id) for r in ranked[:limit]]
 
 
-# ---- writes ----
-
-
-def rename(unit: Unit, session_id: int, title: str) -> bool:
-    """False when there is no such session."""
-    result: Any = unit.session.execute(update(ChatSession).where(col(ChatSession.id) == session_id).values(title=title))
-    return bool(result.rowcount)
-
-
-@dataclass(frozen=True)
-class Removed:
-    """A removed session, as it was when its removal's transaction took it."""
-
-    id: int
-    title: str
-    agent_id: int
-    messages: int
-
-
-def remove(unit: Unit, session_id: int) -> Removed | None:
-    """The session and its messages go; the cost ledger keeps every row (session and message ids set
-    to NULL), so the ledger's totals do not move. The agent's counts of sessions and messages drop,
-    and so does its average response time: they follow what exists."""
-    session = unit.session
-    # locked on PostgreSQL (SQLite's write transaction holds the file): the counts taken from it
-    # are those of what is removed, even while a chat adds to the session
-    row = session.execute(
-        select(ChatSession).where(col(ChatSession.id) == session_id).with_for_update()
-    ).scalar_one_or_none()
-    if row is None:
-        return None
-    response_ms, responses = session.execute(
-        select(func.coalesce(func.sum(col(Message.response_ms)), 0), func.count(col(Message.response_ms))).where(
-            col(Message.session_id) == session_id
-        )
-    ).one()
-    session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
-    unit.uncount(
-        row.agent_id, sessions=1, messages=row.message_count, response_ms=int(response_ms), responses=int(responses)
-    )
-    assert row.id is not None
-    return Removed(row.id, row.title, row.agent_id, row.message_count)
-
-
 @dataclass(frozen=True)
 class Totals:
     messages: int = 0
@@ -400,3 +360,22 @@ def totals(session: Session, session_id: int) -> Totals:
     if row is None:
         return Totals()
     return Totals(row.message_count, row.input_tokens, row.output_tokens, row.cost_nd, row.unpriced_calls)
+
+
+# ---- what the sessions' and messages' events carry: the records as `--json` gives them ----
+
+
+def session_data(session_id: int) -> Callable[[Session], dict[str, Any]]:
+    """The session as the unit that opened it ends (Unit.emit)."""
+
+    def read(session: Session) -> dict[str, Any]:
+        found = one(session, session_id)
+        assert found is not None
+        return session_json(found)
+
+    return read
+
+
+def message_data(message_id: int) -> Callable[[Session], dict[str, Any]]:
+    """The message, with where it was said and its tool calls, as the unit that added it ends."""
+    return lambda session: placed_message_json(message(session, message_id))

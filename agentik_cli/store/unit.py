@@ -9,7 +9,7 @@ from typing import Any
 from sqlmodel import Session
 
 from agentik_cli import environment
-from agentik_cli.store import ledger, outbox
+from agentik_cli.store import ledger, outbox, reports, sessions
 from agentik_cli.store.ledger import Removed, Where
 
 
@@ -60,7 +60,7 @@ class Unit:
             row.setdefault("user_name", self.user)
         ids = ledger.add_costs(self.session, rows)
         for cost_id, row in zip(ids, rows, strict=True):
-            self.emit("cost.recorded", outbox.cost_data(cost_id), row.get("agent_id"))
+            self.emit("cost.recorded", reports.cost_data(cost_id), row.get("agent_id"))
         return ids
 
     def import_costs(
@@ -84,7 +84,7 @@ class Unit:
 
     def open_session(self, agent_id: int, title: str, channel: str) -> int:
         session_id = ledger.open_session(self.session, agent_id=agent_id, title=title, channel=channel, now=self.now)
-        self.emit("session.created", outbox.session_data(session_id), agent_id, f"session:{session_id}")
+        self.emit("session.created", sessions.session_data(session_id), agent_id, f"session:{session_id}")
         return session_id
 
     def add_message(self, **values: Any) -> int:
@@ -92,7 +92,7 @@ class Unit:
         values.setdefault("timestamp", self.now)
         values.setdefault("user_name", self.user)
         message_id = ledger.add_message(self.session, values)
-        self.emit("message.created", outbox.message_data(message_id), values["agent_id"], f"message:{message_id}")
+        self.emit("message.created", sessions.message_data(message_id), values["agent_id"], f"message:{message_id}")
         return message_id
 
     def count_message(self, agent_id: int, session_id: int) -> None:

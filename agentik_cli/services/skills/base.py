@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from agentik_cli.errors import UsageError
+
 if TYPE_CHECKING:
     from agentik_cli.store.engine import Store
 
@@ -121,3 +123,22 @@ WIRE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 def wire_name(name: str) -> str:
     """A tool's name as both APIs accept it (letters, digits, _ and -, at most 64)."""
     return WIRE_NAME.sub("_", name.replace(".", "__"))[:64]
+
+
+# ---- the user's skills (services/skills/user.py: commands; services/skills/mcp.py: MCP servers) ----
+
+NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+def skills_dir() -> Path:
+    from agentik_cli import paths
+
+    return paths.data_dir() / "skills"
+
+
+def check_name(name: str) -> str:
+    if not NAME.match(name):
+        raise UsageError(
+            f"a skill name is lower-case letters, digits, - and _, starting with a letter (at most 40): not {name!r}"
+        )
+    return name

@@ -164,26 +164,22 @@ class SpendSkill(Skill):
         import json
 
         from agentik_cli.money import to_usd
-        from agentik_cli.services import reports
+        from agentik_cli.store import reports
         from agentik_cli.timeutil import local_midnight, today_local
 
         if context.store is None or context.agent_id is None:
             return Outcome("error", error="no agent: spend reports an agent's own costs")
         today = today_local()
-        windows = {
-            "today": reports.Window(since=local_midnight(today)),
-            "month": reports.Window(since=local_midnight(reports.month_start(today))),
-            "all_time": reports.Window(),
-        }
+        # since when: local midnight today, on the first of the month, and ever
+        windows = {"today": local_midnight(today), "month": local_midnight(today.replace(day=1)), "all_time": None}
         answer: dict[str, Any] = {"agent": context.agent_name, "currency": "USD"}
-        for label, window in windows.items():
-            rows = [
-                r for r in reports.breakdown(context.store, "agent", window) if r.get("agent_id") == context.agent_id
-            ]
-            cost = sum(r["cost_nd"] for r in rows)
-            answer[label] = {
-                "cost": to_usd(cost),
-                "calls": sum(r["calls"] for r in rows),
-                "unpriced_calls": sum(r["unpriced_calls"] for r in rows),
-            }
+        with context.store.read() as session:
+            for label, since in windows.items():
+                rows = reports.breakdown(session, "agent", since)
+                mine = [figures for keys, figures in rows if keys["agent_id"] == context.agent_id]
+                answer[label] = {
+                    "cost": to_usd(sum(f.cost_nd for f in mine)),
+                    "calls": sum(f.calls for f in mine),
+                    "unpriced_calls": sum(f.unpriced_calls for f in mine),
+                }
         return Outcome("ok", json.dumps(answer))

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from agentik_cli.errors import UsageError
-from agentik_cli.services.skills.base import RISKS, Context, Outcome, Skill, Tool
+from agentik_cli.services.skills.base import RISKS, Context, Outcome, Skill, Tool, check_name, skills_dir
+from agentik_cli.services.skills.builtin import BUILTIN, refuse_builtin_names
 
 TIMEOUT = 60.0
 EXTRA_HINT = "pip install 'agentik[mcp]'"
@@ -32,8 +33,6 @@ class McpSkill(Skill):
     kind = "mcp"
 
     def __init__(self, data: dict[str, Any], path: Path) -> None:
-        from agentik_cli.services.skills.user import check_name
-
         self.path = path
         self.name = check_name(str(data.get("name", "")))
         command = data.get("command")
@@ -55,9 +54,7 @@ class McpSkill(Skill):
             )
             for t in data.get("tools", [])
         ]
-        from agentik_cli.services.skills import registry
-
-        registry.refuse_builtin_names(self.name, [t.name for t in self._tools])
+        refuse_builtin_names(self.name, [t.name for t in self._tools])
 
     def tools(self) -> list[Tool]:
         return self._tools
@@ -204,18 +201,14 @@ def add(name: str, risk: str, argv: list[str]) -> tuple[Path, list[dict[str, Any
     """Start the server, list its tools and write its skill file. Returns the file and the tools."""
     import anyio
 
-    from agentik_cli.services.skills import user
-
-    user.check_name(name)
+    check_name(name)
     if risk not in RISKS:
         raise UsageError(f"--risk takes one of {', '.join(RISKS)}, not {risk!r}")
     if not argv:
         raise UsageError("give the server's command after --", hint="agentik skills add-mcp NAME -- COMMAND [ARGS...]")
-    from agentik_cli.services.skills import registry
-
-    if name in registry.BUILTIN:
+    if name in BUILTIN:
         raise UsageError(f"{name} is a built-in skill's name")
-    path = user.skills_dir() / f"{name}.toml"
+    path = skills_dir() / f"{name}.toml"
     if path.exists():
         raise UsageError(f"a skill named {name} exists", hint=f"agentik skills remove {name}")
     _sdk()

@@ -1,48 +1,22 @@
-"""Which skills exist: the built-ins, and the user's (command and MCP) from the data folder's
-`skills/`. Light to import: no skill's heavy dependency is imported until a tool runs."""
+"""Which skills exist: the built-ins (services/skills/builtin.py), and the user's (command and MCP)
+from the data folder's `skills/`. Light to import: no skill's heavy dependency is imported until a
+tool runs."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from agentik_cli.errors import UsageError
-from agentik_cli.services.skills.base import Skill, Tool, wire_name
-from agentik_cli.services.skills.basic import CalcSkill, SpendSkill, TimeSkill
-from agentik_cli.services.skills.fetch import FetchSkill
-from agentik_cli.services.skills.files import FilesSkill
-from agentik_cli.services.skills.shell import ShellSkill
+from agentik_cli.services.skills import user
+from agentik_cli.services.skills.base import NAME, Skill, Tool
+from agentik_cli.services.skills.builtin import BUILTIN
 
-BUILTIN: dict[str, type[Skill]] = {
-    cls.name: cls for cls in (FilesSkill, FetchSkill, ShellSkill, TimeSkill, CalcSkill, SpendSkill)
-}
 # the skills that read private data, and the risks that can send it out
 PRIVATE = ("files",)
 EGRESS = ("network", "exec")
 
 
-@functools.cache
-def builtin_tool_names() -> frozenset[str]:
-    """The built-in tools' names, as users name them and as the model is offered them."""
-    return frozenset(n for cls in BUILTIN.values() for t in cls().tools() for n in (t.name, wire_name(t.name)))
-
-
-def refuse_builtin_names(skill: str, tools: list[str]) -> None:
-    """ValueError naming the built-in name a user skill would take. A user skill called `read_file`
-    would be offered to the model as `read_file`, and the built-in as `read_file_2`: the model would
-    call the stranger's tool believing it the built-in (issue 20)."""
-    if skill in BUILTIN:
-        raise ValueError(f"{skill} is the name of the built-in skill {skill}")
-    taken = builtin_tool_names()
-    for tool in tools:
-        name = tool if tool in taken else wire_name(tool)
-        if name in taken:
-            raise ValueError(f"its tool {tool} would take the name of the built-in tool {name}")
-
-
 def all_skills(warn: Callable[[str], None] | None = None) -> dict[str, Skill]:
-    from agentik_cli.services.skills import user
-
     found: dict[str, Skill] = {name: cls() for name, cls in BUILTIN.items()}
     for skill in user.load_all(warn):
         if skill.name in found:
@@ -54,13 +28,11 @@ def all_skills(warn: Callable[[str], None] | None = None) -> dict[str, Skill]:
 
 
 def get(name: str) -> Skill:
-    from agentik_cli.services.skills import user
-
     if name in BUILTIN:
         return BUILTIN[name]()
     found = all_skills().get(name)
     if found is None:
-        why = user.broken(name) if user.NAME.match(name) else None
+        why = user.broken(name) if NAME.match(name) else None
         raise UsageError(why or f"unknown skill {name!r}", hint="`agentik skills list` shows the skills")
     return found
 

@@ -8,31 +8,25 @@ tools, so that listing them never starts it."""
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from agentik_cli.errors import NotFound, UsageError
-from agentik_cli.services.skills.base import MAX_OUTPUT, RISKS, Context, Outcome, Skill, Tool
+from agentik_cli.errors import NotFound
+from agentik_cli.services.skills.base import (
+    MAX_OUTPUT,
+    RISKS,
+    Context,
+    Outcome,
+    Skill,
+    Tool,
+    check_name,
+    skills_dir,
+)
+from agentik_cli.services.skills.builtin import refuse_builtin_names
 
-NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 MAX_TIMEOUT = 3600.0
-
-
-def skills_dir() -> Path:
-    from agentik_cli import paths
-
-    return paths.data_dir() / "skills"
-
-
-def check_name(name: str) -> str:
-    if not NAME.match(name):
-        raise UsageError(
-            f"a skill name is lower-case letters, digits, - and _, starting with a letter (at most 40): not {name!r}"
-        )
-    return name
 
 
 class CommandSkill(Skill):
@@ -57,9 +51,7 @@ class CommandSkill(Skill):
             raise ValueError("[parameters] must describe an object")
         _check_schema(parameters)
         self.parameters = parameters
-        from agentik_cli.services.skills import registry
-
-        registry.refuse_builtin_names(self.name, [self.name])
+        refuse_builtin_names(self.name, [self.name])
 
     def tools(self) -> list[Tool]:
         return [Tool(self.name, self.name, self.description, self.parameters, self.risk)]
