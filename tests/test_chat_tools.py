@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentik_cli.services.skills.toolbox import untrusted
+from agentik_cli.skills.toolbox import untrusted
 from tests.conftest import db_rows
 from tests.fakeprovider import Reply
 

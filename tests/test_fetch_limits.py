@@ -11,8 +11,8 @@ import time
 import pytest
 
 from agentik_cli import netcheck
-from agentik_cli.services.skills import fetch, registry
-from agentik_cli.services.skills.base import Context, Rules
+from agentik_cli.skills import fetch, registry
+from agentik_cli.skills.base import Context, Rules
 
 pytestmark = pytest.mark.sqlite_only("the skill's own checks: no store is involved")
 

@@ -1,4 +1,4 @@
-"""The sandbox around everything an agent runs (agentik_cli/services/skills/sandbox.py): a command
+"""The sandbox around everything an agent runs (agentik_cli/skills/sandbox.py): a command
 cannot read agentik's environment, write outside its folders, reach the network without `network`
 risk, or outlive its timeout through `setsid`; where no sandbox can run, agentik says so once and
 still kills what a command leaves behind."""
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from agentik_cli.services.skills import sandbox
+from agentik_cli.skills import sandbox
 from tests.test_skills_user import write_skill
 
 pytestmark = [

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from agentik_cli.services.skills import files, secrets
-from agentik_cli.services.skills.base import Context, Outcome, Rules
-from agentik_cli.services.skills.files import FilesSkill
-from agentik_cli.services.skills.shell import clean_environment, run_argv
+from agentik_cli.skills import files, secrets
+from agentik_cli.skills.base import Context, Outcome, Rules
+from agentik_cli.skills.files import FilesSkill
+from agentik_cli.skills.shell import clean_environment, run_argv
 
 pytestmark = pytest.mark.sqlite_only("the skills' own checks: no store is involved")
 
@@ -262,7 +262,7 @@ def test_ordinary_variables_are_kept(name):
 def test_a_command_runs_without_the_secret_variables(monkeypatch):
     for name in SECRET_VARIABLES:
         monkeypatch.setenv(name, "leak-me")
-    from agentik_cli.services.skills.sandbox import Confinement
+    from agentik_cli.skills.sandbox import Confinement
 
     script = "import os; print(sorted(os.environ.items()))"
     outcome = run_argv([sys.executable, "-c", script], confinement=Confinement(False, (), False))

@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from agentik_cli.services.skills import fetch, registry
-from agentik_cli.services.skills.approval import Approval
-from agentik_cli.services.skills.base import Context, Rules
-from agentik_cli.services.skills.basic import CalcError, evaluate
-from agentik_cli.services.skills.files import FilesSkill
-from agentik_cli.services.skills.sandbox import Confinement
-from agentik_cli.services.skills.shell import clean_environment, rule_refusal, run_argv
-from agentik_cli.services.skills.toolbox import Toolbox, check_arguments, untrusted, wire_names
+from agentik_cli.skills import fetch, registry
+from agentik_cli.skills.approval import Approval
+from agentik_cli.skills.base import Context, Rules
+from agentik_cli.skills.basic import CalcError, evaluate
+from agentik_cli.skills.files import FilesSkill
+from agentik_cli.skills.sandbox import Confinement
+from agentik_cli.skills.shell import clean_environment, rule_refusal, run_argv
+from agentik_cli.skills.toolbox import Toolbox, check_arguments, untrusted, wire_names
 from agentik_cli.values import ToolCall
 
 # the runner itself, outside the sandbox (tests/test_sandbox.py runs it inside)
@@ -343,7 +343,7 @@ def test_bad_arguments_are_answered_and_nothing_runs(folder):
 
 
 def test_wire_names_fit_both_apis_and_map_back():
-    from agentik_cli.services.skills.base import Tool
+    from agentik_cli.skills.base import Tool
 
     tools = [Tool("calc2.add", "calc2", "", {"type": "object"}, "read"), Tool("a b/c", "x", "", {}, "read")]
     named = wire_names(tools)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from agentik_cli.services.skills.base import Context, Rules
-from agentik_cli.services.skills.builtin import BUILTIN
+from agentik_cli.services.reports import spend_of
+from agentik_cli.skills.base import Context, Rules
+from agentik_cli.skills.builtin import BUILTIN
 
 
 def _row(agent_id: int, name: str, cost_nd: int | None, when: datetime) -> dict:
@@ -42,7 +43,7 @@ def test_spend_sums_the_agents_own_calls_by_window(cli, store):
             ]
         )
 
-    outcome = BUILTIN["spend"]().run("spend", {}, Context(mine, "mine", Rules(), store=store))
+    outcome = BUILTIN["spend"]().run("spend", {}, Context(mine, "mine", Rules(), spend_of(store, mine)))
 
     assert outcome.status == "ok"
     assert json.loads(outcome.output) == {
@@ -55,7 +56,7 @@ def test_spend_sums_the_agents_own_calls_by_window(cli, store):
 
 
 def test_spend_without_an_agent_is_an_error_for_the_model(store):
-    outcome = BUILTIN["spend"]().run("spend", {}, Context(None, "", Rules(), store=store))
+    outcome = BUILTIN["spend"]().run("spend", {}, Context(None, "", Rules()))
 
     assert outcome.status == "error"
     assert outcome.error == "no agent: spend reports an agent's own costs"

@@ -159,7 +159,7 @@ def _flat(agent_dict: dict[str, Any]) -> dict[str, Any]:
 def _warn_skills(agent: Any) -> None:
     """The pair of skills through which a prompt injection exfiltrates: said at create, update, show."""
     if agent.skills:
-        from agentik_cli.services.skills import registry
+        from agentik_cli.skills import registry
 
         warning = registry.exfiltration_warning(list(agent.skills))
         if warning:
@@ -207,7 +207,7 @@ def _show(agent: Any, as_json: bool) -> None:
 
 
 def _protection(data: dict[str, Any]) -> str:
-    from agentik_cli.services.skills.sandbox import protection
+    from agentik_cli.skills.sandbox import protection
 
     return protection(data["sandbox"])
 

@@ -298,7 +298,7 @@ def _redacted_traceback(exc: BaseException) -> str:
     import traceback
 
     from agentik_cli.providers.base import redact
-    from agentik_cli.services.skills.secrets import is_secret_variable
+    from agentik_cli.skills.secrets import is_secret_variable
 
     text = "".join(traceback.format_exception(exc))
     secrets = [value for name, value in os.environ.items() if is_secret_variable(name) and len(value) >= 8]

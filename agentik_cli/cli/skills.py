@@ -35,9 +35,9 @@ def _skill_json(skill: Any, tools: bool = False) -> dict[str, Any]:
 
 
 def _secrets_json(skill: Any) -> dict[str, Any]:
-    """The secrets a skill keeps back (services/skills/secrets.py): the files `files` refuses, and the
+    """The secrets a skill keeps back (skills/secrets.py): the files `files` refuses, and the
     environment variables every program it runs goes without (shell, command and MCP skills)."""
-    from agentik_cli.services.skills import secrets
+    from agentik_cli.skills import secrets
 
     data: dict[str, Any] = {}
     if skill.kind == "builtin" and skill.name == "files":
@@ -54,7 +54,7 @@ def list_(as_json: Json = False, as_csv: Csv = False) -> None:
 
     Example: agentik skills list --json
     """
-    from agentik_cli.services.skills import registry
+    from agentik_cli.skills import registry
 
     check_formats(as_json, as_csv)
     found = registry.all_skills(render.warn)
@@ -78,12 +78,12 @@ def show(name: SkillArg, as_json: Json = False) -> None:
 
     Example: agentik skills show files
     """
-    from agentik_cli.services.skills import registry
+    from agentik_cli.skills import registry
 
     skill = registry.get(name)
     data = _skill_json(skill, tools=True) | _secrets_json(skill)
     if data["kind"] != "builtin" or data["name"] == "shell":  # a skill that runs commands
-        from agentik_cli.services.skills.sandbox import protection
+        from agentik_cli.skills.sandbox import protection
 
         data["protection"] = protection(True)
     if as_json:
@@ -132,10 +132,10 @@ def test(
     """
     import json
 
-    from agentik_cli.services.skills import registry
-    from agentik_cli.services.skills.approval import Approval
-    from agentik_cli.services.skills.base import Context, Rules
-    from agentik_cli.services.skills.toolbox import Toolbox, ToolInterrupted
+    from agentik_cli.skills import registry
+    from agentik_cli.skills.approval import Approval
+    from agentik_cli.skills.base import Context, Rules
+    from agentik_cli.skills.toolbox import Toolbox, ToolInterrupted
     from agentik_cli.values import ToolCall
 
     try:
@@ -145,17 +145,17 @@ def test(
     if not isinstance(arguments, dict):
         raise UsageError('--args takes a JSON object, e.g. \'{"path": "README.md"}\'')
     skill, found = registry.find_tool(tool)
-    rules, agent_id, agent_name, store = Rules(), None, "", None
+    context = Context(None, "", Rules())
     if agent is not None:
         from agentik_cli.services import agents
+        from agentik_cli.services.reports import spend_of
 
         store = config.store()
         row = agents.get(store, agent)
         rules = Rules.of(row)
-        agent_id, agent_name = row.id, row.name
+        context = Context(row.id, row.name, rules, spend_of(store, row.id), rules.workspace)
     elif skill.name == "spend":
         raise UsageError("spend reports an agent's own costs", hint="add --agent NAME")
-    context = Context(agent_id, agent_name, rules, store=store, workspace=rules.workspace)
     # typed by hand, the call is approved by the person typing it ("flag"); the rules still apply
     box = Toolbox([skill.name], context, Approval(approve=[skill.name]))
     wire = next(name for name, t in box.tools.items() if t.name == found.name)
@@ -184,7 +184,7 @@ def remove(name: SkillArg, yes: Yes = False) -> None:
 
     Example: agentik skills remove calc2 --yes
     """
-    from agentik_cli.services.skills import registry, user
+    from agentik_cli.skills import registry, user
 
     if name in registry.BUILTIN:
         raise UsageError(f"{name} is built in: it cannot be removed", hint="`agentik agents update NAME --skill ...`")
@@ -208,7 +208,7 @@ def add_mcp(
 
     Example: agentik skills add-mcp notes --risk read -- python notes_server.py
     """
-    from agentik_cli.services.skills import mcp
+    from agentik_cli.skills import mcp
 
     path, tools = mcp.add(name, risk, list(command))
     render.note(f"added {name} ({path}): {len(tools)} tools: " + ", ".join(f"{name}.{t['name']}" for t in tools))

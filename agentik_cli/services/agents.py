@@ -98,7 +98,7 @@ def _validate_skills(fields: AgentFields) -> None:
     import shlex
 
     if fields.skills is not None:
-        from agentik_cli.services.skills import registry as skill_registry
+        from agentik_cli.skills import registry as skill_registry
 
         fields.skills = skill_registry.check_names(fields.skills)
     if fields.allow_dirs is not None:

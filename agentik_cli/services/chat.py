@@ -38,9 +38,9 @@ from agentik_cli.values import (
 )
 
 if TYPE_CHECKING:
-    from agentik_cli.services.skills.approval import Ask
-    from agentik_cli.services.skills.base import Tool
-    from agentik_cli.services.skills.toolbox import Toolbox, ToolRun
+    from agentik_cli.skills.approval import Ask
+    from agentik_cli.skills.base import Tool
+    from agentik_cli.skills.toolbox import Toolbox, ToolRun
 
 ASSISTANT = "assistant"
 INTERRUPTED = "interrupted"
@@ -149,13 +149,14 @@ class Conversation:
         if not self.agent.skills:
             return None
         if self._toolbox is None:
-            from agentik_cli.services.skills.approval import Approval
-            from agentik_cli.services.skills.base import Context, Rules
-            from agentik_cli.services.skills.toolbox import Toolbox
+            from agentik_cli.services.reports import spend_of
+            from agentik_cli.skills.approval import Approval
+            from agentik_cli.skills.base import Context, Rules
+            from agentik_cli.skills.toolbox import Toolbox
 
             agent = self.agent
             rules = Rules.of(agent)
-            context = Context(agent.id, agent.name, rules, store=self.store, workspace=rules.workspace)
+            context = Context(agent.id, agent.name, rules, spend_of(self.store, agent.id), rules.workspace)
             approval = Approval(self.options.approve, self.options.approve_all, self.ask)
             self._toolbox = Toolbox(list(agent.skills), context, approval)
             for name in self._toolbox.missing:
@@ -238,7 +239,7 @@ class Conversation:
                         if self.on_tool_end is not None:
                             self.on_tool_end(run)
                 except KeyboardInterrupt as exc:
-                    from agentik_cli.services.skills.toolbox import ToolInterrupted
+                    from agentik_cli.skills.toolbox import ToolInterrupted
 
                     if isinstance(exc, ToolInterrupted):
                         done.append(exc.run)
@@ -731,7 +732,7 @@ def _history(store: Store, session_id: int) -> list[Turn]:
 def _recorded_result(call_id: str, record: dict[str, Any] | None) -> ToolResult:
     if record is None:
         return ToolResult(call_id, NO_RESULT, True)
-    from agentik_cli.services.skills.toolbox import ToolRun
+    from agentik_cli.skills.toolbox import ToolRun
 
     return ToolRun.from_json(record).result()
 

@@ -4,6 +4,7 @@ it into dollars once, as it prints."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 from agentik_cli import records
 from agentik_cli.errors import UsageError
 from agentik_cli.services import agents
+from agentik_cli.skills.base import Spent
 from agentik_cli.store import reports as store_reports
 from agentik_cli.store.engine import Store
 from agentik_cli.timeutil import local_midnight, today_local
@@ -88,6 +90,18 @@ def breakdown(store: Store, by: str, window: Window) -> list[dict[str, Any]]:
             row["removed"] = row.pop("removed")
         shaped.append(row)
     return shaped
+
+
+def spend_of(store: Store, agent_id: int | None) -> Callable[[datetime | None], Spent]:
+    """An agent's spend since a time (None: ever): all of the ledger the `spend` skill may see."""
+
+    def since(when: datetime | None) -> Spent:
+        with store.read() as session:
+            rows = store_reports.breakdown(session, "agent", when)
+        mine = [figures for keys, figures in rows if keys["agent_id"] == agent_id]
+        return Spent(sum(f.cost_nd for f in mine), sum(f.calls for f in mine), sum(f.unpriced_calls for f in mine))
+
+    return since
 
 
 def _periods(period: str, first: date, last: date) -> list[tuple[str, date]]:

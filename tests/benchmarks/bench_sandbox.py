@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from agentik_cli.services.skills import sandbox  # noqa: E402
-from agentik_cli.services.skills.shell import run_argv  # noqa: E402
+from agentik_cli.skills import sandbox  # noqa: E402
+from agentik_cli.skills.shell import run_argv  # noqa: E402
 
 
 def main() -> None:

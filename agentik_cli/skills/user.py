@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentik_cli.errors import NotFound
-from agentik_cli.services.skills.base import (
+from agentik_cli.skills.base import (
     MAX_OUTPUT,
     RISKS,
     Context,
@@ -24,7 +24,7 @@ from agentik_cli.services.skills.base import (
     check_name,
     skills_dir,
 )
-from agentik_cli.services.skills.builtin import refuse_builtin_names
+from agentik_cli.skills.builtin import refuse_builtin_names
 
 MAX_TIMEOUT = 3600.0
 
@@ -62,8 +62,8 @@ class CommandSkill(Skill):
         return f"{json.dumps(arguments, ensure_ascii=False)} | {shlex.join(self.command)}"
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
-        from agentik_cli.services.skills import sandbox
-        from agentik_cli.services.skills.shell import run_argv
+        from agentik_cli.skills import sandbox
+        from agentik_cli.skills.shell import run_argv
 
         return run_argv(
             self.command,
@@ -112,7 +112,7 @@ def read(path: Path) -> Skill:
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"not TOML: {exc}") from None
     if data.get("kind") == "mcp":
-        from agentik_cli.services.skills.mcp import McpSkill
+        from agentik_cli.skills.mcp import McpSkill
 
         return McpSkill(data, path)
     skill = CommandSkill(data, path)

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agentik_cli.services.skills import registry
-from agentik_cli.services.skills.approval import Approval
-from agentik_cli.services.skills.base import MAX_OUTPUT, Context, Decision, Outcome, Skill, Status, Tool, wire_name
+from agentik_cli.skills import registry
+from agentik_cli.skills.approval import Approval
+from agentik_cli.skills.base import MAX_OUTPUT, Context, Decision, Outcome, Skill, Status, Tool, wire_name
 from agentik_cli.values import ToolCall, ToolResult, ToolSpec
 
 UNTRUSTED_TAG = "untrusted-content"

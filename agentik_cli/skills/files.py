@@ -4,7 +4,7 @@ Every path is resolved (symlinks included) and checked, so neither `../` nor a l
 the folders; then it is opened from its folder one part at a time without following any link, so a
 link swapped in after the check fails instead of leading out (issue 20: the check alone was raced).
 A file with a second hard link is refused: the other name may be outside. Files that hold secrets
-(services/skills/secrets.py) are refused wherever they are; FIFOs, sockets and devices are never
+(skills/secrets.py) are refused wherever they are; FIFOs, sockets and devices are never
 opened; binary files and files over the size caps are refused or cut, never sent. grep runs the
 model's pattern with RE2, in time linear in the text, and looks at a capped number of files."""
 
@@ -18,8 +18,8 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from agentik_cli.services.skills.base import Context, Outcome, Skill, Tool
-from agentik_cli.services.skills.secrets import is_secret_file, is_secret_folder
+from agentik_cli.skills.base import Context, Outcome, Skill, Tool
+from agentik_cli.skills.secrets import is_secret_file, is_secret_folder
 
 READ_LIMIT = 256 * 1024  # bytes of a file read_file sends
 GREP_FILE_LIMIT = 2 * 1024 * 1024  # files larger than this are not searched

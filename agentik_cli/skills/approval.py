@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from agentik_cli.services.skills.base import Context, Decision, Skill, Tool
+from agentik_cli.skills.base import Context, Decision, Skill, Tool
 
 # (tool, arguments, the call as a person must see it) -> approved?
 Ask = Callable[[Tool, dict[str, Any], str], bool]

@@ -2,8 +2,8 @@
 
 A skill is built in (files, fetch, shell, time, calc, spend), a command (a TOML file in
 AGENTIK_HOME/skills/ naming an argv program) or an MCP server (its tools named `NAME.TOOL`). The
-toolbox (services/skills/toolbox.py) offers an agent's tools to the model, checks each call's
-arguments, asks for approval (services/skills/approval.py), runs the tool and records the run."""
+toolbox (skills/toolbox.py) offers an agent's tools to the model, checks each call's
+arguments, asks for approval (skills/approval.py), runs the tool and records the run."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from agentik_cli.errors import UsageError
 
 if TYPE_CHECKING:
-    from agentik_cli.store.engine import Store
+    from collections.abc import Callable
+    from datetime import datetime
 
 Risk = Literal["read", "network", "exec"]
 RISKS: tuple[Risk, ...] = ("read", "network", "exec")
@@ -56,7 +57,7 @@ class Rules:
     allow_hosts: tuple[str, ...] = ()  # fetch: hosts allowed although private or loopback
     allow_commands: tuple[str, ...] = ()  # shell: patterns a command must match ("git status", "npm run test:*")
     deny_commands: tuple[str, ...] = ()  # shell: patterns that refuse a command (deny wins)
-    sandbox: bool = True  # commands run in the sandbox (services/skills/sandbox.py) unless turned off
+    sandbox: bool = True  # commands run in the sandbox (skills/sandbox.py) unless turned off
 
     @classmethod
     def of(cls, agent: Any) -> Rules:
@@ -75,14 +76,23 @@ class Rules:
         return Path(self.allow_dirs[0]) if self.allow_dirs else Path.cwd()
 
 
+@dataclass(frozen=True)
+class Spent:
+    """What an agent has cost over a window of the ledger."""
+
+    cost_nd: int
+    calls: int
+    unpriced_calls: int
+
+
 @dataclass
 class Context:
-    """Everything a tool may use while it runs."""
+    """Everything a tool may use while it runs. A skill reaches the ledger only through `spend`."""
 
     agent_id: int | None
     agent_name: str
     rules: Rules
-    store: Store | None = None  # for `spend`: read only
+    spend: Callable[[datetime | None], Spent] | None = None  # the agent's spend since a time (None: ever)
     workspace: Path = field(default_factory=Path.cwd)  # where shell runs and relative paths start
 
 
@@ -125,7 +135,7 @@ def wire_name(name: str) -> str:
     return WIRE_NAME.sub("_", name.replace(".", "__"))[:64]
 
 
-# ---- the user's skills (services/skills/user.py: commands; services/skills/mcp.py: MCP servers) ----
+# ---- the user's skills (skills/user.py: commands; skills/mcp.py: MCP servers) ----
 
 NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from agentik_cli.errors import UsageError
-from agentik_cli.services.skills.base import RISKS, Context, Outcome, Skill, Tool, check_name, skills_dir
-from agentik_cli.services.skills.builtin import BUILTIN, refuse_builtin_names
+from agentik_cli.skills.base import RISKS, Context, Outcome, Skill, Tool, check_name, skills_dir
+from agentik_cli.skills.builtin import BUILTIN, refuse_builtin_names
 
 TIMEOUT = 60.0
 EXTRA_HINT = "pip install 'agentik[mcp]'"
@@ -67,7 +67,7 @@ class McpSkill(Skill):
         name = tool.split(".", 1)[1]
         try:
             if self._connection is None:
-                from agentik_cli.services.skills import sandbox
+                from agentik_cli.skills import sandbox
 
                 confinement = sandbox.confinement(context, self.risk)
                 argv = confinement.argv(self.command, Path(context.workspace))
@@ -135,7 +135,7 @@ class _Connection:
         from mcp.client.session import ClientSession
         from mcp.client.stdio import StdioServerParameters, stdio_client
 
-        from agentik_cli.services.skills.shell import clean_environment
+        from agentik_cli.skills.shell import clean_environment
 
         self.queue = asyncio.Queue()
         params = StdioServerParameters(command=argv[0], args=argv[1:], env=clean_environment(), cwd=cwd)
@@ -178,7 +178,7 @@ async def _list(argv: list[str]) -> list[dict[str, Any]]:
     from mcp.client.session import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
-    from agentik_cli.services.skills.shell import clean_environment
+    from agentik_cli.skills.shell import clean_environment
 
     params = StdioServerParameters(command=argv[0], args=argv[1:], env=clean_environment())
     with anyio.fail_after(TIMEOUT):

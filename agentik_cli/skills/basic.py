@@ -8,7 +8,7 @@ import math
 import operator
 from typing import Any
 
-from agentik_cli.services.skills.base import Context, Outcome, Skill, Tool
+from agentik_cli.skills.base import Context, Outcome, Skill, Tool
 
 
 class TimeSkill(Skill):
@@ -164,22 +164,19 @@ class SpendSkill(Skill):
         import json
 
         from agentik_cli.money import to_usd
-        from agentik_cli.store import reports
         from agentik_cli.timeutil import local_midnight, today_local
 
-        if context.store is None or context.agent_id is None:
+        if context.spend is None or context.agent_id is None:
             return Outcome("error", error="no agent: spend reports an agent's own costs")
         today = today_local()
         # since when: local midnight today, on the first of the month, and ever
         windows = {"today": local_midnight(today), "month": local_midnight(today.replace(day=1)), "all_time": None}
         answer: dict[str, Any] = {"agent": context.agent_name, "currency": "USD"}
-        with context.store.read() as session:
-            for label, since in windows.items():
-                rows = reports.breakdown(session, "agent", since)
-                mine = [figures for keys, figures in rows if keys["agent_id"] == context.agent_id]
-                answer[label] = {
-                    "cost": to_usd(sum(f.cost_nd for f in mine)),
-                    "calls": sum(f.calls for f in mine),
-                    "unpriced_calls": sum(f.unpriced_calls for f in mine),
-                }
+        for label, since in windows.items():
+            spent = context.spend(since)
+            answer[label] = {
+                "cost": to_usd(spent.cost_nd),
+                "calls": spent.calls,
+                "unpriced_calls": spent.unpriced_calls,
+            }
         return Outcome("ok", json.dumps(answer))

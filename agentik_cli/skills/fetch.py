@@ -6,7 +6,7 @@ unless the agent allows that host by name); the connection then goes to an addre
 checked, so a second lookup cannot lead elsewhere. Redirects are followed by hand, each one checked
 the same way. One deadline covers the whole fetch, redirects, status lines and headers included.
 What comes back is capped in size and must be text; like every tool's result, it reaches the model
-marked as untrusted content (services/skills/toolbox.py, `untrusted`), so the page is not marked here."""
+marked as untrusted content (skills/toolbox.py, `untrusted`), so the page is not marked here."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from agentik_cli import netcheck
 from agentik_cli.netcheck import Deadline, Refused, system_resolver
-from agentik_cli.services.skills.base import Context, Outcome, Skill, Tool
+from agentik_cli.skills.base import Context, Outcome, Skill, Tool
 
 TIMEOUT = 10.0  # seconds for the whole fetch, redirects included; tests lower it
 MAX_BODY = 2 * 1024 * 1024

@@ -19,9 +19,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
-from agentik_cli.services.skills import sandbox
-from agentik_cli.services.skills.base import MAX_OUTPUT, Context, Outcome, Skill, Tool
-from agentik_cli.services.skills.sandbox import Confinement
+from agentik_cli.skills import sandbox
+from agentik_cli.skills.base import MAX_OUTPUT, Context, Outcome, Skill, Tool
+from agentik_cli.skills.sandbox import Confinement
 
 TIMEOUT = 30.0
 OPERATORS = re.compile(r"[;&|<>`\n\r]|\$\(|\$\{")
@@ -30,9 +30,9 @@ _CREDENTIAL_URL = re.compile(r"://[^/\s@]+@")  # a URL with a user (and password
 
 def clean_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
     """The environment without what may hold a credential: a variable named like one
-    (services/skills/secrets.py: keys, tokens, passwords, the providers' and agentik's variables)
+    (skills/secrets.py: keys, tokens, passwords, the providers' and agentik's variables)
     or holding a URL with a user in it."""
-    from agentik_cli.services.skills.secrets import is_secret_variable
+    from agentik_cli.skills.secrets import is_secret_variable
 
     source = os.environ if environ is None else environ
     return {
@@ -228,7 +228,7 @@ def run_argv(
     timeout: float = TIMEOUT,
     max_output: int = MAX_OUTPUT,
 ) -> Outcome:
-    """Run a program (no shell) in a process group of its own, confined (services/skills/sandbox.py);
+    """Run a program (no shell) in a process group of its own, confined (skills/sandbox.py);
     its output (stdout and stderr together) capped. Non-zero exit: status "error". Ctrl-C kills the
     group, then goes on up. Whatever it left running is killed when it ends, sandbox or not."""
     sandbox.harden()

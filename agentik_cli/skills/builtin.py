@@ -1,16 +1,16 @@
 """The built-in skills, and the names they hold: no user skill may take one. Below the registry
-(services/skills/registry.py), which adds the user's skills to these, and below the user's kinds of
-skill (services/skills/user.py, services/skills/mcp.py), which check their names here."""
+(skills/registry.py), which adds the user's skills to these, and below the user's kinds of
+skill (skills/user.py, skills/mcp.py), which check their names here."""
 
 from __future__ import annotations
 
 import functools
 
-from agentik_cli.services.skills.base import Skill, wire_name
-from agentik_cli.services.skills.basic import CalcSkill, SpendSkill, TimeSkill
-from agentik_cli.services.skills.fetch import FetchSkill
-from agentik_cli.services.skills.files import FilesSkill
-from agentik_cli.services.skills.shell import ShellSkill
+from agentik_cli.skills.base import Skill, wire_name
+from agentik_cli.skills.basic import CalcSkill, SpendSkill, TimeSkill
+from agentik_cli.skills.fetch import FetchSkill
+from agentik_cli.skills.files import FilesSkill
+from agentik_cli.skills.shell import ShellSkill
 
 BUILTIN: dict[str, type[Skill]] = {
     cls.name: cls for cls in (FilesSkill, FetchSkill, ShellSkill, TimeSkill, CalcSkill, SpendSkill)

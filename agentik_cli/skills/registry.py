@@ -1,4 +1,4 @@
-"""Which skills exist: the built-ins (services/skills/builtin.py), and the user's (command and MCP)
+"""Which skills exist: the built-ins (skills/builtin.py), and the user's (command and MCP)
 from the data folder's `skills/`. Light to import: no skill's heavy dependency is imported until a
 tool runs."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from agentik_cli.errors import UsageError
-from agentik_cli.services.skills import user
-from agentik_cli.services.skills.base import NAME, Skill, Tool
-from agentik_cli.services.skills.builtin import BUILTIN
+from agentik_cli.skills import user
+from agentik_cli.skills.base import NAME, Skill, Tool
+from agentik_cli.skills.builtin import BUILTIN
 
 # the skills that read private data, and the risks that can send it out
 PRIVATE = ("files",)
