@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from agentik_cli.providers.base import MIB, CallState, Provider, field_count
+from agentik_cli.providers.base import MIB, CallState, Provider
+from agentik_cli.providers.tokens import field_count
 from agentik_cli.values import ChatRequest, Chunk, Turn
 
 

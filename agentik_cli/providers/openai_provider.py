@@ -8,8 +8,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from agentik_cli.providers.base import MIB, CallState, Provider, field_count
+from agentik_cli.providers.base import MIB, CallState, Provider
 from agentik_cli.providers.failures import MAX_RETRIES
+from agentik_cli.providers.tokens import field_count
 from agentik_cli.values import ChatRequest, Chunk, Turn
 
 # OpenAI's reasoning models reject a non-default temperature and want max_completion_tokens.
