@@ -127,6 +127,26 @@ class Skill:
         """Release what the skill holds (an MCP server's process) at the end of a conversation."""
 
 
+class Builtin(Skill):
+    """A skill of agentik's own, named and classed where it is declared:
+    `class TimeSkill(Builtin, name="time", risk="read")`."""
+
+    kind = "builtin"
+
+    def __init_subclass__(cls, *, name: str, risk: Risk, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name, cls.risk = name, risk
+
+
+def one_text_tool(skill: Skill, description: str, argument: str, about: str, *, required: bool = True) -> Tool:
+    """The one tool of a built-in skill that takes one text argument, named as the skill is."""
+    schema: dict[str, Any] = {"type": "object", "properties": {argument: {"type": "string", "description": about}}}
+    if required:
+        schema["required"] = [argument]
+    schema["additionalProperties"] = False
+    return Tool(skill.name, skill.name, description, schema, skill.risk)
+
+
 WIRE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 

@@ -8,22 +8,15 @@ import math
 import operator
 from typing import Any
 
-from agentik_cli.skills.base import Context, Outcome, Skill, Tool
+from agentik_cli.skills.base import Builtin, Context, Outcome, Tool, one_text_tool
 
 
-class TimeSkill(Skill):
-    name = "time"
-    kind = "builtin"
-    risk = "read"
+class TimeSkill(Builtin, name="time", risk="read"):
     description = "The current date and time, in the local time zone or a given one."
 
     def tools(self) -> list[Tool]:
-        schema = {
-            "type": "object",
-            "properties": {"zone": {"type": "string", "description": "An IANA time zone, e.g. Europe/Paris"}},
-            "additionalProperties": False,
-        }
-        return [Tool("time", self.name, "The current date and time (ISO 8601, with its offset).", schema, self.risk)]
+        description = "The current date and time (ISO 8601, with its offset)."
+        return [one_text_tool(self, description, "zone", "An IANA time zone, e.g. Europe/Paris", required=False)]
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -128,20 +121,11 @@ def _eval(node: ast.AST) -> int | float:
     raise CalcError(f"not allowed in an expression: {ast.unparse(node)[:60]}")
 
 
-class CalcSkill(Skill):
-    name = "calc"
-    kind = "builtin"
-    risk = "read"
+class CalcSkill(Builtin, name="calc", risk="read"):
     description = "Exact arithmetic: + - * / // % **, parentheses, sqrt, log, sin, round, min, max, pi, e."
 
     def tools(self) -> list[Tool]:
-        schema = {
-            "type": "object",
-            "properties": {"expression": {"type": "string", "description": "e.g. (1.5 + 2) * 3**2"}},
-            "required": ["expression"],
-            "additionalProperties": False,
-        }
-        return [Tool("calc", self.name, "Evaluate an arithmetic expression.", schema, self.risk)]
+        return [one_text_tool(self, "Evaluate an arithmetic expression.", "expression", "e.g. (1.5 + 2) * 3**2")]
 
     def run(self, tool: str, arguments: dict[str, Any], context: Context) -> Outcome:
         try:
@@ -150,10 +134,7 @@ class CalcSkill(Skill):
             return Outcome("error", error=str(exc))
 
 
-class SpendSkill(Skill):
-    name = "spend"
-    kind = "builtin"
-    risk = "read"
+class SpendSkill(Builtin, name="spend", risk="read"):
     description = "What this agent has cost: today, this month and in all, from agentik's ledger (read only)."
 
     def tools(self) -> list[Tool]:

@@ -19,7 +19,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from agentik_cli import netcheck
 from agentik_cli.netcheck import Deadline, Refused, system_resolver
-from agentik_cli.skills.base import Context, Outcome, Skill, Tool
+from agentik_cli.skills.base import Builtin, Context, Outcome, Tool, one_text_tool
 
 TIMEOUT = 10.0  # seconds for the whole fetch, redirects included; tests lower it
 MAX_BODY = 2 * 1024 * 1024
@@ -151,20 +151,12 @@ def fetch(url: str, allow_hosts: tuple[str, ...] = ()) -> tuple[str, str, bool]:
     raise Refused(f"more than {MAX_REDIRECTS} redirects")
 
 
-class FetchSkill(Skill):
-    name = "fetch"
-    kind = "builtin"
-    risk = "network"
+class FetchSkill(Builtin, name="fetch", risk="network"):
     description = "Fetch a public web page or file as text (http/https GET; private addresses refused)."
 
     def tools(self) -> list[Tool]:
-        schema = {
-            "type": "object",
-            "properties": {"url": {"type": "string", "description": "An http or https URL"}},
-            "required": ["url"],
-            "additionalProperties": False,
-        }
-        return [Tool("fetch", self.name, "GET a URL and return it as text (HTML turned into text).", schema, self.risk)]
+        description = "GET a URL and return it as text (HTML turned into text)."
+        return [one_text_tool(self, description, "url", "An http or https URL")]
 
     def describe(self, tool: str, arguments: dict[str, Any]) -> str:
         url = arguments.get("url")

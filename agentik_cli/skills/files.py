@@ -18,7 +18,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from agentik_cli.skills.base import Context, Outcome, Skill, Tool
+from agentik_cli.skills.base import Builtin, Context, Outcome, Tool
 from agentik_cli.skills.secrets import is_secret_file, is_secret_folder
 
 READ_LIMIT = 256 * 1024  # bytes of a file read_file sends
@@ -135,10 +135,7 @@ def _text(data: bytes) -> str | None:
         return None
 
 
-class FilesSkill(Skill):
-    name = "files"
-    kind = "builtin"
-    risk = "read"
+class FilesSkill(Builtin, name="files", risk="read"):
     description = "Read files, list folders and search text, under the agent's folders (--allow-dir)."
 
     def tools(self) -> list[Tool]:

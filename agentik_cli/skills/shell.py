@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agentik_cli.skills import sandbox
-from agentik_cli.skills.base import MAX_OUTPUT, Context, Outcome, Skill, Tool
+from agentik_cli.skills.base import MAX_OUTPUT, Builtin, Context, Outcome, Tool, one_text_tool
 from agentik_cli.skills.sandbox import Confinement
 
 TIMEOUT = 30.0
@@ -273,20 +273,12 @@ def run_argv(
     return Outcome("ok", output, truncated)
 
 
-class ShellSkill(Skill):
-    name = "shell"
-    kind = "builtin"
-    risk = "exec"
+class ShellSkill(Builtin, name="shell", risk="exec"):
     description = "Run a command in the agent's workspace (only commands its --allow-command rules allow)."
 
     def tools(self) -> list[Tool]:
-        schema = {
-            "type": "object",
-            "properties": {"command": {"type": "string", "description": "One command and its arguments"}},
-            "required": ["command"],
-            "additionalProperties": False,
-        }
-        return [Tool("shell", self.name, "Run one command (no pipes or redirections); its output.", schema, self.risk)]
+        description = "Run one command (no pipes or redirections); its output."
+        return [one_text_tool(self, description, "command", "One command and its arguments")]
 
     def check(self, tool: str, arguments: dict[str, Any], context: Context) -> str | None:
         return rule_refusal(
