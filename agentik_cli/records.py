@@ -39,7 +39,7 @@ MONEY_KEYS = {
 }
 
 
-def public(row: dict[str, Any]) -> dict[str, Any]:
+def for_output(row: dict[str, Any]) -> dict[str, Any]:
     """The JSON and CSV shape of every report row: money from nano-dollars to dollars, made here
     once (nested lists of rows too)."""
     shaped: dict[str, Any] = {}
@@ -47,7 +47,7 @@ def public(row: dict[str, Any]) -> dict[str, Any]:
         if key in MONEY_KEYS:
             shaped[MONEY_KEYS[key]] = to_usd(value)
         elif isinstance(value, list):
-            shaped[key] = [public(item) if isinstance(item, dict) else item for item in value]
+            shaped[key] = [for_output(item) if isinstance(item, dict) else item for item in value]
         else:
             shaped[key] = value
     return shaped

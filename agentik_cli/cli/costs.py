@@ -8,8 +8,9 @@ import typer
 
 from agentik_cli import config
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
-from agentik_cli.records import public as _public
+from agentik_cli.cli.options import Csv, Json, Yes, confirm, when
+from agentik_cli.cli.views import Column, View, output, show
+from agentik_cli.records import for_output
 
 app = typer.Typer(
     help="Spend: summary, a live view, breakdowns, history, the raw ledger; record and import usage.\n\n"
@@ -93,7 +94,7 @@ def summary(as_json: Json = False) -> None:
     store = config.store()
     data, in_force = _summary(store)
     if as_json:
-        render.print_json({**_public(data), "budgets": in_force})
+        render.print_json({**for_output(data), "budgets": in_force})
         return
     _print_summary(data, in_force)
 
@@ -164,7 +165,7 @@ def watch() -> None:
         with Watcher(store.url) as watcher, render.out().screen() if live else nullcontext():
             while True:
                 data, in_force = _summary(store)
-                current = {**_public(data), "budgets": in_force}
+                current = {**for_output(data), "budgets": in_force}
                 if current != shown:
                     shown = current
                     if live:
@@ -181,35 +182,31 @@ def watch() -> None:
 def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_csv: bool) -> None:
     from agentik_cli.services import reports
 
-    check_formats(as_json, as_csv)
+    fmt = output(as_json, as_csv)
     rows = reports.breakdown(config.store(), by, _window(since, until))
-    keys = GROUP_KEYS[by]
-    if as_json:
-        render.print_json([_public(r) for r in rows])
-    elif as_csv:
-        render.print_csv([_public(r) for r in rows], keys + FIGURES + AFTER_FIGURES.get(by, []))
-    else:
-        keys = keys[:1] if by == "agent" else keys
-        total = sum(r["cost_nd"] for r in rows)
-        render.print_table(
-            [*keys, "calls", "input tokens", "output tokens", "cache read", "cache write", "cost", "share", "unpriced"],
-            (
-                [
-                    *((_agent_label(r) if k == "agent" else r[k]) for k in keys),
-                    f"{r['calls']:,}",
-                    f"{r['input_tokens']:,}",
-                    f"{r['output_tokens']:,}",
-                    f"{r['cache_read_tokens']:,}",
-                    f"{r['cache_write_tokens']:,}",
-                    _usd(r["cost_nd"], r["unpriced_calls"]),
-                    f"{r['cost_nd'] / total:.0%}" if total else "",
-                    r["unpriced_calls"] or "",
-                ]
-                for r in rows
-            ),
-            right=["calls", "input tokens", "output tokens", "cache read", "cache write", "cost", "share", "unpriced"],
-            empty="no costs recorded in that time",
-        )
+    total = sum(r["cost_nd"] for r in rows)
+    keys = GROUP_KEYS[by][:1] if by == "agent" else GROUP_KEYS[by]
+    view = View(
+        (
+            *(Column("agent", _agent_label) if k == "agent" else Column.of(k) for k in keys),
+            *BREAKDOWN_FIGURES,
+            Column("share", lambda r: f"{r['cost_nd'] / total:.0%}" if total else "", right=True),
+            Column("unpriced", lambda r: r["unpriced_calls"] or "", right=True),
+        ),
+        (*GROUP_KEYS[by], *FIGURES, *AFTER_FIGURES.get(by, [])),
+        empty="no costs recorded in that time",
+    )
+    show(view, rows, fmt)
+
+
+BREAKDOWN_FIGURES = (
+    Column.count("calls"),
+    Column.count("input_tokens", "input tokens"),
+    Column.count("output_tokens", "output tokens"),
+    Column.count("cache_read_tokens", "cache read"),
+    Column.count("cache_write_tokens", "cache write"),
+    Column.money(),
+)
 
 
 def _agent_label(row: dict[str, Any]) -> str:
@@ -271,28 +268,13 @@ def history(
     """
     from agentik_cli.services import reports
 
-    check_formats(as_json, as_csv)
+    fmt = output(as_json, as_csv)
     if days is not None:
         from agentik_cli.timeutil import days_ago
 
         days_ago(days, "--days")  # more days than the calendar holds is a usage error, not an overflow
     rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
-    columns = [
-        "period",
-        "calls",
-        "input_tokens",
-        "output_tokens",
-        "cost",
-        "unpriced_calls",
-        "estimated_calls",
-        "over_limit_calls",
-    ]
-    if as_json:
-        render.print_json([{k: v for k, v in _public(r).items() if k in columns} for r in rows])
-    elif as_csv:
-        render.print_csv([_public(r) for r in rows], columns)
-    else:
-        _chart(rows)
+    show(HISTORY, rows, fmt)
 
 
 def _chart(rows: list[dict[str, Any]]) -> None:
@@ -318,6 +300,19 @@ def _chart(rows: list[dict[str, Any]]) -> None:
     render.note(f"total {_usd(total, unpriced)} over {len(rows)} periods")
 
 
+HISTORY_COLUMNS = (
+    "period",
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cost",
+    "unpriced_calls",
+    "estimated_calls",
+    "over_limit_calls",
+)
+HISTORY = View((), HISTORY_COLUMNS, json_keys=HISTORY_COLUMNS, table=_chart)
+
+
 @app.command("list")
 def list_(
     since: Since = None,
@@ -336,31 +331,25 @@ def list_(
     """
     from agentik_cli.services import reports
 
-    check_formats(as_json, as_csv)
+    fmt = output(as_json, as_csv)
     rows = reports.list_costs(config.store(), _window(since, until), agent=agent, model=model, limit=limit)
-    if as_json:
-        render.print_json([_public(r) for r in rows])
-    elif as_csv:
-        render.print_csv([_public(r) for r in rows], LEDGER_COLUMNS)
-    else:
-        render.print_table(
-            ["id", "when", "agent", "user", "model", "in", "out", "cost"],
-            (
-                [
-                    r["id"],
-                    render.local_time(r["timestamp"]),
-                    r["agent"] or "",
-                    r["user"],
-                    r["model"],
-                    f"{r['input_tokens']:,}",
-                    f"{r['output_tokens']:,}",
-                    _usd(r["total_cost_nd"]),
-                ]
-                for r in rows
-            ),
-            right=["id", "in", "out", "cost"],
-            empty="no costs recorded in that time",
-        )
+    show(LEDGER, rows, fmt)
+
+
+LEDGER = View(
+    (
+        Column.of("id", right=True),
+        Column.when("timestamp", "when"),
+        Column("agent", lambda r: r["agent"] or ""),
+        Column.of("user"),
+        Column.of("model"),
+        Column.count("input_tokens", "in"),
+        Column.count("output_tokens", "out"),
+        Column.money("total_cost_nd", unpriced=None),
+    ),
+    tuple(LEDGER_COLUMNS),
+    empty="no costs recorded in that time",
+)
 
 
 @app.command()
@@ -409,7 +398,7 @@ def record(
         render.warn(f"no price known for {model} ({provider}): recorded as unpriced")
     _budget_warnings(store, row["agent_id"])
     if as_json:
-        render.print_json(_public(reports.get_cost(config.store(), row["id"])))
+        render.print_json(for_output(reports.get_cost(config.store(), row["id"])))
     else:
         render.print_line(str(row["id"]))
 
@@ -483,7 +472,7 @@ def cleanup(
         result = costs.cleanup(store, older_than)
     if as_json:
         render.print_json(
-            _public(
+            for_output(
                 {
                     "removed": 0 if dry_run else result.rows,
                     "rows": result.rows,

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlmodel import Session, col
 
 from agentik_cli.records import ledger_row as ledger_row_json
-from agentik_cli.records import public
+from agentik_cli.records import for_output
 from agentik_cli.store.ledger import SUM_COLUMNS
 from agentik_cli.store.models import Agent, Cost, CostBucket, CostTotal
 
@@ -219,6 +219,6 @@ def cost_data(cost_id: int) -> Callable[[Session], dict[str, Any]]:
     def read(session: Session) -> dict[str, Any]:
         found = ledger_row(session, cost_id)
         assert found is not None
-        return public(ledger_row_json(found.cost, found.agent_name))
+        return for_output(ledger_row_json(found.cost, found.agent_name))
 
     return read

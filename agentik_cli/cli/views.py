@@ -1,0 +1,85 @@
+"""One output path for every listing. A listing declares its View (the table's columns, headers and
+alignment, the CSV's columns, the JSON keys it keeps, what to say when there is nothing); `show`
+prints its rows as a table, JSON or CSV. The rows are the records the services return (money in
+nano-dollars, `*_nd`): the JSON and CSV shape of each is records.py's (`records.for_output`), the
+table's cells are made from the record itself, so the table can say `$0.0042 + 1 unpriced`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from agentik_cli.cli import render
+from agentik_cli.records import for_output
+
+Output = Literal["table", "json", "csv"]
+Row = dict[str, Any]
+
+
+def output(as_json: bool, as_csv: bool) -> Output:
+    """The format asked for, checked before any work is done."""
+    if as_json and as_csv:
+        from agentik_cli.errors import UsageError
+
+        raise UsageError("choose one of --json and --csv")
+    return "json" if as_json else "csv" if as_csv else "table"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the table: its header, its cell from a row, and its side."""
+
+    header: str
+    cell: Callable[[Row], Any]
+    right: bool = False
+
+    @classmethod
+    def of(cls, key: str, header: str | None = None, *, right: bool = False) -> Column:
+        """A field shown as it is."""
+        return cls(header or key, lambda row: row[key], right)
+
+    @classmethod
+    def count(cls, key: str, header: str | None = None) -> Column:
+        """A number with thousands separators, on the right."""
+        return cls(header or key, lambda row: f"{row[key]:,}", right=True)
+
+    @classmethod
+    def money(cls, key: str = "cost_nd", header: str = "cost", unpriced: str | None = "unpriced_calls") -> Column:
+        """Nano-dollars as dollars, with the calls that had no price."""
+        return cls(header, lambda row: render.money(row[key], row[unpriced] if unpriced else 0), right=True)
+
+    @classmethod
+    def when(cls, key: str, header: str | None = None) -> Column:
+        """A stored time, in the local zone."""
+        return cls(header or key, lambda row: render.local_time(row[key]))
+
+
+@dataclass(frozen=True)
+class View:
+    columns: tuple[Column, ...]
+    csv: tuple[str, ...]  # the CSV's columns: JSON keys
+    empty: str = "nothing to show"
+    json_keys: tuple[str, ...] | None = None  # the JSON keys kept (None: the whole record)
+    nested_json: bool = False  # lists in a CSV cell as JSON text (lists of objects), not joined by `;`
+    table: Callable[[list[Row]], None] | None = None  # a table of its own (a chart), given the rows
+
+
+def show(view: View, rows: Iterable[Row], fmt: Output) -> None:
+    rows = list(rows)
+    if fmt == "json":
+        shaped = [for_output(row) for row in rows]
+        if view.json_keys is not None:
+            shaped = [{k: v for k, v in row.items() if k in view.json_keys} for row in shaped]
+        render.print_json(shaped)
+    elif fmt == "csv":
+        render.print_csv((for_output(row) for row in rows), view.csv, nested_json=view.nested_json)
+    elif view.table is not None:
+        view.table(rows)
+    else:
+        render.print_table(
+            [c.header for c in view.columns],
+            ([c.cell(row) for c in view.columns] for row in rows),
+            right=[c.header for c in view.columns if c.right],
+            empty=view.empty,
+        )
