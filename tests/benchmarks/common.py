@@ -20,21 +20,21 @@ BASELINE = os.environ.get("AGENTIK_BENCH_BASELINE", "b0b4fcb")
 
 
 def timed(
-    cmd: list[str], env: dict[str, str] | None = None, runs: int = 11, stdin: bytes | None = None, cwd: Path | None = None
+    cmd: list[str],
+    env: dict[str, str] | None = None,
+    runs: int = 11,
+    stdin: bytes | None = None,
+    cwd: Path | None = None,
 ) -> float:
     """Median wall time in seconds of `runs` runs (after one warm-up run)."""
     full_env = {**os.environ, **(env or {})}
-    samples = []
-    for i in range(runs + 1):
-        samples.append(_once(cmd, full_env, stdin, cwd))
+    samples = [_once(cmd, full_env, stdin, cwd) for _ in range(runs + 1)]
     return statistics.median(samples[1:])
 
 
 def _once(cmd: list[str], env: dict[str, str], stdin: bytes | None = None, cwd: Path | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(
-        cmd, env=env, input=stdin, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
-    )
+    subprocess.run(cmd, env=env, input=stdin, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 
