@@ -7,7 +7,11 @@
    it gets a virtualenv of its own (made on first run under ~/.cache/agentik-bench).
 2. A 20,000-word streamed reply rendered on a pseudo-terminal: agentik (Markdown) against the bare
    script (raw chunks).
-3. Eight concurrent one-shot chats on one database: wall time, and every row present."""
+3. Eight concurrent one-shot chats on one database: wall time, and every row present.
+
+Parts 1 and 2 also run the release b0b4fcb (common.BASELINE, a home of its own) in alternating
+rounds with this checkout and the bare script, and print each one's ratio to the bare script and
+this checkout's to the release. `--no-llm` leaves llm out."""
 
 from __future__ import annotations
 
@@ -27,7 +31,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.common import AGENTIK, PYTHON, report, timed  # noqa: E402
+from tests.benchmarks.common import (  # noqa: E402
+    AGENTIK,
+    BASELINE,
+    PYTHON,
+    ROOT,
+    Side,
+    load,
+    release_tree,
+    report,
+    side_by_side,
+    timed,
+)
 from tests.fakeprovider import FakeProvider, Reply, words  # noqa: E402
 
 BARE = """
@@ -59,7 +74,7 @@ def llm_command() -> list[str] | None:
     return [str(exe)]
 
 
-def on_pty(cmd: list[str], env: dict[str, str]) -> float:
+def on_pty(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> float:
     """Wall time of a command whose stdout and stderr are a pseudo-terminal (100x30), output drained."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
@@ -71,6 +86,7 @@ def on_pty(cmd: list[str], env: dict[str, str]) -> float:
         stdout=slave,
         stderr=slave,
         close_fds=True,
+        cwd=cwd,
     )
     os.close(slave)
     while True:
@@ -91,6 +107,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--words", type=int, default=20000)
+    parser.add_argument("--no-llm", action="store_true", help="leave llm out")
     args = parser.parse_args()
 
     server = FakeProvider().start()
@@ -111,25 +128,54 @@ def main() -> None:
     bare_script = Path(home) / "bare.py"
     bare_script.write_text(BARE)
 
-    print(f"One-shot chat against the local server (median of {args.runs}, piped):")
-    bare = timed([PYTHON, str(bare_script), "hello"], env, runs=args.runs)
-    report("bare anthropic SDK script", bare)
-    ours = timed([*AGENTIK, "chat", "bench", "-m", "hello"], env, runs=args.runs)
-    report("agentik chat -m", ours, f"({ours / bare:.2f}x the bare script)")
-    llm = llm_command()
+    tree = release_tree()
+    release_home = tempfile.mkdtemp()
+    release_env = {**env, "AGENTIK_HOME": release_home}
+    subprocess.run(
+        [*AGENTIK, "agents", "create", "bench", "--model", "claude-sonnet-4-0"],
+        env={**full_env, **release_env},
+        cwd=tree,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    bare_cmd = [PYTHON, str(bare_script)]
+    sides = {
+        "bare": ("bare anthropic SDK script", bare_cmd, env, None),
+        "now": ("agentik chat -m (this checkout)", [*AGENTIK, "chat", "bench", "-m"], env, ROOT),
+        "then": (f"agentik chat -m ({BASELINE})", [*AGENTIK, "chat", "bench", "-m"], release_env, tree),
+    }
+
+    print(f"One-shot chat against the local server (median of {args.runs}, piped, alternating; {load()}):")
+    medians = side_by_side(
+        [Side(key, [*cmd, "hello"], side_env, cwd) for key, (_, cmd, side_env, cwd) in sides.items()], args.runs
+    )
+    for key, (label, *_) in sides.items():
+        report(label, medians[key], "" if key == "bare" else f"({medians[key] / medians['bare']:.2f}x the bare script)")
+    print(f"  this checkout / {BASELINE} = {medians['now'] / medians['then']:.2f}")
+    llm = None if args.no_llm else llm_command()
     if llm:
         theirs = timed([*llm, "-m", "anthropic/claude-sonnet-4-0", "hello"], env, runs=args.runs)
-        report("llm -m anthropic/claude-sonnet-4-0", theirs, f"({theirs / bare:.2f}x the bare script)")
-        print(f"  agentik / llm = {ours / theirs:.2f}")
+        report("llm -m anthropic/claude-sonnet-4-0", theirs, f"({theirs / medians['bare']:.2f}x the bare script)")
+        print(f"  agentik / llm = {medians['now'] / theirs:.2f}")
     else:
-        print("  llm could not be installed: skipped")
+        print("  llm: skipped")
 
-    print(f"\nA {args.words:,}-word streamed reply on a pseudo-terminal (median of 3):")
+    print(f"\nA {args.words:,}-word streamed reply on a pseudo-terminal (median of 3, alternating; {load()}):")
     server.default = Reply(text=words(args.words), output_tokens=int(args.words * 1.3))
-    bare_pty = statistics.median(on_pty([PYTHON, str(bare_script), "long"], env) for _ in range(3))
-    report("bare SDK script, raw chunks", bare_pty)
-    ours_pty = statistics.median(on_pty([*AGENTIK, "chat", "bench", "-m", "long"], env) for _ in range(3))
-    report("agentik chat, rendered Markdown", ours_pty, f"({ours_pty / bare_pty:.2f}x the bare script)")
+    on_terminal: dict[str, list[float]] = {key: [] for key in sides}
+    for round_ in range(3):
+        for key in list(sides)[round_ % 3 :] + list(sides)[: round_ % 3]:
+            _, cmd, side_env, cwd = sides[key]
+            on_terminal[key].append(on_pty([*cmd, "long"], side_env, cwd))
+    pty_medians = {key: statistics.median(values) for key, values in on_terminal.items()}
+    report("bare SDK script, raw chunks", pty_medians["bare"])
+    for key in ("now", "then"):
+        report(
+            sides[key][0] + ", rendered",
+            pty_medians[key],
+            f"({pty_medians[key] / pty_medians['bare']:.2f}x the bare script)",
+        )
+    print(f"  this checkout / {BASELINE} = {pty_medians['now'] / pty_medians['then']:.2f}")
 
     print("\nEight concurrent one-shot chats on one database:")
     server.default = Reply(text="a short reply in a few pieces", delay=0.005)

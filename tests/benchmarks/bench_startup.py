@@ -5,7 +5,12 @@
 Prints the median of 11 runs of: a bare interpreter, `agentik --version`, `agentik --help`, and
 `agentik agents list --json` over 1,000 agents, and completing an agent name (Tab) over them; then
 the same completion on a PostgreSQL store of 1,000 agents (a server of its own, started through
-tests/pgserver.py when the binaries are there; `--no-postgres` leaves it out)."""
+tests/pgserver.py when the binaries are there; `--no-postgres` leaves it out).
+
+Then the read commands of issue 22 side by side with the release b0b4fcb (common.BASELINE), each
+version on a home of its own built by its own code (1,000 cost rows and messages over 100 agents
+and 100 sessions: bench_reports.build), in alternating runs: `costs summary`, `agents list` and
+`sessions list`, as a table and as --json. `--reads-only` runs only these; `--runs N` (default 11)."""
 
 from __future__ import annotations
 
@@ -16,10 +21,65 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.benchmarks.common import AGENTIK, PYTHON, report, timed  # noqa: E402
+from tests.benchmarks.common import (  # noqa: E402
+    AGENTIK,
+    BASELINE,
+    PYTHON,
+    ROOT,
+    Side,
+    load,
+    release_tree,
+    report,
+    side_by_side,
+    timed,
+)
+
+READS = {
+    "costs summary": ["costs", "summary"],
+    "costs summary --json": ["costs", "summary", "--json"],
+    "agents list": ["agents", "list"],
+    "agents list --json": ["agents", "list", "--json"],
+    "sessions list": ["sessions", "list"],
+    "sessions list --json": ["sessions", "list", "--json"],
+}
+BUILD = (
+    "import sys\n"
+    "from pathlib import Path\n"
+    "from tests.benchmarks.bench_reports import build\n"
+    "build(Path(sys.argv[1]), 1000, agents=100, sessions=100, days=365)\n"
+)
+
+
+def reads(runs: int) -> None:
+    """The read commands, this checkout against the release, and bare python for scale."""
+    import os
+
+    tree = release_tree()
+    homes = {}
+    for label, cwd in (("now", ROOT), (BASELINE, tree)):
+        home = tempfile.mkdtemp()
+        subprocess.run([PYTHON, "-c", BUILD, home], cwd=cwd, env={**os.environ, "PYTHONPATH": ""}, check=True)
+        homes[label] = (home, cwd)
+    print(f"\nRead commands, this checkout against {BASELINE} (median of {runs}, alternating; {load()}):")
+    bare = Side("python -c pass", [PYTHON, "-c", "pass"])
+    for name, args in READS.items():
+        sides = [
+            bare,
+            *(Side(label, [*AGENTIK, *args], {"AGENTIK_HOME": home}, cwd) for label, (home, cwd) in homes.items()),
+        ]
+        medians = side_by_side(sides, runs)
+        now, then = medians["now"], medians[BASELINE]
+        print(
+            f"  agentik {name:<28} {BASELINE} {then * 1000:6.0f} ms   now {now * 1000:6.0f} ms"
+            f"   now/{BASELINE} {now / then:4.2f}x   (python -c pass {medians[bare.name] * 1000:4.0f} ms)"
+        )
 
 
 def main() -> None:
+    runs = int(sys.argv[sys.argv.index("--runs") + 1]) if "--runs" in sys.argv else 11
+    if "--reads-only" in sys.argv:
+        reads(runs)
+        return
     with tempfile.TemporaryDirectory() as home:
         env = {"AGENTIK_HOME": home}
         bare = timed([PYTHON, "-c", "pass"])
@@ -53,6 +113,7 @@ def main() -> None:
         report("completing an agent name (1,000 agents), bash", completing)
         if "--no-postgres" not in sys.argv:
             postgres(seed, complete_env)
+    reads(runs)
 
 
 def postgres(seed: str, complete_env: dict[str, str]) -> None:
