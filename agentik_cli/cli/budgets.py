@@ -9,7 +9,8 @@ import typer
 
 from agentik_cli import config
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Csv, Json, check_formats
+from agentik_cli.cli.options import Csv, Json
+from agentik_cli.cli.views import Column, View, output
 
 app = typer.Typer(
     help="Budgets: a daily or monthly limit, over everything or one agent; a call that could pass it is not sent.",
@@ -20,7 +21,7 @@ AgentOpt = Annotated[
     str | None,
     typer.Option("--agent", help="One agent's budget (none: over everything).", autocompletion=complete.agent_names),
 ]
-COLUMNS = ["scope", "period", "limit", "spent", "reserved", "left", "percent"]
+COLUMNS = ("scope", "period", "limit", "spent", "reserved", "left", "percent")
 
 
 def _amount(value: float) -> str:
@@ -31,23 +32,27 @@ def _amount(value: float) -> str:
     return f"${exact:,.2f}" if exact == exact.quantize(Decimal("0.01")) else f"${render.plain_number(exact)}"
 
 
+def _amount_of(key: str) -> Column:
+    return Column(key, lambda r: _amount(r[key]), right=True)
+
+
+BUDGETS = View(
+    (
+        Column.of("scope", "budget"),
+        Column.of("period"),
+        _amount_of("limit"),
+        _amount_of("spent"),
+        _amount_of("reserved"),
+        _amount_of("left"),
+        Column("used", lambda r: f"{r['percent']:g}%", right=True),
+    ),
+    COLUMNS,
+    empty="no budgets: `agentik budgets set --daily USD` sets one",
+)
+
+
 def print_budgets(rows: list[dict[str, Any]]) -> None:
-    render.print_table(
-        ["budget", "period", "limit", "spent", "reserved", "left", "used"],
-        (
-            [
-                r["scope"],
-                r["period"],
-                _amount(r["limit"]),
-                _amount(r["spent"]),
-                _amount(r["reserved"]),
-                _amount(r["left"]),
-                f"{r['percent']:g}%",
-            ]
-            for r in rows
-        ),
-        right=["limit", "spent", "reserved", "left", "used"],
-    )
+    BUDGETS.show(rows, "table")
 
 
 @app.command("set")
@@ -88,16 +93,8 @@ def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     """
     from agentik_cli.services import budgets
 
-    check_formats(as_json, as_csv)
-    rows = [s.to_json() for s in budgets.statuses(config.store())]
-    if as_json:
-        render.print_json(rows)
-    elif as_csv:
-        render.print_csv(rows, COLUMNS)
-    elif rows:
-        print_budgets(rows)
-    else:
-        render.note("no budgets: `agentik budgets set --daily USD` sets one")
+    fmt = output(as_json, as_csv)
+    BUDGETS.show([s.to_json() for s in budgets.statuses(config.store())], fmt)
 
 
 @app.command()

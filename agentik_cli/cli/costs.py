@@ -9,7 +9,7 @@ import typer
 from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Yes, confirm, when
-from agentik_cli.cli.views import Column, View, output, show
+from agentik_cli.cli.views import Column, View, output
 from agentik_cli.records import for_output
 
 app = typer.Typer(
@@ -196,7 +196,7 @@ def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_
         (*GROUP_KEYS[by], *FIGURES, *AFTER_FIGURES.get(by, [])),
         empty="no costs recorded in that time",
     )
-    show(view, rows, fmt)
+    view.show(rows, fmt)
 
 
 BREAKDOWN_FIGURES = (
@@ -274,7 +274,7 @@ def history(
 
         days_ago(days, "--days")  # more days than the calendar holds is a usage error, not an overflow
     rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
-    show(HISTORY, rows, fmt)
+    HISTORY.show(rows, fmt)
 
 
 def _chart(rows: list[dict[str, Any]]) -> None:
@@ -333,7 +333,7 @@ def list_(
 
     fmt = output(as_json, as_csv)
     rows = reports.list_costs(config.store(), _window(since, until), agent=agent, model=model, limit=limit)
-    show(LEDGER, rows, fmt)
+    LEDGER.show(rows, fmt)
 
 
 LEDGER = View(

@@ -8,7 +8,8 @@ import typer
 
 from agentik_cli import environment
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Csv, Json, check_formats
+from agentik_cli.cli.options import Csv, Json
+from agentik_cli.cli.views import Column, View, output
 
 app = typer.Typer(
     help="Store provider keys (the environment variables win).\n\nExample: agentik keys set anthropic",
@@ -61,18 +62,18 @@ def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     """
     from agentik_cli.services import keys
 
-    check_formats(as_json, as_csv)
-    rows = keys.list_keys()
-    if as_json:
-        render.print_json(rows)
-        return
-    if as_csv:
-        render.print_csv(rows, ["provider", "source", "key"])
-        return
-    render.print_table(
-        ["provider", "key", "from"],
-        ([r["provider"], r["key"] or "not set", r["source"] or ""] for r in rows),
-    )
+    fmt = output(as_json, as_csv)
+    KEYS.show(keys.list_keys(), fmt)
+
+
+KEYS = View(
+    (
+        Column.of("provider"),
+        Column("key", lambda r: r["key"] or "not set"),
+        Column("from", lambda r: r["source"] or ""),
+    ),
+    ("provider", "source", "key"),
+)
 
 
 @app.command()

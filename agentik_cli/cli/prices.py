@@ -9,7 +9,8 @@ import typer
 
 from agentik_cli import config
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Csv, Json, check_formats
+from agentik_cli.cli.options import Csv, Json
+from agentik_cli.cli.views import Column, View, output
 
 app = typer.Typer(
     help="Model prices, USD per million tokens: the bundled list and your overrides.\n\n"
@@ -23,7 +24,7 @@ ProviderOpt = Annotated[
 ]
 
 # the keys of _price_dict: the CSV columns
-COLUMNS = ["model", "provider", "input", "output", "cache_read", "cache_write", "source", "override"]
+COLUMNS = ("model", "provider", "input", "output", "cache_read", "cache_write", "source", "override")
 
 
 def _per_mtok(value: Any) -> float | None:
@@ -117,31 +118,27 @@ def list_(provider: ProviderOpt = None, as_json: Json = False, as_csv: Csv = Fal
     """
     from agentik_cli.services import pricing
 
-    check_formats(as_json, as_csv)
-    found = pricing.known_models(provider, config.store())
-    if as_json:
-        render.print_json([_price_dict(p, m, prices) for p, m, prices in found])
-        return
-    if as_csv:
-        render.print_csv((_price_dict(p, m, prices) for p, m, prices in found), COLUMNS)
-        return
-    render.print_table(
-        ["provider", "model", "input", "output", "cache read", "cache write", ""],
-        (
-            [
-                p,
-                m,
-                _usd(prices.input),
-                _usd(prices.output),
-                _usd(prices.cache_read),
-                _usd(prices.cache_write),
-                "override" if prices.source == "override" else "",
-            ]
-            for p, m, prices in found
-        ),
-        right=["input", "output", "cache read", "cache write"],
-        title="USD per million tokens",
-    )
+    fmt = output(as_json, as_csv)
+    PRICES.show([_price_dict(p, m, prices) for p, m, prices in pricing.known_models(provider, config.store())], fmt)
+
+
+def _price_of(key: str, header: str) -> Column:
+    return Column(header, lambda r: _usd(r[key]), right=True)
+
+
+PRICES = View(
+    (
+        Column.of("provider"),
+        Column.of("model"),
+        _price_of("input", "input"),
+        _price_of("output", "output"),
+        _price_of("cache_read", "cache read"),
+        _price_of("cache_write", "cache write"),
+        Column("", lambda r: "override" if r["override"] else ""),
+    ),
+    COLUMNS,
+    title="USD per million tokens",
+)
 
 
 @app.command()

@@ -9,7 +9,8 @@ import typer
 
 from agentik_cli import config
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm
+from agentik_cli.cli.options import Csv, Json, Yes, confirm
+from agentik_cli.cli.views import Column, View, output
 from agentik_cli.errors import FAILED, UsageError
 
 app = typer.Typer(
@@ -56,20 +57,13 @@ def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     """
     from agentik_cli.skills import registry
 
-    check_formats(as_json, as_csv)
-    found = registry.all_skills(render.warn)
-    rows = [_skill_json(skill) for skill in found.values()]
-    if as_json:
-        render.print_json(rows)
-        return
-    if as_csv:
-        # the keys of _skill_json without its tools
-        render.print_csv(rows, ["name", "kind", "risk", "description"])
-        return
-    render.print_table(
-        ["name", "kind", "risk", "description"],
-        ([r["name"], r["kind"], r["risk"], r["description"]] for r in rows),
-    )
+    fmt = output(as_json, as_csv)
+    SKILLS.show([_skill_json(skill) for skill in registry.all_skills(render.warn).values()], fmt)
+
+
+# the keys of _skill_json without its tools
+SKILL_COLUMNS = ("name", "kind", "risk", "description")
+SKILLS = View(tuple(Column.of(key) for key in SKILL_COLUMNS), SKILL_COLUMNS)
 
 
 @app.command()

@@ -1,5 +1,5 @@
 """One output path for every listing. A listing declares its View (the table's columns, headers and
-alignment, the CSV's columns, the JSON keys it keeps, what to say when there is nothing); `show`
+alignment, the CSV's columns, the JSON keys it keeps, what to say when there is nothing); `View.show`
 prints its rows as a table, JSON or CSV. The rows are the records the services return (money in
 nano-dollars, `*_nd`): the JSON and CSV shape of each is records.py's (`records.for_output`), the
 table's cells are made from the record itself, so the table can say `$0.0042 + 1 unpriced`."""
@@ -63,23 +63,24 @@ class View:
     json_keys: tuple[str, ...] | None = None  # the JSON keys kept (None: the whole record)
     nested_json: bool = False  # lists in a CSV cell as JSON text (lists of objects), not joined by `;`
     table: Callable[[list[Row]], None] | None = None  # a table of its own (a chart), given the rows
+    title: str | None = None
 
-
-def show(view: View, rows: Iterable[Row], fmt: Output) -> None:
-    rows = list(rows)
-    if fmt == "json":
-        shaped = [for_output(row) for row in rows]
-        if view.json_keys is not None:
-            shaped = [{k: v for k, v in row.items() if k in view.json_keys} for row in shaped]
-        render.print_json(shaped)
-    elif fmt == "csv":
-        render.print_csv((for_output(row) for row in rows), view.csv, nested_json=view.nested_json)
-    elif view.table is not None:
-        view.table(rows)
-    else:
-        render.print_table(
-            [c.header for c in view.columns],
-            ([c.cell(row) for c in view.columns] for row in rows),
-            right=[c.header for c in view.columns if c.right],
-            empty=view.empty,
-        )
+    def show(self, rows: Iterable[Row], fmt: Output) -> None:
+        rows = list(rows)
+        if fmt == "json":
+            shaped = [for_output(row) for row in rows]
+            if self.json_keys is not None:
+                shaped = [{k: v for k, v in row.items() if k in self.json_keys} for row in shaped]
+            render.print_json(shaped)
+        elif fmt == "csv":
+            render.print_csv((for_output(row) for row in rows), self.csv, nested_json=self.nested_json)
+        elif self.table is not None:
+            self.table(rows)
+        else:
+            render.print_table(
+                [c.header for c in self.columns],
+                ([c.cell(row) for c in self.columns] for row in rows),
+                right=[c.header for c in self.columns if c.right],
+                title=self.title,
+                empty=self.empty,
+            )

@@ -9,7 +9,8 @@ import typer
 
 from agentik_cli import config
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Csv, Json, Limit, Yes, check_formats, confirm
+from agentik_cli.cli.options import Csv, Json, Limit, Yes, confirm
+from agentik_cli.cli.views import Column, View, output
 from agentik_cli.errors import FAILED, INTERRUPTED, OK
 
 app = typer.Typer(
@@ -26,8 +27,8 @@ IdArg = Annotated[
 ]
 
 # the keys of endpoint_json and attempt_json: the CSV columns
-ENDPOINT_COLUMNS = ["id", "url", "agent", "events", "status", "created_at"]
-ATTEMPT_COLUMNS = ["event_id", "endpoint_id", "type", "attempt", "status_code", "error", "answer", "at", "delivered"]
+ENDPOINT_COLUMNS = ("id", "url", "agent", "events", "status", "created_at")
+ATTEMPT_COLUMNS = ("event_id", "endpoint_id", "type", "attempt", "status_code", "error", "answer", "at", "delivered")
 
 
 def _url(url: str) -> str:
@@ -117,30 +118,23 @@ def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     """
     from agentik_cli.services import webhooks
 
-    check_formats(as_json, as_csv)
-    rows = [endpoint_json(e) for e in webhooks.endpoints(config.store())]
-    if as_json:
-        render.print_json(rows)
-    elif as_csv:
-        render.print_csv(rows, ENDPOINT_COLUMNS, nested_json=True)
-    elif rows:
-        render.print_table(
-            ["id", "url", "agent", "events", "status", "created"],
-            (
-                [
-                    r["id"],
-                    r["url"],
-                    r["agent"] or "all",
-                    ", ".join(r["events"]) or "all",
-                    r["status"],
-                    render.local_time(r["created_at"]),
-                ]
-                for r in rows
-            ),
-            right=["id"],
-        )
-    else:
-        render.note("no webhooks: `agentik webhooks add URL` adds one")
+    fmt = output(as_json, as_csv)
+    ENDPOINTS.show([endpoint_json(e) for e in webhooks.endpoints(config.store())], fmt)
+
+
+ENDPOINTS = View(
+    (
+        Column.of("id", right=True),
+        Column.of("url"),
+        Column("agent", lambda r: r["agent"] or "all"),
+        Column("events", lambda r: ", ".join(r["events"]) or "all"),
+        Column.of("status"),
+        Column.when("created_at", "created"),
+    ),
+    ENDPOINT_COLUMNS,
+    empty="no webhooks: `agentik webhooks add URL` adds one",
+    nested_json=True,
+)
 
 
 @app.command()
@@ -194,30 +188,22 @@ def log(
     """
     from agentik_cli.services import webhooks
 
-    check_formats(as_json, as_csv)
-    rows = [attempt_json(a) for a in webhooks.log(config.store(), failed, limit)]
-    if as_json:
-        render.print_json(rows)
-    elif as_csv:
-        render.print_csv(rows, ATTEMPT_COLUMNS)
-    elif rows:
-        render.print_table(
-            ["at", "webhook", "event", "type", "try", "result"],
-            (
-                [
-                    render.local_time(r["at"]),
-                    r["endpoint_id"],
-                    r["event_id"],
-                    r["type"],
-                    r["attempt"],
-                    _outcome(r),
-                ]
-                for r in rows
-            ),
-            right=["webhook", "try"],
-        )
-    else:
-        render.note("no delivery attempts yet")
+    fmt = output(as_json, as_csv)
+    ATTEMPTS.show([attempt_json(a) for a in webhooks.log(config.store(), failed, limit)], fmt)
+
+
+ATTEMPTS = View(
+    (
+        Column.when("at"),
+        Column.of("endpoint_id", "webhook", right=True),
+        Column.of("event_id", "event"),
+        Column.of("type"),
+        Column.of("attempt", "try", right=True),
+        Column("result", _outcome),
+    ),
+    ATTEMPT_COLUMNS,
+    empty="no delivery attempts yet",
+)
 
 
 @app.command()

@@ -14,8 +14,8 @@ from sqlalchemy import Select, bindparam, func, literal, select, text
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlmodel import Session, col
 
-from agentik_cli.records import ledger_row as ledger_row_json
 from agentik_cli.records import for_output
+from agentik_cli.records import ledger_row as ledger_row_json
 from agentik_cli.store.ledger import SUM_COLUMNS
 from agentik_cli.store.models import Agent, Cost, CostBucket, CostTotal
 
