@@ -53,6 +53,26 @@ def for_output(row: dict[str, Any]) -> dict[str, Any]:
     return shaped
 
 
+def recent_json(m: Any) -> dict[str, Any]:
+    """A message among the latest of every session."""
+    return {"session_id": m.session_id, "agent": m.agent, "title": m.title, **message_json(m)}
+
+
+def match_json(m: Any, snippet: str) -> dict[str, Any]:
+    """A message that matched a search, with the snippet around what matched."""
+    return {
+        "session_id": m.session_id,
+        "message_id": m.id,
+        "agent": m.agent,
+        "title": m.title,
+        "role": m.role,
+        "user": m.user,
+        "timestamp": iso(m.timestamp),
+        "snippet": snippet,
+        "content": m.content,
+    }
+
+
 def ledger_row(cost: Any, agent_name: str | None) -> dict[str, Any]:
     """A ledger row with every field (money in nano-dollars, prices per million tokens); `agent_name`
     is the agent's name now, when it still exists (the row keeps the name it had)."""

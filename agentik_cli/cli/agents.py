@@ -9,7 +9,8 @@ import typer
 
 from agentik_cli import config
 from agentik_cli.cli import complete, render
-from agentik_cli.cli.options import Csv, Json, Limit, Yes, check_formats, confirm
+from agentik_cli.cli.options import Csv, Json, Limit, Yes, confirm
+from agentik_cli.cli.views import Column, View, output
 from agentik_cli.errors import UsageError
 from agentik_cli.records import agent_json, stats_json
 
@@ -216,10 +217,6 @@ def _print_fields(pairs: list[tuple[str, Any]]) -> None:
     render.print_fields((key, visible(value)) for key, value in pairs)
 
 
-def _print_table(headers: list[str], rows: Any, **options: Any) -> None:
-    render.print_table(headers, ([visible(cell) for cell in row] for row in rows), **options)
-
-
 def _notes(fields: Any) -> None:
     for line in fields.notes:
         render.warn(line)
@@ -298,38 +295,49 @@ def list_(
     """
     from agentik_cli.services import agents
 
-    check_formats(as_json, as_csv)
-    found = _with_figures(agents.list_agents(config.store(), status=status, limit=limit, sort=sort))
-    if as_json:
-        render.print_json([agent_json(a, f) for a, f in found])
-    elif as_csv:
-        render.print_csv((_flat(agent_json(a, f)) for a, f in found), CSV_COLUMNS)
-    else:
-        _print_table(
-            ["id", "name", "model", "provider", "status", "sessions", "messages", "cost", "last active"],
-            (
-                [
-                    a.id,
-                    a.name,
-                    a.model,
-                    a.provider,
-                    a.status,
-                    a.stat_sessions,
-                    a.stat_messages,
-                    render.money(f.cost_nd, f.unpriced_calls),
-                    _when(a.last_active_at),
-                ]
-                for a, f in found
-            ),
-            right=["id", "sessions", "messages", "cost"],
-            empty="no agents yet: agentik agents create NAME --model MODEL",
-        )
+    fmt = output(as_json, as_csv)
+    AGENTS.show(_with_figures(agents.list_agents(config.store(), status=status, limit=limit, sort=sort)), fmt)
 
 
 def _when(value: Any) -> str:
     if value is None:
         return "never"
     return value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _agent_of(row: tuple[Any, Any]) -> dict[str, Any]:
+    return agent_json(*row)
+
+
+def _flat_agent(row: tuple[Any, Any]) -> dict[str, Any]:
+    return _flat(agent_json(*row))
+
+
+# the cells of agents list and stats, from (agent, its ledger figures)
+SESSIONS = Column("sessions", lambda r: r[0].stat_sessions, right=True)
+MESSAGES = Column("messages", lambda r: r[0].stat_messages, right=True)
+COST = Column("cost", lambda r: render.money(r[1].cost_nd, r[1].unpriced_calls), right=True)
+ID = Column("id", lambda r: r[0].id, right=True)
+NAME = Column("name", lambda r: r[0].name)
+MODEL = Column("model", lambda r: r[0].model)
+STATUS = Column("status", lambda r: r[0].status)
+AGENTS = View(
+    (
+        ID,
+        NAME,
+        MODEL,
+        Column("provider", lambda r: r[0].provider),
+        STATUS,
+        SESSIONS,
+        MESSAGES,
+        COST,
+        Column("last active", lambda r: _when(r[0].last_active_at)),
+    ),
+    CSV_COLUMNS,
+    empty="no agents yet: agentik agents create NAME --model MODEL",
+    shape=_agent_of,
+    flat=_flat_agent,
+)
 
 
 @app.command()
@@ -438,33 +446,39 @@ def stats(
     """
     from agentik_cli.services import agents
 
-    check_formats(as_json, as_csv)
+    fmt = output(as_json, as_csv)
     store = config.store()
     found = _with_figures([agents.get(store, agent)] if agent is not None else agents.list_agents(store))
-    items = [{"id": a.id, "name": a.name, **stats_json(a, f)} for a, f in found]
-    if as_json:
-        render.print_json(items[0] if agent is not None else items)
-        return
-    if as_csv:
-        render.print_csv(items, STATS_COLUMNS)
-        return
-    _print_table(
-        ["name", "sessions", "messages", "input tokens", "output tokens", "cost", "avg response"],
-        (
-            [
-                a.name,
-                a.stat_sessions,
-                a.stat_messages,
-                f"{item['input_tokens']:,}",
-                f"{item['output_tokens']:,}",
-                render.money(f.cost_nd, f.unpriced_calls),
-                f"{item['avg_response_ms']} ms" if item["avg_response_ms"] is not None else "",
-            ]
-            for (a, f), item in zip(found, items, strict=True)
-        ),
-        right=["sessions", "messages", "input tokens", "output tokens", "cost", "avg response"],
-        empty="no agents yet",
-    )
+    if agent is not None and fmt == "json":
+        render.print_json(_stats_of(found[0]))  # one agent's object, not a list
+    else:
+        STATS.show(found, fmt)
+
+
+def _stats_of(row: tuple[Any, Any]) -> dict[str, Any]:
+    agent, figures = row
+    return {"id": agent.id, "name": agent.name, **stats_json(agent, figures)}
+
+
+def _average(row: tuple[Any, Any]) -> str:
+    agent = row[0]
+    return f"{round(agent.stat_response_ms / agent.stat_responses)} ms" if agent.stat_responses else ""
+
+
+STATS = View(
+    (
+        Column("name", lambda r: r[0].name),
+        SESSIONS,
+        MESSAGES,
+        Column("input tokens", lambda r: f"{r[1].input_tokens:,}", right=True),
+        Column("output tokens", lambda r: f"{r[1].output_tokens:,}", right=True),
+        COST,
+        Column("avg response", _average, right=True),
+    ),
+    STATS_COLUMNS,
+    empty="no agents yet",
+    shape=_stats_of,
+)
 
 
 @app.command()
@@ -482,20 +496,14 @@ def search(
     """
     from agentik_cli.services import agents
 
-    check_formats(as_json, as_csv)
-    found = agents.search(config.store(), query, limit=limit)
-    if as_json:
-        render.print_json(_json_of(found))
-        return
-    if as_csv:
-        render.print_csv((_flat(row) for row in _json_of(found)), CSV_COLUMNS)
-        return
-    _print_table(
-        ["id", "name", "model", "status", "description"],
-        ([a.id, a.name, a.model, a.status, a.description] for a in found),
-        right=["id"],
+    fmt = output(as_json, as_csv)
+    View(
+        (ID, NAME, MODEL, STATUS, Column("description", lambda r: r[0].description)),
+        CSV_COLUMNS,
         empty=f"no agent matches '{query}'",
-    )
+        shape=_agent_of,
+        flat=_flat_agent,
+    ).show(_with_figures(agents.search(config.store(), query, limit=limit)), fmt)
 
 
 @app.command()

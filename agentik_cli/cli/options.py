@@ -19,13 +19,6 @@ FILE_NAMES = frozenset({"--db", "file"})
 Limit = Annotated[int | None, typer.Option("--limit", "-n", help="At most this many rows.", min=1)]
 
 
-def check_formats(json_: bool, csv_: bool) -> None:
-    from agentik_cli.errors import UsageError
-
-    if json_ and csv_:
-        raise UsageError("choose one of --json and --csv")
-
-
 def confirm(question: str, yes: bool) -> None:
     """Ask on a terminal; without one, refuse unless --yes (the contract's exit 2)."""
     from agentik_cli import environment

@@ -9,8 +9,9 @@ import typer
 from agentik_cli import config, environment
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.agents import visible
-from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
-from agentik_cli.records import message_json, session_json
+from agentik_cli.cli.options import Csv, Json, Yes, confirm, when
+from agentik_cli.cli.views import Column, View, output
+from agentik_cli.records import match_json, message_json, recent_json, session_json
 
 app = typer.Typer(
     help="Conversations: list, read, follow, search, rename, remove; forget and redact messages.\n\n"
@@ -63,27 +64,6 @@ MESSAGE_COLUMNS = [
 ]
 RECENT_COLUMNS = ["session_id", "agent", "title", *MESSAGE_COLUMNS]
 SEARCH_COLUMNS = ["session_id", "message_id", "agent", "title", "role", "user", "timestamp", "snippet", "content"]
-
-
-def recent_json(m: Any) -> dict[str, Any]:
-    return {"session_id": m.session_id, "agent": m.agent, "title": m.title, **message_json(m)}
-
-
-def match_json(m: Any, query: str) -> dict[str, Any]:
-    from agentik_cli.services.sessions import snippet
-    from agentik_cli.timeutil import iso
-
-    return {
-        "session_id": m.session_id,
-        "message_id": m.id,
-        "agent": m.agent,
-        "title": m.title,
-        "role": m.role,
-        "user": m.user,
-        "timestamp": iso(m.timestamp),
-        "snippet": snippet(m.content, query),
-        "content": m.content,
-    }
 
 
 def show_json(row: Any, messages: list[Any]) -> dict[str, Any]:
@@ -169,32 +149,31 @@ def list_(
     """
     from agentik_cli.services import sessions
 
-    check_formats(as_json, as_csv)
+    fmt = output(as_json, as_csv)
     rows = sessions.list_sessions(
         config.store(), agent=agent, channel=channel, since=when(since, "--since"), limit=limit
     )
-    if as_json:
-        render.print_json([session_json(r) for r in rows])
-    elif as_csv:
-        render.print_csv((session_json(r) for r in rows), LIST_COLUMNS)
-    else:
-        render.print_table(
-            ["id", "agent", "title", "messages", "tokens in/out", "cost", "last message"],
-            (
-                [
-                    r.id,
-                    visible(r.agent),
-                    visible(r.title),
-                    r.messages,
-                    f"{r.input_tokens:,}/{r.output_tokens:,}",
-                    render.money(r.cost_nd, r.unpriced_calls),
-                    r.last_message_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-                ]
-                for r in rows
-            ),
-            right=["id", "messages", "tokens in/out", "cost"],
-            empty="no sessions yet: agentik chat",
-        )
+    SESSIONS.show(rows, fmt)
+
+
+def _minute(value: Any) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+SESSIONS = View(
+    (
+        Column("id", lambda r: r.id, right=True),
+        Column("agent", lambda r: r.agent),
+        Column("title", lambda r: r.title),
+        Column("messages", lambda r: r.messages, right=True),
+        Column("tokens in/out", lambda r: f"{r.input_tokens:,}/{r.output_tokens:,}", right=True),
+        Column("cost", lambda r: render.money(r.cost_nd, r.unpriced_calls), right=True),
+        Column("last message", lambda r: _minute(r.last_message_at)),
+    ),
+    LIST_COLUMNS,
+    empty="no sessions yet: agentik chat",
+    shape=session_json,
+)
 
 
 @app.command()
@@ -239,29 +218,20 @@ def recent(
     """
     from agentik_cli.services import sessions
 
-    check_formats(as_json, as_csv)
-    rows = sessions.recent(config.store(), limit=limit)
-    if as_json:
-        render.print_json([recent_json(r) for r in rows])
-        return
-    if as_csv:
-        render.print_csv((recent_json(r) for r in rows), RECENT_COLUMNS, nested_json=True)
-        return
-    render.print_table(
-        ["session", "agent", "when", "who", "message"],
+    fmt = output(as_json, as_csv)
+    View(
         (
-            [
-                r.session_id,
-                visible(r.agent),
-                r.timestamp.astimezone().strftime("%Y-%m-%d %H:%M"),
-                r.role,
-                visible(sessions.snippet(r.content, "", width=70)),
-            ]
-            for r in rows
+            Column("session", lambda r: r.session_id, right=True),
+            Column("agent", lambda r: r.agent),
+            Column("when", lambda r: _minute(r.timestamp)),
+            Column("who", lambda r: r.role),
+            Column("message", lambda r: sessions.snippet(r.content, "", width=70)),
         ),
-        right=["session"],
+        RECENT_COLUMNS,
         empty="no messages yet",
-    )
+        nested_json=True,
+        shape=recent_json,
+    ).show(sessions.recent(config.store(), limit=limit), fmt)
 
 
 @app.command()
@@ -278,17 +248,17 @@ def search(
     """
     from agentik_cli.services import sessions
 
-    check_formats(as_json, as_csv)
-    rows = [match_json(m, query) for m in sessions.search(config.store(), query, agent=agent, limit=limit)]
-    if as_json:
-        render.print_json(rows)
-        return
-    if as_csv:
-        render.print_csv(rows, SEARCH_COLUMNS)
-        return
-    if not rows:
+    fmt = output(as_json, as_csv)
+    found = sessions.search(config.store(), query, agent=agent, limit=limit)
+    rows = [match_json(m, sessions.snippet(m.content, query)) for m in found]
+    if rows or fmt != "table":
+        View((), SEARCH_COLUMNS, shape=dict, table=lambda rows: _matches(rows, query)).show(rows, fmt)
+    else:
         render.note(f"nothing matches '{query}'")
-        return
+
+
+def _matches(rows: list[dict[str, Any]], query: str) -> None:
+    """The matches, each snippet's words that match in bold."""
     import re
 
     from rich.table import Table

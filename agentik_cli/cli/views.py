@@ -1,12 +1,13 @@
 """One output path for every listing. A listing declares its View (the table's columns, headers and
 alignment, the CSV's columns, the JSON keys it keeps, what to say when there is nothing); `View.show`
-prints its rows as a table, JSON or CSV. The rows are the records the services return (money in
-nano-dollars, `*_nd`): the JSON and CSV shape of each is records.py's (`records.for_output`), the
-table's cells are made from the record itself, so the table can say `$0.0042 + 1 unpriced`."""
+prints its rows as a table, JSON or CSV. The rows are what the services return (records with money
+in nano-dollars, `*_nd`, or the objects a record is made of): their JSON and CSV shape is records.py's
+(`records.for_output` unless the view names another), and the table's cells are made from the rows
+themselves, so that a table can say `$0.0042 +1 unpriced` from the exact figures."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ from agentik_cli.cli import render
 from agentik_cli.records import for_output
 
 Output = Literal["table", "json", "csv"]
-Row = dict[str, Any]
+Row = Any  # a record (a dict), or what one is made of
 
 
 def output(as_json: bool, as_csv: bool) -> Output:
@@ -58,22 +59,24 @@ class Column:
 @dataclass(frozen=True)
 class View:
     columns: tuple[Column, ...]
-    csv: tuple[str, ...]  # the CSV's columns: JSON keys
+    csv: Sequence[str]  # the CSV's columns: JSON keys
     empty: str = "nothing to show"
     json_keys: tuple[str, ...] | None = None  # the JSON keys kept (None: the whole record)
     nested_json: bool = False  # lists in a CSV cell as JSON text (lists of objects), not joined by `;`
     table: Callable[[list[Row]], None] | None = None  # a table of its own (a chart), given the rows
     title: str | None = None
+    shape: Callable[[Row], dict[str, Any]] = for_output  # a row's JSON form (records.py)
+    flat: Callable[[Row], dict[str, Any]] | None = None  # its CSV form, where that is not the JSON form
 
     def show(self, rows: Iterable[Row], fmt: Output) -> None:
         rows = list(rows)
         if fmt == "json":
-            shaped = [for_output(row) for row in rows]
+            shaped = [self.shape(row) for row in rows]
             if self.json_keys is not None:
                 shaped = [{k: v for k, v in row.items() if k in self.json_keys} for row in shaped]
             render.print_json(shaped)
         elif fmt == "csv":
-            render.print_csv((for_output(row) for row in rows), self.csv, nested_json=self.nested_json)
+            render.print_csv(map(self.flat or self.shape, rows), self.csv, nested_json=self.nested_json)
         elif self.table is not None:
             self.table(rows)
         else:
