@@ -1,5 +1,5 @@
 """Every test runs in its own AGENTIK_HOME, offline, with no real keys, and sees none of the
-environment of whoever runs the suite (tests/test_hermetic.py keeps that true); child processes
+environment of whoever runs the suite (tests/project/test_hermetic.py keeps that true); child processes
 start from `base_env()`.
 
 Every test runs twice: on SQLite (`[sqlite]`, a file in its AGENTIK_HOME) and on PostgreSQL

@@ -15,7 +15,7 @@ form `<!-- readme-test: KEY: VALUE -->` right above a block say how to run it:
 - `setup: COMMAND`: run before the block, its output not shown (state the block starts from);
 - `env: NAME=VALUE`: set for the block and the rest of its scene.
 
-`AGENTIK_README_UPDATE=1 pytest tests/test_readme_examples.py -n0` writes what the commands printed
+`AGENTIK_README_UPDATE=1 pytest tests/project/test_readme_examples.py -n0` writes what the commands printed
 into the README instead of comparing (read the diff before committing it)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pytest
 
 from tests.fakeprovider import README_REPLIES, FakeProvider, load_canned
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DIRECTIVE = re.compile(r"<!-- readme-test: (\w+): (.*?) -->")
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import base_env
 from tests.fakeprovider import Reply
-from tests.test_terminal import term  # noqa: F401 - the fixture
+from tests.terminal.test_chat import term  # noqa: F401 - the fixture
 
 RECORD = ("costs", "record", "--provider", "anthropic", "--model", "claude-sonnet-4-0")
 # how soon another process's change must show (the contract: within a second), with room for the

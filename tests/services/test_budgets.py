@@ -139,7 +139,7 @@ def test_a_tool_loop_is_stopped_mid_chain(cli, fake, agentik_home):
     fake.default = Reply(text="", input_tokens=400, output_tokens=100_000, tool_calls=[call])
     cli("budgets", "set", "--agent", "looper", "--daily", "5", "--warn", "50")
     # a prompt long enough to hold the 400 tokens the server reports: no over-limit warning before
-    # the budget's (tests/test_over_limit.py has those)
+    # the budget's (tests/services/test_over_limit.py has those)
     result = cli("chat", "looper", "-m", "loop " * 80, code=3)
     assert len(fake.requests) == 3  # the fourth call of the chain was refused before it went out
     lines = [line for line in result.stderr.splitlines() if line.startswith("agentik:")]
