@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests import pgserver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,6 +74,7 @@ SLICE = [
 SLICE_TESTS = len(SLICE) + 1
 
 
+@pytest.mark.both_stores
 def test_the_suite_ignores_the_environment_it_is_run_in(tmp_path, agentik_store):
     """Run as a background job of sh (a script's `pytest &`, a Makefile, a CI step): sh starts it
     with SIGINT ignored, which every child inherits unless the suite resets it."""

@@ -107,6 +107,7 @@ def test_a_refusal_names_both_ways_out_with_their_numbers(cli, fake, helper, age
     cli("chat", "helper", "-m", "Summarise the incident report")
 
 
+@pytest.mark.both_stores
 @pytest.mark.slow
 def test_eight_processes_at_once_exactly_three_calls_reach_the_server(cli, fake, helper, agentik_home):
     fake.default = Reply(text="ok", input_tokens=400, output_tokens=100_000, delay=0.05)
