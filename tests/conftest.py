@@ -27,11 +27,13 @@ and not at all when none is selected. `--store sqlite` runs everything on SQLite
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import json
 import os
 import re
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,7 +175,9 @@ def on_postgres(agentik_store: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, agentik_store: str) -> Iterator[Path]:
+def agentik_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, agentik_store: str, request: pytest.FixtureRequest
+) -> Iterator[Path]:
     global _test_db
     zone = os.environ.get("AGENTIK_TEST_TZ", "UTC")
     home = tmp_path / "agentik-home"
@@ -189,11 +193,37 @@ def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, agentik_store:
     _test_db = None if agentik_store == "sqlite" else agentik_store
     if _test_db is not None:
         monkeypatch.setenv("AGENTIK_DB", _test_db)
+    if _STORE_TESTS not in Path(request.node.path).parents:
+        monkeypatch.setattr(engine.Store, "migrate", _migrate_from_template)
     try:
         yield home
     finally:
         _test_db = None
         engine.reset_stores()
+
+
+_migrate = engine.Store.migrate
+_sqlite_template: list[Path] = []
+
+
+def _migrate_from_template(store: engine.Store) -> None:
+    """A new SQLite database made in-process starts as a copy of one migrated once a process (a
+    file copy, not the migrations' hundred statements): what the migrations make is the subject of
+    tests/store/ (which migrate for real), not of the tests of commands. Then the real migrate runs,
+    and finds nothing to do."""
+    path = engine.sqlite_path(store.url) if store.is_sqlite else None
+    if path is not None and not path.exists() and path.parent.is_dir():
+        if not _sqlite_template:
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="agentik-template-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            template = engine.Store(f"sqlite:///{folder / 'agentik.db'}")
+            _migrate(template)
+            template.dispose()  # the last connection closed: the WAL is in the main file
+            _sqlite_template.append(folder / "agentik.db")
+        shutil.copyfile(_sqlite_template[0], path)
+    _migrate(store)
 
 
 def set_tz(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
