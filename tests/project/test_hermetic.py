@@ -74,6 +74,8 @@ SLICE = [
 SLICE_TESTS = len(SLICE) + 1
 
 
+# Slow by nature: a child pytest running a slice of the suite (pseudo-terminals, subprocesses).
+@pytest.mark.slow
 @pytest.mark.both_stores
 def test_the_suite_ignores_the_environment_it_is_run_in(tmp_path, agentik_store):
     """Run as a background job of sh (a script's `pytest &`, a Makefile, a CI step): sh starts it

@@ -186,6 +186,9 @@ def test_every_block_is_run_or_says_why_not():
     assert {"A five-minute tour", "Sessions", "Budgets"} <= run
 
 
+# Slow by nature: every command of a section is a real agentik process started by bash (a hundred
+# in all, about a second each), as a newcomer types them.
+@pytest.mark.slow
 @pytest.mark.parametrize("section", SECTIONS)
 def test_the_readme_examples(section, provider, tmp_path, agentik_store):
     if agentik_store != "sqlite":
