@@ -1,18 +1,39 @@
 """Every test runs in its own AGENTIK_HOME, offline, with no real keys, and sees none of the
-environment of whoever runs the suite (tests/test_hermetic.py keeps that true); child processes
-start from `base_env()`.
+environment of whoever runs the suite (tests/project/test_hermetic.py keeps that true); child
+processes start from `base_env()`.
 
-Every test runs twice: on SQLite (`[sqlite]`, a file in its AGENTIK_HOME) and on PostgreSQL
-(`[postgres]`, a database of its own on a server the suite starts; see tests/pgserver.py). `--store
-sqlite|postgres` runs one half. Tests about SQLite files are marked `sqlite_only(reason)`."""
+Where a new test goes: the folders mirror the package. tests/cli/ for what a command prints and
+parses (listings, completion, start-up, live views), tests/services/ for what a command means (a
+chat turn, budgets, costs, webhooks, forgetting), tests/store/ for the store itself (the unit of
+work, the ledger's totals, migrations, PostgreSQL, copies between stores, crashes, concurrency),
+tests/providers/ for the SDKs and their wire formats, tests/skills/ for the skills and the sandbox,
+tests/terminal/ for anything driven through a pseudo-terminal (pexpect), and tests/project/ for
+checks of the project as a whole (the README and its examples, the layers, the scripting contract
+across every command, a hermetic suite). Helpers shared by several files stay here, in tests/
+(`from tests.conftest import db_rows`, `python -m tests.fakeprovider`).
+
+Which store: a test runs on SQLite (`[sqlite]`, a file in its AGENTIK_HOME), unless what it tests
+depends on the store; then it runs twice, on SQLite and on PostgreSQL (`[postgres]`, a database of
+its own, made from a migrated template, on a server the suite starts; see tests/pgserver.py). A
+test runs on both stores when it is under tests/store/, is marked `both_stores` (a module marks
+itself with `pytestmark = pytest.mark.both_stores`), or asks for the `on_postgres` fixture;
+`postgres_only` runs one as `[postgres]` only, and `sqlite_only(reason)` keeps one off PostgreSQL
+(tests about SQLite files). Mark a test `both_stores` when the code it reaches differs by store:
+pg_notify and LISTEN, COPY, locks and concurrent writers, full-text search, redaction of the
+stored bytes, a store a team shares. PostgreSQL starts once per run, when the first such test runs,
+and not at all when none is selected. `--store sqlite` runs everything on SQLite (the inner loop:
+`pytest -m 'not slow' --store sqlite`), `--store postgres` runs everything on PostgreSQL
+(AGENTIK_TEST_DB sets it too)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import itertools
 import json
 import os
 import re
+import shutil
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,7 +82,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--store",
         choices=("both", "sqlite", "postgres"),
         default=os.environ.get("AGENTIK_TEST_DB", "both"),
-        help="run each test on SQLite, on PostgreSQL, or on both (default; AGENTIK_TEST_DB sets it too)",
+        help="run every test on SQLite, or every test on PostgreSQL; by default (both) the tests of the store "
+        "on both and the others on SQLite (AGENTIK_TEST_DB sets it too)",
     )
 
 
@@ -75,8 +97,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "sqlite_only(reason): about SQLite files (the WAL, backups, completion reading the file)"
     )
     config.addinivalue_line("markers", "postgres_only: about PostgreSQL itself; runs only as [postgres]")
+    config.addinivalue_line(
+        "markers", "both_stores: what it tests depends on the store; runs as [sqlite] and [postgres]"
+    )
     if config.getoption("store") != "sqlite":
-        pgserver.configure(config)
+        pgserver.configure(config)  # a folder for the server; it starts when a test first needs it
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -91,18 +116,35 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     # at the end too, where it is seen (-q hides the header)
     if hasattr(config, "workerinput"):
         return
-    missing = config.getoption("store") != "sqlite" and pgserver.skipped_reason() is not None
-    terminalreporter.write_line(pgserver.header(config), yellow=missing, bold=missing)
+    missing = pgserver.missing(config)
+    terminalreporter.write_line(pgserver.header(config, at_end=True), yellow=missing, bold=missing)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "agentik_store" not in metafunc.fixturenames:
         return
     chosen = metafunc.config.getoption("store")
-    stores = ["sqlite", "postgres"] if chosen == "both" else [chosen]
     if metafunc.definition.get_closest_marker("postgres_only") is not None:
         stores = ["postgres"]
+    elif chosen != "both":
+        stores = [chosen]
+    elif _on_both_stores(metafunc):
+        stores = ["sqlite", "postgres"]
+    else:
+        stores = ["sqlite"]
     metafunc.parametrize("agentik_store", stores, indirect=True)
+
+
+_STORE_TESTS = Path(__file__).parent / "store"
+
+
+def _on_both_stores(metafunc: pytest.Metafunc) -> bool:
+    """Under tests/store/, marked both_stores, or asking for on_postgres (see the docstring)."""
+    return (
+        _STORE_TESTS in Path(metafunc.definition.path).parents
+        or metafunc.definition.get_closest_marker("both_stores") is not None
+        or "on_postgres" in metafunc.fixturenames
+    )
 
 
 @pytest.fixture
@@ -114,7 +156,7 @@ def agentik_store(request: pytest.FixtureRequest) -> Iterator[str]:
     marker = request.node.get_closest_marker("sqlite_only")
     if marker is not None:
         pytest.skip("SQLite only: " + (marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")))
-    reason = pgserver.skipped_reason()
+    reason = pgserver.ensure()
     if reason is not None:
         pytest.skip(f"PostgreSQL half not run: {reason}")
     name = f"t{os.getpid()}_{next(_db_numbers)}"
@@ -133,7 +175,9 @@ def on_postgres(agentik_store: str) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, agentik_store: str) -> Iterator[Path]:
+def agentik_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, agentik_store: str, request: pytest.FixtureRequest
+) -> Iterator[Path]:
     global _test_db
     zone = os.environ.get("AGENTIK_TEST_TZ", "UTC")
     home = tmp_path / "agentik-home"
@@ -149,11 +193,37 @@ def agentik_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, agentik_store:
     _test_db = None if agentik_store == "sqlite" else agentik_store
     if _test_db is not None:
         monkeypatch.setenv("AGENTIK_DB", _test_db)
+    if _STORE_TESTS not in Path(request.node.path).parents:
+        monkeypatch.setattr(engine.Store, "migrate", _migrate_from_template)
     try:
         yield home
     finally:
         _test_db = None
         engine.reset_stores()
+
+
+_migrate = engine.Store.migrate
+_sqlite_template: list[Path] = []
+
+
+def _migrate_from_template(store: engine.Store) -> None:
+    """A new SQLite database made in-process starts as a copy of one migrated once a process (a
+    file copy, not the migrations' hundred statements): what the migrations make is the subject of
+    tests/store/ (which migrate for real), not of the tests of commands. Then the real migrate runs,
+    and finds nothing to do."""
+    path = engine.sqlite_path(store.url) if store.is_sqlite else None
+    if path is not None and not path.exists() and path.parent.is_dir():
+        if not _sqlite_template:
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="agentik-template-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            template = engine.Store(f"sqlite:///{folder / 'agentik.db'}")
+            _migrate(template)
+            template.dispose()  # the last connection closed: the WAL is in the main file
+            _sqlite_template.append(folder / "agentik.db")
+        shutil.copyfile(_sqlite_template[0], path)
+    _migrate(store)
 
 
 def set_tz(monkeypatch: pytest.MonkeyPatch, name: str) -> None:

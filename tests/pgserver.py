@@ -1,13 +1,17 @@
-"""A PostgreSQL server for the suite: started once per test run, stopped at its end.
+"""A PostgreSQL server for the suite: started once per test run, when the first test that needs it
+runs, and stopped at the run's end; never started when no selected test needs it.
 
 One server for the whole run, xdist or not: the process that runs pytest_configure first (the xdist
-controller, or pytest itself without workers) starts it before any worker exists, and hands its
-socket to the workers in an environment variable they inherit when they are spawned; the workers
-only connect. So there is no lock to take and no race to lose, and one server (not one a worker)
-keeps its start-up (about 2 s) paid once. The server listens on a unix socket in its own temporary
-folder only (no TCP port, so nothing to collide with), runs without fsync (a crash loses nothing a
-test needs), and holds `agentik_template`, a database agentik has migrated: each test gets
-`CREATE DATABASE ... TEMPLATE agentik_template` (about 50 ms) and drops it when it ends.
+controller, or pytest itself without workers) makes an empty folder for it and hands its path to
+the workers in an environment variable they inherit when they are spawned. The first test that
+needs PostgreSQL, in whichever worker, takes a lock on a file in that folder, starts the server
+there (unless another worker already did: a `ready` file says so, or says why it could not) and
+lets go; the others wait on the lock, then only connect. The process that made the folder stops the
+server and removes the folder at its end. So one server (not one a worker) keeps its start-up
+(about 2 s) paid once, and a run of SQLite tests pays nothing. The server listens on a unix socket
+in that folder only (no TCP port, so nothing to collide with), runs without fsync (a crash loses
+nothing a test needs), and holds `agentik_template`, a database agentik has migrated: each test
+gets `CREATE DATABASE ... TEMPLATE agentik_template` (about 50 ms) and drops it when it ends.
 
 As root (Debian's packages in a container), the server runs as the `postgres` user through
 `runuser`, since PostgreSQL refuses to run as root."""
@@ -23,8 +27,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-ENV_SERVER = "AGENTIK_TEST_PG_SOCKET"  # the socket folder of the run's server (inherited by workers)
+ENV_SERVER = "AGENTIK_TEST_PG_SOCKET"  # the socket folder of a running server (a pytest run inside a test)
 ENV_SKIPPED = "AGENTIK_TEST_PG_SKIPPED"  # why the PostgreSQL half does not run
+ENV_FOLDER = "AGENTIK_TEST_PG_FOLDER"  # the folder the run's server starts in, on first need (inherited by workers)
 TEMPLATE = "agentik_template"
 PORT = 5432  # names the socket file (.s.PGSQL.5432) in the server's own folder; no TCP port is opened
 
@@ -63,14 +68,14 @@ def url(database: str, socket: str | None = None) -> str:
 
 
 def configure(config: Any) -> None:
-    """Start the run's server, unless a parent process already did (xdist workers; a pytest run
-    inside a test)."""
-    if not (os.environ.get(ENV_SERVER) or os.environ.get(ENV_SKIPPED)):
-        try:
-            os.environ[ENV_SERVER] = _start()
-        except _NotRun as exc:
-            os.environ[ENV_SKIPPED] = str(exc)
-    for key, name in (("socket", ENV_SERVER), ("skipped", ENV_SKIPPED)):
+    """Make the folder the run's server will start in, unless a parent process already did (xdist
+    workers) or a server is handed down (a pytest run inside a test). Nothing starts here."""
+    if not (os.environ.get(ENV_SERVER) or os.environ.get(ENV_SKIPPED) or os.environ.get(ENV_FOLDER)):
+        folder = tempfile.mkdtemp(prefix="agentik-pg-")
+        os.environ[ENV_FOLDER] = folder
+        _started["owned"] = Path(folder)
+        atexit.register(_stop)
+    for key, name in (("socket", ENV_SERVER), ("skipped", ENV_SKIPPED), ("folder", ENV_FOLDER)):
         if os.environ.get(name):
             _found[key] = os.environ[name]
 
@@ -83,20 +88,64 @@ def unconfigure(config: Any) -> None:
     _stop()
 
 
+def ensure() -> str | None:
+    """Start the run's server if no process has yet; None once it runs, else why it cannot."""
+    if _found.get("socket") or _found.get("skipped"):
+        return skipped_reason()
+    if not _found.get("folder"):
+        return "no PostgreSQL server was started"
+    import fcntl
+
+    folder = Path(_found["folder"])
+    with open(folder / "lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # let go when the file closes
+        ready = folder / "ready"
+        if not ready.exists():
+            try:
+                outcome = "socket\t" + _start(folder)
+            except _NotRun as exc:
+                outcome = "skipped\t" + str(exc)
+            ready.write_text(outcome)
+        key, _, value = ready.read_text().partition("\t")
+    _found[key] = value
+    return skipped_reason()
+
+
+def _outcome() -> str | None:
+    """What became of the run's server: 'socket\t...', 'skipped\t...', or None (not needed)."""
+    if _found.get("socket"):
+        return "socket\t" + _found["socket"]
+    if _found.get("skipped"):
+        return "skipped\t" + _found["skipped"]
+    ready = Path(_found["folder"], "ready") if _found.get("folder") else None
+    return ready.read_text() if ready is not None and ready.exists() else None
+
+
 def skipped_reason() -> str | None:
     if _found.get("socket"):
         return None
     return _found.get("skipped") or "no PostgreSQL server was started"
 
 
-def header(config: Any) -> str:
+def header(config: Any, at_end: bool = False) -> str:
     if config.getoption("store") == "sqlite":
         return "agentik stores: SQLite only (--store sqlite): the PostgreSQL half did not run"
-    reason = skipped_reason()
-    if reason is not None:
-        return f"agentik stores: the PostgreSQL half did NOT run ({reason}); SQLite only"
+    outcome = _outcome()
+    if outcome is None:
+        if at_end:
+            return "agentik stores: SQLite only (no selected test needed PostgreSQL; none was started)"
+        return "agentik stores: SQLite; PostgreSQL for the tests that need it (started on first need)"
+    key, _, value = outcome.partition("\t")
+    if key == "skipped":
+        return f"agentik stores: the PostgreSQL half did NOT run ({value}); SQLite only"
     which = "SQLite and PostgreSQL" if config.getoption("store") == "both" else "PostgreSQL only"
-    return f"agentik stores: {which} (PostgreSQL server on {_found['socket']})"
+    return f"agentik stores: {which} (PostgreSQL server on {value})"
+
+
+def missing(config: Any) -> bool:
+    """True when tests that needed PostgreSQL were skipped for want of it (said loudly at the end)."""
+    outcome = _outcome()
+    return config.getoption("store") != "sqlite" and outcome is not None and outcome.startswith("skipped")
 
 
 class _NotRun(Exception):
@@ -105,7 +154,10 @@ class _NotRun(Exception):
 
 def start() -> str:
     """Start a server for a benchmark (stopped at exit); returns its socket folder."""
-    socket = _start()
+    base = Path(tempfile.mkdtemp(prefix="agentik-pg-"))
+    _started["owned"] = base
+    atexit.register(_stop)
+    socket = _start(base)
     _found["socket"] = socket
     return socket
 
@@ -120,15 +172,16 @@ def _as_postgres() -> list[str]:
     return [found, "-u", "postgres", "--"]
 
 
-def _start() -> str:
-    import psycopg  # noqa: F401 - the postgres extra: without it there is no PostgreSQL half
+def _start(base: Path) -> str:
+    """Start a server in `base` (stopped by the process that owns that folder, see _stop)."""
+    try:
+        import psycopg  # noqa: F401 - the postgres extra: without it there is no PostgreSQL half
+    except ImportError:
+        raise _NotRun("psycopg is not installed (pip install -e '.[postgres]')") from None
 
     bin_dir = find_bin()
     if bin_dir is None:
         raise _NotRun("no PostgreSQL 15+ binaries (initdb) under /usr/lib/postgresql/*/bin or on PATH")
-    base = Path(tempfile.mkdtemp(prefix="agentik-pg-"))
-    _started["base"] = base
-    atexit.register(_stop)
     if os.geteuid() == 0:
         import pwd
 
@@ -158,7 +211,6 @@ def _start() -> str:
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         raise _NotRun(f"the server did not start: {' '.join(detail.split())[:300]}") from None
-    _started.update(bin=bin_dir, data=data, socket=str(base))
     _create_template(str(base))
     return str(base)
 
@@ -183,15 +235,18 @@ def _connect(socket: str | None = None) -> Any:
 
 
 def _stop() -> None:
-    data = _started.pop("data", None)
-    if data is not None:
+    """Stop the server in the folder this process made, whoever started it, and remove the folder."""
+    base = _started.pop("owned", None)
+    if base is None:
+        return
+    data = base / "data"
+    bin_dir = find_bin()
+    if (data / "postmaster.pid").exists() and bin_dir is not None:
         subprocess.run(
-            [*_as_postgres(), str(_started["bin"] / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
+            [*_as_postgres(), str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
             capture_output=True,
         )
-    base = _started.pop("base", None)
-    if base is not None:
-        shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 def admin() -> Any:

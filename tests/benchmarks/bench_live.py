@@ -129,7 +129,7 @@ def live(env: dict[str, str], options: argparse.Namespace) -> None:
         print(f"  {'agentik ' + ' '.join(args):<40} {share:7.2%}")
     share = idle_cpu(["webhooks", "deliver", "--loop"], env, options.idle, 0)
     print(f"  {'agentik webhooks deliver --loop':<40} {share:7.2%}")
-    # (`sessions tail -f` is timed against a chat in another process by tests/test_live.py)
+    # (`sessions tail -f` is timed against a chat in another process by tests/cli/test_live.py)
     print("\nfrom the end of another process's `costs record` to the line `costs watch` prints (5 changes)")
     delays = latency(["costs", "watch"], env, 1, 1)
     print(

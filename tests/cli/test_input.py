@@ -20,7 +20,7 @@ from agentik_cli.cli.app import app
 from tests.conftest import db_rows
 from tests.fakeprovider import Reply, words
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INT64_MAX = 2**63 - 1
 RECORD = ["costs", "record", "--model", "m", "--provider", "openai", "--input-tokens", "1", "--output-tokens", "1"]
 

@@ -80,7 +80,7 @@ def _store_at(path: Path, upto: str) -> engine.Store:
     return store
 
 
-@pytest.mark.sqlite_only(reason="a SQLite file from before 0004 (tests/test_postgres.py upgrades on PostgreSQL)")
+@pytest.mark.sqlite_only(reason="a SQLite file from before 0004 (tests/store/test_postgres.py upgrades on PostgreSQL)")
 def test_upgrade_keeps_everything_and_counts_past_every_id_still_mentioned(cli, agentik_home):
     """A store from before 0004: agent 2 was removed (its cost rows lost their agent id), and the
     newest session went. The upgrade gives the rows their agent back and starts every counter above
@@ -164,7 +164,7 @@ def test_a_database_from_a_newer_agentik_is_refused_before_anything_is_sent(cli,
     assert db_rows(agentik_home, "SELECT count(*) FROM messages") == [(0,)]
 
 
-@pytest.mark.sqlite_only(reason="another program's SQLite file (tests/test_postgres.py has the server's case)")
+@pytest.mark.sqlite_only(reason="another program's SQLite file (tests/store/test_postgres.py has the server's case)")
 def test_another_programs_database_is_left_alone(cli, tmp_path):
     path = tmp_path / "notes.db"
     with sqlite3.connect(path) as db:
@@ -270,7 +270,7 @@ def test_backup_is_consistent_while_another_process_writes(cli, agentik_home, tm
     cli("db", "backup", backups[0]["path"], "--force")
 
 
-@pytest.mark.sqlite_only(reason="the SQLite file not created (tests/test_postgres.py has the server's case)")
+@pytest.mark.sqlite_only(reason="the SQLite file not created (tests/store/test_postgres.py has the server's case)")
 def test_db_status_never_migrates_and_reports(cli, agentik_home):
     data = cli.json("db", "status")
     assert data["schema"] is None and data["pending"] == list(engine.MIGRATION_NAMES)

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import base_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "completions"))
 
 import generate  # noqa: E402

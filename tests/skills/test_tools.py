@@ -23,7 +23,7 @@ from agentik_cli.values import ToolCall
 from tests.conftest import db_rows
 from tests.fakeprovider import Reply
 
-SERVER = str(Path(__file__).with_name("mcp_server.py"))
+SERVER = str(Path(__file__).parents[1] / "mcp_server.py")
 
 
 def write_skill(home: Path, name: str, body: str) -> Path:

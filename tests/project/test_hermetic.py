@@ -13,9 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests import pgserver
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 UNREACHABLE = "http://127.0.0.1:9"
 HOSTILE = {
@@ -59,19 +61,22 @@ HOSTILE = {
 # One in-process chat through each SDK, Markdown and a tall reply on a 100x30 pseudo-terminal, and a
 # completion subprocess.
 SLICE = [
-    "tests/test_chat.py::test_anthropic_one_shot_request_and_log",
-    "tests/test_chat.py::test_openai_one_shot_request_and_cost",
-    "tests/test_terminal.py::test_markdown_is_rendered_on_a_terminal",
-    "tests/test_terminal.py::test_a_long_reply_renders_once_on_a_small_terminal",
-    "tests/test_completion.py::test_completion_imports_nothing_heavy",
+    "tests/services/test_chat.py::test_anthropic_one_shot_request_and_log",
+    "tests/services/test_chat.py::test_openai_one_shot_request_and_cost",
+    "tests/terminal/test_chat.py::test_markdown_is_rendered_on_a_terminal",
+    "tests/terminal/test_chat.py::test_a_long_reply_renders_once_on_a_small_terminal",
+    "tests/cli/test_completion.py::test_completion_imports_nothing_heavy",
     # Ctrl-C on a pseudo-terminal, and completion installed from sh
-    "tests/test_terminal.py::test_ctrl_c_during_one_shot_exits_130_and_keeps_the_partial_reply",
-    "tests/test_completion.py::test_install_completion",
+    "tests/terminal/test_chat.py::test_ctrl_c_during_one_shot_exits_130_and_keeps_the_partial_reply",
+    "tests/cli/test_completion.py::test_install_completion",
 ]
 # the slice's test count: test_install_completion runs from sh and from bash
 SLICE_TESTS = len(SLICE) + 1
 
 
+# Slow by nature: a child pytest running a slice of the suite (pseudo-terminals, subprocesses).
+@pytest.mark.slow
+@pytest.mark.both_stores
 def test_the_suite_ignores_the_environment_it_is_run_in(tmp_path, agentik_store):
     """Run as a background job of sh (a script's `pytest &`, a Makefile, a CI step): sh starts it
     with SIGINT ignored, which every child inherits unless the suite resets it."""

@@ -20,7 +20,7 @@ from agentik_cli.providers import registry
 from agentik_cli.providers.openai_provider import OpenAIProvider
 from tests.conftest import base_env, db_rows
 
-PACKAGE = Path(__file__).resolve().parent.parent / "agentik_cli"
+PACKAGE = Path(__file__).resolve().parents[2] / "agentik_cli"
 VALUE_TYPES = {"Usage", "UnitPrices", "Priced", "Attachment", "Turn", "ChatRequest", "Chunk", "DEFAULT_MAX_TOKENS"}
 
 

@@ -100,6 +100,7 @@ def test_recent(cli, chats):
     assert rows[0]["agent"] == "gpt" and rows[0]["session_id"] == 3
 
 
+@pytest.mark.both_stores
 def test_search_ranked_with_snippet(cli, chats):
     rows = cli.json("sessions", "search", "connection pool")
     assert {r["session_id"] for r in rows} == {1}
@@ -116,6 +117,7 @@ def test_search_ranked_with_snippet(cli, chats):
     assert "pool" in cli("sessions", "search", "pool").stdout
 
 
+@pytest.mark.both_stores
 def test_search_ranks_the_better_match_first(cli, fake):
     cli("agents", "create", "a", "--model", "gpt-4o-mini")
     fake.add(Reply(text="kettle"), Reply(text="kettle"), Reply(text="ok"))
@@ -133,6 +135,7 @@ def test_rename(cli, chats):
     assert "no session 99" in cli("sessions", "rename", "99", "x", code=1).stderr
 
 
+@pytest.mark.both_stores
 def test_remove_keeps_the_ledger_and_the_index_in_step(cli, chats, agentik_home):
     before = cli.json("costs", "summary")
     by_agent_before = cli.json("costs", "by-agent")

@@ -16,7 +16,11 @@ import pytest
 
 from tests.conftest import base_env
 from tests.fakeprovider import Reply
-from tests.test_terminal import term  # noqa: F401 - the fixture
+from tests.terminal.test_chat import term  # noqa: F401 - the fixture
+
+# a change seen through pg_notify and LISTEN on PostgreSQL, by polling on SQLite; the statusline's
+# fast path reads either store
+pytestmark = pytest.mark.both_stores
 
 RECORD = ("costs", "record", "--provider", "anthropic", "--model", "claude-sonnet-4-0")
 # how soon another process's change must show (the contract: within a second), with room for the

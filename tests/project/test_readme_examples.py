@@ -15,7 +15,7 @@ form `<!-- readme-test: KEY: VALUE -->` right above a block say how to run it:
 - `setup: COMMAND`: run before the block, its output not shown (state the block starts from);
 - `env: NAME=VALUE`: set for the block and the rest of its scene.
 
-`AGENTIK_README_UPDATE=1 pytest tests/test_readme_examples.py -n0` writes what the commands printed
+`AGENTIK_README_UPDATE=1 pytest tests/project/test_readme_examples.py -n0` writes what the commands printed
 into the README instead of comparing (read the diff before committing it)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pytest
 
 from tests.fakeprovider import README_REPLIES, FakeProvider, load_canned
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DIRECTIVE = re.compile(r"<!-- readme-test: (\w+): (.*?) -->")
 
@@ -186,6 +186,9 @@ def test_every_block_is_run_or_says_why_not():
     assert {"A five-minute tour", "Sessions", "Budgets"} <= run
 
 
+# Slow by nature: every command of a section is a real agentik process started by bash (a hundred
+# in all, about a second each), as a newcomer types them.
+@pytest.mark.slow
 @pytest.mark.parametrize("section", SECTIONS)
 def test_the_readme_examples(section, provider, tmp_path, agentik_store):
     if agentik_store != "sqlite":

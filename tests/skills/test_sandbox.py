@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentik_cli.skills import sandbox
-from tests.test_skills_user import write_skill
+from tests.skills.test_user import write_skill
 
 pytestmark = [
     pytest.mark.sqlite_only("commands an agent runs: no store involved"),

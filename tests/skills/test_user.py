@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import db_rows
 from tests.fakeprovider import Reply
 
-SERVER = str(Path(__file__).with_name("mcp_server.py"))
+SERVER = str(Path(__file__).parents[1] / "mcp_server.py")
 
 
 def write_skill(home: Path, name: str, body: str) -> Path:

@@ -107,6 +107,7 @@ def test_a_refusal_names_both_ways_out_with_their_numbers(cli, fake, helper, age
     cli("chat", "helper", "-m", "Summarise the incident report")
 
 
+@pytest.mark.both_stores
 @pytest.mark.slow
 def test_eight_processes_at_once_exactly_three_calls_reach_the_server(cli, fake, helper, agentik_home):
     fake.default = Reply(text="ok", input_tokens=400, output_tokens=100_000, delay=0.05)
@@ -139,7 +140,7 @@ def test_a_tool_loop_is_stopped_mid_chain(cli, fake, agentik_home):
     fake.default = Reply(text="", input_tokens=400, output_tokens=100_000, tool_calls=[call])
     cli("budgets", "set", "--agent", "looper", "--daily", "5", "--warn", "50")
     # a prompt long enough to hold the 400 tokens the server reports: no over-limit warning before
-    # the budget's (tests/test_over_limit.py has those)
+    # the budget's (tests/services/test_over_limit.py has those)
     result = cli("chat", "looper", "-m", "loop " * 80, code=3)
     assert len(fake.requests) == 3  # the fourth call of the chain was refused before it went out
     lines = [line for line in result.stderr.splitlines() if line.startswith("agentik:")]

@@ -23,7 +23,7 @@ from agentik_cli.skills.shell import clean_environment, rule_refusal, run_argv
 from agentik_cli.skills.toolbox import Toolbox, check_arguments, untrusted, wire_names
 from agentik_cli.values import ToolCall
 
-# the runner itself, outside the sandbox (tests/test_sandbox.py runs it inside)
+# the runner itself, outside the sandbox (tests/skills/test_sandbox.py runs it inside)
 BARE = Confinement(sandboxed=False, writable=(), network=False)
 
 pytestmark = pytest.mark.sqlite_only("the skills' own checks: no store is involved")

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import base_env, db_rows
 from tests.fakeprovider import Reply
-from tests.test_calls_in_flight import WORDS, Shown
+from tests.services.test_calls_in_flight import WORDS, Shown
 
 
 @pytest.fixture

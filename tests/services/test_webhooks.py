@@ -142,6 +142,7 @@ def test_a_receiver_down_then_up_gets_every_event_once_under_the_same_id(cli, re
     assert [e["status"] for e in cli.json("webhooks", "list")] == ["active"]
 
 
+@pytest.mark.both_stores
 def test_two_workers_at_once_send_each_event_once(cli, receiver, hook, agentik_home):
     receiver.stop()
     for n in range(12):
@@ -356,6 +357,7 @@ def test_an_event_is_written_with_its_change_or_not_at_all(cli, receiver, hook, 
     assert tuple(counts[0]) == (1, 1)
 
 
+@pytest.mark.both_stores
 def test_a_delivery_another_process_holds_is_not_due_until_its_claim_ends(cli, receiver, hook):
     """Else `deliver --loop` would wake at once, find it held, and spin until the claim ended."""
     from agentik_cli import config

@@ -3,7 +3,7 @@ another provider than its name implies; `db backup` copies a database of a newer
 agentik writes (the tables' defaults, a backup's name, the migrations' own rows) follows the
 environment's clock; a session keeps its totals, as its messages keep their costs, when `costs
 cleanup` removes ledger rows. On both stores where a store is involved. (Redaction's reach over
-every text column is in tests/test_forget.py.)"""
+every text column is in tests/services/test_forget.py.)"""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ import pytest
 
 from tests.conftest import db_rows
 from tests.fakeprovider import Reply
-from tests.test_skills_user import _running
-from tests.test_terminal import PROMPT, term  # noqa: F401 - the fixture
+from tests.skills.test_user import _running
+from tests.terminal.test_chat import PROMPT, term  # noqa: F401 - the fixture
 
 
 def test_shell_asks_every_time_showing_the_command(term, fake, agentik_home, cli):  # noqa: F811

@@ -41,7 +41,7 @@ def schema(path) -> dict:
         return result
 
 
-@pytest.mark.sqlite_only(reason="its own SQLite file (tests/test_postgres.py migrates on PostgreSQL)")
+@pytest.mark.sqlite_only(reason="its own SQLite file (tests/store/test_postgres.py migrates on PostgreSQL)")
 def test_blank_database_gets_every_migration(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'a.db'}")
     store.migrate()
@@ -49,7 +49,7 @@ def test_blank_database_gets_every_migration(tmp_path):
         assert migrations.applied_names(conn) == list(MIGRATION_NAMES)
 
 
-@pytest.mark.sqlite_only(reason="compares SQLite schemas (tests/test_postgres.py compares PostgreSQL's)")
+@pytest.mark.sqlite_only(reason="compares SQLite schemas (tests/store/test_postgres.py compares PostgreSQL's)")
 def test_migrated_schema_equals_the_models(tmp_path):
     migrated = tmp_path / "migrated.db"
     store = Store(f"sqlite:///{migrated}")
@@ -62,7 +62,7 @@ def test_migrated_schema_equals_the_models(tmp_path):
     assert schema(migrated) == schema(modelled)
 
 
-@pytest.mark.sqlite_only(reason="its own SQLite file (tests/test_postgres.py upgrades on PostgreSQL)")
+@pytest.mark.sqlite_only(reason="its own SQLite file (tests/store/test_postgres.py upgrades on PostgreSQL)")
 def test_upgrade_from_the_first_schema_keeps_data(tmp_path):
     path = tmp_path / "old.db"
     old = Store(f"sqlite:///{path}")

@@ -258,6 +258,7 @@ def test_cleanup(cli, ledger, agentik_home):
 # ---- import ----
 
 
+@pytest.mark.both_stores
 def test_import_jsonl_and_csv(cli, ledger, tmp_path):
     jsonl = tmp_path / "usage.jsonl"
     jsonl.write_text(
@@ -336,6 +337,7 @@ def test_csv_on_stdin_is_known_by_its_header(cli, ledger):
         ),
     ],
 )
+@pytest.mark.both_stores
 def test_import_is_all_or_nothing(cli, ledger, tmp_path, agentik_home, lines, message):
     good = json.dumps({"model": "gpt-4o", "provider": "openai", "input_tokens": 5, "output_tokens": 5})
     path = tmp_path / "bad.jsonl"
@@ -454,6 +456,7 @@ def test_local_day_boundary(cli, monkeypatch, zone):
     assert [r["total_cost"] for r in listed] == [1.0]
 
 
+@pytest.mark.both_stores
 def test_aggregates_match_the_ledger(cli, ledger, fake, agentik_home, tmp_path):
     """After chats, records, imports, renames, removals and a cleanup, the maintained aggregates equal
     a fresh GROUP BY over the ledger, to the nano-dollar."""

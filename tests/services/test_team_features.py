@@ -18,6 +18,9 @@ from agentik_cli.store import prices as price_store
 from agentik_cli.store.models import Agent
 from tests.fakeprovider import Reply
 
+# a store a team shares: concurrent creates and renames, overrides kept in the store
+pytestmark = pytest.mark.both_stores
+
 
 def agentik(*args: str, user: str | None = None) -> subprocess.Popen[bytes]:
     """agentik as a separate process (another user, or another machine writing at the same time)."""

@@ -21,8 +21,8 @@ store on two idle cores); the moments come from a fixed seed, AGENTIK_CRASH_SEED
 printed with the counts. A larger run, each test's counts printed as it ends (-s, which needs -n 0,
 so the stores run one after the other):
 
-    AGENTIK_CRASH_RUNS=100 pytest tests/test_crash.py -n 0 -s [--store sqlite|postgres]
-    AGENTIK_CRASH_SEED=7 AGENTIK_CRASH_RUNS=30 pytest tests/test_crash.py -n 0 -s
+    AGENTIK_CRASH_RUNS=100 pytest tests/store/test_crash.py -n 0 -s [--store sqlite|postgres]
+    AGENTIK_CRASH_SEED=7 AGENTIK_CRASH_RUNS=30 pytest tests/store/test_crash.py -n 0 -s
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ import pytest
 
 from tests.conftest import db_rows, stored_bytes
 from tests.fakeprovider import Reply
-from tests.test_terminal import term  # noqa: F401 - the fixture
+from tests.terminal.test_chat import term  # noqa: F401 - the fixture
+
+# redaction reaches each store's own bytes (store/forget.py differs by store)
+pytestmark = pytest.mark.both_stores
 
 KEY = "sk-ant-api03-FAKEKEY0123456789abcdefXYZ"
 KEY_PART = b"FAKEKEY0123456789abcdefXYZ"
