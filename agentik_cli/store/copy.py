@@ -54,6 +54,7 @@ from agentik_cli.errors import StoreError
 from agentik_cli.store import dialect
 from agentik_cli.store.engine import Store, mask_url, translate_errors
 from agentik_cli.store.models import (
+    SUM_COLUMNS,
     Agent,
     Budget,
     ChatSession,
@@ -65,7 +66,6 @@ from agentik_cli.store.models import (
     ToolCallRecord,
     WebhookEndpoint,
 )
-from agentik_cli.store.sql import SUM_COLUMNS  # checked on both sides after a copy
 
 BATCH = 5_000
 TABLES = ("agents", "sessions", "messages", "costs", "tool_calls")

@@ -21,10 +21,19 @@ from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_col
 from sqlmodel import Session
 
 from agentik_cli.store import dialect
-from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting, ToolCallRecord
-from agentik_cli.store.sql import SUM_COLUMNS
+from agentik_cli.store.models import (
+    SUM_COLUMNS,
+    Agent,
+    ChatSession,
+    Cost,
+    CostBucket,
+    CostTotal,
+    Message,
+    Setting,
+    ToolCallRecord,
+)
 
-__all__ = ["SUM_COLUMNS", "TOTALS_KEY", "Removed", "Where", "move_totals"]
+__all__ = ["SUM_COLUMNS", "TOTALS_KEY", "Where", "move_totals"]
 
 COSTS: Any = Cost.__table__  # type: ignore[attr-defined]
 TOTALS: Any = CostTotal.__table__  # type: ignore[attr-defined]
@@ -234,13 +243,15 @@ def _copy_all(session: Session, batches: Iterable[list[dict[str, Any]]], after_b
 
 
 @dataclass(frozen=True)
-class Removed:
+class CostRows:
+    """How many ledger rows, their priced cost and their unpriced calls (what a cleanup takes)."""
+
     rows: int
     cost_nd: int
     unpriced_calls: int
 
 
-def count_costs(session: Session, where: Where) -> Removed:
+def count_costs(session: Session, where: Where) -> CostRows:
     """How many ledger rows match, their priced cost and their unpriced calls."""
     c = COSTS.c
     rows, cost_nd, unpriced = session.execute(
@@ -248,10 +259,10 @@ def count_costs(session: Session, where: Where) -> Removed:
             func.count(), func.coalesce(func.sum(c.total_cost_nd), 0), func.count().filter(c.total_cost_nd.is_(None))
         ).where(where)
     ).one()
-    return Removed(int(rows), int(cost_nd), int(unpriced))
+    return CostRows(int(rows), int(cost_nd), int(unpriced))
 
 
-def remove_costs(session: Session, where: Where) -> Removed:
+def remove_costs(session: Session, where: Where) -> CostRows:
     """Delete the ledger rows matching `where`, every total moved down by them first. The count, the
     totals and the delete see the same rows (the ledger is locked)."""
     lock_ledger(session)

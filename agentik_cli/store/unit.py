@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from agentik_cli import environment
 from agentik_cli.store import ledger, outbox, reports, sessions
-from agentik_cli.store.ledger import Removed, Where
+from agentik_cli.store.ledger import CostRows, Where
 
 
 class Unit:
@@ -72,7 +72,7 @@ class Unit:
         self.emit("costs.imported", {"imported": count})
         return count
 
-    def remove_costs(self, where: Where) -> Removed:
+    def remove_costs(self, where: Where) -> CostRows:
         """Take the matching rows off every total, then delete them; returns what went."""
         return ledger.remove_costs(self.session, where)
 
