@@ -178,20 +178,20 @@ def test_before_commit_work_runs_in_the_units_transaction(store):
 
     def note(unit) -> None:
         seen.append(unit.user)
-        unit.write_setting("noted", "yes")
+        store_ledger.write_setting(unit, "noted", "yes")
 
     with as_user("erin"), store.write() as unit:
         unit.before_commit.append(note)
         assert seen == []  # not before the unit's own work is done
     assert seen == ["erin"]
-    with store.read() as session:
-        assert store_ledger.read_setting(session, "noted") == "yes"
+    with store.write() as unit:
+        assert store_ledger.read_setting(unit, "noted") == "yes"
 
     def refuse(unit) -> None:
         raise StoreError("refused")
 
     with pytest.raises(StoreError), store.write() as unit:
-        unit.add_costs([_row()])
+        store_ledger.add_costs(unit, [_row()])
         unit.before_commit.append(refuse)
     # the refusal rolled back the unit's cost row and its totals with it
     assert ledger_rows() == []
@@ -226,17 +226,18 @@ def _row(**fields) -> dict:
 def test_add_and_remove_costs_through_the_unit(store):
     now = datetime.now(UTC)
     with as_user("frank"), store.write() as unit:
-        ids = unit.add_costs(
+        ids = store_ledger.add_costs(
+            unit,
             [
                 _row(timestamp=now - timedelta(days=3)),
                 _row(total_cost_nd=None, estimated=True),
                 _row(user_name="gina", input_tokens=40, timestamp=now - timedelta(days=5)),
-            ]
+            ],
         )
     assert len(ids) == 3 and ids == sorted(ids)
     assert_totals_equal_ledger()
     with store.write() as unit:
-        removed = unit.remove_costs(store_ledger.older_than(now - timedelta(days=2)))
+        removed = store_ledger.remove_costs(unit, store_ledger.older_than(now - timedelta(days=2)))
     assert (removed.rows, removed.cost_nd, removed.unpriced_calls) == (2, 2000, 0)
     assert_totals_equal_ledger()
     assert [r["user_name"] for r in ledger_rows()] == ["frank"]
@@ -348,7 +349,7 @@ def test_costs_record_and_a_chat_record_the_current_user(cli, fake):
 
 def test_reports_carry_estimated_calls(cli, store):
     with store.write() as unit:
-        unit.add_costs([_row(estimated=True), _row()])
+        store_ledger.add_costs(unit, [_row(estimated=True), _row()])
     summary = cli.json("costs", "summary")
     assert (summary["estimated_calls"], summary["today_estimated_calls"], summary["month_estimated_calls"]) == (1, 1, 1)
     assert summary["models"][0]["estimated_calls"] == 1
@@ -367,18 +368,20 @@ def test_a_write_waits_while_a_cleanup_holds_the_ledger(store):
 
     old = datetime.now(UTC) - timedelta(days=100)
     with store.write() as unit:
-        unit.add_costs([_row(timestamp=old - timedelta(hours=n)) for n in range(5)])
+        store_ledger.add_costs(unit, [_row(timestamp=old - timedelta(hours=n)) for n in range(5)])
     written = threading.Event()
 
     def another_writer() -> None:
         with store.write() as unit:
             # another model, user and quarter hour: no running total it moves is one the cleanup moved
-            unit.add_costs([_row(timestamp=old - timedelta(days=30), input_tokens=77, model="o3", user_name="zed")])
+            store_ledger.add_costs(
+                unit, [_row(timestamp=old - timedelta(days=30), input_tokens=77, model="o3", user_name="zed")]
+            )
         written.set()
 
     thread = threading.Thread(target=another_writer)
     with store.write() as unit:
-        removed = unit.remove_costs(store_ledger.older_than(old + timedelta(days=1)))
+        removed = store_ledger.remove_costs(unit, store_ledger.older_than(old + timedelta(days=1)))
         thread.start()
         time.sleep(0.5)
         assert not written.is_set()  # it waits for the cleanup's transaction to end

@@ -345,11 +345,12 @@ def test_budget_warning_and_exceeded_events(cli, fake, receiver, hook):
 def test_an_event_is_written_with_its_change_or_not_at_all(cli, receiver, hook, agentik_home):
     from agentik_cli import config
     from agentik_cli.errors import AgentikError
+    from agentik_cli.store import ledger as store_ledger
 
     store = config.store()
     with pytest.raises(AgentikError):
         with store.write() as unit:
-            unit.open_session(1, "never", "cli")  # agent 1 does not exist: the unit fails
+            store_ledger.open_session(unit, 1, "never", "cli")  # agent 1 does not exist: the unit fails
     assert db_rows(agentik_home, "SELECT count(*) FROM webhook_events")[0][0] == 0
     cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
     counts = db_rows(agentik_home, "SELECT (SELECT count(*) FROM agents), (SELECT count(*) FROM webhook_events)")

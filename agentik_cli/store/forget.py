@@ -17,7 +17,7 @@ from sqlalchemy import Text, delete, func, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlmodel import Session
 
-from agentik_cli.store import dialect
+from agentik_cli.store import dialect, ledger
 from agentik_cli.store.engine import Store, translate_errors
 from agentik_cli.store.models import (
     ChatSession,
@@ -222,7 +222,7 @@ def forget(unit: Unit, doomed: list[Doomed], titles: dict[int, str]) -> None:
             values["title"] = titles[session_id]
         session.execute(update(_SESSIONS).where(s.id == session_id).values(**values))
     for agent_id, (count, ms, responses) in per_agent.items():
-        unit.uncount(agent_id, sessions=0, messages=count, response_ms=ms, responses=responses)
+        ledger.uncount(unit, agent_id, sessions=0, messages=count, response_ms=ms, responses=responses)
     subjects = [f"message:{i}" for i in ids] + [f"session:{i}" for i in titles]
     for chunk in _chunks(subjects):
         session.execute(delete(_EVENTS).where(_EVENTS.c.subject.in_(chunk)))

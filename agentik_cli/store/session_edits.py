@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlmodel import col
 
+from agentik_cli.store import ledger
 from agentik_cli.store.models import ChatSession, Message
 from agentik_cli.store.unit import Unit
 
@@ -50,8 +51,13 @@ def remove(unit: Unit, session_id: int) -> RemovedSession | None:
         )
     ).one()
     session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
-    unit.uncount(
-        row.agent_id, sessions=1, messages=row.message_count, response_ms=int(response_ms), responses=int(responses)
+    ledger.uncount(
+        unit,
+        row.agent_id,
+        sessions=1,
+        messages=row.message_count,
+        response_ms=int(response_ms),
+        responses=int(responses),
     )
     assert row.id is not None
     return RemovedSession(row.id, row.title, row.agent_id, row.message_count)
