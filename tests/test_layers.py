@@ -33,7 +33,7 @@ BOTTOM = {
     "__version__",
 }
 ALLOWED = {
-    "cli": {"cli", "services", "store", "providers", "config"},
+    "cli": {"cli", "services", "store", "providers"},
     "services": {"services", "store", "providers"},
     "store": {"store"},
     "providers": {"providers"},

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from agentik_cli import config, environment
+from agentik_cli import environment
 from agentik_cli.errors import StoreError
+from agentik_cli.services import opening
 from agentik_cli.store import ledger as store_ledger
 from agentik_cli.store.models import Cost, CostBucket
 from tests.fakeprovider import Reply
@@ -37,7 +38,7 @@ def as_user(name: str):
 
 
 def ledger_rows() -> list[dict]:
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         return [dict(r._mapping) for r in session.execute(select(Cost.__table__).order_by(Cost.__table__.c.id))]
 
 
@@ -71,7 +72,7 @@ def assert_totals_equal_ledger() -> None:
         if row["session_id"] is not None:
             by_session[row["session_id"]].append(row)
     columns = ", ".join(SUMS)
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         totals = {
             tuple(r[:4]): tuple(r[4:])
             for r in session.execute(
@@ -138,13 +139,13 @@ def test_the_totals_equal_the_ledger_after_every_kind_of_write(cli, fake, tmp_pa
     with as_user("dave"):
         assert cli.json("costs", "import", write_jsonl(tmp_path / "u.jsonl", records)) == {"imported": 300}
     assert_totals_equal_ledger()
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         users = dict(session.execute(text("SELECT user_name, count(*) FROM costs GROUP BY user_name")).all())
     assert users == {"alice": 2, "bob": 2, "carol": 75, "dave": 225}
     removed = cli.json("costs", "cleanup", "--older-than", "365", "--yes")
     assert removed["removed"] == 300
     assert_totals_equal_ledger()
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         # no bucket is left behind for the quarter hours that are gone
         assert session.execute(text("SELECT count(*) FROM cost_buckets WHERE calls = 0")).scalar_one() == 0
     # a session removed: the ledger keeps its rows, the totals still match
@@ -341,7 +342,7 @@ def test_costs_record_and_a_chat_record_the_current_user(cli, fake):
         cli("chat", "gpt", "-m", "hi")
     assert row["user"] == "jo"
     assert {r["user"] for r in cli.json("costs", "list")} == {"jo"}
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         assert session.execute(text("SELECT DISTINCT user_name FROM messages")).scalars().all() == ["jo"]
     table = cli("costs", "list").stdout
     assert "user" in table.splitlines()[0] and "jo" in table

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Limit, Yes, check_formats, confirm
 from agentik_cli.errors import UsageError
 from agentik_cli.records import agent_json, stats_json
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Define, list, change and remove agents.\n\nExample: agentik agents create helper --model claude-sonnet-4-0",
@@ -125,7 +125,7 @@ def visible(text: Any) -> Any:
 def _with_figures(found: list[Any]) -> list[tuple[Any, Any]]:
     from agentik_cli.services import agents
 
-    return list(zip(found, agents.ledger_figures(config.store(), found), strict=True))
+    return list(zip(found, agents.ledger_figures(command_store(), found), strict=True))
 
 
 def _json_of(found: list[Any]) -> list[dict[str, Any]]:
@@ -275,7 +275,7 @@ def create(
         deny_commands=deny_command,
         sandbox=sandbox,
     )
-    agent = agents.create(config.store(), fields)
+    agent = agents.create(command_store(), fields)
     _notes(fields)
     _warn_skills(agent)
     if as_json:
@@ -299,7 +299,7 @@ def list_(
     from agentik_cli.services import agents
 
     check_formats(as_json, as_csv)
-    found = _with_figures(agents.list_agents(config.store(), status=status, limit=limit, sort=sort))
+    found = _with_figures(agents.list_agents(command_store(), status=status, limit=limit, sort=sort))
     if as_json:
         render.print_json([agent_json(a, f) for a, f in found])
     elif as_csv:
@@ -340,7 +340,7 @@ def show(agent: AgentArg, as_json: Json = False) -> None:
     """
     from agentik_cli.services import agents
 
-    _show(agents.get(config.store(), agent), as_json)
+    _show(agents.get(command_store(), agent), as_json)
 
 
 @app.command()
@@ -392,7 +392,7 @@ def update(
         deny_commands=deny_command,
         sandbox=sandbox,
     )
-    updated = agents.update_agent(config.store(), agent, fields)
+    updated = agents.update_agent(command_store(), agent, fields)
     _notes(fields)
     _warn_skills(updated)
     if as_json:
@@ -409,7 +409,7 @@ def remove(agent: AgentArg, yes: Yes = False) -> None:
     """
     from agentik_cli.services import agents
 
-    store = config.store()
+    store = command_store()
     found = agents.get(store, agent)
     confirm(
         f"Remove agent {found.name} with its {found.stat_sessions} sessions and {found.stat_messages} messages? "
@@ -439,7 +439,7 @@ def stats(
     from agentik_cli.services import agents
 
     check_formats(as_json, as_csv)
-    store = config.store()
+    store = command_store()
     found = _with_figures([agents.get(store, agent)] if agent is not None else agents.list_agents(store))
     items = [{"id": a.id, "name": a.name, **stats_json(a, f)} for a, f in found]
     if as_json:
@@ -483,7 +483,7 @@ def search(
     from agentik_cli.services import agents
 
     check_formats(as_json, as_csv)
-    found = agents.search(config.store(), query, limit=limit)
+    found = agents.search(command_store(), query, limit=limit)
     if as_json:
         render.print_json(_json_of(found))
         return
@@ -511,7 +511,7 @@ def default(
     """
     from agentik_cli.services import agents
 
-    store = config.store()
+    store = command_store()
     chosen = agents.set_default(store, agent) if agent is not None else agents.get_default(store)
     if as_json:
         render.print_json(_json_of([chosen])[0] if chosen else None)

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm, when
 from agentik_cli.records import public as _public
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Spend: summary, a live view, breakdowns, history, the raw ledger; record and import usage.\n\n"
@@ -90,7 +90,7 @@ def summary(as_json: Json = False) -> None:
 
     Example: agentik costs summary --json | jq .month
     """
-    store = config.store()
+    store = command_store()
     data, in_force = _summary(store)
     if as_json:
         render.print_json({**_public(data), "budgets": in_force})
@@ -157,7 +157,7 @@ def watch() -> None:
     from agentik_cli.errors import INTERRUPTED
     from agentik_cli.store.changes import Watcher
 
-    store = config.store()
+    store = command_store()
     live = render.stdout_is_terminal()
     shown: Any = None
     try:
@@ -182,7 +182,7 @@ def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_
     from agentik_cli.services import reports
 
     check_formats(as_json, as_csv)
-    rows = reports.breakdown(config.store(), by, _window(since, until))
+    rows = reports.breakdown(command_store(), by, _window(since, until))
     keys = GROUP_KEYS[by]
     if as_json:
         render.print_json([_public(r) for r in rows])
@@ -276,7 +276,7 @@ def history(
         from agentik_cli.timeutil import days_ago
 
         days_ago(days, "--days")  # more days than the calendar holds is a usage error, not an overflow
-    rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
+    rows = reports.history(command_store(), days=days, since=when(since, "--since"), by=by, agent=agent)
     columns = [
         "period",
         "calls",
@@ -337,7 +337,7 @@ def list_(
     from agentik_cli.services import reports
 
     check_formats(as_json, as_csv)
-    rows = reports.list_costs(config.store(), _window(since, until), agent=agent, model=model, limit=limit)
+    rows = reports.list_costs(command_store(), _window(since, until), agent=agent, model=model, limit=limit)
     if as_json:
         render.print_json([_public(r) for r in rows])
     elif as_csv:
@@ -403,13 +403,13 @@ def record(
         "endpoint": endpoint,
         "at": at,
     }
-    store = config.store()
+    store = command_store()
     row = costs.record(store, fields)
     if row["total_cost_nd"] is None:
         render.warn(f"no price known for {model} ({provider}): recorded as unpriced")
     _budget_warnings(store, row["agent_id"])
     if as_json:
-        render.print_json(_public(reports.get_cost(config.store(), row["id"])))
+        render.print_json(_public(reports.get_cost(command_store(), row["id"])))
     else:
         render.print_line(str(row["id"]))
 
@@ -437,7 +437,7 @@ def import_(
 
     from agentik_cli.services import costs
 
-    store = config.store()
+    store = command_store()
     size = os.path.getsize(file) if file != "-" and os.path.isfile(file) else 0
     if size > 1_000_000 and sys.stderr.isatty():
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
@@ -471,7 +471,7 @@ def cleanup(
     """
     from agentik_cli.services import costs
 
-    store = config.store()
+    store = command_store()
     plan = costs.cleanup(store, older_than, dry_run=True)
     unpriced = f" and {plan.unpriced_calls} unpriced calls" if plan.unpriced_calls else ""
     what = (

@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from agentik_cli import config, environment
+from agentik_cli import environment
 from agentik_cli.cli import render
 from agentik_cli.cli.options import Json
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="The database: what it holds, its schema, a consistent backup, a copy into another."
@@ -90,7 +91,7 @@ def backup(
                 f"{mask_url(unopened.url)} was written by a newer agentik (its schema has {newer}): backed up as it is"
             )
     if newer is None:
-        data = admin.backup(config.store(), path.expanduser(), force=force)
+        data = admin.backup(command_store(), path.expanduser(), force=force)
     if as_json:
         render.print_json(data)
     else:
@@ -129,7 +130,7 @@ def copy(
     prefer = prefer.lower()
     if prefer not in ("source", "target"):
         raise UsageError(f"--prefer {prefer}: source or target")
-    source = config.store()
+    source = command_store()
     target = Store(resolve_url(to))
     try:
         held = admin.status(target)

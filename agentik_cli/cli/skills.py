@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Yes, check_formats, confirm
 from agentik_cli.errors import FAILED, UsageError
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Skills: the tools agents may use (files, fetch, shell, time, calc, spend, yours, MCP servers).",
@@ -149,7 +149,7 @@ def test(
     if agent is not None:
         from agentik_cli.services import agents
 
-        store = config.store()
+        store = command_store()
         row = agents.get(store, agent)
         rules = Rules.of(row)
         agent_id, agent_name = row.id, row.name

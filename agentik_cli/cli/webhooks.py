@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Limit, Yes, check_formats, confirm
 from agentik_cli.errors import FAILED, INTERRUPTED, OK
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Webhooks: send events (messages, costs, sessions, agents, budgets) to a URL as they happen.\n\n"
@@ -98,7 +98,7 @@ def add(
     """
     from agentik_cli.services import webhooks
 
-    added = webhooks.add(config.store(), url, agent, list(event or []), secret, allow_internal)
+    added = webhooks.add(command_store(), url, agent, list(event or []), secret, allow_internal)
     if as_json:
         render.print_json({"id": added.id, "url": _url(added.url), "events": added.events, "secret": added.secret})
         return
@@ -118,7 +118,7 @@ def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     from agentik_cli.services import webhooks
 
     check_formats(as_json, as_csv)
-    rows = [endpoint_json(e) for e in webhooks.endpoints(config.store())]
+    rows = [endpoint_json(e) for e in webhooks.endpoints(command_store())]
     if as_json:
         render.print_json(rows)
     elif as_csv:
@@ -151,7 +151,7 @@ def remove(endpoint_id: IdArg, yes: Yes = False) -> None:
     """
     from agentik_cli.services import webhooks
 
-    store = config.store()
+    store = command_store()
     found = webhooks.get(store, endpoint_id)
     confirm(f"Remove webhook {found.id} ({_url(found.url)})?", yes)
     webhooks.remove(store, endpoint_id)
@@ -166,7 +166,7 @@ def test(endpoint_id: IdArg) -> None:
     """
     from agentik_cli.services import webhooks
 
-    result = webhooks.test(config.store(), endpoint_id)
+    result = webhooks.test(command_store(), endpoint_id)
     if result.delivered:
         render.print_line(f"delivered: HTTP {result.status_code}")
         return
@@ -195,7 +195,7 @@ def log(
     from agentik_cli.services import webhooks
 
     check_formats(as_json, as_csv)
-    rows = [attempt_json(a) for a in webhooks.log(config.store(), failed, limit)]
+    rows = [attempt_json(a) for a in webhooks.log(command_store(), failed, limit)]
     if as_json:
         render.print_json(rows)
     elif as_csv:
@@ -238,7 +238,7 @@ def deliver(
 
     from agentik_cli.services import webhooks
 
-    store = config.store()
+    store = command_store()
     if not loop:
         if not webhooks.deliver_all(store):
             render.note("some events are still not delivered: `agentik webhooks log --failed` says why")
