@@ -279,9 +279,7 @@ def main() -> None:
     try:
         atexit._run_exitfuncs()
         if "agentik_cli.store.engine" in sys.modules:
-            from agentik_cli.store.engine import reset_stores
-
-            reset_stores()  # closing checkpoints the WAL into agentik.db, which os._exit would skip
+            opening.close_stores()  # closing checkpoints the WAL into agentik.db, which os._exit would skip
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:

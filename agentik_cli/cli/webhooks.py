@@ -32,9 +32,9 @@ ATTEMPT_COLUMNS = ["event_id", "endpoint_id", "type", "attempt", "status_code", 
 
 def _url(url: str) -> str:
     """A URL fit to print: a password in it masked (https://user:***@host/...)."""
-    from agentik_cli.store.engine import mask_url
+    from agentik_cli.services.database import printable_url
 
-    return mask_url(url)
+    return printable_url(url)
 
 
 def endpoint_json(e: Any) -> dict[str, Any]:

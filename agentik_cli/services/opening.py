@@ -32,6 +32,13 @@ def _send_soon(store: Store, ids: list[int]) -> None:
     webhooks.send_soon(store, ids)
 
 
+def close_stores() -> None:
+    """Close every store this process opened (closing checkpoints a SQLite WAL into its file)."""
+    from agentik_cli.store import engine
+
+    engine.reset_stores()
+
+
 def wait_for_sends() -> None:
     """As a command ends, its webhook deliveries get about a second to go out; what has not is left
     in the outbox for `agentik webhooks deliver`. (A command that sent nothing never imported the
