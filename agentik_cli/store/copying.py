@@ -49,12 +49,13 @@ from typing import Any
 
 from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.engine import Connection
+from sqlmodel import Session
 
 from agentik_cli.errors import StoreError
 from agentik_cli.store import dialect
 from agentik_cli.store.engine import Store, mask_url, translate_errors
+from agentik_cli.store.ledger import COSTS, move_totals
 from agentik_cli.store.models import (
-    SUM_COLUMNS,
     Agent,
     Budget,
     ChatSession,
@@ -147,24 +148,24 @@ def copy(source: Store, target: Store, *, prefer: str = "target", progress: Prog
 
         raise UsageError("db copy: the target is the store being copied (the same database by another URL)")
     key = f"copy:{source_id}"
-    with translate_errors(target.url), target.engine.connect() as tconn:
-        tconn.info["immediate"] = True
-        with tconn.begin():
-            if dialect.is_postgres(tconn):
-                tconn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _COPY_LOCK})
-            settings = _table(Setting)
-            state = CopyState.load(tconn.execute(select(settings.c.value).where(settings.c.key == key)).scalar())
-            with translate_errors(source.url), _snapshot(source) as sconn:
-                run = _Run(sconn, tconn, source_id, _target_id(tconn), state, progress)
-                run.copy_rows()
-                extra = {
-                    **_copy_prices(sconn, tconn, prefer),
-                    "default_agents": _copy_defaults(sconn, tconn, run),
-                    "budgets": _copy_budgets(sconn, tconn, run),
-                    "webhook_endpoints": _copy_endpoints(sconn, tconn, run),
-                }
-                _set_state(tconn, key, state)
-                check = run.check()
+    # one unit of work on the target, as every write: all of it or none of it, and its change announced
+    with target.write() as unit:
+        tconn = unit.session.connection()
+        if dialect.is_postgres(tconn):
+            tconn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _COPY_LOCK})
+        settings = _table(Setting)
+        state = CopyState.load(tconn.execute(select(settings.c.value).where(settings.c.key == key)).scalar())
+        with translate_errors(source.url), _snapshot(source) as sconn:
+            run = _Run(sconn, unit.session, source_id, _target_id(tconn), state, progress)
+            run.copy_rows()
+            extra = {
+                **_copy_prices(sconn, tconn, prefer),
+                "default_agents": _copy_defaults(sconn, tconn, run),
+                "budgets": _copy_budgets(sconn, tconn, run),
+                "webhook_endpoints": _copy_endpoints(sconn, tconn, run),
+            }
+            _set_state(tconn, key, state)
+            check = run.check()
     return {
         "from": mask_url(source.url),
         "to": mask_url(target.url),
@@ -277,13 +278,13 @@ class _Run:
     def __init__(
         self,
         sconn: Connection,
-        tconn: Connection,
+        tsession: Session,
         source_id: str,
         target_id: str,
         state: CopyState,
         progress: Progress | None,
     ) -> None:
-        self.sconn, self.tconn = sconn, tconn
+        self.sconn, self.tsession, self.tconn = sconn, tsession, tsession.connection()
         self.source_id, self.target_id = source_id, target_id
         self.state, self.progress = state, progress
         # source id -> target id (None: not in the target), per table, as far as looked up
@@ -294,7 +295,7 @@ class _Run:
         self.sent: dict[str, int] = {}  # the source's sums over the rows this run wrote
         self.received: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         rec = _table(ReceivedOrigins)
-        for row in tconn.execute(select(rec).order_by(rec.c.origin_store, rec.c.table_name, rec.c.first_id)):
+        for row in self.tconn.execute(select(rec).order_by(rec.c.origin_store, rec.c.table_name, rec.c.first_id)):
             self.received[(row.origin_store, row.table_name)].append((int(row.first_id), int(row.last_id)))
         self.starts = {k: [a for a, _ in v] for k, v in self.received.items()}
         self.new: dict[tuple[str, str], set[int]] = defaultdict(set)
@@ -355,7 +356,7 @@ class _Run:
             # totals' correlated sums badly (29 s instead of 7 for 10,000 sessions)
             for name in ("sessions", "messages", "costs"):
                 self.tconn.execute(text(f"ANALYZE {name}"))
-        _move_totals(self.tconn, self.spans, self.new_agents)
+        _move_totals(self.tsession, self.spans, self.new_agents)
         for name in TABLES:
             dialect.set_sequences_above_ids(self.tconn, [name])
         self.save_received()
@@ -571,35 +572,15 @@ def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     conn.execute(table.insert(), [{c: _utc(row[c]) for c in columns} for row in rows])
 
 
-def _move_totals(conn: Connection, spans: dict[str, tuple[int, int]], agent_ids: list[int]) -> None:
+def _move_totals(session: Session, spans: dict[str, tuple[int, int]], agent_ids: list[int]) -> None:
     """Move the target's running totals by what the copied rows add, summed by SQL over exactly
-    those rows."""
+    those rows; recount the sessions and agents they belong to (their rows arrive with the source's
+    counters)."""
+    conn = session.connection()
     if "costs" in spans:
         low, high = spans["costs"]
-        sums = (
-            "count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens), sum(cache_write_tokens), "
-            "coalesce(sum(total_cost_nd), 0), sum(CASE WHEN total_cost_nd IS NULL THEN 1 ELSE 0 END), "
-            "sum(CASE WHEN estimated THEN 1 ELSE 0 END), sum(CASE WHEN over_limit THEN 1 ELSE 0 END)"
-        )
-        columns = ", ".join(SUM_COLUMNS)
-        updates = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for table in ("cost_totals",) for c in SUM_COLUMNS)
-        conn.execute(
-            text(
-                f"INSERT INTO cost_totals (agent_key, model, provider, user_name, agent_name, {columns}) "
-                f"SELECT coalesce(agent_id, 0), model, provider, user_name, max(agent_name), {sums} FROM costs "
-                "WHERE id BETWEEN :low AND :high GROUP BY coalesce(agent_id, 0), model, provider, user_name "
-                f"ON CONFLICT (agent_key, model, provider, user_name) DO UPDATE SET {updates}"
-            ),
-            {"low": low, "high": high},
-        )
-        quarter = dialect.quarter_hour_sql(conn)
-        bucket_updates = updates.replace("cost_totals.", "cost_buckets.")
-        # SQLite's quarter hour holds ':00' (a bind parameter to text()): the driver's SQL, ids inline
-        conn.exec_driver_sql(
-            f"INSERT INTO cost_buckets (start, {columns}) SELECT {quarter}, {sums} FROM costs "
-            f"WHERE id BETWEEN {int(low)} AND {int(high)} GROUP BY {quarter} "
-            f"ON CONFLICT (start) DO UPDATE SET {bucket_updates}"
-        )
+        # the one rule of the running totals (store/ledger.py); the sessions are recounted below
+        move_totals(session, COSTS.c.id.between(low, high), 1, sessions=False)
     # the sessions and agents the copied rows belong to: their counters from the target's own rows
     touched_sessions: set[int] = set()
     touched_agents: set[int] = set(agent_ids)

@@ -76,10 +76,11 @@ def ledger_sums(sign: int = 1) -> list[Any]:
     return [(s if sign > 0 else -s).label(name) for s, name in zip(sums, SUM_COLUMNS, strict=True)]
 
 
-def move_totals(session: Session, where: Where, sign: int) -> None:
+def move_totals(session: Session, where: Where, sign: int, *, sessions: bool = True) -> None:
     """THE rule for the running totals: add (sign 1) or take off (sign -1) the ledger rows matching
     `where` to every total that holds them. Called after rows are inserted, or before they are
-    deleted, in the same transaction."""
+    deleted, in the same transaction. `sessions=False` leaves the sessions' sums alone (a copy
+    recounts the sessions it brings, whose rows arrive with their sums: store/copying)."""
     c = COSTS.c
     sums = ledger_sums(sign)
 
@@ -104,7 +105,7 @@ def move_totals(session: Session, where: Where, sign: int) -> None:
     # their own `remove`) and leaves the messages' costs, so lowering the session would show totals
     # that disagree with its messages (issue 21). The agents' and the reports' totals follow the
     # ledger, cleaned-up rows and all.
-    if sign < 0:
+    if sign < 0 or not sessions:
         return
     by_session = (
         select(c.session_id, *sums).where(where, c.session_id.is_not(None)).group_by(c.session_id).subquery("moved")
