@@ -4,7 +4,7 @@ from the source's is rolled back whole."""
 
 from __future__ import annotations
 
-from agentik_cli.store import copying
+from agentik_cli.store.copying import run as copy_run
 from agentik_cli.store.engine import Store
 from tests.test_copy_origins import _copy, _held, _here, _local
 
@@ -34,14 +34,14 @@ def test_a_copy_whose_rows_differ_from_the_sources_writes_nothing(cli, fake, tmp
     local = _local(cli, fake, tmp_path, chats=1, imported=2)
     team = _here(agentik_home)
     empty = _held(cli, team)
-    real = copying._Run.tally
+    real = copy_run.Run.tally
 
     def off_by_one(self, name, row):  # noqa: ANN001, ANN202 - the source's sums read one nano-dollar more
         real(self, name, row)
         if name == "costs":
             self.sent["cost_nd"] += 1
 
-    monkeypatch.setattr(copying._Run, "tally", off_by_one)
+    monkeypatch.setattr(copy_run.Run, "tally", off_by_one)
     result = cli("--db", local, "db", "copy", "--to", team, "--yes", code=1)
     assert "differ from the source's" in result.stderr and "nothing was copied" in result.stderr
     assert _held(cli, team) == empty
