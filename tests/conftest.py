@@ -43,8 +43,8 @@ import pytest
 import typer.testing
 from typer.testing import CliRunner
 
-from agentik_cli import config
 from agentik_cli.cli.app import app
+from agentik_cli.services import opening
 from agentik_cli.store import engine
 from tests import pgserver
 
@@ -276,7 +276,7 @@ def cli() -> Runner:
 
 @pytest.fixture
 def store():
-    return config.store()
+    return opening.command_store()
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Limit, Yes, confirm
 from agentik_cli.cli.views import Column, View, output
 from agentik_cli.errors import UsageError
 from agentik_cli.records import agent_json, stats_json
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Define, list, change and remove agents.\n\nExample: agentik agents create helper --model claude-sonnet-4-0",
@@ -126,7 +126,7 @@ def visible(text: Any) -> Any:
 def _with_figures(found: list[Any]) -> list[tuple[Any, Any]]:
     from agentik_cli.services import agents
 
-    return list(zip(found, agents.ledger_figures(config.store(), found), strict=True))
+    return list(zip(found, agents.ledger_figures(command_store(), found), strict=True))
 
 
 def _json_of(found: list[Any]) -> list[dict[str, Any]]:
@@ -272,7 +272,7 @@ def create(
         deny_commands=deny_command,
         sandbox=sandbox,
     )
-    agent = agents.create(config.store(), fields)
+    agent = agents.create(command_store(), fields)
     _notes(fields)
     _warn_skills(agent)
     if as_json:
@@ -296,7 +296,7 @@ def list_(
     from agentik_cli.services import agents
 
     fmt = output(as_json, as_csv)
-    AGENTS.show(_with_figures(agents.list_agents(config.store(), status=status, limit=limit, sort=sort)), fmt)
+    AGENTS.show(_with_figures(agents.list_agents(command_store(), status=status, limit=limit, sort=sort)), fmt)
 
 
 def _when(value: Any) -> str:
@@ -348,7 +348,7 @@ def show(agent: AgentArg, as_json: Json = False) -> None:
     """
     from agentik_cli.services import agents
 
-    _show(agents.get(config.store(), agent), as_json)
+    _show(agents.get(command_store(), agent), as_json)
 
 
 @app.command()
@@ -400,7 +400,7 @@ def update(
         deny_commands=deny_command,
         sandbox=sandbox,
     )
-    updated = agents.update_agent(config.store(), agent, fields)
+    updated = agents.update_agent(command_store(), agent, fields)
     _notes(fields)
     _warn_skills(updated)
     if as_json:
@@ -417,7 +417,7 @@ def remove(agent: AgentArg, yes: Yes = False) -> None:
     """
     from agentik_cli.services import agents
 
-    store = config.store()
+    store = command_store()
     found = agents.get(store, agent)
     confirm(
         f"Remove agent {found.name} with its {found.stat_sessions} sessions and {found.stat_messages} messages? "
@@ -447,7 +447,7 @@ def stats(
     from agentik_cli.services import agents
 
     fmt = output(as_json, as_csv)
-    store = config.store()
+    store = command_store()
     found = _with_figures([agents.get(store, agent)] if agent is not None else agents.list_agents(store))
     if agent is not None and fmt == "json":
         render.print_json(_stats_of(found[0]))  # one agent's object, not a list
@@ -503,7 +503,7 @@ def search(
         empty=f"no agent matches '{query}'",
         shape=_agent_of,
         flat=_flat_agent,
-    ).show(_with_figures(agents.search(config.store(), query, limit=limit)), fmt)
+    ).show(_with_figures(agents.search(command_store(), query, limit=limit)), fmt)
 
 
 @app.command()
@@ -519,7 +519,7 @@ def default(
     """
     from agentik_cli.services import agents
 
-    store = config.store()
+    store = command_store()
     chosen = agents.set_default(store, agent) if agent is not None else agents.get_default(store)
     if as_json:
         render.print_json(_json_of([chosen])[0] if chosen else None)

@@ -13,10 +13,11 @@ from typer._click.exceptions import UsageError as ClickUsageError
 from typer.core import TyperGroup, TyperOption
 from typer.exceptions import Abort
 
-from agentik_cli import __version__, config, environment, limits, text
+from agentik_cli import __version__, environment, limits, text
 from agentik_cli.cli import agents, budgets, chat, costs, db, keys, prices, sessions, shells, skills, webhooks
 from agentik_cli.cli.options import ANY_CASE, FILE_NAMES
 from agentik_cli.errors import FAILED, OK, AgentikError
+from agentik_cli.services import opening
 
 
 def _error(message: str, hint: str | None = None) -> None:
@@ -151,7 +152,7 @@ class AgentikGroup(TyperGroup):
         # (--db, --no-color) end with it, and what a test injected (a clock, a user, streams) holds
         with environment.use(environment.current().copy()):
             code = self._run(args, prog_name, complete_var, **extra)
-            config.wait_for_sends()
+            opening.wait_for_sends()
         if standalone_mode:
             sys.exit(code)
         return code
@@ -175,7 +176,7 @@ class AgentikGroup(TyperGroup):
                 return _stdout_closed()
             raise
         except AgentikError as exc:
-            if config.debug():
+            if _debug():
                 raise
             _error(exc.message, exc.hint)
             return exc.exit_code
@@ -195,7 +196,7 @@ class AgentikGroup(TyperGroup):
             _error("aborted")
             return FAILED
         except Exception as exc:
-            if config.debug():
+            if _debug():
                 raise
             _error(f"unexpected {type(exc).__name__}: {exc}", "run again with AGENTIK_DEBUG=1 for the traceback")
             return FAILED
@@ -278,9 +279,7 @@ def main() -> None:
     try:
         atexit._run_exitfuncs()
         if "agentik_cli.store.engine" in sys.modules:
-            from agentik_cli.store.engine import reset_stores
-
-            reset_stores()  # closing checkpoints the WAL into agentik.db, which os._exit would skip
+            opening.close_stores()  # closing checkpoints the WAL into agentik.db, which os._exit would skip
         sys.stdout.flush()
         sys.stderr.flush()
     except BrokenPipeError:
@@ -311,3 +310,10 @@ def _redacted_traceback(exc: BaseException) -> str:
     for secret in sorted(set(secrets), key=len, reverse=True):
         text = text.replace(secret, "[redacted]")
     return redact(text, None)
+
+
+def _debug() -> bool:
+    """AGENTIK_DEBUG=1: the real exception, not the one-line error (tests and bug reports)."""
+    import os
+
+    return os.environ.get("AGENTIK_DEBUG", "") not in ("", "0")

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json
 from agentik_cli.cli.views import Column, View, output
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Budgets: a daily or monthly limit, over everything or one agent; a call that could pass it is not sent.",
@@ -75,7 +75,7 @@ def set_(
     rows = [
         s.to_json()
         for s in budgets.set_budget(
-            config.store(), agent=agent, daily=daily, monthly=monthly, warn=warn, allow_unpriced=allow_unpriced
+            command_store(), agent=agent, daily=daily, monthly=monthly, warn=warn, allow_unpriced=allow_unpriced
         )
     ]
     if as_json:
@@ -94,7 +94,7 @@ def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     from agentik_cli.services import budgets
 
     fmt = output(as_json, as_csv)
-    BUDGETS.show([s.to_json() for s in budgets.statuses(config.store())], fmt)
+    BUDGETS.show([s.to_json() for s in budgets.statuses(command_store())], fmt)
 
 
 @app.command()
@@ -109,7 +109,7 @@ def remove(
     """
     from agentik_cli.services import budgets
 
-    removed = budgets.remove_budget(config.store(), agent=agent, daily=daily, monthly=monthly)
+    removed = budgets.remove_budget(command_store(), agent=agent, daily=daily, monthly=monthly)
     render.note(f"removed {removed} budget{'s' if removed != 1 else ''}")
 
 
@@ -135,7 +135,7 @@ def release(
     from agentik_cli.cli.options import confirm
     from agentik_cli.services import budgets
 
-    store = config.store()
+    store = command_store()
     found = budgets.left_behind(store, agent=agent, every=every)
     if not found:
         running = [] if every else [r for r in budgets.left_behind(store, agent=agent, every=True) if r.running]

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Json
 from agentik_cli.errors import INTERRUPTED, AgentikError, Interrupted, UsageError
+from agentik_cli.services.opening import command_store
 
 HELP = """\
 /help      this help
@@ -123,7 +123,7 @@ def chat(
     message = message if prompt is None else prompt
     if message is not None and not message.strip():
         raise UsageError("the message is empty")
-    conversation = open_conversation(config.store(), options)
+    conversation = open_conversation(command_store(), options)
     text = _message(message)
     if as_json and text is None:
         raise UsageError("--json is for one message", hint='add -m "..." or pipe the message in')

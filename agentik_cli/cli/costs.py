@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Yes, confirm, when
 from agentik_cli.cli.views import Column, View, output
 from agentik_cli.records import for_output
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Spend: summary, a live view, breakdowns, history, the raw ledger; record and import usage.\n\n"
@@ -91,7 +91,7 @@ def summary(as_json: Json = False) -> None:
 
     Example: agentik costs summary --json | jq .month
     """
-    store = config.store()
+    store = command_store()
     data, in_force = _summary(store)
     if as_json:
         render.print_json({**for_output(data), "budgets": in_force})
@@ -158,7 +158,7 @@ def watch() -> None:
     from agentik_cli.errors import INTERRUPTED
     from agentik_cli.store.changes import Watcher
 
-    store = config.store()
+    store = command_store()
     live = render.stdout_is_terminal()
     shown: Any = None
     try:
@@ -183,7 +183,7 @@ def _breakdown(by: str, since: str | None, until: str | None, as_json: bool, as_
     from agentik_cli.services import reports
 
     fmt = output(as_json, as_csv)
-    rows = reports.breakdown(config.store(), by, _window(since, until))
+    rows = reports.breakdown(command_store(), by, _window(since, until))
     total = sum(r["cost_nd"] for r in rows)
     keys = GROUP_KEYS[by][:1] if by == "agent" else GROUP_KEYS[by]
     view = View(
@@ -273,7 +273,7 @@ def history(
         from agentik_cli.timeutil import days_ago
 
         days_ago(days, "--days")  # more days than the calendar holds is a usage error, not an overflow
-    rows = reports.history(config.store(), days=days, since=when(since, "--since"), by=by, agent=agent)
+    rows = reports.history(command_store(), days=days, since=when(since, "--since"), by=by, agent=agent)
     HISTORY.show(rows, fmt)
 
 
@@ -332,7 +332,7 @@ def list_(
     from agentik_cli.services import reports
 
     fmt = output(as_json, as_csv)
-    rows = reports.list_costs(config.store(), _window(since, until), agent=agent, model=model, limit=limit)
+    rows = reports.list_costs(command_store(), _window(since, until), agent=agent, model=model, limit=limit)
     LEDGER.show(rows, fmt)
 
 
@@ -392,13 +392,13 @@ def record(
         "endpoint": endpoint,
         "at": at,
     }
-    store = config.store()
+    store = command_store()
     row = costs.record(store, fields)
     if row["total_cost_nd"] is None:
         render.warn(f"no price known for {model} ({provider}): recorded as unpriced")
     _budget_warnings(store, row["agent_id"])
     if as_json:
-        render.print_json(for_output(reports.get_cost(config.store(), row["id"])))
+        render.print_json(for_output(reports.get_cost(command_store(), row["id"])))
     else:
         render.print_line(str(row["id"]))
 
@@ -426,7 +426,7 @@ def import_(
 
     from agentik_cli.services import costs
 
-    store = config.store()
+    store = command_store()
     size = os.path.getsize(file) if file != "-" and os.path.isfile(file) else 0
     if size > 1_000_000 and sys.stderr.isatty():
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
@@ -460,7 +460,7 @@ def cleanup(
     """
     from agentik_cli.services import costs
 
-    store = config.store()
+    store = command_store()
     plan = costs.cleanup(store, older_than, dry_run=True)
     unpriced = f" and {plan.unpriced_calls} unpriced calls" if plan.unpriced_calls else ""
     what = (

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from agentik_cli import config, environment
+from agentik_cli import environment
 from agentik_cli.cli import render
 from agentik_cli.cli.options import Json
+from agentik_cli.services import database
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="The database: what it holds, its schema, a consistent backup, a copy into another."
@@ -19,15 +20,8 @@ app = typer.Typer(
 )
 
 
-@contextmanager
-def _store():  # noqa: ANN202 - Iterator[Store]; opened without migrating, closed after
-    from agentik_cli.store.engine import Store, resolve_url
-
-    store = Store(resolve_url(environment.current().db))
-    try:
-        yield store
-    finally:
-        store.dispose()
+def _store():  # noqa: ANN202 - a context of a Store: opened without migrating, closed after
+    return database.unopened(environment.current().db)
 
 
 @app.command()
@@ -36,10 +30,8 @@ def status(as_json: Json = False) -> None:
 
     Example: agentik db status --json
     """
-    from agentik_cli.store import admin
-
     with _store() as store:
-        data = admin.status(store)
+        data = database.status(store)
     if as_json:
         render.print_json(data)
         return
@@ -60,10 +52,8 @@ def upgrade() -> None:
 
     Example: agentik db upgrade
     """
-    from agentik_cli.store import admin
-
     with _store() as store:
-        applied = admin.upgrade(store)
+        applied = database.upgrade(store)
     render.note(f"applied {', '.join(applied)}" if applied else "the database is up to date")
 
 
@@ -77,20 +67,18 @@ def backup(
 
     Example: agentik db backup ~/backups/
     """
-    from agentik_cli.store import admin
-    from agentik_cli.store.engine import mask_url
-
     with _store() as unopened:
-        newer = admin.newer_schema(unopened)
+        newer = database.newer_schema(unopened)
         if newer is not None:
             # a backup never refuses: this agentik cannot use the database, but it can copy it as it
             # is (not migrated, nothing replayed into it) for an agentik that can (issue 21)
-            data = admin.backup(unopened, path.expanduser(), force=force)
+            data = database.backup(unopened, path.expanduser(), force=force)
             render.warn(
-                f"{mask_url(unopened.url)} was written by a newer agentik (its schema has {newer}): backed up as it is"
+                f"{database.printable_url(unopened.url)} was written by a newer agentik "
+                f"(its schema has {newer}): backed up as it is"
             )
     if newer is None:
-        data = admin.backup(config.store(), path.expanduser(), force=force)
+        data = database.backup(command_store(), path.expanduser(), force=force)
     if as_json:
         render.print_json(data)
     else:
@@ -123,16 +111,13 @@ def copy(
     import sys
 
     from agentik_cli.errors import AgentikError, UsageError
-    from agentik_cli.store import admin
-    from agentik_cli.store.engine import Store, resolve_url
 
     prefer = prefer.lower()
     if prefer not in ("source", "target"):
         raise UsageError(f"--prefer {prefer}: source or target")
-    source = config.store()
-    target = Store(resolve_url(to))
-    try:
-        held = admin.status(target)
+    source = command_store()
+    with database.unopened(to) as target:
+        held = database.status(target)
         if any(held["rows"].values()) and not yes:
             if not sys.stdin.isatty():
                 raise UsageError(
@@ -142,8 +127,6 @@ def copy(
             if not typer.confirm(f"{held['url']} holds {rows}; copy into it?", default=False, err=True):
                 raise AgentikError("nothing was copied")
         data = _copy_with_progress(source, target, prefer)
-    finally:
-        target.dispose()
     data["price_conflicts"] = [
         {**c, "source": _per_million(c["source"]), "target": _per_million(c["target"])} for c in data["price_conflicts"]
     ]
@@ -195,10 +178,8 @@ def _per_million(prices: dict[str, int | None]) -> dict[str, float | None]:
 def _copy_with_progress(source, target, prefer):  # noqa: ANN001, ANN202 - Store, Store, str -> dict
     import sys
 
-    from agentik_cli.store import copy as store_copy
-
     if not sys.stderr.isatty():
-        return store_copy.copy(source, target, prefer=prefer)
+        return database.copy(source, target, prefer)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
@@ -216,4 +197,4 @@ def _copy_with_progress(source, target, prefer):  # noqa: ANN001, ANN202 - Store
                 tasks[table] = bar.add_task(table, total=total)
             bar.update(tasks[table], completed=done)
 
-        return store_copy.copy(source, target, prefer=prefer, progress=progress)
+        return database.copy(source, target, prefer, progress)

@@ -7,10 +7,10 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json
 from agentik_cli.cli.views import Column, View, output
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Model prices, USD per million tokens: the bundled list and your overrides.\n\n"
@@ -62,7 +62,7 @@ def show(model: ModelArg, provider: ProviderOpt = None, as_json: Json = False) -
     from agentik_cli.errors import NotFound
     from agentik_cli.services import pricing
 
-    provider, prices = pricing.find_price(config.store(), model, provider)
+    provider, prices = pricing.find_price(command_store(), model, provider)
     if prices is None:
         raise NotFound(
             f"no price known for {model} ({provider})",
@@ -101,7 +101,7 @@ def set_(
     """
     from agentik_cli.services import pricing
 
-    kept = pricing.set_override(config.store(), model, provider, input, output, cache_read, cache_write)
+    kept = pricing.set_override(command_store(), model, provider, input, output, cache_read, cache_write)
     shown = f"{_usd(kept.input)} in / {_usd(kept.output)} out"
     render.note(f"price set for {model} ({provider.lower()}): {shown} per million tokens")
     given = [input, output, cache_read, cache_write]
@@ -119,7 +119,7 @@ def list_(provider: ProviderOpt = None, as_json: Json = False, as_csv: Csv = Fal
     from agentik_cli.services import pricing
 
     fmt = output(as_json, as_csv)
-    PRICES.show([_price_dict(p, m, prices) for p, m, prices in pricing.known_models(provider, config.store())], fmt)
+    PRICES.show([_price_dict(p, m, prices) for p, m, prices in pricing.known_models(provider, command_store())], fmt)
 
 
 def _price_of(key: str, header: str) -> Column:
@@ -150,6 +150,6 @@ def remove(model: ModelArg, provider: Annotated[str, typer.Option("--provider", 
     from agentik_cli.errors import NotFound
     from agentik_cli.services import pricing
 
-    if not pricing.remove_override(config.store(), model, provider):
+    if not pricing.remove_override(command_store(), model, provider):
         raise NotFound(f"no price of yours for {model} ({provider})")
     render.note(f"removed your price for {model} ({provider})")

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config, environment
+from agentik_cli import environment
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.agents import visible
 from agentik_cli.cli.options import Csv, Json, Yes, confirm, when
 from agentik_cli.cli.views import Column, View, output
 from agentik_cli.records import match_json, message_json, recent_json, session_json
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Conversations: list, read, follow, search, rename, remove; forget and redact messages.\n\n"
@@ -151,7 +152,7 @@ def list_(
 
     fmt = output(as_json, as_csv)
     rows = sessions.list_sessions(
-        config.store(), agent=agent, channel=channel, since=when(since, "--since"), limit=limit
+        command_store(), agent=agent, channel=channel, since=when(since, "--since"), limit=limit
     )
     SESSIONS.show(rows, fmt)
 
@@ -191,7 +192,7 @@ def show(
 
     if as_json and markdown:
         raise UsageError("choose one of --json and --markdown")
-    row, messages = sessions.get_session(config.store(), session_id)
+    row, messages = sessions.get_session(command_store(), session_id)
     if as_json:
         render.print_json(show_json(row, messages))
         return
@@ -231,7 +232,7 @@ def recent(
         empty="no messages yet",
         nested_json=True,
         shape=recent_json,
-    ).show(sessions.recent(config.store(), limit=limit), fmt)
+    ).show(sessions.recent(command_store(), limit=limit), fmt)
 
 
 @app.command()
@@ -249,7 +250,7 @@ def search(
     from agentik_cli.services import sessions
 
     fmt = output(as_json, as_csv)
-    found = sessions.search(config.store(), query, agent=agent, limit=limit)
+    found = sessions.search(command_store(), query, agent=agent, limit=limit)
     rows = [match_json(m, sessions.snippet(m.content, query)) for m in found]
     if rows or fmt != "table":
         View((), SEARCH_COLUMNS, shape=dict, table=lambda rows: _matches(rows, query)).show(rows, fmt)
@@ -285,7 +286,7 @@ def rename(session_id: SessionArg, title: Annotated[str, typer.Argument(help="Th
     """
     from agentik_cli.services import sessions
 
-    sessions.rename(config.store(), session_id, title)
+    sessions.rename(command_store(), session_id, title)
     render.note(f"session {session_id} renamed")
 
 
@@ -297,7 +298,7 @@ def remove(session_id: SessionArg, yes: Yes = False) -> None:
     """
     from agentik_cli.services import sessions
 
-    store = config.store()
+    store = command_store()
     row = sessions.describe(store, session_id)
     confirm(f"Remove session {session_id} ({visible(row.title)!r}) and its {row.messages} messages?", yes)
     removed = sessions.remove(store, session_id)
@@ -321,7 +322,7 @@ def tail(
     from agentik_cli.errors import INTERRUPTED
     from agentik_cli.services import sessions
 
-    store = config.store()
+    store = command_store()
     as_lines = as_json or not render.stdout_is_terminal()
     agent_id, rows = sessions.tail(store, agent, count)
     last = _print_tail(rows, as_lines, 0)
@@ -391,7 +392,7 @@ def forget(
     """
     from agentik_cli.services import forget as forgetting
 
-    store = config.store()
+    store = command_store()
     forgetting.check_messages(store, message_ids)
     confirm(f"Forget message{'s' if len(message_ids) > 1 else ''} {', '.join(map(str, message_ids))}?", yes)
     outcome, _ = forgetting.forget(store, message_ids, keep_replies)
@@ -426,7 +427,7 @@ def redact(
     """
     from agentik_cli.services import forget as forgetting
 
-    store = config.store()
+    store = command_store()
     scope = forgetting.scope_of(store, session, agent, every)
 
     def ask(would: Any) -> None:

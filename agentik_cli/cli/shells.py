@@ -4,7 +4,7 @@ The scripts are Typer's, which call agentik back on every Tab (`_AGENTIK_COMPLET
 names, session ids and model names complete from your data. The bash script also asks bash to quote
 what it inserts (`compopt -o filenames`), so an agent name with spaces completes as one word. Typer's
 own options would print and install its stock scripts; these print and install agentik's, the same
-text as completions/agentik.{bash,zsh,fish} (tests/test_completion.py keeps those files current)."""
+text as completions/agentik.{bash,zsh,fish} (tests/cli/test_completion.py keeps those files current)."""
 
 from __future__ import annotations
 

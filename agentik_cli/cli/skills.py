@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Yes, confirm
 from agentik_cli.cli.views import Column, View, output
 from agentik_cli.errors import FAILED, UsageError
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Skills: the tools agents may use (files, fetch, shell, time, calc, spend, yours, MCP servers).",
@@ -144,7 +144,7 @@ def test(
         from agentik_cli.services import agents
         from agentik_cli.services.reports import spend_of
 
-        store = config.store()
+        store = command_store()
         row = agents.get(store, agent)
         rules = Rules.of(row)
         context = Context(row.id, row.name, rules, spend_of(store, row.id), rules.workspace)

@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import config
 from agentik_cli.cli import complete, render
 from agentik_cli.cli.options import Csv, Json, Limit, Yes, confirm
 from agentik_cli.cli.views import Column, View, output
 from agentik_cli.errors import FAILED, INTERRUPTED, OK
+from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
     help="Webhooks: send events (messages, costs, sessions, agents, budgets) to a URL as they happen.\n\n"
@@ -33,9 +33,9 @@ ATTEMPT_COLUMNS = ("event_id", "endpoint_id", "type", "attempt", "status_code", 
 
 def _url(url: str) -> str:
     """A URL fit to print: a password in it masked (https://user:***@host/...)."""
-    from agentik_cli.store.engine import mask_url
+    from agentik_cli.services.database import printable_url
 
-    return mask_url(url)
+    return printable_url(url)
 
 
 def endpoint_json(e: Any) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def add(
     """
     from agentik_cli.services import webhooks
 
-    added = webhooks.add(config.store(), url, agent, list(event or []), secret, allow_internal)
+    added = webhooks.add(command_store(), url, agent, list(event or []), secret, allow_internal)
     if as_json:
         render.print_json({"id": added.id, "url": _url(added.url), "events": added.events, "secret": added.secret})
         return
@@ -119,7 +119,7 @@ def list_(as_json: Json = False, as_csv: Csv = False) -> None:
     from agentik_cli.services import webhooks
 
     fmt = output(as_json, as_csv)
-    ENDPOINTS.show([endpoint_json(e) for e in webhooks.endpoints(config.store())], fmt)
+    ENDPOINTS.show([endpoint_json(e) for e in webhooks.endpoints(command_store())], fmt)
 
 
 ENDPOINTS = View(
@@ -145,7 +145,7 @@ def remove(endpoint_id: IdArg, yes: Yes = False) -> None:
     """
     from agentik_cli.services import webhooks
 
-    store = config.store()
+    store = command_store()
     found = webhooks.get(store, endpoint_id)
     confirm(f"Remove webhook {found.id} ({_url(found.url)})?", yes)
     webhooks.remove(store, endpoint_id)
@@ -160,7 +160,7 @@ def test(endpoint_id: IdArg) -> None:
     """
     from agentik_cli.services import webhooks
 
-    result = webhooks.test(config.store(), endpoint_id)
+    result = webhooks.test(command_store(), endpoint_id)
     if result.delivered:
         render.print_line(f"delivered: HTTP {result.status_code}")
         return
@@ -189,7 +189,7 @@ def log(
     from agentik_cli.services import webhooks
 
     fmt = output(as_json, as_csv)
-    ATTEMPTS.show([attempt_json(a) for a in webhooks.log(config.store(), failed, limit)], fmt)
+    ATTEMPTS.show([attempt_json(a) for a in webhooks.log(command_store(), failed, limit)], fmt)
 
 
 ATTEMPTS = View(
@@ -224,7 +224,7 @@ def deliver(
 
     from agentik_cli.services import webhooks
 
-    store = config.store()
+    store = command_store()
     if not loop:
         if not webhooks.deliver_all(store):
             render.note("some events are still not delivered: `agentik webhooks log --failed` says why")

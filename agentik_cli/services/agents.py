@@ -353,7 +353,7 @@ def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
     return agent
 
 
-def remove(store: Store, ref: str) -> agent_store.Removed:
+def remove(store: Store, ref: str) -> agent_store.RemovedAgent:
     """Remove an agent; what went with it is counted inside the removal's transaction."""
     with store.write() as unit:
         agent = resolve(unit.session, ref)

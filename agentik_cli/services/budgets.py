@@ -22,6 +22,7 @@ from agentik_cli import limits, owner
 from agentik_cli.errors import BudgetRefused, NotFound, UsageError
 from agentik_cli.money import to_usd
 from agentik_cli.store import budgets as budget_store
+from agentik_cli.store import ledger as ledger_store
 from agentik_cli.store.budgets import BudgetRecord
 from agentik_cli.store.engine import Store
 from agentik_cli.store.unit import Unit
@@ -366,7 +367,7 @@ def _first(unit: Unit, kind: str, budget: BudgetRecord) -> bool:
     """Whether this is the first time in the period (noted, so the next time is not)."""
     name = "budget_warned" if kind == "warning" else "budget_exceeded"
     key = f"{name}:{budget.scope_key}:{budget.period}:{period_start(budget.period).isoformat()}"
-    if unit.read_setting(key) is not None:
+    if ledger_store.read_setting(unit, key) is not None:
         return False
-    unit.write_setting(key, "1")
+    ledger_store.write_setting(unit, key, "1")
     return True

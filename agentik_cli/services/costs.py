@@ -184,7 +184,7 @@ def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
     except RowError as exc:
         raise UsageError(exc.message) from None
     with store.write() as unit:
-        row["id"] = unit.add_costs([row])[0]
+        row["id"] = ledger.add_costs(unit, [row])[0]
     return row
 
 
@@ -306,7 +306,7 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
 
     try:
         with store.write() as unit:
-            count = unit.import_costs(batches(), after_batch=moved)
+            count = ledger.import_costs(unit, batches(), after_batch=moved)
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text", hint="nothing was imported") from None
     finally:
@@ -347,5 +347,5 @@ def cleanup(store: Store, older_than_days: int, dry_run: bool = False) -> Cleanu
             found = ledger.count_costs(session, old)
     else:
         with store.write() as unit:
-            found = unit.remove_costs(old)
+            found = ledger.remove_costs(unit, old)
     return Cleanup(found.rows, found.cost_nd, found.unpriced_calls, cutoff)

@@ -12,6 +12,7 @@ from typing import Any
 
 from agentik_cli import environment
 from agentik_cli.errors import NotFound, StoreError
+from agentik_cli.store import ledger as store_ledger
 from agentik_cli.store.engine import Store, notify
 from agentik_cli.store.unit import Unit
 from agentik_cli.timeutil import now_utc
@@ -111,10 +112,15 @@ def add_user_message(
     refusal rolls both back). Returns (session_id, message_id, reservation_id)."""
     with store.write() as unit:
         reservation = reserve(unit) if reserve is not None else None
-        if session_id is not None and not unit.has_session(session_id):
+        if session_id is not None and not store_ledger.has_session(unit, session_id):
             raise NotFound(f"session {session_id} no longer exists (removed meanwhile)")
-        sid = session_id if session_id is not None else unit.open_session(agent_id, make_title(content), channel)
-        message_id = unit.add_message(
+        sid = (
+            session_id
+            if session_id is not None
+            else store_ledger.open_session(unit, agent_id, make_title(content), channel)
+        )
+        message_id = store_ledger.add_message(
+            unit,
             agent_id=agent_id,
             session_id=sid,
             channel=channel,
@@ -215,26 +221,17 @@ def _write(unit: Unit, record: dict[str, Any]) -> int | None:
     if record["kind"] == "release":
         return None
     if record["kind"] == "failed":
-        unit.mark_failed(record["message_id"], record["error"])
+        store_ledger.mark_failed(unit, record["message_id"], record["error"])
         return int(record["message_id"])
     if record["kind"] == "tool_calls":
-        unit.add_tool_calls(record["message_id"], record["runs"])
+        store_ledger.add_tool_calls(unit, record["message_id"], record["runs"])
         return int(record["message_id"])
     key = record["cost"].get("call_key")
-    if key is not None and unit.call_stored(key):  # stored already, from the call's own journal
+    if key is not None and store_ledger.call_stored(unit, key):  # stored already, from the call's own journal
         return None
     # a record journaled by an agentik from before users were recorded has no user_name: add_reply
     # gives it the unit's user
-    return unit.add_reply(
-        agent_id=record["agent_id"],
-        session_id=record["session_id"],
-        content=record["content"],
-        channel=record["channel"],
-        error=record["error"],
-        interrupted=record["interrupted"],
-        cost=record["cost"],
-        parts=record.get("parts"),
-    )
+    return store_ledger.add_reply(unit, record)
 
 
 JOURNAL_DONE = "journal_replayed"
@@ -260,13 +257,13 @@ def _replay_records(store: Store) -> int:
     records, files = journal.take(store.url)
 
     def work(unit: Unit) -> int:
-        done_value = unit.read_setting(JOURNAL_DONE)
+        done_value = store_ledger.read_setting(unit, JOURNAL_DONE)
         done = json.loads(done_value) if done_value else []
         fresh = [r for r in records if r["id"] not in set(done)]
         for record in fresh:
             _write(unit, record)
         # every id stored lately, not only this batch's: another process may still replay an older copy
-        unit.write_setting(JOURNAL_DONE, json.dumps((done + [r["id"] for r in fresh])[-5000:]))
+        store_ledger.write_setting(unit, JOURNAL_DONE, json.dumps((done + [r["id"] for r in fresh])[-5000:]))
         return len(fresh)
 
     stored = 0
@@ -319,7 +316,7 @@ def _store_call(unit: Unit, store: Store, call: Any) -> bool:
     from agentik_cli.services.pricing import PriceBook
 
     header = call.header
-    if unit.call_stored(call.header["key"]):
+    if store_ledger.call_stored(unit, call.header["key"]):
         return False
     figures = call.usage or [0, 0, 0, 0, 0, 0, 0]
     inputs, outputs, cache_read, cache_write, input_reported, output_reported, thinking = figures

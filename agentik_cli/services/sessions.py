@@ -12,7 +12,7 @@ from agentik_cli.services import agents
 from agentik_cli.store import session_edits
 from agentik_cli.store import sessions as session_store
 from agentik_cli.store.engine import Store
-from agentik_cli.store.session_edits import Removed
+from agentik_cli.store.session_edits import RemovedSession
 from agentik_cli.store.sessions import MessageRecord, SessionRecord
 
 
@@ -99,7 +99,7 @@ def rename(store: Store, session_id: int, title: str) -> None:
             raise _not_found(session_id)
 
 
-def remove(store: Store, session_id: int) -> Removed:
+def remove(store: Store, session_id: int) -> RemovedSession:
     """The session and its messages go; the cost ledger keeps every row, so cost totals before and
     after are equal. The agent's counts of sessions and messages drop, and so does its average
     response time (they follow what exists); its tokens, cost and unpriced calls do not (they follow

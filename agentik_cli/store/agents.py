@@ -142,7 +142,7 @@ def search(session: Session, words: str, limit: int | None) -> list[Agent]:
 
 
 @dataclass(frozen=True)
-class Removed:
+class RemovedAgent:
     """What a removal took with it, counted inside its transaction."""
 
     agent: Agent
@@ -151,7 +151,7 @@ class Removed:
     budgets: int = 0  # its budgets, removed with it
 
 
-def remove(unit: Unit, agent_id: int) -> Removed | None:
+def remove(unit: Unit, agent_id: int) -> RemovedAgent | None:
     """Remove an agent: its sessions and messages go with it (ON DELETE CASCADE); its cost rows and
     totals stay (money spent stays spent), so no running total of the ledger moves. Every user's
     default that named it goes too."""
@@ -162,7 +162,7 @@ def remove(unit: Unit, agent_id: int) -> Removed | None:
     # its budgets go with it: a budget belongs to an agent by id, never to a later agent of its name
     gone: Any = session.execute(delete(Budget).where(col(Budget.scope_key) == agent_id))
     budgets = int(gone.rowcount or 0)
-    removed = Removed(agent, agent.stat_sessions, agent.stat_messages, budgets)
+    removed = RemovedAgent(agent, agent.stat_sessions, agent.stat_messages, budgets)
     unit.emit("agent.removed", agent_now(session, agent_id), agent_id)
     session.execute(
         delete(Setting).where(

@@ -184,13 +184,17 @@ def _engine_options(url: str) -> dict[str, Any]:
 
 # The PostgreSQL channel every write notifies as it commits (store/changes.py listens on it).
 CHANGES_CHANNEL = "agentik_changes"
-# Set by the command line: sends the webhook deliveries a unit made, once it has committed.
-on_deliveries: Callable[[Store, list[int]], None] | None = None
+Deliver = Callable[["Store", list[int]], None]
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    """A database and its transactions. `on_deliveries`, given by whoever opens the store (the
+    services' opening, services/opening.py), is called with the webhook deliveries a unit wrote,
+    once it has committed; the store itself sends nothing."""
+
+    def __init__(self, url: str, on_deliveries: Deliver | None = None) -> None:
         self.url = url
+        self.on_deliveries = on_deliveries
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             _check_sqlite_path(url)
@@ -223,8 +227,8 @@ class Store:
                 if not self.is_sqlite:  # wakes the live views (SQLite's see PRAGMA data_version move)
                     session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": CHANGES_CHANNEL})
                 session.flush()
-        if unit.deliveries and on_deliveries is not None:
-            on_deliveries(self, unit.deliveries)
+        if unit.deliveries and self.on_deliveries is not None:
+            self.on_deliveries(self, unit.deliveries)
 
     def migrate(self) -> None:
         """Bring the schema up to date. A database written by a newer agentik, or one that holds
@@ -414,12 +418,12 @@ def _reason(line: str) -> str:
 _stores: dict[str, Store] = {}
 
 
-def get_store(db: str | None = None) -> Store:
-    """The store for this process, opened and migrated on first use."""
+def get_store(db: str | None = None, on_deliveries: Deliver | None = None) -> Store:
+    """The store for this process, opened and migrated on first use (and given `on_deliveries`)."""
     url = resolve_url(db)
     store = _stores.get(url)
     if store is None:
-        store = Store(url)
+        store = Store(url, on_deliveries)
         try:
             store.migrate()
         except BaseException:

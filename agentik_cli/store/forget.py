@@ -17,7 +17,7 @@ from sqlalchemy import Text, delete, func, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlmodel import Session
 
-from agentik_cli.store import dialect
+from agentik_cli.store import dialect, ledger
 from agentik_cli.store.engine import Store, translate_errors
 from agentik_cli.store.models import (
     ChatSession,
@@ -46,7 +46,7 @@ _BY_CODE = "written by agentik's code (a state, a type, an id), never from what 
 _ORIGIN = {"origin_store": _BY_CODE}  # a copied row's origin (`db copy`): a store's id
 # Every column of the schema that can hold text (strings and JSON), and what `sessions redact` does
 # with it: REDACTED, or why it leaves it. A new table or column with text must be entered here
-# (tests/test_forget.py fails until it is): decide then whether what was said can reach it.
+# (tests/services/test_forget.py fails until it is): decide then whether what was said can reach it.
 # (`sessions forget` removes the messages and tool calls whole, and the webhook events that carry
 # them, their deliveries and attempts going with them by their foreign keys.)
 TEXT_COLUMNS: dict[str, dict[str, str]] = {
@@ -222,7 +222,7 @@ def forget(unit: Unit, doomed: list[Doomed], titles: dict[int, str]) -> None:
             values["title"] = titles[session_id]
         session.execute(update(_SESSIONS).where(s.id == session_id).values(**values))
     for agent_id, (count, ms, responses) in per_agent.items():
-        unit.uncount(agent_id, sessions=0, messages=count, response_ms=ms, responses=responses)
+        ledger.uncount(unit, agent_id, sessions=0, messages=count, response_ms=ms, responses=responses)
     subjects = [f"message:{i}" for i in ids] + [f"session:{i}" for i in titles]
     for chunk in _chunks(subjects):
         session.execute(delete(_EVENTS).where(_EVENTS.c.subject.in_(chunk)))

@@ -1,4 +1,6 @@
-"""The ledger's writes: cost rows, the messages and sessions a reply touches, and the running totals.
+"""The ledger's writes, each inside a unit of work (store/unit.py, the transaction): cost rows, the
+messages and sessions a reply touches, and the running totals. Every function here takes the unit,
+writes through its session, stamps rows with its time and user, and emits the change's event.
 
 The running totals (cost_totals per agent, model, provider and user; cost_buckets per quarter hour;
 each session's tokens and cost) are moved by one rule, `move_totals`: whatever set of ledger rows is
@@ -9,22 +11,31 @@ session's, which keep what its calls cost when `costs cleanup` removes their row
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, select, update
 from sqlmodel import Session
 
-from agentik_cli.store import dialect
-from agentik_cli.store.models import Agent, ChatSession, Cost, CostBucket, CostTotal, Message, Setting, ToolCallRecord
-from agentik_cli.store.sql import SUM_COLUMNS
+from agentik_cli.store import bulk, dialect, reports, sessions
+from agentik_cli.store.models import (
+    SUM_COLUMNS,
+    Agent,
+    ChatSession,
+    Cost,
+    CostBucket,
+    CostTotal,
+    Message,
+    Setting,
+    ToolCallRecord,
+)
 
-__all__ = ["SUM_COLUMNS", "TOTALS_KEY", "Removed", "Where", "move_totals"]
+if TYPE_CHECKING:
+    from agentik_cli.store.unit import Unit
+
+__all__ = ["SUM_COLUMNS", "TOTALS_KEY", "Where", "move_totals"]
 
 COSTS: Any = Cost.__table__  # type: ignore[attr-defined]
 TOTALS: Any = CostTotal.__table__  # type: ignore[attr-defined]
@@ -65,10 +76,11 @@ def ledger_sums(sign: int = 1) -> list[Any]:
     return [(s if sign > 0 else -s).label(name) for s, name in zip(sums, SUM_COLUMNS, strict=True)]
 
 
-def move_totals(session: Session, where: Where, sign: int) -> None:
+def move_totals(session: Session, where: Where, sign: int, *, sessions: bool = True) -> None:
     """THE rule for the running totals: add (sign 1) or take off (sign -1) the ledger rows matching
     `where` to every total that holds them. Called after rows are inserted, or before they are
-    deleted, in the same transaction."""
+    deleted, in the same transaction. `sessions=False` leaves the sessions' sums alone (a copy
+    recounts the sessions it brings, whose rows arrive with their sums: store/copying)."""
     c = COSTS.c
     sums = ledger_sums(sign)
 
@@ -93,7 +105,7 @@ def move_totals(session: Session, where: Where, sign: int) -> None:
     # their own `remove`) and leaves the messages' costs, so lowering the session would show totals
     # that disagree with its messages (issue 21). The agents' and the reports' totals follow the
     # ledger, cleaned-up rows and all.
-    if sign < 0:
+    if sign < 0 or not sessions:
         return
     by_session = (
         select(c.session_id, *sums).where(where, c.session_id.is_not(None)).group_by(c.session_id).subquery("moved")
@@ -120,127 +132,60 @@ def lock_ledger(session: Session) -> None:
         session.connection().exec_driver_sql("LOCK TABLE costs IN SHARE ROW EXCLUSIVE MODE")
 
 
-# ---- adding ----
+# ---- cost rows ----
 
 
-def add_costs(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ledger rows and move every total by them. Returns their ids, in order."""
+def add_costs(unit: Unit, rows: list[dict[str, Any]]) -> list[int]:
+    """Ledger rows, with cost_totals, cost_buckets and their sessions' totals moved by them. A row
+    that does not say who made the call is the unit's user's. Returns their ids, in order."""
     if not rows:
         return []
+    for row in rows:
+        row.setdefault("user_name", unit.user)
+    session = unit.session
     ids = list(session.execute(insert(COSTS).returning(COSTS.c.id, sort_by_parameter_order=True), rows).scalars())
     for first in range(0, len(ids), IDS_PER_STATEMENT):
         move_totals(session, COSTS.c.id.in_(ids[first : first + IDS_PER_STATEMENT]), 1)
+    for cost_id, row in zip(ids, rows, strict=True):
+        unit.emit("cost.recorded", reports.cost_data(cost_id), row.get("agent_id"))
     return ids
 
 
-def call_stored(session: Session, key: str) -> bool:
-    return session.execute(select(COSTS.c.id).where(COSTS.c.call_key == key).limit(1)).first() is not None
+def call_stored(unit: Unit, key: str) -> bool:
+    """Whether the ledger has the cost row of the call with this journal key."""
+    query = select(COSTS.c.id).where(COSTS.c.call_key == key).limit(1)
+    return unit.session.execute(query).first() is not None
 
 
 def import_costs(
-    session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
+    unit: Unit, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
 ) -> int:
-    """Many ledger rows at once (an import), every total moved once at the end by the rows written,
-    summed by the database in one pass. The ledger is locked first, so the rows after the highest id
-    are this import's alone. Every row has the same keys; the rows' dicts may be changed in place.
+    """Many ledger rows at once (an import, batches of rows with the same keys, each naming its
+    user), written the fastest way the database has (store/bulk.py), every total moved once at the
+    end by the rows written, summed by the database in one pass. The ledger is locked first, so the
+    rows after the highest id are this import's alone. The rows' dicts may be changed in place.
     Returns how many rows were written."""
+    session = unit.session
     lock_ledger(session)
     after = session.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
-    write = _copy_all if dialect.is_postgres(session) else _insert_all
+    write = bulk.copy_all if dialect.is_postgres(session) else bulk.insert_all
     count = write(session, batches, after_batch)
     if count:
         move_totals(session, COSTS.c.id > after, 1)
+    unit.emit("costs.imported", {"imported": count})
     return count
-
-
-def _insert_all(
-    session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None
-) -> int:
-    """SQLite: the rows go in as multi-row INSERTs through the driver (one statement for hundreds
-    of rows costs a third less than Core's executemany of a statement a row). A writer thread was
-    tried: it gains only with a core to spare and loses under load, as the GIL goes back and forth."""
-    driver: Any = session.connection().connection.driver_connection
-    try:
-        limit = driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    except AttributeError:  # Python < 3.11: SQLite's smallest default
-        limit = 999
-    cursor = driver.cursor()
-    texts: dict[tuple[tuple[str, ...], int], str] = {}
-    count = 0
-    try:
-        for batch in batches:
-            if batch:
-                for sql, params in _statements(batch, texts, limit):
-                    cursor.execute(sql, params)
-                count += len(batch)
-            if after_batch is not None:
-                after_batch()
-    finally:
-        cursor.close()
-    return count
-
-
-def _statements(rows: list[dict[str, Any]], texts: dict[Any, str], limit: int) -> list[tuple[str, list[Any]]]:
-    """The INSERTs of a batch of rows, each with its parameters in one flat list."""
-    keys = tuple(rows[0])
-    take = itemgetter(*keys)
-    per_statement = max(1, min(1000, limit // len(keys)))
-    statements = []
-    for first in range(0, len(rows), per_statement):
-        chunk = rows[first : first + per_statement]
-        params: list[Any] = []
-        extend = params.extend
-        for row in chunk:
-            # SQLAlchemy's text form of a datetime on SQLite: the UTC wall time to the microsecond
-            row["timestamp"] = row["timestamp"].replace(tzinfo=None).isoformat(" ", "microseconds")
-            extend(take(row) if len(keys) > 1 else (take(row),))
-        sql = texts.get((keys, len(chunk)))
-        if sql is None:
-            one = "(" + ", ".join("?" * len(keys)) + ")"
-            sql = texts[(keys, len(chunk))] = (
-                f"INSERT INTO costs ({', '.join(keys)}) VALUES {', '.join([one] * len(chunk))}"
-            )
-        statements.append((sql, params))
-    return statements
-
-
-def _copy_all(session: Session, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None) -> int:
-    """PostgreSQL: one COPY ... FROM STDIN through psycopg 3, in the unit's own transaction. The data
-    is sent by psycopg's own writer thread while this one reads the next rows, and the server stores
-    them meanwhile in its own process."""
-    from psycopg.copy import QueuedLibpqWriter
-
-    driver: Any = session.connection().connection.driver_connection
-    count = 0
-    with driver.cursor() as cursor, ExitStack() as stack:
-        write_row: Any = None
-        for batch in batches:
-            if batch:
-                if write_row is None:  # the columns are the first row's
-                    keys = list(batch[0])
-                    take = itemgetter(*keys)
-                    columns = ", ".join(f'"{key}"' for key in keys)
-                    copy = cursor.copy(f"COPY costs ({columns}) FROM STDIN", writer=QueuedLibpqWriter(cursor))
-                    write_row = stack.enter_context(copy).write_row
-                for row in batch:
-                    write_row(take(row))
-                count += len(batch)
-            if after_batch is not None:
-                after_batch()
-    return count
-
-
-# ---- removing ----
 
 
 @dataclass(frozen=True)
-class Removed:
+class CostRows:
+    """How many ledger rows, their priced cost and their unpriced calls (what a cleanup takes)."""
+
     rows: int
     cost_nd: int
     unpriced_calls: int
 
 
-def count_costs(session: Session, where: Where) -> Removed:
+def count_costs(session: Session, where: Where) -> CostRows:
     """How many ledger rows match, their priced cost and their unpriced calls."""
     c = COSTS.c
     rows, cost_nd, unpriced = session.execute(
@@ -248,12 +193,13 @@ def count_costs(session: Session, where: Where) -> Removed:
             func.count(), func.coalesce(func.sum(c.total_cost_nd), 0), func.count().filter(c.total_cost_nd.is_(None))
         ).where(where)
     ).one()
-    return Removed(int(rows), int(cost_nd), int(unpriced))
+    return CostRows(int(rows), int(cost_nd), int(unpriced))
 
 
-def remove_costs(session: Session, where: Where) -> Removed:
+def remove_costs(unit: Unit, where: Where) -> CostRows:
     """Delete the ledger rows matching `where`, every total moved down by them first. The count, the
-    totals and the delete see the same rows (the ledger is locked)."""
+    totals and the delete see the same rows (the ledger is locked). Returns what went."""
+    session = unit.session
     lock_ledger(session)
     removed = count_costs(session, where)
     if removed.rows:
@@ -271,9 +217,10 @@ def older_than(cutoff: datetime) -> Where:
 # ---- messages and sessions ----
 
 
-def open_session(session: Session, *, agent_id: int, title: str, channel: str, now: datetime) -> int:
+def open_session(unit: Unit, agent_id: int, title: str, channel: str) -> int:
     """A new chat session, counted on its agent."""
-    sid = session.execute(
+    now = unit.now
+    sid = unit.session.execute(
         insert(SESSIONS)
         .values(
             agent_id=agent_id,
@@ -289,18 +236,102 @@ def open_session(session: Session, *, agent_id: int, title: str, channel: str, n
         )
         .returning(SESSIONS.c.id)
     ).scalar_one()
-    session.execute(update(AGENTS).where(AGENTS.c.id == agent_id).values(stat_sessions=AGENTS.c.stat_sessions + 1))
+    unit.session.execute(update(AGENTS).where(AGENTS.c.id == agent_id).values(stat_sessions=AGENTS.c.stat_sessions + 1))
+    unit.emit("session.created", sessions.session_data(sid), agent_id, f"session:{sid}")
     return int(sid)
 
 
-def session_exists(session: Session, session_id: int) -> bool:
-    """Whether the session is there, locked until the transaction ends (on PostgreSQL; SQLite's
-    write transaction holds the whole file), so that a removal cannot slip in before a write."""
+def has_session(unit: Unit, session_id: int) -> bool:
+    """Whether the session is there, locked until the unit ends (on PostgreSQL; SQLite's write
+    transaction holds the whole file), so that a removal cannot slip in before a write."""
     query = select(literal(1)).where(SESSIONS.c.id == session_id).with_for_update()
-    return session.execute(query).first() is not None
+    return unit.session.execute(query).first() is not None
 
 
-def add_tool_calls(session: Session, message_id: int, runs: list[dict[str, Any]], now: datetime, user: str) -> bool:
+def add_message(unit: Unit, **values: Any) -> int:
+    """A message (the unit's time and user unless given), counted on its session and agent (a
+    reply's response time too)."""
+    row = {
+        "attachments": [],
+        "skills_used": [],
+        "interrupted": False,
+        "timestamp": unit.now,
+        "user_name": unit.user,
+        **values,
+    }
+    message_id = unit.session.execute(insert(MESSAGES).values(**row).returning(MESSAGES.c.id)).scalar_one()
+    count_message(unit, row["agent_id"], row["session_id"], row["timestamp"], row.get("response_ms"))
+    unit.emit("message.created", sessions.message_data(message_id), row["agent_id"], f"message:{message_id}")
+    return int(message_id)
+
+
+def add_reply(unit: Unit, reply: dict[str, Any]) -> int | None:
+    """The assistant's reply (a journal record: agent_id, session_id, content, channel, error,
+    interrupted, cost, parts) and its cost row. A reply whose session was removed meanwhile (a
+    journal replayed late) keeps only its cost row: the money was spent. Returns the message id."""
+    row = dict(reply["cost"])
+    row.setdefault("user_name", unit.user)
+    message_id = None
+    if has_session(unit, reply["session_id"]):
+        message_id = add_message(
+            unit,
+            role="assistant",
+            **{key: reply[key] for key in ("agent_id", "session_id", "channel", "content", "error", "interrupted")},
+            parts=reply.get("parts"),
+            tokens_used=row["total_tokens"],
+            cost_nd=row["total_cost_nd"],
+            **{key: row[key] for key in ("timestamp", "model", "input_tokens", "output_tokens", "response_ms")},
+            user_name=row["user_name"],
+        )
+    else:
+        row["session_id"] = None
+    row["conversation_id"] = message_id
+    add_costs(unit, [row])
+    return message_id
+
+
+def count_message(
+    unit: Unit, agent_id: int, session_id: int, now: datetime | None = None, response_ms: int | None = None
+) -> None:
+    """One more message on its session and agent, at `now` (the unit's time unless given)."""
+    now = now or unit.now
+    unit.session.execute(
+        update(SESSIONS)
+        .where(SESSIONS.c.id == session_id)
+        .values(message_count=SESSIONS.c.message_count + 1, last_message_at=now)
+    )
+    a = AGENTS.c
+    counts: dict[str, Any] = {"stat_messages": a.stat_messages + 1, "last_active_at": now}
+    if response_ms is not None:
+        counts.update(stat_response_ms=a.stat_response_ms + response_ms, stat_responses=a.stat_responses + 1)
+    unit.session.execute(update(AGENTS).where(a.id == agent_id).values(**counts))
+
+
+def uncount(unit: Unit, agent_id: int, *, sessions: int, messages: int, response_ms: int, responses: int) -> None:
+    """Removed sessions' or messages' part of their agent's counters (what open_session and
+    add_message added): the counters follow what exists. Their cost rows stay, and so do the totals
+    they moved."""
+    a = AGENTS.c
+    unit.session.execute(
+        update(AGENTS)
+        .where(a.id == agent_id)
+        .values(
+            stat_sessions=a.stat_sessions - sessions,
+            stat_messages=a.stat_messages - messages,
+            stat_response_ms=a.stat_response_ms - response_ms,
+            stat_responses=a.stat_responses - responses,
+        )
+    )
+
+
+def mark_failed(unit: Unit, message_id: int, error: str) -> None:
+    unit.session.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(error=error))
+
+
+def add_tool_calls(unit: Unit, message_id: int, runs: list[dict[str, Any]]) -> bool:
+    """The tool calls a message asked for, as run (ToolRun.to_json), and the message's skills_used.
+    False when the message is gone (its session removed meanwhile)."""
+    session = unit.session
     found = session.execute(
         select(MESSAGES.c.session_id, MESSAGES.c.agent_id, MESSAGES.c.skills_used)
         .where(MESSAGES.c.id == message_id)
@@ -316,17 +347,10 @@ def add_tool_calls(session: Session, message_id: int, runs: list[dict[str, Any]]
             "agent_id": agent_id,
             "call_id": run["id"],
             "position": position,
-            "skill": run["skill"],
-            "tool": run["tool"],
-            "arguments": run["arguments"],
-            "decision": run["decision"],
-            "status": run["status"],
-            "duration_ms": run["duration_ms"],
-            "output": run["output"],
-            "truncated": run["truncated"],
-            "error": run["error"],
-            "started_at": now,
-            "user_name": user,
+            **{key: run[key] for key in ("skill", "tool", "arguments", "decision", "status", "duration_ms")},
+            **{key: run[key] for key in ("output", "truncated", "error")},
+            "started_at": unit.now,
+            "user_name": unit.user,
         }
         for position, run in enumerate(runs)
     ]
@@ -340,57 +364,13 @@ def add_tool_calls(session: Session, message_id: int, runs: list[dict[str, Any]]
     return True
 
 
-def add_message(session: Session, values: dict[str, Any]) -> int:
-    """A message, counted on its session and agent (a reply's response time too)."""
-    row = {"attachments": [], "skills_used": [], "interrupted": False, **values}
-    message_id = session.execute(insert(MESSAGES).values(**row).returning(MESSAGES.c.id)).scalar_one()
-    count_message(session, row["agent_id"], row["session_id"], row["timestamp"], row.get("response_ms"))
-    return int(message_id)
+# ---- settings the ledger keeps ----
 
 
-def count_message(
-    session: Session, agent_id: int, session_id: int, now: datetime, response_ms: int | None = None
-) -> None:
-    session.execute(
-        update(SESSIONS)
-        .where(SESSIONS.c.id == session_id)
-        .values(message_count=SESSIONS.c.message_count + 1, last_message_at=now)
-    )
-    a = AGENTS.c
-    counts: dict[str, Any] = {"stat_messages": a.stat_messages + 1, "last_active_at": now}
-    if response_ms is not None:
-        counts.update(stat_response_ms=a.stat_response_ms + response_ms, stat_responses=a.stat_responses + 1)
-    session.execute(update(AGENTS).where(a.id == agent_id).values(**counts))
-
-
-def uncount(session: Session, agent_id: int, *, sessions: int, messages: int, response_ms: int, responses: int) -> None:
-    """Removed sessions' or messages' part of their agent's counters (what open_session and
-    add_message added): the counters follow what exists. Their cost rows stay, and so do the totals
-    they moved."""
-    a = AGENTS.c
-    session.execute(
-        update(AGENTS)
-        .where(a.id == agent_id)
-        .values(
-            stat_sessions=a.stat_sessions - sessions,
-            stat_messages=a.stat_messages - messages,
-            stat_response_ms=a.stat_response_ms - response_ms,
-            stat_responses=a.stat_responses - responses,
-        )
-    )
-
-
-def set_message_error(session: Session, message_id: int, error: str) -> None:
-    session.execute(update(MESSAGES).where(MESSAGES.c.id == message_id).values(error=error))
-
-
-# ---- the journal's bookkeeping ----
-
-
-def read_setting(session: Session, key: str) -> str | None:
-    found = session.get(Setting, key)
+def read_setting(unit: Unit, key: str) -> str | None:
+    found = unit.session.get(Setting, key)
     return found.value if found is not None else None
 
 
-def write_setting(session: Session, key: str, value: str) -> None:
-    session.merge(Setting(key=key, value=value))
+def write_setting(unit: Unit, key: str, value: str) -> None:
+    unit.session.merge(Setting(key=key, value=value))

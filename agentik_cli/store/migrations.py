@@ -2,7 +2,7 @@
 
 Each migration describes the schema as it was when it was written, so the tables are frozen here
 rather than taken from models.py: a later change to the models must arrive as a new migration.
-tests/test_migrations.py checks that the migrated schema equals the models' schema."""
+tests/store/test_migrations.py checks that the migrated schema equals the models' schema."""
 
 from __future__ import annotations
 

@@ -279,6 +279,11 @@ class CostSums(SQLModel):
     over_limit_calls: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": text("0")})
 
 
+# The sums kept by cost_totals and cost_buckets, in their column order (the running totals' rule in
+# store/ledger.py moves them all; the reports read them).
+SUM_COLUMNS: tuple[str, ...] = tuple(CostSums.model_fields)
+
+
 class CostTotal(CostSums, table=True):
     """Running totals of the ledger per agent, model and user, moved in the transaction that writes (or
     removes) cost rows: `costs summary` and the unfiltered by-agent/model/provider reports read these

@@ -16,8 +16,7 @@ from sqlmodel import Session, col
 
 from agentik_cli.records import for_output
 from agentik_cli.records import ledger_row as ledger_row_json
-from agentik_cli.store.ledger import SUM_COLUMNS
-from agentik_cli.store.models import Agent, Cost, CostBucket, CostTotal
+from agentik_cli.store.models import SUM_COLUMNS, Agent, Cost, CostBucket, CostTotal
 
 NO_AGENT = "(no agent)"
 

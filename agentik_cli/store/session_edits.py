@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlmodel import col
 
+from agentik_cli.store import ledger
 from agentik_cli.store.models import ChatSession, Message
 from agentik_cli.store.unit import Unit
 
@@ -23,7 +24,7 @@ def rename(unit: Unit, session_id: int, title: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Removed:
+class RemovedSession:
     """A removed session, as it was when its removal's transaction took it."""
 
     id: int
@@ -32,7 +33,7 @@ class Removed:
     messages: int
 
 
-def remove(unit: Unit, session_id: int) -> Removed | None:
+def remove(unit: Unit, session_id: int) -> RemovedSession | None:
     """The session and its messages go; the cost ledger keeps every row (session and message ids set
     to NULL), so the ledger's totals do not move. The agent's counts of sessions and messages drop,
     and so does its average response time: they follow what exists."""
@@ -50,8 +51,13 @@ def remove(unit: Unit, session_id: int) -> Removed | None:
         )
     ).one()
     session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
-    unit.uncount(
-        row.agent_id, sessions=1, messages=row.message_count, response_ms=int(response_ms), responses=int(responses)
+    ledger.uncount(
+        unit,
+        row.agent_id,
+        sessions=1,
+        messages=row.message_count,
+        response_ms=int(response_ms),
+        responses=int(responses),
     )
     assert row.id is not None
-    return Removed(row.id, row.title, row.agent_id, row.message_count)
+    return RemovedSession(row.id, row.title, row.agent_id, row.message_count)

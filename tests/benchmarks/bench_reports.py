@@ -52,9 +52,10 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
         os.environ["AGENTIK_DB"] = url
     from sqlalchemy import insert
 
-    from agentik_cli.config import store as get_store
     from agentik_cli.services import agents as agent_service
     from agentik_cli.services import ledger
+    from agentik_cli.services.opening import command_store as get_store
+    from agentik_cli.store import ledger as store_ledger
     from agentik_cli.store.engine import reset_stores
     from agentik_cli.store.models import Agent, ChatSession, Message
 
@@ -132,7 +133,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
             costs.append(entry.row())
         with store.write() as unit:
             unit.session.execute(insert(Message), messages)
-            unit.import_costs([costs])
+            store_ledger.import_costs(unit, [costs])
     reset_stores()
     os.environ.pop("AGENTIK_DB", None)
 

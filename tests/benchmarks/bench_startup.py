@@ -89,7 +89,7 @@ def main() -> None:
         report("agentik --help", timed([*AGENTIK, "--help"], env))
 
         seed = (
-            "from agentik_cli.config import store\n"
+            "from agentik_cli.services.opening import command_store as store\n"
             "from agentik_cli.services import agents\n"
             "s = store()\n"
             "for i in range(1000):\n"

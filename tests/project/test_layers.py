@@ -33,12 +33,17 @@ BOTTOM = {
     "__version__",
 }
 ALLOWED = {
-    "cli": {"cli", "services", "store", "providers", "skills", "config"},
+    "cli": {"cli", "services", "store", "providers", "skills"},
     "services": {"services", "store", "providers", "skills"},
     "store": {"store"},
     "providers": {"providers"},
     "skills": {"skills"},  # a skill reaches the ledger only through its context (skills/base.Context.spend)
     "bottom": set(),
+}
+# the only modules of store/ that cli/ imports (everything else it reaches through services/), and why
+CLI_REACHES_STORE = {
+    "store.quickread": "tab completion reads names with sqlite3 alone, without SQLAlchemy (cli/complete.py)",
+    "store.changes": "--watch waits on the store's changes between two redraws (cli/costs.py, cli/sessions.py)",
 }
 SQL_MODULES = ("sqlalchemy", "sqlmodel", "sqlite3", "psycopg")
 # calls that run a statement, whoever builds it
@@ -100,6 +105,29 @@ def test_nothing_imports_from_a_layer_above_it():
             if target in BOTTOM or target in allowed:
                 continue
             offenders.append(f"{path.relative_to(PACKAGE)} ({layer}) imports {name}")
+    assert offenders == []
+
+
+def test_the_cli_reaches_the_store_only_through_its_short_list():
+    offenders = []
+    for layer, path in modules():
+        if layer != "cli":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                # `from agentik_cli.store import quickread` and `from agentik_cli.store.quickread import X`
+                named = (
+                    [f"{node.module}.{a.name}" for a in node.names]
+                    if node.module == "agentik_cli.store"
+                    else [node.module]
+                )
+            elif isinstance(node, ast.Import):
+                named = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in named:
+                if name.startswith("agentik_cli.store") and name.removeprefix("agentik_cli.") not in CLI_REACHES_STORE:
+                    offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno} imports {name}")
     assert offenders == []
 
 

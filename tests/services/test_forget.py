@@ -182,13 +182,12 @@ def test_slash_forget_in_the_chat_is_not_sent_again(term, cli, fake, agentik_hom
 
 def test_redact_reaches_the_journal_of_records_not_stored_yet(cli, fake, agentik_home):
     """A record the database could not take waits in the journal, a copy agentik keeps too."""
-    from agentik_cli import config
-    from agentik_cli.services import forget, journal, ledger
+    from agentik_cli.services import forget, journal, ledger, opening
     from agentik_cli.store.forget import Scope
 
     cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
     cli("chat", "helper", "-m", "hello")
-    store = config.store()
+    store = opening.command_store()
     path = journal.keep(store.url, {"kind": "failed", "message_id": 1, "error": f"bad {KEY}", "reservation_id": None})
     assert KEY in path.read_text()
     forget.redact(store, KEY, regex=False, scope=Scope(), dry_run=False)

@@ -48,13 +48,13 @@ def test_two_deliver_runs_at_once_never_send_one_event_twice_at_once(cli, receiv
     """The second run starts after the first run's claim has run out: without a deadline over the
     whole send, the first is still sending, and the second sends the same event again (both
     logged as try 1)."""
-    from agentik_cli import config
+    from agentik_cli.services import opening
     from agentik_cli.store import outbox
 
     monkeypatch.setattr(webhooks, "TIMEOUT_S", 1.0)
     monkeypatch.setattr(webhooks, "LEASE", timedelta(seconds=2.5))
     cli("webhooks", "add", receiver.url, "--allow-internal")
-    store = config.store()
+    store = opening.command_store()
     with store.write() as unit:  # an event waiting in the outbox, not sent by the command that made it
         event_id = outbox.insert_event(
             unit.session, "costs.imported", outbox.body("costs.imported", unit.now, {"imported": 1}), unit.now

@@ -344,13 +344,14 @@ def test_budget_warning_and_exceeded_events(cli, fake, receiver, hook):
 
 
 def test_an_event_is_written_with_its_change_or_not_at_all(cli, receiver, hook, agentik_home):
-    from agentik_cli import config
     from agentik_cli.errors import AgentikError
+    from agentik_cli.services import opening
+    from agentik_cli.store import ledger as store_ledger
 
-    store = config.store()
+    store = opening.command_store()
     with pytest.raises(AgentikError):
         with store.write() as unit:
-            unit.open_session(1, "never", "cli")  # agent 1 does not exist: the unit fails
+            store_ledger.open_session(unit, 1, "never", "cli")  # agent 1 does not exist: the unit fails
     assert db_rows(agentik_home, "SELECT count(*) FROM webhook_events")[0][0] == 0
     cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
     counts = db_rows(agentik_home, "SELECT (SELECT count(*) FROM agents), (SELECT count(*) FROM webhook_events)")
@@ -360,12 +361,12 @@ def test_an_event_is_written_with_its_change_or_not_at_all(cli, receiver, hook, 
 @pytest.mark.both_stores
 def test_a_delivery_another_process_holds_is_not_due_until_its_claim_ends(cli, receiver, hook):
     """Else `deliver --loop` would wake at once, find it held, and spin until the claim ended."""
-    from agentik_cli import config
+    from agentik_cli.services import opening
     from agentik_cli.store import outbox
 
     receiver.stop()
     record(cli)
-    store = config.store()
+    store = opening.command_store()
     with store.read() as session:
         (delivery_id,) = outbox.due(session, datetime.now(UTC) + timedelta(minutes=1), limit=10)
     held_until = datetime.now(UTC) + timedelta(minutes=10)
@@ -394,12 +395,12 @@ def test_a_delivered_event_keeps_no_copy_of_what_it_carried(cli, receiver, hook,
 
 def test_deliver_tries_every_undelivered_event_past_a_batch(cli, receiver, hook):
     """More events than one batch, every one failing: each is tried once, none left out."""
-    from agentik_cli import config
+    from agentik_cli.services import opening
     from agentik_cli.services.webhooks import BATCH
     from agentik_cli.store import outbox
 
     receiver.stop()
-    with config.store().write() as unit:
+    with opening.command_store().write() as unit:
         for n in range(BATCH + 5):
             event_id = outbox.insert_event(
                 unit.session, "costs.imported", outbox.body("costs.imported", unit.now, {"imported": n}), unit.now

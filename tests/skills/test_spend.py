@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from agentik_cli.services.reports import spend_of
 from agentik_cli.skills.base import Context, Rules
 from agentik_cli.skills.builtin import BUILTIN
+from agentik_cli.store import ledger as store_ledger
 
 
 def _row(agent_id: int, name: str, cost_nd: int | None, when: datetime) -> dict:
@@ -34,13 +35,14 @@ def test_spend_sums_the_agents_own_calls_by_window(cli, store):
     other = cli.json("agents", "create", "other", "--model", "gpt-4o")["id"]
     now = datetime.now(UTC)
     with store.write() as unit:
-        unit.add_costs(
+        store_ledger.add_costs(
+            unit,
             [
                 _row(mine, "mine", 1_500, now),
                 _row(mine, "mine", None, now),  # unpriced: counted, costs nothing
                 _row(mine, "mine", 20_000, now - timedelta(days=40)),  # before this month
                 _row(other, "other", 7_000_000, now),
-            ]
+            ],
         )
 
     outcome = BUILTIN["spend"]().run("spend", {}, Context(mine, "mine", Rules(), spend_of(store, mine)))

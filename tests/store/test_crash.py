@@ -49,7 +49,7 @@ from typing import Any
 
 import pytest
 
-from agentik_cli.store.sql import SUM_COLUMNS
+from agentik_cli.store.models import SUM_COLUMNS
 from tests import pgserver
 from tests.conftest import base_env, db_execute
 from tests.fakeprovider import Reply, words

@@ -100,7 +100,7 @@ def test_one_list_of_migrations_and_no_import_cycle(tmp_path):
     tree = ast.parse(pyinspect.getsource(migrations))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     store_modules = {name for name in imported if name and name.startswith("agentik_cli.store")}
-    assert not store_modules - {"agentik_cli.store.sql", "agentik_cli.store.dialect"}
+    assert not store_modules - {"agentik_cli.store.dialect"}
     assert store_engine.MIGRATION_NAMES is migrations.MIGRATION_NAMES == tuple(migrations.MIGRATIONS)
     path = tmp_path / "current.db"
     code = (

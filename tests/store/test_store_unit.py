@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text
 
-from agentik_cli import config, environment
+from agentik_cli import environment
 from agentik_cli.errors import StoreError
+from agentik_cli.services import opening
 from agentik_cli.store import ledger as store_ledger
 from agentik_cli.store.models import Cost, CostBucket
 from tests.fakeprovider import Reply
@@ -37,7 +38,7 @@ def as_user(name: str):
 
 
 def ledger_rows() -> list[dict]:
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         return [dict(r._mapping) for r in session.execute(select(Cost.__table__).order_by(Cost.__table__.c.id))]
 
 
@@ -71,7 +72,7 @@ def assert_totals_equal_ledger() -> None:
         if row["session_id"] is not None:
             by_session[row["session_id"]].append(row)
     columns = ", ".join(SUMS)
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         totals = {
             tuple(r[:4]): tuple(r[4:])
             for r in session.execute(
@@ -138,13 +139,13 @@ def test_the_totals_equal_the_ledger_after_every_kind_of_write(cli, fake, tmp_pa
     with as_user("dave"):
         assert cli.json("costs", "import", write_jsonl(tmp_path / "u.jsonl", records)) == {"imported": 300}
     assert_totals_equal_ledger()
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         users = dict(session.execute(text("SELECT user_name, count(*) FROM costs GROUP BY user_name")).all())
     assert users == {"alice": 2, "bob": 2, "carol": 75, "dave": 225}
     removed = cli.json("costs", "cleanup", "--older-than", "365", "--yes")
     assert removed["removed"] == 300
     assert_totals_equal_ledger()
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         # no bucket is left behind for the quarter hours that are gone
         assert session.execute(text("SELECT count(*) FROM cost_buckets WHERE calls = 0")).scalar_one() == 0
     # a session removed: the ledger keeps its rows, the totals still match
@@ -178,20 +179,20 @@ def test_before_commit_work_runs_in_the_units_transaction(store):
 
     def note(unit) -> None:
         seen.append(unit.user)
-        unit.write_setting("noted", "yes")
+        store_ledger.write_setting(unit, "noted", "yes")
 
     with as_user("erin"), store.write() as unit:
         unit.before_commit.append(note)
         assert seen == []  # not before the unit's own work is done
     assert seen == ["erin"]
-    with store.read() as session:
-        assert store_ledger.read_setting(session, "noted") == "yes"
+    with store.write() as unit:
+        assert store_ledger.read_setting(unit, "noted") == "yes"
 
     def refuse(unit) -> None:
         raise StoreError("refused")
 
     with pytest.raises(StoreError), store.write() as unit:
-        unit.add_costs([_row()])
+        store_ledger.add_costs(unit, [_row()])
         unit.before_commit.append(refuse)
     # the refusal rolled back the unit's cost row and its totals with it
     assert ledger_rows() == []
@@ -226,17 +227,18 @@ def _row(**fields) -> dict:
 def test_add_and_remove_costs_through_the_unit(store):
     now = datetime.now(UTC)
     with as_user("frank"), store.write() as unit:
-        ids = unit.add_costs(
+        ids = store_ledger.add_costs(
+            unit,
             [
                 _row(timestamp=now - timedelta(days=3)),
                 _row(total_cost_nd=None, estimated=True),
                 _row(user_name="gina", input_tokens=40, timestamp=now - timedelta(days=5)),
-            ]
+            ],
         )
     assert len(ids) == 3 and ids == sorted(ids)
     assert_totals_equal_ledger()
     with store.write() as unit:
-        removed = unit.remove_costs(store_ledger.older_than(now - timedelta(days=2)))
+        removed = store_ledger.remove_costs(unit, store_ledger.older_than(now - timedelta(days=2)))
     assert (removed.rows, removed.cost_nd, removed.unpriced_calls) == (2, 2000, 0)
     assert_totals_equal_ledger()
     assert [r["user_name"] for r in ledger_rows()] == ["frank"]
@@ -340,7 +342,7 @@ def test_costs_record_and_a_chat_record_the_current_user(cli, fake):
         cli("chat", "gpt", "-m", "hi")
     assert row["user"] == "jo"
     assert {r["user"] for r in cli.json("costs", "list")} == {"jo"}
-    with config.store().read() as session:
+    with opening.command_store().read() as session:
         assert session.execute(text("SELECT DISTINCT user_name FROM messages")).scalars().all() == ["jo"]
     table = cli("costs", "list").stdout
     assert "user" in table.splitlines()[0] and "jo" in table
@@ -348,7 +350,7 @@ def test_costs_record_and_a_chat_record_the_current_user(cli, fake):
 
 def test_reports_carry_estimated_calls(cli, store):
     with store.write() as unit:
-        unit.add_costs([_row(estimated=True), _row()])
+        store_ledger.add_costs(unit, [_row(estimated=True), _row()])
     summary = cli.json("costs", "summary")
     assert (summary["estimated_calls"], summary["today_estimated_calls"], summary["month_estimated_calls"]) == (1, 1, 1)
     assert summary["models"][0]["estimated_calls"] == 1
@@ -367,18 +369,20 @@ def test_a_write_waits_while_a_cleanup_holds_the_ledger(store):
 
     old = datetime.now(UTC) - timedelta(days=100)
     with store.write() as unit:
-        unit.add_costs([_row(timestamp=old - timedelta(hours=n)) for n in range(5)])
+        store_ledger.add_costs(unit, [_row(timestamp=old - timedelta(hours=n)) for n in range(5)])
     written = threading.Event()
 
     def another_writer() -> None:
         with store.write() as unit:
             # another model, user and quarter hour: no running total it moves is one the cleanup moved
-            unit.add_costs([_row(timestamp=old - timedelta(days=30), input_tokens=77, model="o3", user_name="zed")])
+            store_ledger.add_costs(
+                unit, [_row(timestamp=old - timedelta(days=30), input_tokens=77, model="o3", user_name="zed")]
+            )
         written.set()
 
     thread = threading.Thread(target=another_writer)
     with store.write() as unit:
-        removed = unit.remove_costs(store_ledger.older_than(old + timedelta(days=1)))
+        removed = store_ledger.remove_costs(unit, store_ledger.older_than(old + timedelta(days=1)))
         thread.start()
         time.sleep(0.5)
         assert not written.is_set()  # it waits for the cleanup's transaction to end
