@@ -12,7 +12,7 @@ from agentik_cli import environment
 def store():  # noqa: ANN201 - agentik_cli.store.engine.Store, imported lazily (SQLAlchemy is slow to import)
     """The environment's store, opened and migrated, with anything an earlier command had to keep
     in the journal (a reply the database could not take) stored first."""
-    from agentik_cli.services.ledger import replay_journal
+    from agentik_cli.services.recording import replay_journal
     from agentik_cli.store import engine
 
     # the webhook deliveries a command makes go out at once, beside it (services/webhooks.py)

@@ -18,7 +18,7 @@ from agentik_cli.errors import AgentikError, Interrupted, NotFound, UsageError
 from agentik_cli.providers import registry
 from agentik_cli.providers.base import CallState, Provider
 from agentik_cli.providers.registry import takes_temperature
-from agentik_cli.services import agents, budgets, journal, keys, ledger
+from agentik_cli.services import agents, budgets, journal, keys, recording
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store import agents as agent_store
 from agentik_cli.store import sessions as session_store
@@ -196,7 +196,7 @@ class Conversation:
         request = self._request(turns, tools)
         with shielded():
             # the call's worst case is held against the budgets with the message: refused, neither is kept
-            self.session_id, user_message_id, reservation = ledger.add_user_message(
+            self.session_id, user_message_id, reservation = recording.add_user_message(
                 self.store,
                 agent_id=self.agent_id,
                 session_id=self.session_id,
@@ -214,7 +214,7 @@ class Conversation:
                 if rounds:  # a follow-up call of the loop: checked against the budgets before it goes
                     request = self._request(turns, tools)
                     with shielded():
-                        reservation = ledger.reserve(self.store, self._reserver(request))
+                        reservation = recording.reserve(self.store, self._reserver(request))
                 state, round_ = self._call(
                     provider, request, user_message_id, turns, reservation, first=not rounds, on_chunk=on_chunk
                 )
@@ -327,9 +327,9 @@ class Conversation:
                     turns.append(Turn("assistant", state.text, parts=list(state.parts)))
                 else:
                     if first:  # nothing was answered: the user's message is not re-sent
-                        ledger.mark_failed(self.store, user_message_id, exc.message, reservation)
+                        recording.mark_failed(self.store, user_message_id, exc.message, reservation)
                     else:
-                        ledger.release(self.store, reservation)
+                        recording.release(self.store, reservation)
                     flight.done()
             raise
         with shielded():
@@ -364,7 +364,7 @@ class Conversation:
         beat = None
         if reservation is not None:
             store = self.store
-            beat = lambda: ledger.heartbeat(store, reservation)  # noqa: E731
+            beat = lambda: recording.heartbeat(store, reservation)  # noqa: E731
         from agentik_cli.store.engine import sqlite_path
 
         # the in-memory database ends with its process: there is nothing to store later
@@ -372,7 +372,7 @@ class Conversation:
         return journal.Flight(None if in_memory else self.store.url, header, progress, beat)
 
     def _log_runs(self, message_id: int, done: list[ToolRun], runs: list[ToolRun], turns: list[Turn]) -> None:
-        ledger.add_tool_calls(self.store, message_id, [r.to_json() for r in done])
+        recording.add_tool_calls(self.store, message_id, [r.to_json() for r in done])
         runs.extend(done)
         turns.append(Turn("tool", results=[r.result() for r in done]))
 
@@ -429,7 +429,7 @@ class Conversation:
         priced = (self._prices or PriceBook(self.store)).price(self.model, self.provider_name, usage)
         ceiling, worst = self._worst_case(request)
         beyond = over_limit(state, request.max_tokens, ceiling)
-        entry = ledger.CostEntry(
+        entry = recording.CostEntry(
             model=self.model,
             provider=self.provider_name,
             usage=usage,
@@ -445,7 +445,7 @@ class Conversation:
         assert self.session_id is not None
         # the parts are kept when there is more to them than the text: reasoning, tool calls
         keep_parts = any(p.kind != "text" for p in state.parts)
-        message_id = ledger.add_reply(
+        message_id = recording.add_reply(
             self.store,
             agent_id=self.agent_id,
             agent_name=self.agent.name,

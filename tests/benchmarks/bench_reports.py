@@ -54,7 +54,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
 
     from agentik_cli.config import store as get_store
     from agentik_cli.services import agents as agent_service
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
     from agentik_cli.store.engine import reset_stores
     from agentik_cli.store.models import Agent, ChatSession, Message
 
@@ -118,7 +118,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
             )
             model, provider = models[n % len(models)]
             usage = Usage(rng.randint(100, 5000), rng.randint(10, 2000))
-            entry = ledger.CostEntry(
+            entry = recording.CostEntry(
                 model=model,
                 provider=provider,
                 usage=usage,

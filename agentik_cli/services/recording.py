@@ -1,6 +1,7 @@
-"""What a chat writes: the user's message, the reply with its cost, a failure; and when the database
-cannot take a paid-for reply, the journal. Every write is one unit of work (store/unit.py), which
-moves the running totals of the session, the agent and the ledger with the rows."""
+"""Recording a chat: what it writes (the user's message, the reply with its cost, a failure, the tool
+calls), kept in the journal of unsaved records (services/journal.py) when the database cannot take
+a paid-for call, and the replay of that journal by the next command. Every write is one unit of work
+(store/unit.py), which moves the running totals of the session, the agent and the ledger with the rows."""
 
 from __future__ import annotations
 
