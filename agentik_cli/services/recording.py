@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from agentik_cli import environment
@@ -16,9 +16,48 @@ from agentik_cli.errors import NotFound, StoreError
 from agentik_cli.store.engine import Store, notify
 from agentik_cli.store.unit import Unit
 from agentik_cli.timeutil import now_utc
-from agentik_cli.values import Priced, Usage
+from agentik_cli.values import CostRecord, JournalRecord, Priced, ReplyRecord, Usage
 
 TITLE_LENGTH = 60
+
+
+# the journal's records besides the reply (values.py ReplyRecord), each written as it is or kept
+
+
+@dataclass(frozen=True)
+class Released(JournalRecord):
+    """A call that never went out gives its budget reservation back."""
+
+    kind = "release"
+    reservation_id: int | None
+
+
+@dataclass(frozen=True)
+class Failed(JournalRecord):
+    """A user message whose call failed outright: kept in the log, not re-sent."""
+
+    kind = "failed"
+    message_id: int
+    error: str
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ToolCalls(JournalRecord):
+    """The tool calls a stored message asked for, as they were run (ToolRun.to_json)."""
+
+    kind = "tool_calls"
+    message_id: int
+    runs: list[dict[str, Any]]
+
+
+KINDS: dict[str, type[JournalRecord]] = {kind.kind: kind for kind in (ReplyRecord, Released, Failed, ToolCalls)}
+
+
+def read_record(data: dict[str, Any]) -> JournalRecord:
+    """A record from its JSON form, as the journal keeps it (that of every earlier agentik too)."""
+    record: JournalRecord = KINDS[data["kind"]].from_json(data)
+    return record
 
 
 def make_title(text: str) -> str:
@@ -39,7 +78,6 @@ class CostEntry:
     agent_id: int | None = None
     agent_name: str | None = None
     session_id: int | None = None
-    conversation_id: int | None = None
     timestamp: datetime = field(default_factory=now_utc)
     response_ms: int | None = None
     channel: str | None = None
@@ -50,45 +88,37 @@ class CostEntry:
     over_limit: bool = False
     call_key: str | None = None  # the key of the call's journal (services/journal.py Flight)
 
-    def row(self) -> dict[str, Any]:
+    def record(self) -> CostRecord:
+        """The ledger's row of it, as a value: what goes down to the store, or into the journal."""
         usage, priced = self.usage, self.priced
-        row: dict[str, Any] = {
-            "agent_id": self.agent_id,
-            "agent_name": self.agent_name,
-            "session_id": self.session_id,
-            "conversation_id": self.conversation_id,
-            "model": self.model,
-            "provider": self.provider,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cache_read_tokens": usage.cache_read_tokens,
-            "cache_write_tokens": usage.cache_write_tokens,
-            "total_tokens": usage.total_tokens,
-            "input_cost_nd": None,
-            "output_cost_nd": None,
-            "total_cost_nd": self.total_nd,
-            "price_input_nd": None,
-            "price_output_nd": None,
-            "price_cache_read_nd": None,
-            "price_cache_write_nd": None,
-            "timestamp": self.timestamp,
-            "response_ms": self.response_ms,
-            "channel": self.channel,
-            "endpoint": self.endpoint,
-            "estimated": usage.estimated,
-            "over_limit": self.over_limit,
-            "user_name": self.user_name,
-        }
-        if self.call_key is not None:
-            row["call_key"] = self.call_key
+        costs: dict[str, int | None] = {"total_cost_nd": self.total_nd}
         if priced is not None and self.total_nd is None:
-            row.update(
-                input_cost_nd=priced.input_nd,
-                output_cost_nd=priced.output_nd,
-                total_cost_nd=priced.total_nd,
+            costs = {
+                "input_cost_nd": priced.input_nd,
+                "output_cost_nd": priced.output_nd,
+                "total_cost_nd": priced.total_nd,
                 **priced.prices.stored,
-            )
-        return row
+            }
+        return CostRecord(
+            model=self.model,
+            provider=self.provider,
+            timestamp=self.timestamp,
+            agent_id=self.agent_id,
+            agent_name=self.agent_name,
+            session_id=self.session_id,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            response_ms=self.response_ms,
+            channel=self.channel,
+            endpoint=self.endpoint,
+            estimated=usage.estimated,
+            over_limit=self.over_limit,
+            user_name=self.user_name,
+            call_key=self.call_key,
+            **costs,
+        )
 
     @property
     def cost_nd(self) -> int | None:
@@ -135,13 +165,13 @@ def reserve(store: Store, work: Callable[[Unit], int | None]) -> int | None:
 def release(store: Store, reservation_id: int | None) -> None:
     """A call that never went out gives its reservation back."""
     if reservation_id is not None:
-        _keep(store, {"kind": "release", "reservation_id": reservation_id})
+        _keep(store, Released(reservation_id))
 
 
 def mark_failed(store: Store, message_id: int, error: str, reservation_id: int | None = None) -> None:
     """A user message whose call failed outright: kept in the log, not re-sent (its reservation
     given back)."""
-    _keep(store, {"kind": "failed", "message_id": message_id, "error": error, "reservation_id": reservation_id})
+    _keep(store, Failed(message_id, error, reservation_id))
 
 
 def add_reply(
@@ -163,31 +193,29 @@ def add_reply(
     write it waits for the write lock as long as it takes (engine._on_sqlite_begin), and when the
     database cannot be written at all (a full disk, a read-only file) it is kept in a journal that
     the next agentik command stores. Returns the message id, or None when it went to the journal."""
-    cost.agent_id, cost.agent_name, cost.session_id = agent_id, agent_name, session_id
     # the time of the call, not of a later replay from the journal
-    cost.timestamp = now_utc()
-    record = {
-        "kind": "reply",
-        "agent_id": agent_id,
-        "session_id": session_id,
-        "content": content,
-        "channel": channel,
-        "error": error,
-        "interrupted": interrupted,
-        "cost": cost.row(),
-        "parts": parts,
-        "reservation_id": reservation_id,
-    }
+    cost = replace(cost, agent_id=agent_id, agent_name=agent_name, session_id=session_id, timestamp=now_utc())
+    record = ReplyRecord(
+        agent_id=agent_id,
+        session_id=session_id,
+        content=content,
+        channel=channel,
+        cost=cost.record(),
+        error=error,
+        interrupted=interrupted,
+        parts=parts,
+        reservation_id=reservation_id,
+    )
     return _keep(store, record)
 
 
 def add_tool_calls(store: Store, message_id: int, runs: list[dict[str, Any]]) -> None:
     """Log the tool calls a stored message asked for, as they were run (a journal keeps them when
     the database cannot be written, as it keeps replies)."""
-    _keep(store, {"kind": "tool_calls", "message_id": message_id, "runs": runs})
+    _keep(store, ToolCalls(message_id, runs))
 
 
-def _keep(store: Store, record: dict[str, Any]) -> int | None:
+def _keep(store: Store, record: JournalRecord) -> int | None:
     """Write a record of a call now; when the database cannot take it, into the journal."""
     try:
         with store.write() as unit:
@@ -196,7 +224,7 @@ def _keep(store: Store, record: dict[str, Any]) -> int | None:
         from agentik_cli.services import journal
 
         try:
-            path = journal.keep(store.url, record)
+            path = journal.keep(store.url, record.to_json())
         except OSError as failure:
             raise StoreError(
                 f"could not store the record of this call ({exc.message}), nor keep it in the journal ({failure})"
@@ -208,34 +236,24 @@ def _keep(store: Store, record: dict[str, Any]) -> int | None:
         return None
 
 
-def _write(unit: Unit, record: dict[str, Any]) -> int | None:
-    if record.get("reservation_id") is not None:  # the call's worst case gives way to what it cost
+def _write(unit: Unit, record: JournalRecord) -> int | None:
+    reservation_id = getattr(record, "reservation_id", None)
+    if reservation_id is not None:  # the call's worst case gives way to what it cost
         from agentik_cli.store import budgets as budget_store
 
-        budget_store.release(unit, record["reservation_id"])
-    if record["kind"] == "release":
+        budget_store.release(unit, reservation_id)
+    if isinstance(record, Failed):
+        unit.mark_failed(record.message_id, record.error)
+        return record.message_id
+    if isinstance(record, ToolCalls):
+        unit.add_tool_calls(record.message_id, record.runs)
+        return record.message_id
+    if not isinstance(record, ReplyRecord):  # Released: nothing more
         return None
-    if record["kind"] == "failed":
-        unit.mark_failed(record["message_id"], record["error"])
-        return int(record["message_id"])
-    if record["kind"] == "tool_calls":
-        unit.add_tool_calls(record["message_id"], record["runs"])
-        return int(record["message_id"])
-    key = record["cost"].get("call_key")
+    key = record.cost.call_key
     if key is not None and unit.call_stored(key):  # stored already, from the call's own journal
         return None
-    # a record journaled by an agentik from before users were recorded has no user_name: add_reply
-    # gives it the unit's user
-    return unit.add_reply(
-        agent_id=record["agent_id"],
-        session_id=record["session_id"],
-        content=record["content"],
-        channel=record["channel"],
-        error=record["error"],
-        interrupted=record["interrupted"],
-        cost=record["cost"],
-        parts=record.get("parts"),
-    )
+    return unit.add_reply(record)
 
 
 JOURNAL_DONE = "journal_replayed"
@@ -265,7 +283,7 @@ def _replay_records(store: Store) -> int:
         done = json.loads(done_value) if done_value else []
         fresh = [r for r in records if r["id"] not in set(done)]
         for record in fresh:
-            _write(unit, record)
+            _write(unit, read_record(record))
         # every id stored lately, not only this batch's: another process may still replay an older copy
         unit.write_setting(JOURNAL_DONE, json.dumps((done + [r["id"] for r in fresh])[-5000:]))
         return len(fresh)
@@ -330,8 +348,6 @@ def _store_call(unit: Unit, store: Store, call: Any) -> bool:
         outputs = max(outputs, estimate_tokens(call.text) + thinking)
     usage = Usage(inputs, outputs, cache_read, cache_write, not (input_reported and output_reported))
     started: datetime = header["at"]
-    from datetime import timedelta
-
     entry = CostEntry(
         model=header["model"],
         provider=header["provider"],
@@ -347,21 +363,17 @@ def _store_call(unit: Unit, store: Store, call: Any) -> bool:
         user_name=header["user_name"],
         call_key=header["key"],
     )
-    _write(
-        unit,
-        {
-            "kind": "reply",
-            "agent_id": header["agent_id"],
-            "session_id": header["session_id"],
-            "content": call.text,
-            "channel": header["channel"],
-            "error": None if call.complete else CUT_SHORT,
-            "interrupted": not call.complete,
-            "cost": entry.row(),
-            "parts": None,
-            "reservation_id": header["reservation_id"],
-        },
+    reply = ReplyRecord(
+        agent_id=header["agent_id"],
+        session_id=header["session_id"],
+        content=call.text,
+        channel=header["channel"],
+        cost=entry.record(),
+        error=None if call.complete else CUT_SHORT,
+        interrupted=not call.complete,
+        reservation_id=header["reservation_id"],
     )
+    _write(unit, reply)
     return True
 
 

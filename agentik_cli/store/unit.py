@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
 from agentik_cli import environment
 from agentik_cli.store import ledger, outbox, reports, sessions
 from agentik_cli.store.ledger import Removed, Where
+
+if TYPE_CHECKING:
+    from agentik_cli.values import ReplyRecord
 
 
 class Unit:
@@ -107,30 +111,20 @@ class Unit:
     def mark_failed(self, message_id: int, error: str) -> None:
         ledger.set_message_error(self.session, message_id, error)
 
-    def add_reply(
-        self,
-        *,
-        agent_id: int,
-        session_id: int,
-        content: str,
-        channel: str,
-        error: str | None,
-        interrupted: bool,
-        cost: dict[str, Any],
-        parts: list[dict[str, Any]] | None = None,
-    ) -> int | None:
+    def add_reply(self, reply: ReplyRecord) -> int | None:
         """The assistant's reply and its cost row. A reply whose session was removed meanwhile (a
         journal replayed late) keeps only its cost row: the money was spent. Returns the message id."""
-        row = dict(cost)
-        row.setdefault("user_name", self.user)
+        row = asdict(reply.cost)
+        if row["user_name"] is None:  # a record journaled by an agentik from before users were recorded
+            row["user_name"] = self.user
         message_id = None
-        if ledger.session_exists(self.session, session_id):
+        if ledger.session_exists(self.session, reply.session_id):
             message_id = self.add_message(
-                agent_id=agent_id,
-                session_id=session_id,
-                channel=channel,
+                agent_id=reply.agent_id,
+                session_id=reply.session_id,
+                channel=reply.channel,
                 role="assistant",
-                content=content,
+                content=reply.content,
                 timestamp=row["timestamp"],
                 model=row["model"],
                 input_tokens=row["input_tokens"],
@@ -138,10 +132,10 @@ class Unit:
                 tokens_used=row["total_tokens"],
                 cost_nd=row["total_cost_nd"],
                 response_ms=row["response_ms"],
-                error=error,
-                interrupted=interrupted,
+                error=reply.error,
+                interrupted=reply.interrupted,
                 user_name=row["user_name"],
-                parts=parts,
+                parts=reply.parts,
             )
         else:
             row["session_id"] = None

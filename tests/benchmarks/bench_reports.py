@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -129,7 +130,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
                 priced=book.price(model, provider, usage),
                 channel="cli",
             )
-            costs.append(entry.row())
+            costs.append(asdict(entry.record()))
         with store.write() as unit:
             unit.session.execute(insert(Message), messages)
             unit.import_costs([costs])
