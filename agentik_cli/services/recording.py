@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -67,14 +67,12 @@ def make_title(text: str) -> str:
 
 @dataclass
 class CostEntry:
-    """One row of the ledger, before it is written."""
+    """A call's cost as a chat has it (its usage, priced), before it is the ledger's row (`record`)."""
 
     model: str
     provider: str
     usage: Usage
-    priced: Priced | None = None
-    # an explicit cost in nano-dollars (costs record --cost): split is unknown, all of it is "total"
-    total_nd: int | None = None
+    priced: Priced | None = None  # None: the model has no price
     agent_id: int | None = None
     agent_name: str | None = None
     session_id: int | None = None
@@ -83,48 +81,21 @@ class CostEntry:
     channel: str | None = None
     endpoint: str | None = None
     user_name: str = field(default_factory=lambda: environment.current().user)
-    # the provider reported more than the call's worst case (services/chat.py `over_limit`); the
+    # the provider reported more than the call's worst case (services/chat/turn.py `over_limit`); the
     # row holds what it reported all the same
     over_limit: bool = False
     call_key: str | None = None  # the key of the call's journal (services/journal.py Flight)
 
     def record(self) -> CostRecord:
         """The ledger's row of it, as a value: what goes down to the store, or into the journal."""
-        usage, priced = self.usage, self.priced
-        costs: dict[str, int | None] = {"total_cost_nd": self.total_nd}
-        if priced is not None and self.total_nd is None:
-            costs = {
-                "input_cost_nd": priced.input_nd,
-                "output_cost_nd": priced.output_nd,
-                "total_cost_nd": priced.total_nd,
-                **priced.prices.stored,
-            }
-        return CostRecord(
-            model=self.model,
-            provider=self.provider,
-            timestamp=self.timestamp,
-            agent_id=self.agent_id,
-            agent_name=self.agent_name,
-            session_id=self.session_id,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            response_ms=self.response_ms,
-            channel=self.channel,
-            endpoint=self.endpoint,
-            estimated=usage.estimated,
-            over_limit=self.over_limit,
-            user_name=self.user_name,
-            call_key=self.call_key,
-            **costs,
-        )
-
-    @property
-    def cost_nd(self) -> int | None:
-        if self.total_nd is not None:
-            return self.total_nd
-        return self.priced.total_nd if self.priced is not None else None
+        # who, when, where and the call's key are the row's as they are here; the usage's fields are its columns
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("usage", "priced")}
+        row.update(asdict(self.usage))
+        priced = self.priced
+        if priced is not None:
+            row.update(input_cost_nd=priced.input_nd, output_cost_nd=priced.output_nd, total_cost_nd=priced.total_nd)
+            row.update(priced.prices.stored)
+        return CostRecord(**row)
 
 
 def add_user_message(
