@@ -1,5 +1,6 @@
 """The values passed between providers/, services/ and store/: token usage, unit prices and what a
-call cost, attachments, the turns of a conversation, a request and the chunks of a streamed reply.
+call cost, attachments, the turns of a conversation, a request and the chunks of a streamed reply,
+and the records a chat writes (a reply with its cost row), with their JSON form for the journal.
 
 They sit below every package (they import only errors, limits, money and text), so that providers/
 and store/ need nothing from services/."""
@@ -7,10 +8,11 @@ and store/ need nothing from services/."""
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from agentik_cli.limits import MTOK
 from agentik_cli.money import to_nd
@@ -232,3 +234,101 @@ class Chunk:
 
     kind: Literal["text", "thinking"]
     text: str
+
+
+# ---- the records a chat writes: passed down to the store as they are, or kept in the journal of
+# unsaved records (services/journal.py) in their JSON form when the database cannot take them ----
+
+
+def _given(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a record's JSON form that its class takes: a field an older agentik did not
+    write takes its default, a key it no longer has is left out."""
+    return {f.name: data[f.name] for f in fields(cls) if f.init and f.name in data}
+
+
+@dataclass(frozen=True)
+class JournalRecord:
+    """A write of a chat's (services/recording.py). Its JSON form is its fields and its `kind`, as
+    the journal has kept it since its first version."""
+
+    kind: ClassVar[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Any:
+        return cls(**_given(cls, data))
+
+
+@dataclass(frozen=True)
+class CostRecord:
+    """A call's row of the ledger, its fields the columns of `costs` (store/models.py Cost); the
+    store writes it as it is (store/unit.py add_reply), adding who made the call when it does not
+    say (a record journaled by an agentik from before users were recorded) and the message it paid
+    for. In JSON its time is {"$time": ISO 8601}."""
+
+    model: str
+    provider: str
+    timestamp: datetime
+    agent_id: int | None = None
+    agent_name: str | None = None
+    session_id: int | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    total_tokens: int = field(init=False)
+    input_cost_nd: int | None = None  # None: the model has no price (never $0)
+    output_cost_nd: int | None = None
+    total_cost_nd: int | None = None
+    price_input_nd: int | None = None  # per million tokens, as UnitPrices.stored
+    price_output_nd: int | None = None
+    price_cache_read_nd: int | None = None
+    price_cache_write_nd: int | None = None
+    response_ms: int | None = None
+    channel: str | None = None
+    endpoint: str | None = None
+    estimated: bool = False
+    over_limit: bool = False
+    user_name: str | None = None
+    call_key: str | None = None  # the key of the call's journal (services/journal.py Flight)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "total_tokens", self.input_tokens + self.output_tokens)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["timestamp"] = {"$time": self.timestamp.isoformat()}
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CostRecord:
+        moment = data["timestamp"]  # read by the journal's decoder already, or not
+        moment = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment["$time"])
+        return cls(**_given(cls, {**data, "timestamp": moment}))
+
+
+@dataclass(frozen=True)
+class ReplyRecord(JournalRecord):
+    """The assistant's reply, complete or cut short, and its cost row: written in one transaction
+    (store/unit.py add_reply)."""
+
+    kind: ClassVar[str] = "reply"
+    agent_id: int
+    session_id: int
+    content: str
+    channel: str
+    cost: CostRecord
+    error: str | None = None
+    interrupted: bool = False
+    parts: list[dict[str, Any]] | None = None  # Part.to_json, when there is more than the text
+    reservation_id: int | None = None  # the budget reservation the call's cost takes the place of
+
+    def to_json(self) -> dict[str, Any]:
+        return {**super().to_json(), "cost": self.cost.to_json()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ReplyRecord:
+        record: ReplyRecord = super().from_json({**data, "cost": CostRecord.from_json(data["cost"])})
+        return record

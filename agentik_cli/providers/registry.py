@@ -51,7 +51,7 @@ def takes_temperature(name: str) -> bool:
 
 
 def make(name: str, *, api_key: str | None, base_url: str | None, timeout: float | None = None) -> Provider:
-    """A provider ready to call: its key as found (services/chat.py `make_provider` looks it up), an
+    """A provider ready to call: its key as found (services/chat/opening.py `make_provider` looks it up), an
     agent's own server or None, a timeout in seconds or None (the SDK's own). Its SDK client is made,
     by the provider, on the first call."""
     return get(name)(api_key=api_key, base_url=base_url, timeout=timeout)

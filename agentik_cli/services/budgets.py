@@ -9,7 +9,7 @@ A reservation names its process (host, pid, start time: agentik_cli/owner.py). E
 those no running process holds: this host's whose process is gone, another host's whose heartbeat
 lapsed (limits.HEARTBEAT_LAPSE), and those of an older agentik past limits.RESERVATION_LIFETIME. The
 call of a process that died is stored from its journal by the next command, with an estimated cost
-row (services/ledger.py replay_journal), so its spend stays counted; `budgets release` drops the
+row (services/recording.py replay_journal), so its spend stays counted; `budgets release` drops the
 rest, on request."""
 
 from __future__ import annotations

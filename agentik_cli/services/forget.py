@@ -19,7 +19,7 @@ from typing import Any
 
 from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.services import journal
-from agentik_cli.services.ledger import make_title
+from agentik_cli.services.recording import make_title
 from agentik_cli.store import forget as forget_store
 from agentik_cli.store.engine import Store
 from agentik_cli.store.forget import Doomed, Scope

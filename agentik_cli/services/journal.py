@@ -1,5 +1,5 @@
 """The journal: what a database has not taken yet, in the data folder, one JSON line a record, stored
-by the next agentik command on that database (ledger.replay_journal). Two kinds:
+by the next agentik command on that database (recording.replay_journal). Two kinds:
 
 - records a database could not take: the reply of a call that was paid for, when the database was
   full, read-only or otherwise unwritable (one file per database);

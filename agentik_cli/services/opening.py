@@ -2,7 +2,7 @@
 store is only opening it (and migrating it: store/engine.py); the two steps around it are taken
 here, by name: the webhook deliveries its writes make go out at once, beside it (services/webhooks.py,
 given to the store as it opens), and anything an earlier command had to keep in the journal (a reply
-the database could not take) is stored before the command's own work (services/ledger.py)."""
+the database could not take) is stored before the command's own work (services/recording.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 def command_store() -> Store:
     """The environment's store (`--db`, AGENTIK_DB, the data folder), opened and migrated, sending
     its webhook deliveries as they are written, with the journal stored first."""
-    from agentik_cli.services.ledger import replay_journal
+    from agentik_cli.services.recording import replay_journal
     from agentik_cli.store import engine  # SQLAlchemy is slow to import: not at start-up
 
     opened = engine.get_store(environment.current().db, on_deliveries=_send_soon)

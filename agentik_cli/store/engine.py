@@ -140,9 +140,9 @@ def _on_sqlite_begin(conn: Connection) -> None:
         notify("the database is free again")
 
 
-# Set while Ctrl-C is held off around a write that must not be lost (services/chat.py shielded):
+# Set while Ctrl-C is held off around a write that must not be lost (services/chat/turn.py shielded):
 # a write still waiting for the lock then gives up with a StoreError, and the record goes to the
-# journal instead (services/ledger.py _keep), to be stored by the next command.
+# journal instead (services/recording.py _keep), to be stored by the next command.
 _stop_waiting = threading.Event()
 WAIT_STEP_MS = 200
 

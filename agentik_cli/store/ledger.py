@@ -12,7 +12,7 @@ session's, which keep what its calls cost when `costs cleanup` removes their row
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,7 @@ from agentik_cli.store.models import (
 
 if TYPE_CHECKING:
     from agentik_cli.store.unit import Unit
+    from agentik_cli.values import ReplyRecord
 
 __all__ = ["SUM_COLUMNS", "TOTALS_KEY", "Where", "move_totals"]
 
@@ -265,23 +266,32 @@ def add_message(unit: Unit, **values: Any) -> int:
     return int(message_id)
 
 
-def add_reply(unit: Unit, reply: dict[str, Any]) -> int | None:
-    """The assistant's reply (a journal record: agent_id, session_id, content, channel, error,
-    interrupted, cost, parts) and its cost row. A reply whose session was removed meanwhile (a
+def add_reply(unit: Unit, reply: ReplyRecord) -> int | None:
+    """The assistant's reply and its cost row. A reply whose session was removed meanwhile (a
     journal replayed late) keeps only its cost row: the money was spent. Returns the message id."""
-    row = dict(reply["cost"])
-    row.setdefault("user_name", unit.user)
+    row = asdict(reply.cost)
+    if row["user_name"] is None:  # a record journaled by an agentik from before users were recorded
+        row["user_name"] = unit.user
     message_id = None
-    if has_session(unit, reply["session_id"]):
+    if has_session(unit, reply.session_id):
         message_id = add_message(
             unit,
+            agent_id=reply.agent_id,
+            session_id=reply.session_id,
+            channel=reply.channel,
             role="assistant",
-            **{key: reply[key] for key in ("agent_id", "session_id", "channel", "content", "error", "interrupted")},
-            parts=reply.get("parts"),
+            content=reply.content,
+            timestamp=row["timestamp"],
+            model=row["model"],
+            input_tokens=row["input_tokens"],
+            output_tokens=row["output_tokens"],
             tokens_used=row["total_tokens"],
             cost_nd=row["total_cost_nd"],
-            **{key: row[key] for key in ("timestamp", "model", "input_tokens", "output_tokens", "response_ms")},
+            response_ms=row["response_ms"],
+            error=reply.error,
+            interrupted=reply.interrupted,
             user_name=row["user_name"],
+            parts=reply.parts,
         )
     else:
         row["session_id"] = None

@@ -256,7 +256,7 @@ class Cost(SQLModel, table=True):
     # the key of the chat call's journal (services/journal.py): a call is stored once, whether by
     # its own process or, after that process died, from the journal; null for other rows
     call_key: str | None = None
-    # the provider reported more than the call's worst case (services/chat.py `over_limit`): the
+    # the provider reported more than the call's worst case (services/chat/turn.py `over_limit`): the
     # row holds what it reported, which is what it bills (never set on imported or recorded usage)
     over_limit: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     # who made the call (AGENTIK_USER, else the login name; an import row may say)

@@ -1,4 +1,4 @@
-"""The sessions and messages tables: their reads (services/sessions.py and services/chat.py decide,
+"""The sessions and messages tables: their reads (services/sessions.py and services/chat/ decide,
 this module speaks SQL). A chat writes them through its unit of work (store/unit.py, store/ledger.py),
 a user's rename or removal through store/session_edits.py. Reads return plain records: counts and
 money as integers (nano-dollars), times as UTC datetimes; JSON is made at the output edge

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
 
 from agentik_cli import environment
 from agentik_cli.store import outbox
+
+if TYPE_CHECKING:
+    pass
 
 
 class Unit:

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
     from sqlalchemy import insert
 
     from agentik_cli.services import agents as agent_service
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
     from agentik_cli.services.opening import command_store as get_store
     from agentik_cli.store import ledger as store_ledger
     from agentik_cli.store.engine import reset_stores
@@ -119,7 +120,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
             )
             model, provider = models[n % len(models)]
             usage = Usage(rng.randint(100, 5000), rng.randint(10, 2000))
-            entry = ledger.CostEntry(
+            entry = recording.CostEntry(
                 model=model,
                 provider=provider,
                 usage=usage,
@@ -130,7 +131,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
                 priced=book.price(model, provider, usage),
                 channel="cli",
             )
-            costs.append(entry.row())
+            costs.append(asdict(entry.record()))
         with store.write() as unit:
             unit.session.execute(insert(Message), messages)
             store_ledger.import_costs(unit, [costs])

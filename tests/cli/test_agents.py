@@ -189,17 +189,17 @@ def test_stats_one_and_all(cli):
 
 
 def test_remove_says_what_goes_and_keeps_the_ledger(cli, store, agentik_home):
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
     from agentik_cli.services.pricing import price_call
     from agentik_cli.values import Usage
 
     cli("agents", "create", "doomed", "--model", "gpt-4o-mini")
-    session_id, _, _ = ledger.add_user_message(store, agent_id=1, session_id=None, content="hi", channel="cli")
+    session_id, _, _ = recording.add_user_message(store, agent_id=1, session_id=None, content="hi", channel="cli")
     usage = Usage(input_tokens=1000, output_tokens=100)
-    entry = ledger.CostEntry(
+    entry = recording.CostEntry(
         model="gpt-4o-mini", provider="openai", usage=usage, priced=price_call("gpt-4o-mini", "openai", usage)
     )
-    ledger.add_reply(
+    recording.add_reply(
         store, agent_id=1, agent_name="doomed", session_id=session_id, content="hello", channel="cli", cost=entry
     )
     result = cli("agents", "remove", "doomed", "--yes")

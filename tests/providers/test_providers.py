@@ -340,9 +340,9 @@ def test_chat_json_says_when_the_usage_is_an_estimate(cli, fake):
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_dropped_stream_counts_what_arrived(store, fake, cli, agentik_home, monkeypatch, provider):
     from agentik_cli.errors import ProviderError
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
 
-    entries = spy_on_replies(monkeypatch, ledger)
+    entries = spy_on_replies(monkeypatch, recording)
     cli("agents", "create", "a", "--model", MODELS[provider], "--system", "Be brief.")
     fake.add(Reply(text="one two three four five six", input_tokens=25, drop_after=3))
     with pytest.raises(ProviderError, match="closed the connection"):
@@ -361,9 +361,9 @@ def test_dropped_stream_counts_what_arrived(store, fake, cli, agentik_home, monk
 
 def test_openai_stream_dropped_before_any_text_is_still_a_paid_call(store, gpt_agent, agentik_home, monkeypatch):
     from agentik_cli.errors import ProviderError
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
 
-    entries = spy_on_replies(monkeypatch, ledger)
+    entries = spy_on_replies(monkeypatch, recording)
     gpt_agent.add(Reply(text="never sent", drop_after=0))
     with pytest.raises(ProviderError):
         conversation(store, "gpt").send("hi")
@@ -377,9 +377,9 @@ def test_openai_stream_dropped_before_any_text_is_still_a_paid_call(store, gpt_a
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_ctrl_c_mid_stream_counts_what_arrived(store, fake, cli, agentik_home, monkeypatch, provider):
     from agentik_cli.errors import Interrupted
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
 
-    entries = spy_on_replies(monkeypatch, ledger)
+    entries = spy_on_replies(monkeypatch, recording)
     cli("agents", "create", "a", "--model", MODELS[provider])
     fake.add(Reply(text="one two three four five six seven eight", delay=0.01))
     seen: list[str] = []
@@ -397,16 +397,16 @@ def test_ctrl_c_mid_stream_counts_what_arrived(store, fake, cli, agentik_home, m
     assert db_rows(agentik_home, "SELECT output_tokens, total_cost_nd > 0 FROM costs") == [(usage.output_tokens, 1)]
 
 
-def spy_on_replies(monkeypatch, ledger) -> list:
+def spy_on_replies(monkeypatch, recording) -> list:
     """The cost entries handed to the ledger (whose `estimated` column is the lead's)."""
     entries: list = []
-    real = ledger.add_reply
+    real = recording.add_reply
 
     def add_reply(*args, **kwargs):
         entries.append(kwargs["cost"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(ledger, "add_reply", add_reply)
+    monkeypatch.setattr(recording, "add_reply", add_reply)
     return entries
 
 

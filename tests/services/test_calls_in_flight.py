@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentik_cli import owner
-from agentik_cli.services import journal, ledger
+from agentik_cli.services import journal, recording
 from agentik_cli.store import budgets as budget_store
 from agentik_cli.timeutil import now_utc
 from tests.conftest import base_env, db_rows
@@ -121,10 +121,10 @@ def test_a_reply_killed_after_it_was_shown_whole_is_stored_whole(cli, fake, help
     # the process stops for good as the commit begins: the reply is on screen, not in the database
     code = (
         "import os, signal\n"
-        "from agentik_cli.services import ledger\n"
+        "from agentik_cli.services import recording\n"
         "def die(*args, **kwargs):\n"
         "    os.kill(os.getpid(), signal.SIGKILL)\n"
-        "ledger.add_reply = die\n"
+        "recording.add_reply = die\n"
         "from agentik_cli.entry import main\n"
         "import sys; sys.argv = ['agentik', 'chat', 'helper', '-m', 'answer']\n"
         "main()\n"
@@ -186,7 +186,7 @@ def test_a_call_stored_by_its_process_is_not_stored_again_from_its_journal(cli, 
     from tests.conftest import db_execute
 
     db_execute(agentik_home, ("UPDATE costs SET call_key = ? WHERE id = ?", (flight.key, cost_id)))
-    assert ledger.replay_journal(store) == 0
+    assert recording.replay_journal(store) == 0
     assert db_rows(agentik_home, "SELECT count(*) FROM costs")[0][0] == 1
     assert call_files(agentik_home) == []
 
@@ -196,14 +196,14 @@ def test_a_journal_held_by_a_running_call_is_left_alone(cli, fake, helper, store
     text = "as far as it got"
     flight = journal.Flight(store.url, _header(store, ids), lambda: (text, [0, 0, 0, 0, 0, 0, 0]))
     time.sleep(journal.FLUSH_EVERY * 2)
-    assert ledger.replay_journal(store) == 0  # its call is still running
+    assert recording.replay_journal(store) == 0  # its call is still running
     assert db_rows(agentik_home, "SELECT count(*) FROM costs")[0][0] == 1
     _died(flight)
-    assert ledger.replay_journal(store) == 1
+    assert recording.replay_journal(store) == 1
     [(content, error)] = db_rows(
         agentik_home, "SELECT content, error FROM messages WHERE role = 'assistant' ORDER BY id DESC LIMIT 1"
     )
-    assert content == text and error == ledger.CUT_SHORT
+    assert content == text and error == recording.CUT_SHORT
     [(tokens_in, tokens_out, estimated)] = db_rows(
         agentik_home, "SELECT input_tokens, output_tokens, estimated FROM costs ORDER BY id DESC LIMIT 1"
     )
@@ -221,7 +221,7 @@ def test_a_redaction_reaches_the_journal_of_a_call_that_died(cli, fake, helper, 
     assert journal.rewrite(store.url, lambda r: json.loads(json.dumps(r).replace("sk-live-ABCDEF123", "[x]"))) == 1
     [path] = call_files(agentik_home)
     assert "ABCDEF" not in path.read_text()
-    ledger.replay_journal(store)
+    recording.replay_journal(store)
     assert db_rows(agentik_home, "SELECT content FROM messages ORDER BY id DESC LIMIT 1")[0][0] == (
         "the key is [x] and more"
     )
@@ -311,7 +311,7 @@ def test_budgets_release_asks_and_drops_what_is_left_behind(cli, fake, helper, s
 
 def test_a_heartbeat_renews_the_reservation(store):
     rid = _reserve(store, 0.1, "elsewhere", 1, "x", heartbeat_ago=100)
-    ledger.heartbeat(store, rid)
+    recording.heartbeat(store, rid)
     with store.read() as session:
         [row] = budget_store.held(session)
     assert row.heartbeat_at is not None and now_utc() - row.heartbeat_at.replace(tzinfo=now_utc().tzinfo) < timedelta(

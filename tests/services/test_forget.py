@@ -182,7 +182,7 @@ def test_slash_forget_in_the_chat_is_not_sent_again(term, cli, fake, agentik_hom
 
 def test_redact_reaches_the_journal_of_records_not_stored_yet(cli, fake, agentik_home):
     """A record the database could not take waits in the journal, a copy agentik keeps too."""
-    from agentik_cli.services import forget, journal, ledger, opening
+    from agentik_cli.services import forget, journal, opening, recording
     from agentik_cli.store.forget import Scope
 
     cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
@@ -192,7 +192,7 @@ def test_redact_reaches_the_journal_of_records_not_stored_yet(cli, fake, agentik
     assert KEY in path.read_text()
     forget.redact(store, KEY, regex=False, scope=Scope(), dry_run=False)
     assert KEY not in path.read_text() and "bad [redacted]" in path.read_text()
-    assert ledger.replay_journal(store) == 1
+    assert recording.replay_journal(store) == 1
     assert db_rows(agentik_home, "SELECT error FROM messages WHERE id = 1")[0][0] == "bad [redacted]"
 
 

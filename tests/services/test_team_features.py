@@ -115,10 +115,10 @@ def test_the_unique_constraint_is_what_refuses_a_taken_name(store):
 def test_two_first_chats_at_once_share_the_assistant_one_creates(cli, fake, store):
     """The first chat on an empty store creates `assistant`; a second one racing it finds the name
     taken when it inserts, and uses the agent the first one made rather than failing."""
-    from agentik_cli.services import chat
+    from agentik_cli.services.chat import opening
 
     made = cli.json("agents", "create", "assistant", "--model", "gpt-4o-mini")  # the winner's
-    assert chat._create_assistant(store).id == made["id"]
+    assert opening._create_assistant(store).id == made["id"]
 
 
 # ---- price overrides live in the store ----

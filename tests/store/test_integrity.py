@@ -350,23 +350,23 @@ def _wait_for(condition, timeout: float = 30) -> None:
 
 
 def test_a_reply_the_database_cannot_take_is_kept_and_stored_by_the_next_command(cli, fake, agentik_home, monkeypatch):
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
 
     cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
     fake.default = Reply(text="paid for", input_tokens=1000, output_tokens=100)
-    real = ledger._write
+    real = recording._write
 
     def full_disk(session, record):
         raise StoreError("the database failed: database or disk is full")
 
-    monkeypatch.setattr(ledger, "_write", full_disk)
+    monkeypatch.setattr(recording, "_write", full_disk)
     result = cli("chat", "gpt", "-m", "hello", "--json")
     assert json.loads(result.stdout)["content"] == "paid for"
     assert "disk is full" in result.stderr and "next agentik command" in result.stderr
     assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(0,)]
     assert list((agentik_home / "unsaved").iterdir())
 
-    monkeypatch.setattr(ledger, "_write", real)
+    monkeypatch.setattr(recording, "_write", real)
     engine.reset_stores()
     shown = cli.json("sessions", "show", "1")
     assert [m["content"] for m in shown["messages"]] == ["hello", "paid for"]
@@ -425,14 +425,14 @@ def test_a_chat_during_a_long_import_stores_its_reply(fake, agentik_home, tmp_pa
 
 
 def test_a_journal_the_database_still_cannot_take_stays_and_commands_go_on(cli, fake, agentik_home, monkeypatch):
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
 
     cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
 
     def full_disk(session, record):
         raise StoreError("the database failed: database or disk is full")
 
-    monkeypatch.setattr(ledger, "_write", full_disk)
+    monkeypatch.setattr(recording, "_write", full_disk)
     cli("chat", "gpt", "-m", "hello")
     engine.reset_stores()
     listed = cli("agents", "list")  # a read still works, and says why the journal waits

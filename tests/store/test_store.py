@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from agentik_cli.money import fmt_usd, to_nd, to_usd
 from agentik_cli.records import stats_json
-from agentik_cli.services import agents, ledger
+from agentik_cli.services import agents, recording
 from agentik_cli.services.agents import AgentFields
 from agentik_cli.services.pricing import price_call
 from agentik_cli.values import Usage
@@ -29,11 +29,11 @@ def test_database_created_on_first_use_in_agentik_home(store, agentik_home):
 def _chat_turn(
     store, agent, session_id, tokens_in, tokens_out, response_ms, model="claude-sonnet-4-0", provider="anthropic"
 ):
-    session_id, _, _ = ledger.add_user_message(
+    session_id, _, _ = recording.add_user_message(
         store, agent_id=agent.id, session_id=session_id, content="question", channel="cli"
     )
     usage = Usage(input_tokens=tokens_in, output_tokens=tokens_out)
-    entry = ledger.CostEntry(
+    entry = recording.CostEntry(
         model=model,
         provider=provider,
         usage=usage,
@@ -42,7 +42,7 @@ def _chat_turn(
         channel="cli",
         endpoint="messages",
     )
-    ledger.add_reply(
+    recording.add_reply(
         store,
         agent_id=agent.id,
         agent_name=agent.name,
@@ -88,11 +88,11 @@ def test_stats_move_with_messages_and_costs(store):
 
 def test_cost_row_keeps_unit_prices_and_cache_tokens(store):
     agent = agents.create(store, AgentFields(name="a", model="claude-sonnet-4-0"))
-    session_id, _, _ = ledger.add_user_message(store, agent_id=agent.id, session_id=None, content="q", channel="cli")
+    session_id, _, _ = recording.add_user_message(store, agent_id=agent.id, session_id=None, content="q", channel="cli")
     usage = Usage(input_tokens=1000, output_tokens=500, cache_read_tokens=200, cache_write_tokens=100)
     priced = price_call("claude-sonnet-4-0", "anthropic", usage)
-    entry = ledger.CostEntry(model="claude-sonnet-4-0", provider="anthropic", usage=usage, priced=priced)
-    ledger.add_reply(
+    entry = recording.CostEntry(model="claude-sonnet-4-0", provider="anthropic", usage=usage, priced=priced)
+    recording.add_reply(
         store, agent_id=agent.id, agent_name="a", session_id=session_id, content="r", channel="cli", cost=entry
     )
     with store.engine.connect() as conn:

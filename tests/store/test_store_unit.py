@@ -155,19 +155,19 @@ def test_the_totals_equal_the_ledger_after_every_kind_of_write(cli, fake, tmp_pa
 
 
 def test_a_reply_the_database_cannot_take_keeps_the_totals_equal_once_replayed(cli, fake, monkeypatch):
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
     from agentik_cli.store.engine import reset_stores
 
     cli("agents", "create", "gpt", "--model", "gpt-4o-mini")
     fake.default = Reply(text="paid", input_tokens=900, output_tokens=9)
-    real = ledger._write
+    real = recording._write
 
     def full(unit, record):
         raise StoreError("the database failed: database or disk is full")
 
-    monkeypatch.setattr(ledger, "_write", full)
+    monkeypatch.setattr(recording, "_write", full)
     cli("chat", "gpt", "-m", "hello")
-    monkeypatch.setattr(ledger, "_write", real)
+    monkeypatch.setattr(recording, "_write", real)
     reset_stores()
     cli("costs", "summary")  # replays the journal
     assert_totals_equal_ledger()

@@ -54,7 +54,7 @@ def test_a_copy_into_the_same_database_by_another_url_is_refused(cli):
 
 def test_a_chat_into_a_session_removed_meanwhile_says_so(cli, fake, store):
     from agentik_cli.errors import NotFound
-    from agentik_cli.services import ledger
+    from agentik_cli.services import recording
 
     cli("agents", "create", "a", "--model", "gpt-4o-mini")
     cli("chat", "a", "-m", "hello")
@@ -62,7 +62,7 @@ def test_a_chat_into_a_session_removed_meanwhile_says_so(cli, fake, store):
     cli("sessions", "remove", str(session_id), "--yes")
     agent_id = cli.json("agents", "show", "a")["id"]
     with pytest.raises(NotFound, match="no longer exists"):
-        ledger.add_user_message(store, agent_id=agent_id, session_id=session_id, content="again", channel="cli")
+        recording.add_user_message(store, agent_id=agent_id, session_id=session_id, content="again", channel="cli")
     assert cli.json("sessions", "list") == []
 
 

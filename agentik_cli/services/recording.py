@@ -1,13 +1,14 @@
-"""What a chat writes: the user's message, the reply with its cost, a failure; and when the database
-cannot take a paid-for reply, the journal. Every write is one unit of work (store/unit.py), which
-moves the running totals of the session, the agent and the ledger with the rows."""
+"""Recording a chat: what it writes (the user's message, the reply with its cost, a failure, the tool
+calls), kept in the journal of unsaved records (services/journal.py) when the database cannot take
+a paid-for call, and the replay of that journal by the next command. Every write is one unit of work
+(store/unit.py), which moves the running totals of the session, the agent and the ledger with the rows."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from agentik_cli import environment
@@ -16,9 +17,48 @@ from agentik_cli.store import ledger as store_ledger
 from agentik_cli.store.engine import Store, notify
 from agentik_cli.store.unit import Unit
 from agentik_cli.timeutil import now_utc
-from agentik_cli.values import Priced, Usage
+from agentik_cli.values import CostRecord, JournalRecord, Priced, ReplyRecord, Usage
 
 TITLE_LENGTH = 60
+
+
+# the journal's records besides the reply (values.py ReplyRecord), each written as it is or kept
+
+
+@dataclass(frozen=True)
+class Released(JournalRecord):
+    """A call that never went out gives its budget reservation back."""
+
+    kind = "release"
+    reservation_id: int | None
+
+
+@dataclass(frozen=True)
+class Failed(JournalRecord):
+    """A user message whose call failed outright: kept in the log, not re-sent."""
+
+    kind = "failed"
+    message_id: int
+    error: str
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ToolCalls(JournalRecord):
+    """The tool calls a stored message asked for, as they were run (ToolRun.to_json)."""
+
+    kind = "tool_calls"
+    message_id: int
+    runs: list[dict[str, Any]]
+
+
+KINDS: dict[str, type[JournalRecord]] = {kind.kind: kind for kind in (ReplyRecord, Released, Failed, ToolCalls)}
+
+
+def read_record(data: dict[str, Any]) -> JournalRecord:
+    """A record from its JSON form, as the journal keeps it (that of every earlier agentik too)."""
+    record: JournalRecord = KINDS[data["kind"]].from_json(data)
+    return record
 
 
 def make_title(text: str) -> str:
@@ -28,73 +68,35 @@ def make_title(text: str) -> str:
 
 @dataclass
 class CostEntry:
-    """One row of the ledger, before it is written."""
+    """A call's cost as a chat has it (its usage, priced), before it is the ledger's row (`record`)."""
 
     model: str
     provider: str
     usage: Usage
-    priced: Priced | None = None
-    # an explicit cost in nano-dollars (costs record --cost): split is unknown, all of it is "total"
-    total_nd: int | None = None
+    priced: Priced | None = None  # None: the model has no price
     agent_id: int | None = None
     agent_name: str | None = None
     session_id: int | None = None
-    conversation_id: int | None = None
     timestamp: datetime = field(default_factory=now_utc)
     response_ms: int | None = None
     channel: str | None = None
     endpoint: str | None = None
     user_name: str = field(default_factory=lambda: environment.current().user)
-    # the provider reported more than the call's worst case (services/chat.py `over_limit`); the
+    # the provider reported more than the call's worst case (services/chat/turn.py `over_limit`); the
     # row holds what it reported all the same
     over_limit: bool = False
     call_key: str | None = None  # the key of the call's journal (services/journal.py Flight)
 
-    def row(self) -> dict[str, Any]:
-        usage, priced = self.usage, self.priced
-        row: dict[str, Any] = {
-            "agent_id": self.agent_id,
-            "agent_name": self.agent_name,
-            "session_id": self.session_id,
-            "conversation_id": self.conversation_id,
-            "model": self.model,
-            "provider": self.provider,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cache_read_tokens": usage.cache_read_tokens,
-            "cache_write_tokens": usage.cache_write_tokens,
-            "total_tokens": usage.total_tokens,
-            "input_cost_nd": None,
-            "output_cost_nd": None,
-            "total_cost_nd": self.total_nd,
-            "price_input_nd": None,
-            "price_output_nd": None,
-            "price_cache_read_nd": None,
-            "price_cache_write_nd": None,
-            "timestamp": self.timestamp,
-            "response_ms": self.response_ms,
-            "channel": self.channel,
-            "endpoint": self.endpoint,
-            "estimated": usage.estimated,
-            "over_limit": self.over_limit,
-            "user_name": self.user_name,
-        }
-        if self.call_key is not None:
-            row["call_key"] = self.call_key
-        if priced is not None and self.total_nd is None:
-            row.update(
-                input_cost_nd=priced.input_nd,
-                output_cost_nd=priced.output_nd,
-                total_cost_nd=priced.total_nd,
-                **priced.prices.stored,
-            )
-        return row
-
-    @property
-    def cost_nd(self) -> int | None:
-        if self.total_nd is not None:
-            return self.total_nd
-        return self.priced.total_nd if self.priced is not None else None
+    def record(self) -> CostRecord:
+        """The ledger's row of it, as a value: what goes down to the store, or into the journal."""
+        # who, when, where and the call's key are the row's as they are here; the usage's fields are its columns
+        row = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("usage", "priced")}
+        row.update(asdict(self.usage))
+        priced = self.priced
+        if priced is not None:
+            row.update(input_cost_nd=priced.input_nd, output_cost_nd=priced.output_nd, total_cost_nd=priced.total_nd)
+            row.update(priced.prices.stored)
+        return CostRecord(**row)
 
 
 def add_user_message(
@@ -140,13 +142,13 @@ def reserve(store: Store, work: Callable[[Unit], int | None]) -> int | None:
 def release(store: Store, reservation_id: int | None) -> None:
     """A call that never went out gives its reservation back."""
     if reservation_id is not None:
-        _keep(store, {"kind": "release", "reservation_id": reservation_id})
+        _keep(store, Released(reservation_id))
 
 
 def mark_failed(store: Store, message_id: int, error: str, reservation_id: int | None = None) -> None:
     """A user message whose call failed outright: kept in the log, not re-sent (its reservation
     given back)."""
-    _keep(store, {"kind": "failed", "message_id": message_id, "error": error, "reservation_id": reservation_id})
+    _keep(store, Failed(message_id, error, reservation_id))
 
 
 def add_reply(
@@ -168,31 +170,29 @@ def add_reply(
     write it waits for the write lock as long as it takes (engine._on_sqlite_begin), and when the
     database cannot be written at all (a full disk, a read-only file) it is kept in a journal that
     the next agentik command stores. Returns the message id, or None when it went to the journal."""
-    cost.agent_id, cost.agent_name, cost.session_id = agent_id, agent_name, session_id
     # the time of the call, not of a later replay from the journal
-    cost.timestamp = now_utc()
-    record = {
-        "kind": "reply",
-        "agent_id": agent_id,
-        "session_id": session_id,
-        "content": content,
-        "channel": channel,
-        "error": error,
-        "interrupted": interrupted,
-        "cost": cost.row(),
-        "parts": parts,
-        "reservation_id": reservation_id,
-    }
+    cost = replace(cost, agent_id=agent_id, agent_name=agent_name, session_id=session_id, timestamp=now_utc())
+    record = ReplyRecord(
+        agent_id=agent_id,
+        session_id=session_id,
+        content=content,
+        channel=channel,
+        cost=cost.record(),
+        error=error,
+        interrupted=interrupted,
+        parts=parts,
+        reservation_id=reservation_id,
+    )
     return _keep(store, record)
 
 
 def add_tool_calls(store: Store, message_id: int, runs: list[dict[str, Any]]) -> None:
     """Log the tool calls a stored message asked for, as they were run (a journal keeps them when
     the database cannot be written, as it keeps replies)."""
-    _keep(store, {"kind": "tool_calls", "message_id": message_id, "runs": runs})
+    _keep(store, ToolCalls(message_id, runs))
 
 
-def _keep(store: Store, record: dict[str, Any]) -> int | None:
+def _keep(store: Store, record: JournalRecord) -> int | None:
     """Write a record of a call now; when the database cannot take it, into the journal."""
     try:
         with store.write() as unit:
@@ -201,7 +201,7 @@ def _keep(store: Store, record: dict[str, Any]) -> int | None:
         from agentik_cli.services import journal
 
         try:
-            path = journal.keep(store.url, record)
+            path = journal.keep(store.url, record.to_json())
         except OSError as failure:
             raise StoreError(
                 f"could not store the record of this call ({exc.message}), nor keep it in the journal ({failure})"
@@ -213,24 +213,23 @@ def _keep(store: Store, record: dict[str, Any]) -> int | None:
         return None
 
 
-def _write(unit: Unit, record: dict[str, Any]) -> int | None:
-    if record.get("reservation_id") is not None:  # the call's worst case gives way to what it cost
+def _write(unit: Unit, record: JournalRecord) -> int | None:
+    reservation_id = getattr(record, "reservation_id", None)
+    if reservation_id is not None:  # the call's worst case gives way to what it cost
         from agentik_cli.store import budgets as budget_store
 
-        budget_store.release(unit, record["reservation_id"])
-    if record["kind"] == "release":
+        budget_store.release(unit, reservation_id)
+    if isinstance(record, Failed):
+        store_ledger.mark_failed(unit, record.message_id, record.error)
+        return record.message_id
+    if isinstance(record, ToolCalls):
+        store_ledger.add_tool_calls(unit, record.message_id, record.runs)
+        return record.message_id
+    if not isinstance(record, ReplyRecord):  # Released: nothing more
         return None
-    if record["kind"] == "failed":
-        store_ledger.mark_failed(unit, record["message_id"], record["error"])
-        return int(record["message_id"])
-    if record["kind"] == "tool_calls":
-        store_ledger.add_tool_calls(unit, record["message_id"], record["runs"])
-        return int(record["message_id"])
-    key = record["cost"].get("call_key")
+    key = record.cost.call_key
     if key is not None and store_ledger.call_stored(unit, key):  # stored already, from the call's own journal
         return None
-    # a record journaled by an agentik from before users were recorded has no user_name: add_reply
-    # gives it the unit's user
     return store_ledger.add_reply(unit, record)
 
 
@@ -261,7 +260,7 @@ def _replay_records(store: Store) -> int:
         done = json.loads(done_value) if done_value else []
         fresh = [r for r in records if r["id"] not in set(done)]
         for record in fresh:
-            _write(unit, record)
+            _write(unit, read_record(record))
         # every id stored lately, not only this batch's: another process may still replay an older copy
         store_ledger.write_setting(unit, JOURNAL_DONE, json.dumps((done + [r["id"] for r in fresh])[-5000:]))
         return len(fresh)
@@ -326,8 +325,6 @@ def _store_call(unit: Unit, store: Store, call: Any) -> bool:
         outputs = max(outputs, estimate_tokens(call.text) + thinking)
     usage = Usage(inputs, outputs, cache_read, cache_write, not (input_reported and output_reported))
     started: datetime = header["at"]
-    from datetime import timedelta
-
     entry = CostEntry(
         model=header["model"],
         provider=header["provider"],
@@ -343,21 +340,17 @@ def _store_call(unit: Unit, store: Store, call: Any) -> bool:
         user_name=header["user_name"],
         call_key=header["key"],
     )
-    _write(
-        unit,
-        {
-            "kind": "reply",
-            "agent_id": header["agent_id"],
-            "session_id": header["session_id"],
-            "content": call.text,
-            "channel": header["channel"],
-            "error": None if call.complete else CUT_SHORT,
-            "interrupted": not call.complete,
-            "cost": entry.row(),
-            "parts": None,
-            "reservation_id": header["reservation_id"],
-        },
+    reply = ReplyRecord(
+        agent_id=header["agent_id"],
+        session_id=header["session_id"],
+        content=call.text,
+        channel=header["channel"],
+        cost=entry.record(),
+        error=None if call.complete else CUT_SHORT,
+        interrupted=not call.complete,
+        reservation_id=header["reservation_id"],
     )
+    _write(unit, reply)
     return True
 
 
