@@ -222,18 +222,18 @@ def deliver(
     """
     import threading
 
-    from agentik_cli.services import webhooks
+    from agentik_cli.services import delivery
 
     store = command_store()
     if not loop:
-        if not webhooks.deliver_all(store):
+        if not delivery.deliver_all(store):
             render.note("some events are still not delivered: `agentik webhooks log --failed` says why")
             raise typer.Exit(FAILED)
         return
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        webhooks.run_loop(store, stop)
+        delivery.run_loop(store, stop)
     except KeyboardInterrupt:
         raise typer.Exit(INTERRUPTED) from None
     raise typer.Exit(OK)

@@ -27,9 +27,9 @@ def command_store() -> Store:
 
 
 def _send_soon(store: Store, ids: list[int]) -> None:
-    from agentik_cli.services import webhooks  # only once a write has made a delivery
+    from agentik_cli.services import delivery  # only once a write has made a delivery
 
-    webhooks.send_soon(store, ids)
+    delivery.send_soon(store, ids)
 
 
 def close_stores() -> None:
@@ -43,6 +43,6 @@ def wait_for_sends() -> None:
     """As a command ends, its webhook deliveries get about a second to go out; what has not is left
     in the outbox for `agentik webhooks deliver`. (A command that sent nothing never imported the
     sender.)"""
-    webhooks = sys.modules.get("agentik_cli.services.webhooks")
-    if webhooks is not None:
-        webhooks.wait_for_sends()
+    delivery = sys.modules.get("agentik_cli.services.delivery")
+    if delivery is not None:
+        delivery.wait_for_sends()

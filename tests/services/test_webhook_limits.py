@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from agentik_cli import netcheck
-from agentik_cli.services import webhooks
+from agentik_cli.services import delivery
 from tests.webhook_receiver import Answer, Receiver
 
 # a status line and headers of about 80 bytes, a byte every DRIP seconds
@@ -28,7 +28,7 @@ def receiver():
 
 
 def test_a_send_ends_by_its_deadline_against_a_receiver_dripping_its_headers(cli, receiver, monkeypatch):
-    monkeypatch.setattr(webhooks, "TIMEOUT_S", 1.5)
+    monkeypatch.setattr(delivery, "TIMEOUT_S", 1.5)
     cli("webhooks", "add", receiver.url, "--allow-internal")
     receiver.default = Answer(drip=0.25, headers=PADDING)
     started = time.monotonic()
@@ -41,7 +41,7 @@ def test_a_send_ends_by_its_deadline_against_a_receiver_dripping_its_headers(cli
 
 
 def test_the_send_deadline_is_well_within_the_claim():
-    assert webhooks.LEASE.total_seconds() >= webhooks.TIMEOUT_S + 10
+    assert delivery.LEASE.total_seconds() >= delivery.TIMEOUT_S + 10
 
 
 def test_two_deliver_runs_at_once_never_send_one_event_twice_at_once(cli, receiver, monkeypatch):
@@ -51,8 +51,8 @@ def test_two_deliver_runs_at_once_never_send_one_event_twice_at_once(cli, receiv
     from agentik_cli.services import opening
     from agentik_cli.store import outbox
 
-    monkeypatch.setattr(webhooks, "TIMEOUT_S", 1.0)
-    monkeypatch.setattr(webhooks, "LEASE", timedelta(seconds=2.5))
+    monkeypatch.setattr(delivery, "TIMEOUT_S", 1.0)
+    monkeypatch.setattr(delivery, "LEASE", timedelta(seconds=2.5))
     cli("webhooks", "add", receiver.url, "--allow-internal")
     store = opening.command_store()
     with store.write() as unit:  # an event waiting in the outbox, not sent by the command that made it
@@ -61,7 +61,7 @@ def test_two_deliver_runs_at_once_never_send_one_event_twice_at_once(cli, receiv
         )
         outbox.add_deliveries(unit.session, event_id, [1], unit.now)
     receiver.default = Answer(drip=0.25, headers=PADDING)
-    runs = [threading.Thread(target=webhooks.deliver_all, args=(store,)) for _ in range(2)]
+    runs = [threading.Thread(target=delivery.deliver_all, args=(store,)) for _ in range(2)]
     runs[0].start()
     time.sleep(3.0)
     runs[1].start()

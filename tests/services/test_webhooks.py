@@ -191,7 +191,7 @@ def test_repeated_failures_mark_an_endpoint_failing_until_it_answers(cli, receiv
 
 
 def test_the_retry_schedule_and_retry_after():
-    from agentik_cli.services.webhooks import SCHEDULE, Answer, judge
+    from agentik_cli.services.delivery import SCHEDULE, Answer, judge
     from agentik_cli.store.outbox import Job
 
     now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -396,7 +396,7 @@ def test_a_delivered_event_keeps_no_copy_of_what_it_carried(cli, receiver, hook,
 def test_deliver_tries_every_undelivered_event_past_a_batch(cli, receiver, hook):
     """More events than one batch, every one failing: each is tried once, none left out."""
     from agentik_cli.services import opening
-    from agentik_cli.services.webhooks import BATCH
+    from agentik_cli.services.delivery import BATCH
     from agentik_cli.store import outbox
 
     receiver.stop()
