@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
 
 from agentik_cli import environment
-from agentik_cli.store import ledger, outbox, reports, sessions
+from agentik_cli.store import bulk, ledger, outbox, reports, sessions
 from agentik_cli.store.ledger import Removed, Where
 
 
@@ -64,11 +64,11 @@ class Unit:
         return ids
 
     def import_costs(
-        self, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
+        self, columns: Sequence[str], batches: bulk.Batches, after_batch: Callable[[], None] | None = None
     ) -> int:
-        """Many ledger rows (batches of rows with the same keys, each naming its user), written the
-        fastest way the database has, the totals moved once by all of them. Returns the count."""
-        count = ledger.import_costs(self.session, batches, after_batch)
+        """Many ledger rows (batches of lists in the order of `columns`, each naming its user), written
+        the fastest way the database has, the totals moved once by all of them. Returns the count."""
+        count = bulk.import_costs(self.session, columns, batches, after_batch)
         self.emit("costs.imported", {"imported": count})
         return count
 

@@ -132,7 +132,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
             costs.append(entry.row())
         with store.write() as unit:
             unit.session.execute(insert(Message), messages)
-            unit.import_costs([costs])
+            unit.import_costs(list(costs[0]), [[list(row.values()) for row in costs]])
     reset_stores()
     os.environ.pop("AGENTIK_DB", None)
 
