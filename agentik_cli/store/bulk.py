@@ -32,7 +32,7 @@ from agentik_cli.store.ledger import COSTS, lock_ledger, move_totals
 # an import past this many rows (and past the ledger's size) builds the plain indexes afresh at the end
 BULK_ROWS = 20_000
 # SQLite's page cache while an index is built: its sort then runs in memory, in one pass
-INDEX_CACHE_KIB = 64 * 1024
+INDEX_CACHE_KIB = 32 * 1024
 
 Batches = Iterable[list[list[Any]]]
 
