@@ -43,23 +43,9 @@ PRICE_COLUMNS = ("price_input_nd", "price_output_nd", "price_cache_read_nd", "pr
 NO_PRICES = (None,) * len(PRICE_COLUMNS)
 # the columns of a ledger row made from a record (Resolver.values), in order
 COLUMNS = (
-    "agent_id",
-    "agent_name",
-    "model",
-    "provider",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "total_tokens",
-    "input_cost_nd",
-    "output_cost_nd",
-    "total_cost_nd",
-    *PRICE_COLUMNS,
-    "timestamp",
-    "channel",
-    "endpoint",
-    "user_name",
+    *("agent_id", "agent_name", "model", "provider", "input_tokens", "output_tokens", "cache_read_tokens"),
+    *("cache_write_tokens", "total_tokens", "input_cost_nd", "output_cost_nd", "total_cost_nd", *PRICE_COLUMNS),
+    *("timestamp", "channel", "endpoint", "user_name"),
 )
 # records parsed, validated and written at a time
 CHUNK = 1000

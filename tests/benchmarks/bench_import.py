@@ -8,11 +8,11 @@ Writes a ROWS-line JSONL file (two models, a third of the rows naming an agent, 
 then runs the real command (`python -m agentik_cli costs import FILE`) into a fresh store, RUNS
 times for each version, alternating (baseline, this checkout, baseline, ...) so that a machine busy
 with something else slows both alike. The baseline is checked out into a temporary git worktree and
-run from there (common.baseline_tree). b0b4fcb has no PostgreSQL store, so on PostgreSQL the baseline
-is --pg-baseline (c18fc52: this import before issue 22). Prints each version's median rows a second, its CPU seconds
-(the import process's own user + system time, read with wait4: steadier than the wall time on a busy
-machine, but without PostgreSQL's server), its peak memory (the process's ru_maxrss) and the ratio of
-the medians. SQLite: a new data folder each run. PostgreSQL: AGENTIK_BENCH_PG_URL when given (a new
+run from there (common.baseline_tree). b0b4fcb has no PostgreSQL store, so on PostgreSQL the
+baseline is --pg-baseline (c18fc52: this import before issue 22). Prints each version's median rows
+a second, its CPU seconds (the import process's own user + system time, read with wait4: steadier
+than the wall time on a busy machine, but without PostgreSQL's server), its peak memory (the
+process's ru_maxrss) and the ratio of the medians. SQLite: a new data folder each run. PostgreSQL: AGENTIK_BENCH_PG_URL when given (a new
 database is made beside the one it names), else a throwaway server of its own (tests/pgserver.py:
 Debian's /usr/lib/postgresql/15/bin, run as `postgres` when root). Afterwards each store is checked:
 the totals equal the ledger."""
