@@ -18,9 +18,10 @@ from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
 from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
 from agentik_cli.services.pricing import PriceBook
-from agentik_cli.store import ledger
+from agentik_cli.store import bulk, ledger
 from agentik_cli.store.engine import Store
 from agentik_cli.timeutil import days_ago, now_utc, parse_when
+from agentik_cli.values import UnitPrices
 
 FIELDS = (
     "model",
@@ -38,7 +39,16 @@ FIELDS = (
 )
 REQUIRED = FIELDS[:4]
 FIELD_SET = frozenset(FIELDS)
-BATCH = 5000
+PRICE_COLUMNS = ("price_input_nd", "price_output_nd", "price_cache_read_nd", "price_cache_write_nd")
+NO_PRICES = (None,) * len(PRICE_COLUMNS)
+# the columns of a ledger row made from a record (Resolver.values), in order
+COLUMNS = (
+    *("agent_id", "agent_name", "model", "provider", "input_tokens", "output_tokens", "cache_read_tokens"),
+    *("cache_write_tokens", "total_tokens", "input_cost_nd", "output_cost_nd", "total_cost_nd", *PRICE_COLUMNS),
+    *("timestamp", "channel", "endpoint", "user_name"),
+)
+# records parsed, validated and written at a time
+CHUNK = 1000
 
 
 class RowError(UsageError):
@@ -54,9 +64,12 @@ class Resolver:
 
     def __post_init__(self) -> None:
         self.agents: dict[str, tuple[int, str] | None] = {}
-        self.names: dict[tuple[Any, Any], tuple[str, str]] = {}
+        # a record's (model, provider) as given: their names cleaned, whether their prices are
+        # tiered, else their prices (None: unknown) and those prices as a row keeps them
+        self.models: dict[tuple[Any, Any], tuple[str, str, bool, UnitPrices | None, tuple[int | None, ...]]] = {}
         self.user = environment.current().user
         self.users: dict[Any, str] = {}
+        self.stored: dict[int, tuple[UnitPrices, tuple[int | None, ...]]] = {}
 
     def agent(self, ref: str) -> tuple[int, str]:
         if ref not in self.agents:
@@ -80,8 +93,15 @@ class Resolver:
         return name
 
     def row(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Validate one record and make its ledger row. Written for speed: an import calls it a
-        million times, so the common case (well-formed numbers, an ISO time) takes no detours."""
+        """Validate one record and make its ledger row."""
+        return dict(zip(COLUMNS, self.values(record), strict=True))
+
+    def values(self, record: Any) -> list[Any]:
+        """Validate one record and make its ledger row's values, in the order of COLUMNS. Written for
+        speed: an import calls it a million times, so the common case (well-formed numbers, an ISO
+        time, a model seen before) takes no detours and makes one list."""
+        if type(record) is not dict:
+            raise RowError("a record must be a JSON object")
         get = record.get
         if not record.keys() <= FIELD_SET:
             raise RowError(f"unknown field {', '.join(sorted(set(record) - FIELD_SET))}")
@@ -90,12 +110,8 @@ class Resolver:
         if not model or not provider or input_tokens in (None, "") or output_tokens in (None, ""):
             missing = [name for name in REQUIRED if get(name) in (None, "")]
             raise RowError(f"missing {', '.join(missing)}")
-        names = self.names.get((model, provider))
-        if names is None:
-            names = self.names[(model, provider)] = (str(model).strip(), str(provider).strip().lower())
-        model, provider = names
-        if not model or not provider:
-            raise RowError("model and provider cannot be empty")
+        known = self.models.get((model, provider)) or self._model(model, provider)
+        model, provider, tiered, prices, stored = known
         if type(input_tokens) is not int or not 0 <= input_tokens <= MAX_TOKENS:
             input_tokens = limits.tokens(input_tokens, "input_tokens")
         if type(output_tokens) is not int or not 0 <= output_tokens <= MAX_TOKENS:
@@ -112,44 +128,57 @@ class Resolver:
         agent_id = agent_name = None
         if agent is not None and agent != "":
             agent_id, agent_name = self.agent(str(agent))
-        # the same keys on every row (an import writes them as columns); what an imported call never
-        # has (a session, a message, a response time, an estimate) is left to the columns' defaults
-        row = {
-            "agent_id": agent_id,
-            "agent_name": agent_name,
-            "model": model,
-            "provider": provider,
-            "input_tokens": input_tokens,
-            "output_tokens": output_tokens,
-            "cache_read_tokens": cache_read,
-            "cache_write_tokens": cache_write,
-            "total_tokens": input_tokens + output_tokens,
-            "input_cost_nd": None,
-            "output_cost_nd": None,
-            "total_cost_nd": None,
-            "price_input_nd": None,
-            "price_output_nd": None,
-            "price_cache_read_nd": None,
-            "price_cache_write_nd": None,
-            "timestamp": _time(at) if at is not None and at != "" else now_utc(),
-            "channel": None if channel in (None, "") else str(channel),
-            "endpoint": None if endpoint in (None, "") else str(endpoint),
-            "user_name": self.user if user is None or user == "" else self.user_name(user),
-        }
-        if cost is not None and cost != "":
-            row["total_cost_nd"] = _money(cost)
+        # checked in the order the fields were always checked, so a row with two faults names the same one
+        moment = _time(at) if at is not None and at != "" else now_utc()
+        user_name = self.user if user is None or user == "" else self.user_name(user)
+        input_nd = output_nd = total_nd = None
+        if tiered:
             prices = self.prices.unit_prices(model, provider, input_tokens)
-            if prices is not None:  # the prices of the day, for the record, even when the cost was given
-                row.update(prices.stored)
-            return row
-        prices = self.prices.unit_prices(model, provider, input_tokens)
-        if prices is not None:
+            stored = NO_PRICES if prices is None else self._stored(prices)
+        if cost is not None and cost != "":
+            total_nd = _money(cost)  # the prices of the day are kept for the record even then
+        elif prices is not None:
             input_nd, output_nd = prices.cost_nd(input_tokens, output_tokens, cache_read, cache_write)
-            row["input_cost_nd"] = input_nd
-            row["output_cost_nd"] = output_nd
-            row["total_cost_nd"] = input_nd + output_nd
-            row.update(prices.stored)
-        return row
+            total_nd = input_nd + output_nd
+        # what an imported call never has (a session, a message, a response time, an estimate) is
+        # left to the columns' defaults
+        return [
+            agent_id,
+            agent_name,
+            model,
+            provider,
+            input_tokens,
+            output_tokens,
+            cache_read,
+            cache_write,
+            input_tokens + output_tokens,
+            input_nd,
+            output_nd,
+            total_nd,
+            *stored,
+            moment,
+            None if channel in (None, "") else str(channel),
+            None if endpoint in (None, "") else str(endpoint),
+            user_name,
+        ]
+
+    def _model(self, given_model: Any, given_provider: Any) -> tuple[str, str, bool, UnitPrices | None, Any]:
+        model, provider = str(given_model).strip(), str(given_provider).strip().lower()
+        if not model or not provider:
+            raise RowError("model and provider cannot be empty")
+        tiered = self.prices.tiered(model, provider)
+        prices = None if tiered else self.prices.unit_prices(model, provider)
+        stored = NO_PRICES if prices is None else self._stored(prices)
+        known = self.models[(given_model, given_provider)] = (model, provider, tiered, prices, stored)
+        return known
+
+    def _stored(self, prices: UnitPrices) -> tuple[int | None, ...]:
+        """The unit prices as a row keeps them, made once for each prices object the book hands out
+        (it keeps them all, so an object's id names it while the import lasts)."""
+        found = self.stored.get(id(prices))
+        if found is None or found[0] is not prices:
+            found = self.stored[id(prices)] = (prices, tuple(prices.stored[name] for name in PRICE_COLUMNS))
+        return found[1]
 
 
 def _count(value: Any, name: str) -> int:
@@ -169,7 +198,8 @@ def _time(value: Any) -> datetime:
     if "T" in text:
         try:  # the common case, an ISO datetime, without the general parser (which words the errors)
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            moment = (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
+            if moment.tzinfo is not UTC:  # fromisoformat gives UTC itself for +00:00 and Z
+                moment = (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
             if EARLIEST <= moment < LATEST:
                 return moment
         except (ValueError, OverflowError, OSError):
@@ -191,10 +221,13 @@ def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
 # ---- import ----
 
 
-def _jsonl(handle: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, record) for each line. Lines are parsed a thousand at a time, as one JSON
-    array (one call into the C parser instead of a thousand); a chunk that fails is parsed again
-    line by line to name the bad line."""
+Chunk = tuple[list[int], list[Any]]
+
+
+def _jsonl(handle: Iterable[str]) -> Iterator[Chunk]:
+    """(line numbers, records) a chunk of lines at a time. A chunk is parsed as one JSON array (one
+    call into the C parser instead of a thousand); a chunk that fails is parsed again line by line
+    to name the bad line. Whether each record is an object is for Resolver.values to say."""
     numbers: list[int] = []
     lines: list[str] = []
     for number, line in enumerate(handle, start=1):
@@ -202,34 +235,32 @@ def _jsonl(handle: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
             continue
         numbers.append(number)
         lines.append(line)
-        if len(lines) == 1000:
-            yield from _parse_chunk(numbers, lines)
+        if len(lines) == CHUNK:
+            yield numbers, _parse_chunk(numbers, lines)
             numbers, lines = [], []
-    yield from _parse_chunk(numbers, lines)
+    yield numbers, _parse_chunk(numbers, lines)
 
 
-def _parse_chunk(numbers: list[int], lines: list[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _parse_chunk(numbers: list[int], lines: list[str]) -> list[Any]:
     try:
         values = json.loads("[" + ",".join(lines) + "]")
-        if len(values) != len(lines):  # a line holding two values, separated by a comma
-            raise ValueError
+        if len(values) == len(lines):  # else a line holds two values, separated by a comma
+            return list(values)
     except ValueError:
-        values = []
-        for number, line in zip(numbers, lines, strict=True):
-            try:
-                values.append(json.loads(line))
-            except ValueError as exc:
-                hint = "nothing was imported"
-                if number == 1 and "," in line:
-                    hint += "; for CSV give --format csv (the header names the fields: model, provider, ...)"
-                raise UsageError(f"line {number}: not valid JSON ({getattr(exc, 'msg', exc)})", hint=hint) from None
-    for number, value in zip(numbers, values, strict=True):
-        if type(value) is not dict:
-            raise UsageError(f"line {number}: a record must be a JSON object", hint="nothing was imported")
-        yield number, value
+        pass
+    values = []
+    for number, line in zip(numbers, lines, strict=True):
+        try:
+            values.append(json.loads(line))
+        except ValueError as exc:
+            hint = "nothing was imported"
+            if number == 1 and "," in line:
+                hint += "; for CSV give --format csv (the header names the fields: model, provider, ...)"
+            raise UsageError(f"line {number}: not valid JSON ({getattr(exc, 'msg', exc)})", hint=hint) from None
+    return values
 
 
-def _csv(handle: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _csv(handle: Iterable[str]) -> Iterator[Chunk]:
     reader = csv.DictReader(handle)
     if reader.fieldnames is None:
         return
@@ -238,10 +269,17 @@ def _csv(handle: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     if unknown:
         raise UsageError(f"line 1: unknown column {', '.join(sorted(unknown))}", hint=f"columns: {', '.join(FIELDS)}")
     reader.fieldnames = header
+    numbers: list[int] = []
+    records: list[Any] = []
     for record in reader:
         if None in record:
             raise UsageError(f"line {reader.line_num}: more values than columns", hint="nothing was imported")
-        yield reader.line_num, {k: v for k, v in record.items() if v not in (None, "")}
+        numbers.append(reader.line_num)
+        records.append({k: v for k, v in record.items() if v not in (None, "")})
+        if len(records) == CHUNK:
+            yield numbers, records
+            numbers, records = [], []
+    yield numbers, records
 
 
 def detect_format(path: str, given: str | None, first_line: str = "") -> str:
@@ -288,17 +326,14 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
     resolver = Resolver(store, PriceBook(store))
     reader = _csv(lines) if fmt == "csv" else _jsonl(lines)
 
-    def batches() -> Iterator[list[dict[str, Any]]]:
-        batch: list[dict[str, Any]] = []
-        for number, record in reader:
+    def batches() -> Iterator[list[list[Any]]]:
+        values = resolver.values
+        for numbers, records in reader:
             try:
-                batch.append(resolver.row(record))
-            except UsageError as exc:
-                raise UsageError(f"line {number}: {exc.message}", hint="nothing was imported") from None
-            if len(batch) >= BATCH:
-                yield batch
-                batch = []
-        yield batch
+                batch = [values(record) for record in records]
+            except UsageError:
+                raise _bad_line(numbers, records, values) from None
+            yield batch
 
     def moved() -> None:
         if progress is not None:
@@ -306,13 +341,23 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
 
     try:
         with store.write() as unit:
-            count = ledger.import_costs(unit, batches(), after_batch=moved)
+            count = bulk.import_costs(unit, COLUMNS, batches(), after_batch=moved)
     except UnicodeDecodeError:
         raise UsageError(f"{path}: not UTF-8 text", hint="nothing was imported") from None
     finally:
         if path != "-":
             handle.close()
     return count
+
+
+def _bad_line(numbers: list[int], records: list[Any], values: Callable[[Any], Any]) -> UsageError:
+    """The error of the first record of a chunk that fails, naming its line."""
+    for number, record in zip(numbers, records, strict=True):
+        try:
+            values(record)
+        except UsageError as exc:
+            return UsageError(f"line {number}: {exc.message}", hint="nothing was imported")
+    raise AssertionError("a chunk that failed has a record that fails")
 
 
 def _position(handle: IO[str]) -> int:

@@ -255,6 +255,12 @@ class PriceBook:
             cached = self._units[key] = _genai_units(price, model_id, input_total)
         return cached
 
+    def tiered(self, model: str, provider: str) -> bool:
+        """Whether the model's unit prices depend on the prompt's size (an import looks them up
+        once a model when they do not)."""
+        found = self._model_price(model, provider)
+        return found is not None and not isinstance(found, UnitPrices) and bool(found[2])
+
     def price(self, model: str, provider: str, usage: Usage) -> Priced | None:
         """The cost of one call at today's prices, or None when the model has no known price. Never
         raises: it runs after a paid reply arrived. Counts a server sent outside the bounds (negative,

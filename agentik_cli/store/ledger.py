@@ -11,7 +11,6 @@ session's, which keep what its calls cost when `costs cleanup` removes their row
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, delete, func, insert, literal, literal_column, select, update
 from sqlmodel import Session
 
-from agentik_cli.store import bulk, dialect, reports, sessions
+from agentik_cli.store import dialect, reports, sessions
 from agentik_cli.store.models import (
     SUM_COLUMNS,
     Agent,
@@ -158,23 +157,7 @@ def call_stored(unit: Unit, key: str) -> bool:
     return unit.session.execute(query).first() is not None
 
 
-def import_costs(
-    unit: Unit, batches: Iterable[list[dict[str, Any]]], after_batch: Callable[[], None] | None = None
-) -> int:
-    """Many ledger rows at once (an import, batches of rows with the same keys, each naming its
-    user), written the fastest way the database has (store/bulk.py), every total moved once at the
-    end by the rows written, summed by the database in one pass. The ledger is locked first, so the
-    rows after the highest id are this import's alone. The rows' dicts may be changed in place.
-    Returns how many rows were written."""
-    session = unit.session
-    lock_ledger(session)
-    after = session.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
-    write = bulk.copy_all if dialect.is_postgres(session) else bulk.insert_all
-    count = write(session, batches, after_batch)
-    if count:
-        move_totals(session, COSTS.c.id > after, 1)
-    unit.emit("costs.imported", {"imported": count})
-    return count
+# ---- removing ----
 
 
 @dataclass(frozen=True)

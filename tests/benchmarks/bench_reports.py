@@ -56,7 +56,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
     from agentik_cli.services import agents as agent_service
     from agentik_cli.services import recording
     from agentik_cli.services.opening import command_store as get_store
-    from agentik_cli.store import ledger as store_ledger
+    from agentik_cli.store import bulk
     from agentik_cli.store.engine import reset_stores
     from agentik_cli.store.models import Agent, ChatSession, Message
 
@@ -134,7 +134,7 @@ def build(home: Path, rows: int, agents: int, sessions: int, days: int, url: str
             costs.append(asdict(entry.record()))
         with store.write() as unit:
             unit.session.execute(insert(Message), messages)
-            store_ledger.import_costs(unit, [costs])
+            bulk.import_costs(unit, list(costs[0]), [[list(row.values()) for row in costs]])
     reset_stores()
     os.environ.pop("AGENTIK_DB", None)
 

@@ -5,11 +5,14 @@ growing busier mid-run weighs on both alike."""
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,3 +91,28 @@ def ratios(title: str, medians: dict[str, float], against: str) -> None:
 def load() -> str:
     one, five, _ = os.getloadavg()
     return f"load average {one:.1f} (1 min), {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
+@contextmanager
+def baseline_tree(commit: str) -> Iterator[Path]:
+    """The commit checked out into a temporary git worktree, removed afterwards. Run a version from
+    there with `side_env(tree)` and cwd=tree: `python -m agentik_cli` then imports that tree's package
+    (the current directory and PYTHONPATH come before the editable install on the path)."""
+    scratch = Path(tempfile.mkdtemp(prefix="agentik-baseline-"))
+    tree = scratch / "baseline"
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield tree
+    finally:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], check=False)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def side_env(tree: Path, env: dict[str, str]) -> dict[str, str]:
+    """The environment that runs the agentik of `tree` (with cwd=tree)."""
+    return {**env, "PYTHONPATH": str(tree)}
