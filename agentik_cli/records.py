@@ -73,6 +73,14 @@ def match_json(m: Any, snippet: str) -> dict[str, Any]:
     }
 
 
+def show_json(row: Any, messages: list[Any]) -> dict[str, Any]:
+    """A session with its messages, as `sessions show --json` prints it."""
+    data = session_json(row)
+    data["message_count"] = data["messages"]
+    data["messages"] = [message_json(m) for m in messages]
+    return data
+
+
 def ledger_row(cost: Any, agent_name: str | None) -> dict[str, Any]:
     """A ledger row with every field (money in nano-dollars, prices per million tokens); `agent_name`
     is the agent's name now, when it still exists (the row keeps the name it had)."""

@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from agentik_cli import environment
-from agentik_cli.cli import complete, render
+from agentik_cli.cli import complete, render, session_views
 from agentik_cli.cli.agents import visible
 from agentik_cli.cli.options import Csv, Json, Yes, confirm, when
 from agentik_cli.cli.views import Column, View, output
-from agentik_cli.records import match_json, message_json, recent_json, session_json
+from agentik_cli.records import match_json, recent_json, session_json, show_json
 from agentik_cli.services.opening import command_store
 
 app = typer.Typer(
@@ -26,113 +25,6 @@ SessionArg = Annotated[
 AgentOpt = Annotated[
     str | None, typer.Option("--agent", help="Only this agent's.", autocompletion=complete.agent_names)
 ]
-
-LIST_COLUMNS = [
-    "id",
-    "agent",
-    "title",
-    "channel",
-    "messages",
-    "input_tokens",
-    "output_tokens",
-    "total_cost",
-    "unpriced_calls",
-    "estimated_calls",
-    "over_limit_calls",
-    "started_at",
-    "last_message_at",
-    # last, not beside `agent` as in the JSON: added after scripts had read the columns by position
-    "agent_id",
-]
-# the keys of message_json (agentik_cli/records.py), for the CSV of listings of messages
-MESSAGE_COLUMNS = [
-    "id",
-    "role",
-    "content",
-    "timestamp",
-    "user",
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cost",
-    "response_ms",
-    "error",
-    "interrupted",
-    "attachments",
-    "skills_used",
-    "tool_calls",
-    "redacted",
-]
-RECENT_COLUMNS = ["session_id", "agent", "title", *MESSAGE_COLUMNS]
-SEARCH_COLUMNS = ["session_id", "message_id", "agent", "title", "role", "user", "timestamp", "snippet", "content"]
-
-
-def show_json(row: Any, messages: list[Any]) -> dict[str, Any]:
-    data = session_json(row)
-    data["message_count"] = data["messages"]
-    data["messages"] = [message_json(m) for m in messages]
-    return data
-
-
-def transcript(row: Any, messages: list[Any]) -> str:
-    """A session as Markdown that reads well in any Markdown viewer."""
-    data = show_json(row, messages)
-    lines = [
-        f"# {data['title'] or 'Session ' + str(data['id'])}",
-        "",
-        f"- Session: {data['id']}",
-        f"- Agent: {data['agent']}",
-        f"- Channel: {data['channel']}",
-        f"- Started: {data['started_at']}",
-        f"- Messages: {data['message_count']}",
-        f"- Tokens: {data['input_tokens']:,} in / {data['output_tokens']:,} out",
-        f"- Cost: {render.money(row.cost_nd, row.unpriced_calls)}",
-        "",
-    ]
-    me = environment.current().user
-    for record, m in zip(messages, data["messages"], strict=True):
-        # on a team store others write in the same sessions: their messages carry their names
-        who = ("You" if m["user"] in ("", me) else m["user"]) if m["role"] == "user" else data["agent"]
-        meta = [m["timestamp"]]
-        if m["model"]:
-            meta.append(m["model"])
-        if m["role"] == "assistant":
-            meta.append(render.money(record.cost_nd))
-        lines += [f"## {who}", "", f"*{' · '.join(meta)}*", ""]
-        for a in m["attachments"]:
-            lines.append(f"> attached: `{a['name']}` ({a['type']}, {a['size']:,} bytes)")
-        if m["attachments"]:
-            lines.append("")
-        if m["content"] or not m["tool_calls"]:
-            lines.append(m["content"] or "*(no text)*")
-        for call in m["tool_calls"]:
-            lines += ["", *_tool_call_lines(call)]
-        if m["error"]:
-            lines += ["", f"> **{'Interrupted' if m['interrupted'] else 'Error'}:** {m['error']}"]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _tool_call_lines(call: dict[str, Any]) -> list[str]:
-    """A tool call in a transcript: what was called, the decision, the outcome, the output's start."""
-    import json
-
-    arguments = json.dumps(call["arguments"], ensure_ascii=False)
-    if len(arguments) > 200:
-        arguments = arguments[:199] + "…"
-    name = f"{call['skill']}.{call['tool']}" if call["skill"] and call["skill"] != call["tool"] else call["tool"]
-    outcome = f"{call['status']} · {call['decision']} · {call['duration_ms']:,} ms"
-    lines = [f"> ⚙ `{name}` `{arguments}` · {outcome}"]
-    text = call["output"] or call["error"] or ""
-    if call["error"] and call["status"] != "ok":
-        lines.append(f"> {call['error']}")
-        text = call["output"]
-    if text:
-        shown = text.splitlines()[:8]
-        more = len(text.splitlines()) - len(shown)
-        fence = "````" if "```" in text else "```"
-        lines += ["", fence, *shown, *([f"… {more} more lines"] if more > 0 else []), fence]
-    return lines
 
 
 @app.command("list")
@@ -157,10 +49,6 @@ def list_(
     SESSIONS.show(rows, fmt)
 
 
-def _minute(value: Any) -> str:
-    return value.astimezone().strftime("%Y-%m-%d %H:%M")
-
-
 SESSIONS = View(
     (
         Column("id", lambda r: r.id, right=True),
@@ -169,9 +57,9 @@ SESSIONS = View(
         Column("messages", lambda r: r.messages, right=True),
         Column("tokens in/out", lambda r: f"{r.input_tokens:,}/{r.output_tokens:,}", right=True),
         Column("cost", lambda r: render.money(r.cost_nd, r.unpriced_calls), right=True),
-        Column("last message", lambda r: _minute(r.last_message_at)),
+        Column("last message", lambda r: session_views.minute(r.last_message_at)),
     ),
-    LIST_COLUMNS,
+    session_views.LIST_COLUMNS,
     empty="no sessions yet: agentik chat",
     shape=session_json,
 )
@@ -196,7 +84,7 @@ def show(
     if as_json:
         render.print_json(show_json(row, messages))
         return
-    text = transcript(row, messages)
+    text = session_views.transcript(row, messages)
     if markdown or not render.stdout_is_terminal():
         render.print_line(text)
         return
@@ -224,11 +112,11 @@ def recent(
         (
             Column("session", lambda r: r.session_id, right=True),
             Column("agent", lambda r: r.agent),
-            Column("when", lambda r: _minute(r.timestamp)),
+            Column("when", lambda r: session_views.minute(r.timestamp)),
             Column("who", lambda r: r.role),
             Column("message", lambda r: sessions.snippet(r.content, "", width=70)),
         ),
-        RECENT_COLUMNS,
+        session_views.RECENT_COLUMNS,
         empty="no messages yet",
         nested_json=True,
         shape=recent_json,
@@ -253,7 +141,7 @@ def search(
     found = sessions.search(command_store(), query, agent=agent, limit=limit)
     rows = [match_json(m, sessions.snippet(m.content, query)) for m in found]
     if rows or fmt != "table":
-        View((), SEARCH_COLUMNS, shape=dict, table=lambda rows: _matches(rows, query)).show(rows, fmt)
+        View((), session_views.SEARCH_COLUMNS, shape=dict, table=lambda rows: _matches(rows, query)).show(rows, fmt)
     else:
         render.note(f"nothing matches '{query}'")
 
@@ -352,28 +240,9 @@ def _print_tail(rows: list[Any], as_lines: bool, last: int) -> int:
         if as_lines:
             render.print_line(render.to_json(placed_message_json(m), indent=None))
         else:
-            render.print_line(tail_line(m, width))
+            render.print_line(session_views.tail_line(m, width))
         last = max(last, m.id)
     return last
-
-
-def tail_line(m: Any, width: int | None) -> str:
-    """A message as `sessions tail` shows it on a terminal: one line, control characters escaped,
-    cut with … to `width` cells. A line longer than the terminal would wrap, and a followed tail
-    would become a wall of half lines in which no message starts at the left edge."""
-    from rich.text import Text
-
-    from agentik_cli.services.sessions import snippet
-
-    when = m.timestamp.astimezone().strftime("%H:%M:%S")
-    flag = " (interrupted)" if m.interrupted else (" (error)" if m.error else "")
-    # escaped before it is measured: `\x1b` takes four cells where ESC took none
-    line = render.safe_text(f"{when}  {m.agent} #{m.session_id}  {m.role}{flag}: {snippet(m.content, '', width=100)}")
-    if width is None:
-        return line
-    text = Text(line)
-    text.truncate(max(width, 1), overflow="ellipsis")
-    return text.plain
 
 
 @app.command()

@@ -180,7 +180,7 @@ def test_a_tail_line_is_cut_to_the_width_it_is_given():
 
     from rich.cells import cell_len
 
-    from agentik_cli.cli.sessions import tail_line
+    from agentik_cli.cli.session_views import tail_line
 
     m = SimpleNamespace(
         timestamp=datetime(2026, 11, 3, 9, 30, tzinfo=UTC),
