@@ -26,8 +26,8 @@ def summary(store: Store | None = None) -> tuple[dict[str, Any], list[dict[str, 
 
         if lightreads.has_budgets(query):  # a budget's status weighs the calls in flight: services/budgets.py
             return None
-        figures = [lightreads.bucket_figures(query, moment) for moment in since]
-        return _summary(*figures, lightreads.model_totals(query)), []
+        today_figures, month_figures = (lightreads.bucket_figures(query, moment) for moment in since)
+        return _summary(today_figures, month_figures, lightreads.model_totals(query)), []
 
     found = quick_read(light) if store is None else None
     if found is not None:
@@ -37,9 +37,9 @@ def summary(store: Store | None = None) -> tuple[dict[str, Any], list[dict[str, 
 
     store = store or command_store()
     with store.read() as session:
-        figures = [reports.bucket_figures(session, moment) for moment in since]
+        today_figures, month_figures = (reports.bucket_figures(session, moment) for moment in since)
         models = reports.model_totals(session)
-    return _summary(*figures, models), [b.to_json() for b in budgets.statuses(store)]
+    return _summary(today_figures, month_figures, models), [b.to_json() for b in budgets.statuses(store)]
 
 
 def _summary(today: Any, month: Any, models: list[tuple[str, str, Any]]) -> dict[str, Any]:

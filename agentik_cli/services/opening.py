@@ -48,17 +48,11 @@ def quick_read(read: Callable[[Query], T | None]) -> T | None:
     if target is None:
         return None
     url, path = target
-    import sqlite3
-
     from agentik_cli.services import journal
 
     if journal.pending(url) or journal.has_calls(url):
         return None
-    try:
-        with lightreads.current(path) as query:
-            return None if query is None else read(query)
-    except sqlite3.Error:  # a lock, say: the ORM path waits for it, or says what is wrong
-        return None
+    return lightreads.read_current(path, read)
 
 
 def _send_soon(store: Store, ids: list[int]) -> None:

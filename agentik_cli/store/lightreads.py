@@ -20,8 +20,10 @@ from agentik_cli.store import quickread
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-    from typing import Any
+    from collections.abc import Callable, Iterator
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
     from agentik_cli.store.quickread import Query
 
@@ -76,6 +78,18 @@ def current(path: str) -> Iterator[Query | None]:
         except Exception:  # noqa: BLE001 - no such table: not a store set up yet
             found = []
         yield query if found and tuple(found[0]) == (MIGRATION_COUNT, LATEST_MIGRATION) else None
+
+
+def read_current(path: str, read: Callable[[Query], T | None]) -> T | None:
+    """`read` on the store at `path` when it is current (`current`); None when it is not, or when
+    SQLite cannot read it now (a lock, say: the ORM path waits for it, or says what is wrong)."""
+    import sqlite3
+
+    try:
+        with current(path) as query:
+            return None if query is None else read(query)
+    except sqlite3.Error:
+        return None
 
 
 def _figures(values: Any) -> SimpleNamespace:
@@ -164,7 +178,8 @@ _SESSION_COLUMNS = (
 def sessions(query: Query, channel: str | None, since: datetime | None, limit: int | None) -> list[SimpleNamespace]:
     """store/sessions.py listing (of every agent): most recently active first, with their totals and
     their calls marked estimated or over the limit (from the ledger's rows of these sessions only)."""
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if channel is not None:
         where.append("s.channel = ?")
         params.append(channel)
