@@ -177,10 +177,10 @@ def list_(
 
     Example: agentik agents list --status active --sort last-active --csv
     """
-    from agentik_cli.services import agents
+    from agentik_cli.services import listings
 
     fmt = output(as_json, as_csv)
-    AGENTS.show(_with_figures(agents.list_agents(command_store(), status=status, limit=limit, sort=sort)), fmt)
+    AGENTS.show(listings.agents(status=status, limit=limit, sort=sort), fmt)
 
 
 def _when(value: Any) -> str:

@@ -44,18 +44,13 @@ def summary(as_json: Json = False) -> None:
 
     Example: agentik costs summary --json | jq .month
     """
-    store = command_store()
-    data, in_force = _summary(store)
+    from agentik_cli.services import listings
+
+    data, in_force = listings.summary()
     if as_json:
         render.print_json({**for_output(data), "budgets": in_force})
         return
     _print_summary(data, in_force)
-
-
-def _summary(store: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    from agentik_cli.services import budgets, reports
-
-    return reports.summary(store), [b.to_json() for b in budgets.statuses(store)]
 
 
 def _print_summary(data: dict[str, Any], in_force: list[dict[str, Any]]) -> None:
@@ -109,6 +104,7 @@ def watch() -> None:
     from contextlib import nullcontext
 
     from agentik_cli.errors import INTERRUPTED
+    from agentik_cli.services import listings
     from agentik_cli.store.changes import Watcher
 
     store = command_store()
@@ -117,7 +113,7 @@ def watch() -> None:
     try:
         with Watcher(store.url) as watcher, render.out().screen() if live else nullcontext():
             while True:
-                data, in_force = _summary(store)
+                data, in_force = listings.summary(store)
                 current = {**for_output(data), "budgets": in_force}
                 if current != shown:
                     shown = current

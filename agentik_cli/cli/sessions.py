@@ -40,13 +40,10 @@ def list_(
 
     Example: agentik sessions list --since 7d --csv
     """
-    from agentik_cli.services import sessions
+    from agentik_cli.services import listings
 
     fmt = output(as_json, as_csv)
-    rows = sessions.list_sessions(
-        command_store(), agent=agent, channel=channel, since=when(since, "--since"), limit=limit
-    )
-    SESSIONS.show(rows, fmt)
+    SESSIONS.show(listings.sessions(agent=agent, channel=channel, since=when(since, "--since"), limit=limit), fmt)
 
 
 SESSIONS = View(

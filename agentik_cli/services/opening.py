@@ -6,13 +6,21 @@ the database could not take) is stored before the command's own work (services/r
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-from agentik_cli import environment
+from agentik_cli import environment, paths
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from agentik_cli.store.engine import Store
+    from agentik_cli.store.quickread import Query
+
+T = TypeVar("T")
+# set (to anything) to read through the ORM even where the light reads apply: tests compare the two
+ORM_READS = "AGENTIK_ORM_READS"
 
 
 def command_store() -> Store:
@@ -24,6 +32,27 @@ def command_store() -> Store:
     opened = engine.get_store(environment.current().db, on_deliveries=_send_soon)
     replay_journal(opened)
     return opened
+
+
+def quick_read(read: Callable[[Query], T | None]) -> T | None:
+    """`read` done on the environment's store through store/lightreads.py, without the ORM, when
+    opening it would do nothing but open it: a SQLite file at the latest migration, with nothing
+    in the journal to store first (nor a call in flight, whose reply is on its way to the ledger).
+    None when that is not so, or when `read` gives None or cannot read (a lock, say): the command
+    then opens the store as `command_store` does."""
+    if os.environ.get(ORM_READS):
+        return None
+    from agentik_cli.store import lightreads
+
+    target = lightreads.sqlite_target(environment.current().db, str(paths.default_db_path()))
+    if target is None:
+        return None
+    url, path = target
+    from agentik_cli.services import journal
+
+    if journal.pending(url) or journal.has_calls(url):
+        return None
+    return lightreads.read_current(path, read)
 
 
 def _send_soon(store: Store, ids: list[int]) -> None:

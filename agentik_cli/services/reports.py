@@ -32,49 +32,6 @@ class Window:
             raise UsageError("--until is before --since")
 
 
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def summary(store: Store) -> dict[str, Any]:
-    today = today_local()
-    with store.read() as session:
-        today_figures = store_reports.bucket_figures(session, local_midnight(today))
-        month_figures = store_reports.bucket_figures(session, local_midnight(month_start(today)))
-        models = store_reports.model_totals(session)
-    return {
-        "currency": "USD",
-        "today_nd": today_figures.cost_nd,
-        "month_nd": month_figures.cost_nd,
-        "total_nd": sum(f.cost_nd for _, _, f in models),
-        "unpriced_calls": sum(f.unpriced_calls for _, _, f in models),
-        "estimated_calls": sum(f.estimated_calls for _, _, f in models),
-        "over_limit_calls": sum(f.over_limit_calls for _, _, f in models),
-        "today_unpriced_calls": today_figures.unpriced_calls,
-        "month_unpriced_calls": month_figures.unpriced_calls,
-        "today_estimated_calls": today_figures.estimated_calls,
-        "month_estimated_calls": month_figures.estimated_calls,
-        "today_over_limit_calls": today_figures.over_limit_calls,
-        "month_over_limit_calls": month_figures.over_limit_calls,
-        "calls": sum(f.calls for _, _, f in models),
-        "models": [
-            {
-                "model": model,
-                "provider": provider,
-                "calls": f.calls,
-                "input_tokens": f.input_tokens,
-                "output_tokens": f.output_tokens,
-                "cost_nd": f.cost_nd,
-                "unpriced_calls": f.unpriced_calls,
-                "estimated_calls": f.estimated_calls,
-                "over_limit_calls": f.over_limit_calls,
-            }
-            for model, provider, f in models
-            if f.calls
-        ],
-    }
-
-
 def breakdown(store: Store, by: str, window: Window) -> list[dict[str, Any]]:
     """by-agent, by-model, by-provider, by-user: largest cost first."""
     if by not in GROUPS:
