@@ -23,10 +23,8 @@ from agentik_cli.store.models import (
     ChatSession,
     Message,
     ToolCallRecord,
-    WebhookAttempt,
-    WebhookDelivery,
-    WebhookEvent,
 )
+from agentik_cli.store.outbox_models import WebhookAttempt, WebhookDelivery, WebhookEvent
 from agentik_cli.store.unit import Unit
 
 _MESSAGES: Any = cast(Any, Message).__table__

@@ -21,7 +21,8 @@ from typing import Any, cast
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlmodel import Session
 
-from agentik_cli.store.models import Agent, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from agentik_cli.store.models import Agent
+from agentik_cli.store.outbox_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from agentik_cli.timeutil import iso
 
 _ENDPOINTS: Any = cast(Any, WebhookEndpoint).__table__

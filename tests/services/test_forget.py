@@ -250,6 +250,7 @@ def _text_columns() -> dict[str, set[str]]:
     from sqlmodel import SQLModel
 
     import agentik_cli.store.models  # noqa: F401 - the tables
+    import agentik_cli.store.outbox_models  # noqa: F401 - and the outbox's
 
     def holds_text(kind) -> bool:  # noqa: ANN001
         return isinstance(kind.impl if isinstance(kind, TypeDecorator) else kind, String | JSON)

@@ -84,7 +84,8 @@ def test_a_new_agents_times_follow_the_injected_clock(cli):
 
 def test_the_tables_defaults_follow_the_injected_clock():
     """A row made without a time (the commands pass the unit's now; a row made in code may not)."""
-    from agentik_cli.store.models import Agent, ChatSession, Cost, PriceOverride, WebhookAttempt
+    from agentik_cli.store.models import Agent, ChatSession, Cost, PriceOverride
+    from agentik_cli.store.outbox_models import WebhookAttempt
 
     with environment.use(Environment(clock=lambda: FROZEN)):
         agent = Agent(name="gpt", name_key="gpt", model="gpt-4o-mini", provider="openai")

@@ -15,6 +15,7 @@ from agentik_cli.store import engine as store_engine
 from agentik_cli.store import (
     migrations,
     models,  # noqa: F401 - the tables SQLModel.metadata holds
+    outbox_models,  # noqa: F401 - and the outbox's
 )
 from agentik_cli.store.engine import MIGRATION_NAMES, Store
 

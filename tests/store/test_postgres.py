@@ -26,6 +26,7 @@ from sqlmodel import SQLModel
 from agentik_cli.store import (
     migrations,
     models,  # noqa: F401 - the tables SQLModel.metadata holds
+    outbox_models,  # noqa: F401 - and the outbox's
 )
 from agentik_cli.store.engine import MIGRATION_NAMES, Store
 from tests import pgserver

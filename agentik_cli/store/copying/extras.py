@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 from agentik_cli.store import dialect
 from agentik_cli.store.copying.rows import PRICES, table_of, utc
 from agentik_cli.store.copying.run import Run
-from agentik_cli.store.models import Budget, PriceOverride, Setting, WebhookEndpoint
+from agentik_cli.store.models import Budget, PriceOverride, Setting
+from agentik_cli.store.outbox_models import WebhookEndpoint
 
 
 def copy_prices(sconn: Connection, tconn: Connection, prefer: str) -> dict[str, Any]:
