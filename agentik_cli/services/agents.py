@@ -13,8 +13,6 @@ An agent's stats follow one rule for every figure:
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from agentik_cli.errors import NotFound, UsageError
 from agentik_cli.providers import registry
 from agentik_cli.providers.registry import infer as infer_provider
 from agentik_cli.providers.registry import takes_temperature
+from agentik_cli.services import agent_values
 from agentik_cli.store import agents as agent_store
 from agentik_cli.store.agents import LedgerFigures, Session
 from agentik_cli.store.engine import Store
@@ -86,8 +85,8 @@ def validate(fields: AgentFields) -> None:
         if fields.status not in STATUSES:
             raise UsageError(f"unknown status '{fields.status}'", hint=f"use one of: {', '.join(STATUSES)}")
     if fields.base_url is not None:
-        fields.base_url = _base_url(fields.base_url)
-    if fields.api_key_env is not None and not _ENV_NAME.fullmatch(fields.api_key_env):
+        fields.base_url = agent_values.base_url(fields.base_url)
+    if fields.api_key_env is not None and not agent_values.ENV_NAME.fullmatch(fields.api_key_env):
         raise UsageError(f"--api-key-env takes the name of an environment variable, not '{fields.api_key_env}'")
     _validate_skills(fields)
 
@@ -129,67 +128,6 @@ def _validate_skills(fields: AgentFields) -> None:
                 raise UsageError(f"{option} cannot be empty")
 
 
-def check_name(name: str) -> None:
-    """What `validate` leaves open about a name (it strips it and refuses an empty one): a name must
-    never read as an id, in any script (`12`, `0012`, `١٢`, `²`), nor hold control characters (a
-    newline or tab in a name breaks every listing and cannot be typed back)."""
-    if name.isdigit():
-        raise UsageError(
-            f"an agent's name cannot be only digits ('{name}'): a number refers to an agent by its id",
-            hint="add a letter, e.g. agent-" + name,
-        )
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
-        raise UsageError("an agent's name cannot hold control characters (newlines, tabs, ...)")
-
-
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _base_url(text: str) -> str:
-    """An http or https URL with a host. Credentials in it are refused: the URL is stored and shown,
-    and a key belongs in the variable named by --api-key-env."""
-    from urllib.parse import urlsplit
-
-    url = text.strip()
-    hint = "give the server's URL, e.g. http://localhost:11434/v1"
-    try:
-        split = urlsplit(url)
-    except ValueError:
-        split = None
-    if split is not None and ("@" in split.netloc or split.query):
-        # said without echoing the URL: what is in it may be a key
-        raise UsageError(
-            "--base-url cannot hold a user name, password or query string (it is stored and shown)",
-            hint="put the key in an environment variable and name it with --api-key-env",
-        )
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number from 0 to 65535
-    except ValueError:
-        parts = None
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--base-url must be an http or https URL with a host, not '{text}'", hint=hint)
-    if any(char.isspace() or not char.isprintable() for char in url):
-        raise UsageError(f"--base-url cannot hold spaces or control characters: '{text}'", hint=hint)
-    return url
-
-
-def _provider_for(model: str, provider: str | None, base_url: str | None) -> str:
-    if provider:
-        return provider
-    inferred = infer_provider(model)
-    if inferred:
-        return inferred
-    if base_url:
-        # a server of its own behind --base-url speaks the OpenAI wire format
-        return "openai"
-    raise UsageError(
-        f"cannot tell the provider of model '{model}'",
-        hint=f"add --provider {' or --provider '.join(registry.names())} "
-        "(openai with --base-url for an OpenAI-compatible server)",
-    )
-
-
 def _temperature_note(agent: Agent) -> list[str]:
     if agent.temperature is not None and not takes_temperature(agent.provider):
         return ["the Anthropic API takes no temperature: it is kept on the agent but not sent"]
@@ -200,10 +138,10 @@ def create(store: Store, fields: AgentFields) -> Agent:
     validate(fields)
     if not fields.name:
         raise UsageError("an agent's name cannot be empty")
-    check_name(fields.name)
+    agent_values.check_name(fields.name)
     if not fields.model:
         raise UsageError("an agent needs a model (--model)")
-    provider = _provider_for(fields.model, fields.provider, fields.base_url)
+    provider = agent_values.provider_for(fields.model, fields.provider, fields.base_url)
     with store.write() as unit:
         agent = agent_store.insert(
             unit,
@@ -314,7 +252,7 @@ SORTS = ("name", "created", "last-active")
 def update_agent(store: Store, ref: str, fields: AgentFields) -> Agent:
     validate(fields)
     if fields.name is not None:
-        check_name(fields.name)
+        agent_values.check_name(fields.name)
     with store.write() as unit:
         agent = resolve(unit.session, ref)
         renamed = fields.name is not None and fields.name != agent.name
