@@ -39,6 +39,12 @@ MONEY_KEYS = {
 }
 
 
+# the token counts of a call, in the order every listing shows them
+TOKEN_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+# what a stats or session record says of the money, after its tokens in and out
+COST_KEYS = ("total_cost", "unpriced_calls", "estimated_calls", "over_limit_calls")
+
+
 def for_output(row: dict[str, Any]) -> dict[str, Any]:
     """The JSON and CSV shape of every report row: money from nano-dollars to dollars, made here
     once (nested lists of rows too)."""

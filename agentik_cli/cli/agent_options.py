@@ -10,6 +10,7 @@ import typer
 
 from agentik_cli.cli import complete, render
 from agentik_cli.errors import UsageError
+from agentik_cli.records import COST_KEYS, TOKEN_KEYS
 
 AgentArg = Annotated[
     str,
@@ -78,12 +79,8 @@ ApiKeyEnv = Annotated[
 STATS_KEYS = [
     "sessions",
     "messages",
-    "input_tokens",
-    "output_tokens",
-    "total_cost",
-    "unpriced_calls",
-    "estimated_calls",
-    "over_limit_calls",
+    *TOKEN_KEYS[:2],
+    *COST_KEYS,
     "avg_response_ms",
 ]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from agentik_cli.cli import render
 from agentik_cli.cli.views import Column, View
+from agentik_cli.records import TOKEN_KEYS
 
 FIGURES = [
     "calls",
@@ -28,10 +29,7 @@ LEDGER_COLUMNS = [
     "conversation_id",
     "model",
     "provider",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
+    *TOKEN_KEYS,
     "total_tokens",
     "input_cost",
     "output_cost",

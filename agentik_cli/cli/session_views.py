@@ -7,7 +7,7 @@ from typing import Any
 
 from agentik_cli import environment
 from agentik_cli.cli import render
-from agentik_cli.records import show_json
+from agentik_cli.records import COST_KEYS, TOKEN_KEYS, show_json
 
 LIST_COLUMNS = [
     "id",
@@ -15,12 +15,8 @@ LIST_COLUMNS = [
     "title",
     "channel",
     "messages",
-    "input_tokens",
-    "output_tokens",
-    "total_cost",
-    "unpriced_calls",
-    "estimated_calls",
-    "over_limit_calls",
+    *TOKEN_KEYS[:2],
+    *COST_KEYS,
     "started_at",
     "last_message_at",
     # last, not beside `agent` as in the JSON: added after scripts had read the columns by position

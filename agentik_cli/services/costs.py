@@ -17,6 +17,7 @@ from typing import IO, Any
 from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
 from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
+from agentik_cli.records import TOKEN_KEYS
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store import bulk, ledger
 from agentik_cli.store.engine import Store
@@ -26,10 +27,7 @@ from agentik_cli.values import UnitPrices
 FIELDS = (
     "model",
     "provider",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
+    *TOKEN_KEYS,
     "agent",
     "cost",
     "channel",
