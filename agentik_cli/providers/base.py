@@ -17,13 +17,7 @@ from typing import Any, ClassVar
 
 from agentik_cli import limits
 from agentik_cli.providers.failures import translate
-from agentik_cli.providers.tokens import (  # noqa: F401 - services/ import these from here for now
-    ceiling_prompt,
-    estimate_prompt,
-    estimate_tokens,
-    field_count,
-    token_count,
-)
+from agentik_cli.providers.tokens import estimate_prompt, estimate_tokens
 from agentik_cli.values import ChatRequest, Chunk, Part, ToolCall, Usage
 
 

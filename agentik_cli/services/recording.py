@@ -311,7 +311,7 @@ def _replay_calls(store: Store) -> int:
 
 
 def _store_call(unit: Unit, store: Store, call: Any) -> bool:
-    from agentik_cli.providers.base import estimate_tokens
+    from agentik_cli.providers.tokens import estimate_tokens
     from agentik_cli.services.pricing import PriceBook
 
     header = call.header

@@ -274,7 +274,7 @@ def test_prices_set_and_remove_mend_a_bad_file(cli, agentik_home):
 
 
 def test_usage_a_server_sends_beyond_the_bounds_is_counted_instead(cli, helper, agentik_home):
-    """An absurd count is no count (providers.base.token_count): the call's tokens are counted by
+    """An absurd count is no count (providers.tokens.token_count): the call's tokens are counted by
     agentik, marked estimated, and priced; nothing overflows after the reply has arrived."""
     helper.add(Reply(text="a reply that was paid for", output_tokens=10**17))
     result = cli("chat", "helper", "-m", "hi")

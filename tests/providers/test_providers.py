@@ -16,6 +16,7 @@ import pytest
 
 from agentik_cli import values
 from agentik_cli.providers import base
+from agentik_cli.providers import tokens as token_counts
 from tests.conftest import db_rows
 from tests.fakeprovider import FakeProvider, Reply
 
@@ -411,7 +412,7 @@ def spy_on_replies(monkeypatch, recording) -> list:
 
 
 def test_what_counts_as_a_token_count():
-    token_count = base.token_count
+    token_count = token_counts.token_count
     assert [token_count(v) for v in (0, 12, 12.0, "12", 100_000_000)] == [0, 12, 12, 12, 100_000_000]
     assert {token_count(v) for v in (-1, 12.5, "-3", "1e3", "", True, None, 100_000_001, float("nan"))} == {None}
 
@@ -430,7 +431,7 @@ def test_the_prompt_estimate_counts_system_history_and_attachments():
     )
     # three 30-byte texts; then 30 bytes of é, "\n\n", the file in its 28 bytes of wrapper; an image;
     # 8 tokens of framing a message
-    assert base.estimate_prompt(request) == 3 * (8 + 10) + 8 + (30 + 2 + 28 + 300) // 3 + 1_600
+    assert token_counts.estimate_prompt(request) == 3 * (8 + 10) + 8 + (30 + 2 + 28 + 300) // 3 + 1_600
     state = base.CallState(text="b" * 30, thinking="t" * 30, input_tokens=5_000)
     state.settle(request)
     assert (state.input_tokens, state.output_tokens, state.estimated) == (5_000, 20, True)

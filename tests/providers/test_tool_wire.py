@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from agentik_cli.providers import registry
-from agentik_cli.providers.base import CallState, estimate_prompt
+from agentik_cli.providers.base import CallState
+from agentik_cli.providers.tokens import estimate_prompt
 from agentik_cli.values import ChatRequest, Part, ToolCall, ToolResult, ToolSpec, Turn
 from tests.fakeprovider import Reply
 

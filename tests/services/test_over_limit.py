@@ -12,7 +12,7 @@ from tests.conftest import db_rows
 from tests.fakeprovider import Reply
 
 PROMPT = "hi"
-# what agentik holds for the prompt "hi" (providers.base.ceiling_prompt): its 2 bytes and 16 tokens
+# what agentik holds for the prompt "hi" (providers.tokens.ceiling_prompt): its 2 bytes and 16 tokens
 # of framing for it and for the request, the agent having no system prompt and no tools
 CEILING = 2 + 16 * 2
 

@@ -48,10 +48,10 @@ def request(chat: ChatState, turns: list[Turn], tools: list[Any]) -> ChatRequest
 
 
 def worst_case(chat: ChatState, request: ChatRequest) -> tuple[int, budgets.WorstCase | None]:
-    """The call's worst case: every prompt token it can have (providers.base.ceiling_prompt),
+    """The call's worst case: every prompt token it can have (providers.tokens.ceiling_prompt),
     and what that costs at the dearest input rate (cache writes included) with max_tokens at
     the output rate (None when the model has no price)."""
-    from agentik_cli.providers.base import ceiling_prompt
+    from agentik_cli.providers.tokens import ceiling_prompt
 
     tokens = ceiling_prompt(request)
     book = chat.price_book()
@@ -124,7 +124,7 @@ def call(
 
 def _flight(chat: ChatState, request: ChatRequest, state: CallState, reservation: int | None) -> journal.Flight:
     """The call's journal: what the next command needs to store the call if this process dies."""
-    from agentik_cli.providers.base import estimate_prompt, estimate_tokens
+    from agentik_cli.providers.tokens import estimate_prompt, estimate_tokens
     from agentik_cli.timeutil import now_utc
 
     header = {
@@ -213,7 +213,7 @@ def over_limit(state: CallState, max_tokens: int, prompt_ceiling: int) -> list[s
     budgets (`worst_case`, services/budgets.py WorstCase); [] when nothing was.
     Beyond it means: output tokens above the request's max_tokens, or prompt tokens (every one,
     cache reads and writes included, as Usage.input_tokens counts them) above the ceiling the
-    reservation used (providers.base.ceiling_prompt). Within both, the call cannot cost more than
+    reservation used (providers.tokens.ceiling_prompt). Within both, the call cannot cost more than
     its worst case; past either it may, and the row is recorded as reported all the same (it is
     what the provider bills) and marked `over_limit`. Only the provider's own counts are compared:
     agentik's estimate of a call cut short errs high by design, is marked as an estimate, and is
