@@ -7,13 +7,13 @@ store that needs nothing done before it is read: a SQLite file already at the la
 statements: tests/store/test_lightreads.py holds the two paths to the same rows.
 
 Rows come back with the attributes of what the ORM reads give, as the ORM gives them on SQLite:
-times as naive UTC datetimes, JSON lists decoded, booleans as bool, money in nano-dollars."""
+times as UTC-aware datetimes, JSON lists decoded, booleans as bool, money in nano-dollars."""
 
 from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 from agentik_cli.store import quickread
@@ -118,7 +118,8 @@ def has_budgets(query: Query) -> bool:
 
 
 def _when(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+    """A stored time, UTC-aware as the ORM's column type gives it (a naive one reads as local)."""
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 _AGENT_JSON = ("channels", "skills", "allow_dirs", "allow_hosts", "allow_commands", "deny_commands")
