@@ -59,10 +59,6 @@ def find_tool(tool_name: str, skills: dict[str, Skill] | None = None) -> tuple[S
     raise UsageError(f"no tool named {tool_name!r}", hint="`agentik skills show SKILL` lists a skill's tools")
 
 
-def risk_of(name: str) -> str:
-    return get(name).risk
-
-
 def exfiltration_warning(names: list[str]) -> str | None:
     """An agent that can read private files and also reach the network or run programs can be led,
     by text it reads, to send those files out: that pair is how prompt injection exfiltrates."""
