@@ -36,6 +36,7 @@ MONEY_KEYS = {
     "price_output_nd": "price_output_per_mtok",
     "price_cache_read_nd": "price_cache_read_per_mtok",
     "price_cache_write_nd": "price_cache_write_per_mtok",
+    "source_cost_nd": "source_cost",
 }
 
 

@@ -8,8 +8,9 @@ import typer
 
 from agentik_cli.cli import complete, cost_views, render
 from agentik_cli.cli.cost_views import breakdown
-from agentik_cli.cli.options import Csv, Json, Yes, confirm, when
+from agentik_cli.cli.options import Csv, Json, Yes, budget_warnings, confirm, when
 from agentik_cli.cli.views import output
+from agentik_cli.errors import UsageError
 from agentik_cli.records import for_output
 from agentik_cli.services.opening import command_store
 
@@ -263,31 +264,59 @@ def record(
     row = costs.record(store, fields)
     if row["total_cost_nd"] is None:
         render.warn(f"no price known for {model} ({provider}): recorded as unpriced")
-    _budget_warnings(store, row["agent_id"])
+    budget_warnings(store, row["agent_id"])
     if as_json:
         render.print_json(for_output(reports.get_cost(command_store(), row["id"])))
     else:
         render.print_line(str(row["id"]))
 
 
-def _budget_warnings(store: Any, agent_id: int | None, every: bool = False) -> None:
-    """Recorded spend may cross a budget's warning or its limit, as a chat's may: said the same way."""
-    from agentik_cli.services import budgets
-
-    for line in budgets.warnings(store, agent_id, every=every):
-        render.warn(line)
-
-
 @app.command("import")
 def import_(
-    file: Annotated[str, typer.Argument(help="A .jsonl or .csv file, or - for stdin.", show_default=False)],
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="A .jsonl or .csv file, or - for stdin. With --from: the tool's logs, files or folders "
+            "(default: its own folder).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[str | None, typer.Option("--format", help="jsonl or csv (default: from the file name).")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Read another tool's own logs: claude-code, codex, gemini or llm.", show_default=False
+        ),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="With --from: keep watching and import as the tool writes.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="With --from: only show what would be imported, per model and day.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
-    """Import usage records: one JSON object a line, or CSV with a header. All rows or none.
+    """Import usage records (one JSON object a line, or CSV with a header; all rows or none), or another
+    tool's spend from its own logs with --from, exactly once however often it runs.
 
-    Example: agentik costs import usage.jsonl
+    Example: agentik costs import usage.jsonl · agentik costs import --from claude-code --dry-run
     """
+    if source is not None:
+        if fmt is not None:
+            raise UsageError("--format is for a file of records, not for --from")
+        from agentik_cli.cli import imports
+
+        imports.import_from(source, paths or [], follow=follow, dry_run=dry_run, as_json=as_json)
+        return
+    for flag, given in (("--follow", follow), ("--dry-run", dry_run)):
+        if given:
+            raise UsageError(f"{flag} goes with --from", hint="e.g. agentik costs import --from claude-code {flag}")
+    if not paths or len(paths) > 1:
+        raise UsageError("give one file (or - for stdin), or --from a tool", hint="agentik costs import usage.jsonl")
+    _import_file(paths[0], fmt, as_json)
+
+
+def _import_file(file: str, fmt: str | None, as_json: bool) -> None:
     import os
     import sys
 
@@ -305,7 +334,7 @@ def import_(
             count = costs.import_file(store, file, fmt, progress=lambda done: bar.update(task, completed=done))
     else:
         count = costs.import_file(store, file, fmt)
-    _budget_warnings(store, None, every=True)
+    budget_warnings(store, None, every=True)
     if as_json:
         render.print_json({"imported": count})
     else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,3 +39,12 @@ def when(value: str | None, option: str, *, end_of_day: bool = False):  # noqa: 
     from agentik_cli.timeutil import parse_when
 
     return parse_when(value, end_of_day=end_of_day, option=option)
+
+
+def budget_warnings(store: Any, agent_id: int | None, every: bool = False) -> None:
+    """Recorded spend may cross a budget's warning or its limit, as a chat's may: said the same way."""
+    from agentik_cli.cli import render
+    from agentik_cli.services import budgets
+
+    for line in budgets.warnings(store, agent_id, every=every):
+        render.warn(line)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -222,18 +223,21 @@ class PriceBook:
         if overrides is None:
             overrides = load_overrides(store) if store is not None else {}
         self.overrides = overrides
-        self._models: dict[tuple[str, str], Any] = {}
-        self._units: dict[tuple[str, str, int], UnitPrices] = {}
+        self._models: dict[tuple[str, str, date | None], Any] = {}
+        self._units: dict[tuple[str, str, int, date | None], UnitPrices] = {}
 
-    def _model_price(self, model: str, provider: str) -> Any:
-        key = (provider, model)
+    def _model_price(self, model: str, provider: str, day: date | None = None) -> Any:
+        """A model's prices today, or on a day (the list's price of that day: an imported call is
+        priced as it was when it was made); a price set in the store holds on every day."""
+        key = (provider, model, day)
         if key not in self._models:
             override = self.overrides.get(_key(provider, model))
             if override is not None:
                 self._models[key] = override
             else:
+                at = None if day is None else datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
                 try:
-                    result = _genai_calc(model, provider, Usage())
+                    result = _genai_calc(model, provider, Usage(), at)
                     price = result.model_price
                     starts = sorted(
                         {tier.start for value in vars(price).values() for tier in getattr(value, "tiers", None) or ()}
@@ -243,13 +247,16 @@ class PriceBook:
                     self._models[key] = None
         return self._models[key]
 
-    def unit_prices(self, model: str, provider: str, input_total: int = 0) -> UnitPrices | None:
-        """The unit prices of a model for a prompt of this size (long prompts can cross a tier)."""
-        found = self._model_price(model, provider)
+    def unit_prices(
+        self, model: str, provider: str, input_total: int = 0, day: date | None = None
+    ) -> UnitPrices | None:
+        """The unit prices of a model for a prompt of this size (long prompts can cross a tier), today
+        or on a given day."""
+        found = self._model_price(model, provider, day)
         if found is None or isinstance(found, UnitPrices):
             return found
         price, model_id, starts = found
-        key = (provider, model, sum(1 for start in starts if input_total >= start) if starts else 0)
+        key = (provider, model, sum(1 for start in starts if input_total >= start) if starts else 0, day)
         cached = self._units.get(key)
         if cached is None:
             cached = self._units[key] = _genai_units(price, model_id, input_total)
@@ -316,7 +323,7 @@ def find_price(store: Store, model: str, provider: str | None) -> tuple[str, Uni
     return implied, None
 
 
-def _genai_calc(model: str, provider: str, usage: Usage) -> Any:
+def _genai_calc(model: str, provider: str, usage: Usage, at: datetime | None = None) -> Any:
     from genai_prices import Usage as GenaiUsage
     from genai_prices import calc_price
 
@@ -329,6 +336,7 @@ def _genai_calc(model: str, provider: str, usage: Usage) -> Any:
         ),
         model,
         provider_id=provider,
+        genai_request_timestamp=at,
     )
 
 

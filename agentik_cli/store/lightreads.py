@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 # the schema these reads know: store/migrations.py MIGRATION_NAMES (tests/store/test_migrations.py
 # keeps them in step)
-MIGRATION_COUNT = 14
-LATEST_MIGRATION = "0014_calls_in_flight"
+MIGRATION_COUNT = 15
+LATEST_MIGRATION = "0015_imports"
 # store/models.py SUM_COLUMNS: the figures of cost_buckets and cost_totals
 FIGURES = (
     "calls",

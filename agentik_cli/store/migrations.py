@@ -750,6 +750,30 @@ def m0014_calls_in_flight(conn: Connection) -> None:
     conn.execute(text("CREATE UNIQUE INDEX ux_costs_call_key ON costs (call_key)"))
 
 
+def m0015_imports(conn: Connection) -> None:
+    """Other tools' usage, imported (`costs import --from`, issue 23): each file read and where the
+    next read starts, each source's session as an agentik session, an imported message's key, and
+    the cost the tool itself reported beside agentik's."""
+    time = "TIMESTAMP WITH TIME ZONE" if is_postgres(conn) else "DATETIME"
+    conn.execute(text("ALTER TABLE costs ADD COLUMN source_cost_nd BIGINT"))
+    conn.execute(text("ALTER TABLE messages ADD COLUMN import_key VARCHAR"))
+    conn.execute(text("CREATE UNIQUE INDEX ix_messages_import_key ON messages (import_key)"))
+    conn.execute(
+        text(
+            "CREATE TABLE import_files (source VARCHAR NOT NULL, path VARCHAR NOT NULL, identity VARCHAR NOT NULL, "
+            f"size BIGINT NOT NULL, mtime_ns BIGINT NOT NULL, mark VARCHAR NOT NULL, updated_at {time} NOT NULL, "
+            "PRIMARY KEY (source, path))"
+        )
+    )
+    conn.execute(
+        text(
+            "CREATE TABLE import_sessions (source VARCHAR NOT NULL, source_key VARCHAR NOT NULL, "
+            "session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE, PRIMARY KEY (source, source_key))"
+        )
+    )
+    conn.execute(text("CREATE INDEX ix_import_sessions_by_session ON import_sessions (session_id)"))
+
+
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0001_initial": m0001_initial,
     "0002_settings": m0002_settings,
@@ -765,6 +789,7 @@ MIGRATIONS: dict[str, Callable[[Connection], None]] = {
     "0012_origins": m0012_origins,
     "0013_over_limit": m0013_over_limit,
     "0014_calls_in_flight": m0014_calls_in_flight,
+    "0015_imports": m0015_imports,
 }
 MIGRATION_NAMES: tuple[str, ...] = tuple(MIGRATIONS)
 

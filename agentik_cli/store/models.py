@@ -152,6 +152,8 @@ class Message(SQLModel, table=True):
     parts: list[dict] | None = Field(default=None, sa_type=JSON)
     # `sessions redact` rewrote some of its text
     redacted: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # an imported message's key in its source (`costs import --from`): imported once
+    import_key: str | None = Field(default=None, unique=True)
     origin_store: str | None = None  # where it was first written: as on agents
     origin_id: int | None = None
 
@@ -263,6 +265,8 @@ class Cost(SQLModel, table=True):
     user_name: str = Field(default="", sa_column_kwargs={"server_default": ""})
     origin_store: str | None = None  # where it was first written: as on agents
     origin_id: int | None = None
+    # what the tool an imported call came from said it cost (Claude Code's costUSD), beside agentik's
+    source_cost_nd: int | None = Field(default=None, sa_type=BigInteger)
 
 
 class CostSums(SQLModel):

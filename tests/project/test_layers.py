@@ -4,6 +4,7 @@ no module imports itself back through a chain of imports (imports inside functio
 cli/        parses and prints
 services/   decides what things mean
 store/      the only place that speaks SQL        providers/   speaks to the SDKs    skills/   runs tools
+                                                  sources/     reads other tools' usage logs
 values, records, environment, money, limits, text, errors, timeutil, paths, netcheck, owner: below all of them
 """
 
@@ -33,10 +34,11 @@ BOTTOM = {
     "__version__",
 }
 ALLOWED = {
-    "cli": {"cli", "services", "store", "providers", "skills"},
-    "services": {"services", "store", "providers", "skills"},
+    "cli": {"cli", "services", "store", "providers", "skills", "sources"},
+    "services": {"services", "store", "providers", "skills", "sources"},
     "store": {"store"},
     "providers": {"providers"},
+    "sources": {"sources"},  # files in, values out: no store, no prices
     "skills": {"skills"},  # a skill reaches the ledger only through its context (skills/base.Context.spend)
     "bottom": set(),
 }

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from agentik_cli.store import engine as store_engine
 from agentik_cli.store import (
+    import_models,  # noqa: F401 - and the imports'
     migrations,
     models,  # noqa: F401 - the tables SQLModel.metadata holds
     outbox_models,  # noqa: F401 - and the outbox's

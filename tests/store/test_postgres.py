@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from agentik_cli.store import (
+    import_models,  # noqa: F401 - and the imports'
     migrations,
     models,  # noqa: F401 - the tables SQLModel.metadata holds
     outbox_models,  # noqa: F401 - and the outbox's

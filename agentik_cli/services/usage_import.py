@@ -1,0 +1,337 @@
+"""`costs import --from claude-code|codex|gemini|llm`: other tools' spend, read from their own logs
+(agentik_cli/sources/), priced by agentik at each call's day, and written into the ledger with the
+sessions and messages around it, exactly once, a file at a time from where its last read ended.
+
+Each source is one agent of its own, named after it (`claude-code`, `codex`, `gemini`, `llm`), made on
+the first import: a tool's spend is then one line of `costs by-agent`, its sessions one `--agent`
+away, and the projects (many, and short-lived) are in each session's title rather than a list of
+agents nobody made. Its sessions carry the source as their channel.
+
+Pricing: the ledger's rule (`input_tokens` is the whole prompt, cache reads and writes at their own
+prices), with two more a log can tell: a 1-hour cache write is priced at twice the input price (the
+5-minute one at the list's cache-write price, 1.25x), and a long prompt's tier (the list's, on the
+whole prompt) applies to the whole request. A model the list does not know is unpriced, never $0."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from agentik_cli import environment
+from agentik_cli.errors import UsageError
+from agentik_cli.services.pricing import PriceBook
+from agentik_cli.sources.base import Call, Read, file_id
+from agentik_cli.store import imports
+from agentik_cli.store.engine import Store
+from agentik_cli.values import per_million
+
+SOURCES = {
+    "claude-code": "agentik_cli.sources.claude_code",
+    "codex": "agentik_cli.sources.codex",
+    "gemini": "agentik_cli.sources.gemini",
+    "llm": "agentik_cli.sources.llm",
+}
+# calls written a unit at a time: a crash loses at most an uncommitted unit, which the next run reads again
+BATCH_CALLS = 5000
+# how often --follow looks at the folders again
+FOLLOW_EVERY = 0.5
+
+
+@dataclass
+class DayLine:
+    """What a dry run would import for one source, model and day."""
+
+    source: str
+    model: str
+    day: str
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_nd: int = 0
+    unpriced_calls: int = 0
+    source_cost_nd: int | None = None
+
+
+@dataclass
+class Summary:
+    """One source's import: the figures the contract names."""
+
+    source: str
+    files: int = 0
+    lines: int = 0
+    imported: int = 0
+    replaced: int = 0
+    duplicates: int = 0
+    unknown: int = 0
+    unparsable: int = 0
+    unpriced: int = 0
+    messages: int = 0
+    sessions: int = 0
+    cost_nd: int = 0
+    failed: list[str] = field(default_factory=list)  # "path: why", each file skipped whole
+    days: dict[tuple[str, str], DayLine] = field(default_factory=dict)  # dry run: per model and day
+
+    def add(self, other: Summary) -> None:
+        for name in ("files", "lines", "imported", "replaced", "duplicates", "unknown", "unparsable", "unpriced"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("messages", "sessions", "cost_nd"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed += other.failed
+
+
+def source(name: str) -> ModuleType:
+    if name not in SOURCES:
+        raise UsageError(f"unknown source '{name}'", hint=f"use one of: {', '.join(SOURCES)}")
+    return importlib.import_module(SOURCES[name])
+
+
+def files(module: ModuleType, given: list[str], env: Mapping[str, str] | None = None) -> list[Path]:
+    """The source's log files under the paths given (each a file or a folder, walked), else under the
+    tool's own folders (those that exist)."""
+    if given:
+        roots = [Path(p).expanduser() for p in given]
+        for root in roots:
+            if not root.exists():
+                raise UsageError(f"{root}: no such file or folder")
+    else:
+        env = os.environ if env is None else env
+        roots = [root for root in module.default_paths(env, Path(env.get("HOME") or Path.home())) if root.exists()]
+    found: dict[str, Path] = {}
+    for root in roots:
+        if root.is_file():
+            found[str(root.resolve())] = root.resolve()
+            continue
+        for folder, _, names in os.walk(root):
+            for name in names:
+                path = Path(folder) / name
+                if module.wanted(path) and path.is_file():
+                    found[str(path.resolve())] = path.resolve()
+    return [found[key] for key in sorted(found)]
+
+
+class Importer:
+    """One source's import into one store: reads the files that changed since their marks, prices
+    the calls, and writes them a batch at a time."""
+
+    def __init__(self, store: Store, name: str, dry_run: bool = False) -> None:
+        self.store = store
+        self.module = source(name)
+        self.name = name
+        self.dry_run = dry_run
+        self.book = PriceBook(store)
+        self.user = environment.current().user
+        self._agent: tuple[int, str] | None = None
+
+    def run(self, paths: list[Path]) -> Summary:
+        summary = Summary(self.name)
+        with self.store.read() as session:
+            marks = imports.marks(session, self.name)
+        pending: list[tuple[Path, tuple[str, int, int], Read]] = []
+        calls = 0
+        for path in paths:
+            identity = file_id(path)
+            if identity is None:
+                continue  # gone since the walk
+            summary.files += 1
+            known = marks.get(str(path))
+            if known is not None and (known.identity, known.size, known.mtime_ns) == identity:
+                continue  # unchanged since it was read
+            mark = json.loads(known.mark) if known is not None and known.identity == identity[0] else {}
+            try:
+                read = self.module.read(path, mark)
+            except (OSError, UnicodeDecodeError) as exc:
+                read = Read(failed=exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+            if read.failed:
+                summary.failed.append(f"{path}: {read.failed}")
+                continue
+            summary.lines += read.lines
+            summary.unknown += read.unknown
+            summary.unparsable += read.unparsable
+            pending.append((path, identity, read))
+            calls += len(read.calls)
+            if calls >= BATCH_CALLS:
+                self._write(pending, summary)
+                pending, calls = [], 0
+        if pending:
+            self._write(pending, summary)
+        return summary
+
+    def agent(self) -> tuple[int, str]:
+        """The source's agent, made on its first import."""
+        if self._agent is None:
+            from agentik_cli.services.agents import find
+            from agentik_cli.store import agents as agent_store
+            from agentik_cli.store.models import Agent
+
+            with self.store.read() as session:
+                found = find(session, self.name)
+            if found is None:
+                try:
+                    with self.store.write() as unit:
+                        found = agent_store.insert(
+                            unit,
+                            Agent(
+                                name=self.name,
+                                name_key=self.name,
+                                description=f"usage imported by agentik costs import --from {self.name}",
+                                model=self.module.model,
+                                provider=self.module.provider,
+                                created_at=unit.now,
+                                updated_at=unit.now,
+                            ),
+                        )
+                except UsageError:  # made by another import at the same moment
+                    with self.store.read() as session:
+                        found = find(session, self.name)
+            assert found is not None and found.id is not None
+            self._agent = (found.id, found.name)
+        return self._agent
+
+    def _write(self, pending: list[tuple[Path, tuple[str, int, int], Read]], summary: Summary) -> None:
+        rows: dict[str, dict[str, Any]] = {}
+        for _, _, read in pending:
+            for call in read.calls:
+                row = self.row(call)
+                earlier = rows.get(row["call_key"])  # the same call in two files (a resumed session's copy)
+                if earlier is None or (row["output_tokens"], row["input_tokens"]) > (
+                    earlier["output_tokens"],
+                    earlier["input_tokens"],
+                ):
+                    rows[row["call_key"]] = row
+                else:
+                    summary.duplicates += 1
+        said = [
+            {
+                "import_key": f"{self.name}:{one.key}",
+                "session_key": one.session,
+                "timestamp": one.at,
+                "content": one.text,
+                "role": one.role,
+            }
+            for _, _, read in pending
+            for one in read.said
+        ]
+        named: dict[str, tuple[str, str]] = {}  # a session's title and project, from every file that names it
+        for _, _, read in pending:
+            for key, info in read.sessions.items():
+                title, project = named.get(key, ("", ""))
+                named[key] = (info.title or title, info.project or project)
+        titles = {}
+        for key, (title, project) in named.items():
+            if project:
+                folder = Path(project).name or project
+                title = f"{folder}: {title}" if title else folder
+            if title:
+                titles[key] = title[:200]
+        if self.dry_run:
+            self._plan(list(rows.values()), summary)
+            return
+        agent_id, agent_name = self.agent()
+        batch = imports.Batch(self.name, agent_id, agent_name, list(rows.values()), said, titles)
+        for path, (identity, size, mtime_ns), read in pending:
+            batch.files[str(path)] = (identity, size, mtime_ns, json.dumps(read.mark))
+        with self.store.write() as unit:
+            written = imports.write(unit, batch)
+        summary.imported += written.calls
+        summary.replaced += written.replaced
+        summary.duplicates += written.duplicates
+        summary.messages += written.calls + written.messages
+        summary.sessions += written.sessions
+        for row in rows.values():
+            summary.unpriced += row["total_cost_nd"] is None
+            summary.cost_nd += row["total_cost_nd"] or 0
+
+    def _plan(self, rows: list[dict[str, Any]], summary: Summary) -> None:
+        """A dry run: what is not stored yet, by model and day."""
+        with self.store.read() as session:
+            stored = imports.stored_keys(session, [row["call_key"] for row in rows])
+        for row in rows:
+            if row["call_key"] in stored:
+                summary.duplicates += 1
+                continue
+            summary.imported += 1
+            day = row["timestamp"].astimezone().date().isoformat()
+            line = summary.days.get((row["model"], day))
+            if line is None:
+                line = summary.days[(row["model"], day)] = DayLine(self.name, row["model"], day)
+            line.calls += 1
+            for name in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"):
+                setattr(line, name, getattr(line, name) + row[name])
+            if row["total_cost_nd"] is None:
+                line.unpriced_calls += 1
+                summary.unpriced += 1
+            else:
+                line.cost_nd += row["total_cost_nd"]
+                summary.cost_nd += row["total_cost_nd"]
+            if row["source_cost_nd"] is not None:
+                line.source_cost_nd = (line.source_cost_nd or 0) + row["source_cost_nd"]
+
+    def row(self, call: Call) -> dict[str, Any]:
+        """A call as a ledger row, priced at its day's prices."""
+        prices = self.book.unit_prices(call.model, call.provider, call.input_tokens, call.at.date())
+        input_nd = output_nd = total_nd = None
+        stored: dict[str, int | None] = dict.fromkeys(
+            ("price_input_nd", "price_output_nd", "price_cache_read_nd", "price_cache_write_nd")
+        )
+        if prices is not None:
+            p_in, p_out, p_read, p_write = prices.nd
+            written = call.cache_write_5m_tokens + call.cache_write_1h_tokens
+            uncached = max(call.input_tokens - call.cache_read_tokens - written, 0)
+            input_nd = per_million(
+                uncached * p_in
+                + call.cache_read_tokens * p_read
+                + call.cache_write_5m_tokens * p_write
+                + call.cache_write_1h_tokens * 2 * p_in
+            )
+            output_nd = per_million(call.output_tokens * p_out)
+            total_nd = input_nd + output_nd
+            stored = dict(prices.stored)
+        return {
+            "call_key": f"{self.name}:{call.key}",
+            "session_key": call.session,
+            "model": call.model,
+            "provider": call.provider,
+            "input_tokens": call.input_tokens,
+            "output_tokens": call.output_tokens,
+            "cache_read_tokens": call.cache_read_tokens,
+            "cache_write_tokens": call.cache_write_tokens,
+            "total_tokens": call.input_tokens + call.output_tokens,
+            "input_cost_nd": input_nd,
+            "output_cost_nd": output_nd,
+            "total_cost_nd": total_nd,
+            **stored,
+            "timestamp": call.at,
+            "user_name": self.user,
+            "source_cost_nd": call.source_cost_nd,
+            "text": call.text,
+        }
+
+
+def follow(importer: Importer, given: list[str], should_stop: Callable[[], bool]) -> Iterator[Summary]:
+    """Import, then look again every FOLLOW_EVERY seconds and import what was written since, until
+    stopped (Ctrl-C): each round's summary, when it found something."""
+    first = True
+    while not should_stop():
+        summary = importer.run(files(importer.module, given))
+        if first or summary.imported or summary.replaced or summary.messages or summary.failed:
+            yield summary
+        first = False
+        time.sleep(FOLLOW_EVERY)
+
+
+def by_day(summaries: list[Summary]) -> list[DayLine]:
+    lines: dict[tuple[str, str, str], DayLine] = defaultdict(lambda: DayLine("", "", ""))
+    for summary in summaries:
+        for (model, day), line in summary.days.items():
+            lines[(summary.source, day, model)] = line
+    return [lines[key] for key in sorted(lines)]

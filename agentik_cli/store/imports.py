@@ -1,0 +1,359 @@
+"""Writing what was read from another tool's logs (`costs import --from`): its calls as ledger rows
+with their assistant messages, the words around them as user messages, each source session as an
+agentik session, and where each file's next read starts, all in the unit's one transaction.
+
+Exactly once: a call is stored under its key (`costs.call_key`, unique), a message under its
+(`messages.import_key`, unique). A call read again with more output than was stored (a later snapshot
+of the same response) replaces the stored one, its totals moved off and on by the one rule
+(ledger.move_totals); read again with no more, it is a duplicate and left alone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, insert, select, update
+from sqlmodel import Session
+
+from agentik_cli.store import dialect
+from agentik_cli.store.import_models import ImportFile, ImportSession
+from agentik_cli.store.ledger import AGENTS, COSTS, IDS_PER_STATEMENT, MESSAGES, SESSIONS, lock_ledger, move_totals
+
+if TYPE_CHECKING:
+    from agentik_cli.store.unit import Unit
+
+FILES: Any = ImportFile.__table__  # type: ignore[attr-defined]
+SOURCE_SESSIONS: Any = ImportSession.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class FileMark:
+    identity: str
+    size: int
+    mtime_ns: int
+    mark: str
+
+
+@dataclass
+class Batch:
+    """What one unit writes for one source: cost rows (with `call_key`, `session_key`, `text`), user
+    messages (`import_key`, `session_key`, `timestamp`, `content`), sessions' titles, files' marks."""
+
+    source: str
+    agent_id: int
+    agent_name: str
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    said: list[dict[str, Any]] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Written:
+    calls: int = 0  # new calls stored
+    replaced: int = 0  # calls stored before whose fuller snapshot replaced them
+    duplicates: int = 0  # calls (and messages) stored before
+    messages: int = 0  # user messages stored
+    sessions: int = 0  # sessions made
+
+
+def marks(session: Session, source: str) -> dict[str, FileMark]:
+    """Every file of a source read before: path -> its identity, size, time and mark."""
+    f = FILES.c
+    rows = session.execute(select(f.path, f.identity, f.size, f.mtime_ns, f.mark).where(f.source == source))
+    return {row.path: FileMark(row.identity, row.size, row.mtime_ns, row.mark) for row in rows}
+
+
+def write(unit: Unit, batch: Batch) -> Written:
+    session = unit.session
+    lock_ledger(session)
+    done = Written()
+    sessions = _sessions(unit, batch, done)
+    stored = _stored_calls(session, [row["call_key"] for row in batch.calls])
+    new, fuller = [], []
+    for row in batch.calls:
+        found = stored.get(row["call_key"])
+        if found is None:
+            new.append(row)
+        elif (row["output_tokens"], row["input_tokens"]) > (found["output_tokens"], found["input_tokens"]):
+            fuller.append((row, found))
+        else:
+            done.duplicates += 1
+    said = _new_messages(session, batch.said)
+    touched: dict[int, list[datetime]] = {}
+    if new or said:
+        _add_messages(unit, batch, new, said, sessions, touched)
+        done.calls, done.messages = len(new), len(said)
+    if fuller:
+        _replace_calls(session, fuller)
+        done.replaced = len(fuller)
+    _count_messages(session, batch.agent_id, touched)
+    _save_marks(unit, batch)
+    if done.calls or done.replaced or done.messages:
+        unit.emit(
+            "costs.imported",
+            {"imported": done.calls, "replaced": done.replaced, "source": batch.source},
+            batch.agent_id,
+        )
+    return done
+
+
+def _sessions(unit: Unit, batch: Batch, done: Written) -> dict[str, int]:
+    """The agentik session of every source session the batch names, made when new (started at its
+    first record), a title given to one that has none yet."""
+    session = unit.session
+    keys = {row["session_key"] for row in batch.calls} | {row["session_key"] for row in batch.said}
+    keys |= set(batch.titles)
+    found: dict[str, int] = {}
+    m = SOURCE_SESSIONS.c
+    ordered = sorted(keys)
+    for first in range(0, len(ordered), IDS_PER_STATEMENT):
+        chunk = ordered[first : first + IDS_PER_STATEMENT]
+        query = select(m.source_key, m.session_id).where(m.source == batch.source, m.source_key.in_(chunk))
+        found.update({row.source_key: row.session_id for row in session.execute(query)})
+    firsts: dict[str, datetime] = {}
+    for row in (*batch.calls, *batch.said):
+        key, at = row["session_key"], row["timestamp"]
+        if key not in firsts or at < firsts[key]:
+            firsts[key] = at
+    made = 0
+    for key in ordered:
+        title = batch.titles.get(key, "")
+        if key in found:
+            if title:
+                s = SESSIONS.c
+                session.execute(update(SESSIONS).where(s.id == found[key], s.title == "").values(title=title))
+            continue
+        if key not in firsts:
+            continue  # a title alone: its session comes with its first record
+        start = firsts[key]
+        found[key] = sid = session.execute(
+            insert(SESSIONS)
+            .values(
+                agent_id=batch.agent_id,
+                title=title,
+                channel=batch.source,
+                started_at=start,
+                last_message_at=start,
+                message_count=0,
+                input_tokens=0,
+                output_tokens=0,
+                cost_nd=0,
+                unpriced_calls=0,
+            )
+            .returning(SESSIONS.c.id)
+        ).scalar_one()
+        session.execute(insert(SOURCE_SESSIONS).values(source=batch.source, source_key=key, session_id=sid))
+        made += 1
+    if made:
+        a = AGENTS.c
+        session.execute(update(AGENTS).where(a.id == batch.agent_id).values(stat_sessions=a.stat_sessions + made))
+    done.sessions = made
+    return found
+
+
+def _stored_calls(session: Session, keys: list[str]) -> dict[str, dict[str, Any]]:
+    c = COSTS.c
+    found: dict[str, dict[str, Any]] = {}
+    for first in range(0, len(keys), IDS_PER_STATEMENT):
+        chunk = keys[first : first + IDS_PER_STATEMENT]
+        query = select(
+            c.call_key, c.id, c.input_tokens, c.output_tokens, c.conversation_id, c.session_id, c.total_cost_nd
+        ).where(c.call_key.in_(chunk))
+        found.update({row.call_key: dict(row._mapping) for row in session.execute(query)})
+    return found
+
+
+def _message(unit: Unit, batch: Batch, row: dict[str, Any], session_id: int, role: str) -> dict[str, Any]:
+    return {
+        "agent_id": batch.agent_id,
+        "session_id": session_id,
+        "channel": batch.source,
+        "role": role,
+        "content": row.get("content") or row.get("text") or "",
+        "timestamp": row["timestamp"],
+        "model": row.get("model"),
+        "input_tokens": row.get("input_tokens"),
+        "output_tokens": row.get("output_tokens"),
+        "tokens_used": row.get("total_tokens"),
+        "cost_nd": row.get("total_cost_nd"),
+        "interrupted": False,
+        "attachments": [],
+        "skills_used": [],
+        "user_name": row.get("user_name") or unit.user,
+        "import_key": row.get("import_key") or row.get("call_key"),
+    }
+
+
+# the columns of a ledger row an imported call sets (the rest keep their defaults)
+COST_COLUMNS = (
+    "agent_id",
+    "agent_name",
+    "session_id",
+    "conversation_id",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "total_tokens",
+    "input_cost_nd",
+    "output_cost_nd",
+    "total_cost_nd",
+    "price_input_nd",
+    "price_output_nd",
+    "price_cache_read_nd",
+    "price_cache_write_nd",
+    "timestamp",
+    "channel",
+    "user_name",
+    "call_key",
+    "source_cost_nd",
+)
+
+
+def _add_messages(
+    unit: Unit,
+    batch: Batch,
+    calls: list[dict[str, Any]],
+    said: list[dict[str, Any]],
+    sessions: dict[str, int],
+    touched: dict[int, list[datetime]],
+) -> None:
+    """New calls (each an assistant message and its ledger row) and user messages, the messages
+    written in the order they were said, so a session reads in order."""
+    session = unit.session
+    for row in calls:
+        row["agent_id"], row["agent_name"], row["channel"] = batch.agent_id, batch.agent_name, batch.source
+        row.setdefault("user_name", unit.user)
+    written = sorted(
+        [(row, "assistant") for row in calls] + [(row, "user") for row in said], key=lambda pair: pair[0]["timestamp"]
+    )
+    messages = []
+    for row, role in written:
+        row["session_id"] = sessions[row["session_key"]]
+        messages.append(_message(unit, batch, row, row["session_id"], role))
+        touched.setdefault(row["session_id"], []).append(row["timestamp"])
+    ids = session.execute(insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), messages).scalars()
+    for (row, role), message_id in zip(written, ids, strict=True):
+        if role == "assistant":
+            row["conversation_id"] = message_id
+    if calls:
+        after = session.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
+        session.execute(insert(COSTS), [{name: row.get(name) for name in COST_COLUMNS} for row in calls])
+        move_totals(session, COSTS.c.id > after, 1)
+
+
+def _replace_calls(session: Session, fuller: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """Fuller snapshots of stored calls: their old sums off every total (the sessions' too, which the
+    rule leaves alone on a removal), the rows and messages rewritten, the new sums on."""
+    ids = [found["id"] for _, found in fuller]
+    for first in range(0, len(ids), IDS_PER_STATEMENT):
+        move_totals(session, COSTS.c.id.in_(ids[first : first + IDS_PER_STATEMENT]), -1)
+    c, s, m = COSTS.c, SESSIONS.c, MESSAGES.c
+    for row, found in fuller:
+        if found["session_id"] is not None:
+            session.execute(
+                update(SESSIONS)
+                .where(s.id == found["session_id"])
+                .values(
+                    input_tokens=s.input_tokens - found["input_tokens"],
+                    output_tokens=s.output_tokens - found["output_tokens"],
+                    cost_nd=s.cost_nd - func.coalesce(found["total_cost_nd"], 0),
+                    unpriced_calls=s.unpriced_calls - (1 if found["total_cost_nd"] is None else 0),
+                )
+            )
+        values = {name: row.get(name) for name in COST_COLUMNS if name not in _KEPT}
+        session.execute(update(COSTS).where(c.id == found["id"]).values(**values))
+        if found["conversation_id"] is not None:
+            session.execute(
+                update(MESSAGES)
+                .where(m.id == found["conversation_id"])
+                .values(
+                    content=_fuller_text(session, found["conversation_id"], row.get("text") or ""),
+                    input_tokens=row["input_tokens"],
+                    output_tokens=row["output_tokens"],
+                    tokens_used=row["total_tokens"],
+                    cost_nd=row["total_cost_nd"],
+                )
+            )
+    for first in range(0, len(ids), IDS_PER_STATEMENT):
+        move_totals(session, COSTS.c.id.in_(ids[first : first + IDS_PER_STATEMENT]), 1)
+
+
+# what a replaced call keeps of its stored row: where it sits and who it belongs to
+_KEPT = frozenset({"agent_id", "agent_name", "session_id", "conversation_id", "channel", "user_name", "call_key"})
+
+
+def _fuller_text(session: Session, message_id: int, text: str) -> str:
+    """The text of a call read again: the stored text and the new blocks, each once."""
+    stored = session.execute(select(MESSAGES.c.content).where(MESSAGES.c.id == message_id)).scalar_one_or_none() or ""
+    if not text or text in stored:
+        return stored
+    if not stored or stored in text:
+        return text
+    return f"{stored}\n\n{text}"
+
+
+def _new_messages(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages whose keys are not stored yet (and each key once)."""
+    keys = [row["import_key"] for row in rows]
+    stored: set[str] = set()
+    for first in range(0, len(keys), IDS_PER_STATEMENT):
+        chunk = keys[first : first + IDS_PER_STATEMENT]
+        stored.update(session.execute(select(MESSAGES.c.import_key).where(MESSAGES.c.import_key.in_(chunk))).scalars())
+    new = []
+    for row in rows:
+        if row["import_key"] not in stored:
+            stored.add(row["import_key"])
+            new.append(row)
+    return new
+
+
+def _count_messages(session: Session, agent_id: int, touched: dict[int, list[datetime]]) -> None:
+    """New messages on their sessions and agent: counts, first and last times."""
+    s, a = SESSIONS.c, AGENTS.c
+    newest = None
+    total = 0
+    for session_id, times in touched.items():
+        first, last = min(times), max(times)
+        newest = last if newest is None else max(newest, last)
+        total += len(times)
+        session.execute(
+            update(SESSIONS)
+            .where(s.id == session_id)
+            .values(
+                message_count=s.message_count + len(times),
+                last_message_at=func.max(s.last_message_at, last)
+                if not dialect.is_postgres(session)
+                else func.greatest(s.last_message_at, last),
+                started_at=func.min(s.started_at, first)
+                if not dialect.is_postgres(session)
+                else func.least(s.started_at, first),
+            )
+        )
+    if total:
+        last_active = func.max if not dialect.is_postgres(session) else func.greatest
+        session.execute(
+            update(AGENTS)
+            .where(a.id == agent_id)
+            .values(
+                stat_messages=a.stat_messages + total,
+                last_active_at=last_active(func.coalesce(a.last_active_at, newest), newest),
+            )
+        )
+
+
+def _save_marks(unit: Unit, batch: Batch) -> None:
+    session = unit.session
+    for path, (identity, size, mtime_ns, mark) in batch.files.items():
+        values = {"identity": identity, "size": size, "mtime_ns": mtime_ns, "mark": mark, "updated_at": unit.now}
+        stmt = dialect.insert(session, FILES).values(source=batch.source, path=path, **values)
+        session.execute(stmt.on_conflict_do_update(index_elements=["source", "path"], set_=values))
+
+
+def stored_keys(session: Session, keys: list[str]) -> set[str]:
+    """Which of these call keys the ledger holds."""
+    return set(_stored_calls(session, keys))
