@@ -18,14 +18,32 @@ from tests.conftest import base_env, db_rows
 
 pytestmark = pytest.mark.both_stores
 
-SONNET = "claude-sonnet-4-5-20250929"  # $3 in, $15 out, $0.30 cache read, $3.75 5-minute write; over 200k: $6, $22.50, $0.60, $7.50
+# $3 in, $15 out, $0.30 cache read, $3.75 a 5-minute write; past 200k: $6, $22.50, $0.60, $7.50
+SONNET = "claude-sonnet-4-5-20250929"
 
 
-def assistant(message_id: str, at: str, *, model: str = SONNET, session: str = "s1", request: str | None = None,
-              text: str = "", fresh: int = 0, read: int = 0, five: int = 0, hour: int = 0, out: int = 0,
-              cost_usd: float | None = None, split: bool = True) -> dict:  # fmt: skip
-    usage: dict = {"input_tokens": fresh, "cache_creation_input_tokens": five + hour, "cache_read_input_tokens": read,
-                   "output_tokens": out}  # fmt: skip
+def assistant(
+    message_id: str,
+    at: str,
+    *,
+    model: str = SONNET,
+    session: str = "s1",
+    request: str | None = None,
+    text: str = "",
+    fresh: int = 0,
+    read: int = 0,
+    five: int = 0,
+    hour: int = 0,
+    out: int = 0,
+    cost_usd: float | None = None,
+    split: bool = True,
+) -> dict:
+    usage: dict = {
+        "input_tokens": fresh,
+        "cache_creation_input_tokens": five + hour,
+        "cache_read_input_tokens": read,
+        "output_tokens": out,
+    }
     if split:
         usage["cache_creation"] = {"ephemeral_5m_input_tokens": five, "ephemeral_1h_input_tokens": hour}
     line = {
@@ -43,7 +61,7 @@ def assistant(message_id: str, at: str, *, model: str = SONNET, session: str = "
             "model": model,
             "content": [{"type": "text", "text": text}] if text else [],
             "usage": usage,
-        },  # fmt: skip
+        },
         "requestId": request or f"req_{message_id}",
         "uuid": f"u-{message_id}-{out}",
         "timestamp": at,
@@ -54,8 +72,14 @@ def assistant(message_id: str, at: str, *, model: str = SONNET, session: str = "
 
 
 def user(uuid: str, at: str, text, session: str = "s1") -> dict:
-    return {"type": "user", "sessionId": session, "cwd": "/home/ana/shop", "uuid": uuid, "timestamp": at,
-            "message": {"role": "user", "content": text}}  # fmt: skip
+    return {
+        "type": "user",
+        "sessionId": session,
+        "cwd": "/home/ana/shop",
+        "uuid": uuid,
+        "timestamp": at,
+        "message": {"role": "user", "content": text},
+    }
 
 
 def write(path: Path, *lines, mode: str = "w") -> Path:
@@ -91,7 +115,7 @@ def test_each_pricing_rule_by_hand(cli, tmp_path):
             out=400,
             cost_usd=0.0185,
             text="Rounding happens per line.",
-        ),  # fmt: skip
+        ),
         # a long prompt (1,000 + 250,000 read >= 200k): the whole request at the long-context prices:
         # 1,000 x $6 + 250,000 x $0.60 + 1,000 out x $22.50 = 6,000 + 150,000 + 22,500 per million
         assistant("msg_B", "2026-11-02T09:01:00Z", fresh=1_000, read=250_000, out=1_000),
@@ -135,14 +159,22 @@ def test_snapshots_of_one_response_count_once_from_the_largest(cli, tmp_path):
 
 def test_subagents_join_their_session_and_a_copy_in_another_file_counts_once(cli, tmp_path):
     root = tmp_path / "projects"
-    write(root / "-home-ana-shop" / "s1.jsonl", user("p1", "2026-11-02T09:00:00Z", "Find the bug"),
-          assistant("msg_A", "2026-11-02T09:00:05Z", fresh=10, out=10))  # fmt: skip
+    write(
+        root / "-home-ana-shop" / "s1.jsonl",
+        user("p1", "2026-11-02T09:00:00Z", "Find the bug"),
+        assistant("msg_A", "2026-11-02T09:00:05Z", fresh=10, out=10),
+    )
     # a subagent's transcript, nested under its session, with its parent's sessionId
-    write(root / "-home-ana-shop" / "s1" / "subagents" / "agent-1.jsonl",
-          assistant("msg_S", "2026-11-02T09:00:03Z", model="claude-haiku-4-5", fresh=1_200, out=80))  # fmt: skip
+    write(
+        root / "-home-ana-shop" / "s1" / "subagents" / "agent-1.jsonl",
+        assistant("msg_S", "2026-11-02T09:00:03Z", model="claude-haiku-4-5", fresh=1_200, out=80),
+    )
     # a resumed session copies earlier lines into its own file
-    write(root / "-home-ana-shop" / "s2.jsonl", assistant("msg_A", "2026-11-02T09:00:05Z", fresh=10, out=10),
-          assistant("msg_B", "2026-11-03T10:00:00Z", session="s2", fresh=5, out=5))  # fmt: skip
+    write(
+        root / "-home-ana-shop" / "s2.jsonl",
+        assistant("msg_A", "2026-11-02T09:00:05Z", fresh=10, out=10),
+        assistant("msg_B", "2026-11-03T10:00:00Z", session="s2", fresh=5, out=5),
+    )
     summary = run(cli, root)
     assert (summary["files"], summary["imported"], summary["skipped"]["duplicates"]) == (3, 3, 1)
     sessions = {s["title"]: s for s in cli.json("sessions", "list")}
@@ -160,8 +192,12 @@ def test_a_file_appended_to_between_runs_adds_only_what_is_new(cli, tmp_path):
     again = run(cli, tmp_path / "p")
     assert (again["imported"], again["lines"]) == (0, 0)  # unchanged: not even read
     # the same response's final snapshot, written after the first run, and a new call; a half-written line
-    write(log, assistant("msg_A", "2026-11-02T09:00:02Z", fresh=5, out=300, text="Done."),
-          assistant("msg_B", "2026-11-02T09:05:00Z", fresh=7, out=7), mode="a")  # fmt: skip
+    write(
+        log,
+        assistant("msg_A", "2026-11-02T09:00:02Z", fresh=5, out=300, text="Done."),
+        assistant("msg_B", "2026-11-02T09:05:00Z", fresh=7, out=7),
+        mode="a",
+    )
     with log.open("a") as handle:
         handle.write('{"type": "assistant", "message": {"id": "msg_C"')
     later = run(cli, tmp_path / "p")
@@ -175,8 +211,9 @@ def test_a_file_appended_to_between_runs_adds_only_what_is_new(cli, tmp_path):
     assert session["total_cost"] == summary["total"]
     # the half-written line, finished
     with log.open("a") as handle:
-        handle.write(', "model": "%s", "usage": {"input_tokens": 1, "output_tokens": 1}}, "sessionId": "s1", '
-                     '"timestamp": "2026-11-02T09:06:00Z"}\n' % SONNET)  # fmt: skip
+        rest = {"input_tokens": 1, "output_tokens": 1}
+        handle.write(f', "model": "{SONNET}", "usage": {json.dumps(rest)}}}, "sessionId": "s1", ')
+        handle.write('"timestamp": "2026-11-02T09:06:00Z"}\n')
     assert run(cli, tmp_path / "p")["imported"] == 1
 
 
@@ -184,8 +221,11 @@ def test_a_rotated_or_rewritten_file_brings_nothing_twice_and_a_deleted_one_keep
     log = write(tmp_path / "p" / "x" / "s1.jsonl", assistant("msg_A", "2026-11-02T09:00:01Z", fresh=5, out=1))
     run(cli, tmp_path / "p")
     log.rename(tmp_path / "old.jsonl")  # another file at the same path, with the old lines and a new one
-    write(log, assistant("msg_A", "2026-11-02T09:00:01Z", fresh=5, out=1),
-          assistant("msg_B", "2026-11-02T09:00:09Z", fresh=5, out=1))  # fmt: skip
+    write(
+        log,
+        assistant("msg_A", "2026-11-02T09:00:01Z", fresh=5, out=1),
+        assistant("msg_B", "2026-11-02T09:00:09Z", fresh=5, out=1),
+    )
     summary = run(cli, tmp_path / "p")
     assert (summary["imported"], summary["skipped"]["duplicates"]) == (1, 1)
     log.unlink()
@@ -194,8 +234,13 @@ def test_a_rotated_or_rewritten_file_brings_nothing_twice_and_a_deleted_one_keep
 
 
 def test_bad_lines_unknown_types_and_a_missing_path(cli, tmp_path):
-    write(tmp_path / "p" / "x" / "s1.jsonl", "not json", '{"type": "a-type-from-next-year", "sessionId": "s1"}',
-          '["a list"]', assistant("msg_A", "2026-11-02T09:00:01Z", fresh=5, out=1))  # fmt: skip
+    write(
+        tmp_path / "p" / "x" / "s1.jsonl",
+        "not json",
+        '{"type": "a-type-from-next-year", "sessionId": "s1"}',
+        '["a list"]',
+        assistant("msg_A", "2026-11-02T09:00:01Z", fresh=5, out=1),
+    )
     summary = run(cli, tmp_path / "p")
     assert summary["skipped"]["unparsable"] == 2
     assert summary["skipped"]["unknown_types"] == 1
@@ -208,9 +253,12 @@ def test_bad_lines_unknown_types_and_a_missing_path(cli, tmp_path):
 
 def test_default_folder_dry_run_and_the_tools_own_cost(cli, tmp_path):
     home = Path(os.environ["HOME"])
-    write(home / ".claude" / "projects" / "-home-ana-shop" / "s1.jsonl",
-          assistant("msg_A", "2026-11-02T09:00:05Z", fresh=10, read=30_000, five=1_000, hour=1_000, out=400,
-                    cost_usd=0.0185))  # fmt: skip
+    write(
+        home / ".claude" / "projects" / "-home-ana-shop" / "s1.jsonl",
+        assistant(
+            "msg_A", "2026-11-02T09:00:05Z", fresh=10, read=30_000, five=1_000, hour=1_000, out=400, cost_usd=0.0185
+        ),
+    )
     plan = cli.json("costs", "import", "--from", "claude-code", "--dry-run")
     assert plan["dry_run"] and plan["imported"] == 1
     [day] = plan["days"]
@@ -251,11 +299,11 @@ def test_follow_imports_a_line_within_a_second(tmp_path):
             str(tmp_path / "p"),
             "--follow",
             "--json",
-        ],  # fmt: skip
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,  # fmt: skip
+        env=env,
     )
     try:
         first = json.loads(process.stdout.readline())
