@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -165,13 +165,13 @@ def file_id(path: Path) -> tuple[str, int, int] | None:
 HEAD = 256
 
 
-def jsonl(path: Path, mark: dict[str, Any], read: Read) -> Iterator[Any]:
+def jsonl(path: Path, mark: dict[str, Any], read: Read, skip: Callable[[bytes], bool] | None = None) -> Iterator[Any]:
     """Each complete line of an append-only JSONL file after the mark's offset, parsed (None for a line
     that does not parse, counted as such), and the mark of where the next read starts set on `read`.
     From the start when the file is not the one the mark was made on (it no longer starts with the
     same bytes, or it is shorter than the offset: rotated, truncated, rewritten); the keys of its
     calls keep what was stored once. A last line without its newline is being written: it is left
-    for the next read."""
+    for the next read. A line `skip` says holds nothing the source reads is counted and not parsed."""
     with path.open("rb") as handle:
         head = handle.read(HEAD)
         offset = int(mark.get("offset", 0))
@@ -188,6 +188,8 @@ def jsonl(path: Path, mark: dict[str, Any], read: Read) -> Iterator[Any]:
                 if not line.strip():
                     continue
                 read.lines += 1
+                if skip is not None and skip(line):
+                    continue
                 value = loads(line) if len(line) <= MAX_LINE else None
                 if value is None:
                     read.unparsable += 1

@@ -47,7 +47,7 @@ def read(path: Path, mark: dict[str, Any]) -> Read:
     calls: dict[str, Call] = {}
     summaries: list[tuple[Any, str]] = []
     sessions_of: dict[Any, str] = {}  # a line's uuid -> its session, for the summaries that name a line
-    for line in jsonl(path, mark, found):
+    for line in jsonl(path, mark, found, skip=_tool_result):
         if type(line) is not dict:
             if line is not None:
                 found.unparsable += 1
@@ -71,6 +71,12 @@ def read(path: Path, mark: dict[str, Any]) -> Read:
         found.session(session or path.stem).title = summary
     found.calls = list(calls.values())
     return found
+
+
+def _tool_result(line: bytes) -> bool:
+    """A user line that carries a tool's output and no words of the person: most of a transcript's
+    bytes, and nothing an import keeps, so it is not parsed."""
+    return b'"tool_result"' in line and b'"usage"' not in line
 
 
 def _assistant(line: dict[str, Any], calls: dict[str, Call], found: Read) -> None:

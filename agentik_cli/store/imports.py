@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
-from agentik_cli.store import dialect
+from agentik_cli.store import bulk, dialect
 from agentik_cli.store.import_models import ImportFile, ImportSession
 from agentik_cli.store.ledger import AGENTS, COSTS, IDS_PER_STATEMENT, MESSAGES, SESSIONS, lock_ledger, move_totals
 
@@ -90,12 +90,8 @@ def write(unit: Unit, batch: Batch) -> Written:
         done.replaced = len(fuller)
     _count_messages(session, batch.agent_id, touched)
     _save_marks(unit, batch)
-    if done.calls or done.replaced or done.messages:
-        unit.emit(
-            "costs.imported",
-            {"imported": done.calls, "replaced": done.replaced, "source": batch.source},
-            batch.agent_id,
-        )
+    if done.replaced and not done.calls:  # new calls send theirs (store/bulk.py)
+        unit.emit("costs.imported", {"imported": 0}, batch.agent_id)
     return done
 
 
@@ -236,14 +232,41 @@ def _add_messages(
         row["session_id"] = sessions[row["session_key"]]
         messages.append(_message(unit, batch, row, row["session_id"], role))
         touched.setdefault(row["session_id"], []).append(row["timestamp"])
-    ids = session.execute(insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True), messages).scalars()
-    for (row, role), message_id in zip(written, ids, strict=True):
+    for (row, role), message_id in zip(written, _insert_messages(session, messages), strict=True):
         if role == "assistant":
             row["conversation_id"] = message_id
     if calls:
-        after = session.execute(select(func.coalesce(func.max(COSTS.c.id), 0))).scalar_one()
-        session.execute(insert(COSTS), [{name: row.get(name) for name in COST_COLUMNS} for row in calls])
-        move_totals(session, COSTS.c.id > after, 1)
+        bulk.import_costs(unit, COST_COLUMNS, [[[row.get(name) for name in COST_COLUMNS] for row in calls]])
+
+
+MESSAGE_COLUMNS = (
+    *("agent_id", "session_id", "channel", "role", "content", "timestamp", "model", "input_tokens", "output_tokens"),
+    *("tokens_used", "cost_nd", "interrupted", "attachments", "skills_used", "user_name", "import_key"),
+)
+
+
+def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Messages, in order; returns their ids. On SQLite through the driver, the ids given here: the
+    unit's write transaction holds the database, so the next ids are this unit's (SQLAlchemy's
+    RETURNING there costs a statement a row). On PostgreSQL, RETURNING in batches."""
+    if dialect.is_postgres(session):
+        query = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
+        return list(session.execute(query, rows).scalars())
+    driver: Any = session.connection().connection.driver_connection
+    (last,) = driver.execute(
+        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),"
+        " coalesce((SELECT max(id) FROM messages), 0))"
+    ).fetchone()
+    ids = list(range(last + 1, last + 1 + len(rows)))
+    values = []
+    for message_id, row in zip(ids, rows, strict=True):
+        value = [row[name] for name in MESSAGE_COLUMNS]
+        value[5] = row["timestamp"].isoformat(" ", "microseconds")[:26]  # as SQLAlchemy writes a UTC time
+        value[11], value[12], value[13] = 0, "[]", "[]"
+        values.append((message_id, *value))
+    marks = ", ".join("?" * (len(MESSAGE_COLUMNS) + 1))
+    driver.executemany(f"INSERT INTO messages (id, {', '.join(MESSAGE_COLUMNS)}) VALUES ({marks})", values)
+    return ids
 
 
 def _replace_calls(session: Session, fuller: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
