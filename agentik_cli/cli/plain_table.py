@@ -19,9 +19,10 @@ _TERMINAL_HINTS = ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "JUPYTER_
 
 
 def text(cells: Sequence[str], widths: Sequence[int], right: Sequence[bool]) -> str:
-    """One line: each cell padded to its column, three spaces between columns."""
+    """One line: each cell padded to its column, three spaces between columns. A cell on the right
+    loses the spaces it ends with, as rich's right justification strips them."""
     return "   ".join(
-        cell.rjust(width) if on_right else cell.ljust(width)
+        cell.rstrip().rjust(width) if on_right else cell.ljust(width)
         for cell, width, on_right in zip(cells, widths, right, strict=True)
     )
 
