@@ -263,10 +263,10 @@ app.add_typer(db.app, name="db")
 
 def main() -> None:
     """The console script: the app narrowed to the command the command line names (cli/narrow.py).
-    Once the command is done and its output flushed, the process leaves with
-    os._exit: tearing down the SDK's thousands of pydantic classes at interpreter shutdown costs about
-    0.4 s after a chat (measured in tests/benchmarks/bench_chat.py), and everything that matters is
-    already committed. atexit handlers (the chat history file) still run first."""
+    Once the command is done and its output flushed, the process leaves with os._exit: tearing down
+    the SDK's thousands of pydantic classes at interpreter shutdown costs about 0.4 s after a chat
+    (measured in tests/benchmarks/bench_chat.py), and everything that matters is already committed.
+    atexit handlers (the chat history file) still run first."""
     import atexit
     import os
 
