@@ -14,7 +14,7 @@ from typer.core import TyperGroup, TyperOption
 from typer.exceptions import Abort
 
 from agentik_cli import __version__, environment, limits, text
-from agentik_cli.cli import agents, budgets, chat, costs, db, keys, prices, sessions, shells, skills, webhooks
+from agentik_cli.cli import agents, budgets, chat, coercion, costs, db, keys, prices, sessions, shells, skills, webhooks
 from agentik_cli.cli.options import ANY_CASE, FILE_NAMES
 from agentik_cli.errors import FAILED, OK, AgentikError
 from agentik_cli.services import opening
@@ -115,6 +115,7 @@ def _adapt(root: Any) -> None:
     - a value from a fixed list is read in any case (`--by DAY`);
     - text holds no bytes that are not UTF-8 (see agentik_cli/text.py), file names aside;
     - a flag's help shows no value;
+    - a plain value (an option not given, a text) is taken without building pydantic's adapter (cli/coercion.py);
     - `--show-completion` and `--install-completion` give agentik's scripts, not Typer's stock ones."""
     help_names = SimpleNamespace(help_option_names=root.context_settings.get("help_option_names", ["--help"]))
     for command in _commands(root):
@@ -126,9 +127,11 @@ def _adapt(root: Any) -> None:
             if isinstance(param, TyperOption) and param.is_flag:
                 param.__class__ = _Flag
             _checking(param)
+            coercion.defer(param)
         help_option = command.get_help_option(help_names)  # made now (and kept) so that it is a _Flag too
         if help_option is not None:
             help_option.__class__ = _Flag
+            coercion.defer(help_option)
 
 
 class AgentikGroup(TyperGroup):
@@ -259,15 +262,19 @@ app.add_typer(db.app, name="db")
 
 
 def main() -> None:
-    """The console script. Once the command is done and its output flushed, the process leaves with
-    os._exit: tearing down the SDK's thousands of pydantic classes at interpreter shutdown costs about
-    0.4 s after a chat (measured in tests/benchmarks/bench_chat.py), and everything that matters is
-    already committed. atexit handlers (the chat history file) still run first."""
+    """The console script: the app narrowed to the command the command line names (cli/narrow.py).
+    Once the command is done and its output flushed, the process leaves with os._exit: tearing down
+    the SDK's thousands of pydantic classes at interpreter shutdown costs about 0.4 s after a chat
+    (measured in tests/benchmarks/bench_chat.py), and everything that matters is already committed.
+    atexit handlers (the chat history file) still run first."""
     import atexit
     import os
 
+    from agentik_cli.cli.narrow import narrowed
+
     try:
-        app(prog_name="agentik")  # also under `python -m agentik_cli`, for messages and completion
+        # prog_name: also under `python -m agentik_cli`, for messages and completion
+        narrowed(app, sys.argv[1:], complete_var="_AGENTIK_COMPLETE")(prog_name="agentik")
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

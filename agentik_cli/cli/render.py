@@ -249,7 +249,7 @@ def literal(value: Any) -> Any:
         return Text("")
     if isinstance(value, str):
         return Text(safe_text(value))
-    if hasattr(value, "__rich_console__") or hasattr(value, "__rich__"):
+    if _renderable(value):
         return value
     return Text(safe_text(str(value)))
 
@@ -273,6 +273,8 @@ def print_table(
     if not rows:
         note(empty)
         return
+    if title is None and _plain_table(headers, rows, right):
+        return
     from rich import box
     from rich.table import Table
 
@@ -285,6 +287,34 @@ def print_table(
     for row in rows:
         table.add_row(*(literal(cell) for cell in row))
     out().print(table)
+
+
+def _plain_table(headers: Sequence[str], rows: list[Sequence[Any]], right: Iterable[str]) -> bool:
+    """The table written without rich, where that writes the same (cli/plain_table.py); False
+    where rich is needed."""
+    from agentik_cli.cli import plain_table
+
+    env = environment.current()
+    if not plain_table.for_pipe(env) or any(_renderable(cell) for row in rows for cell in row):
+        return False
+    right_set = set(right)
+    written = plain_table.table(
+        [safe_text(header) for header in headers],
+        [
+            ["" if cell is None else safe_text(cell if isinstance(cell, str) else str(cell)) for cell in row]
+            for row in rows
+        ],
+        [header in right_set for header in headers],
+    )
+    if written is None:
+        return False
+    env.stdout.write(written)
+    env.stdout.flush()
+    return True
+
+
+def _renderable(value: Any) -> bool:
+    return hasattr(value, "__rich_console__") or hasattr(value, "__rich__")
 
 
 def print_fields(pairs: Iterable[tuple[str, Any]]) -> None:
