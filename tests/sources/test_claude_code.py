@@ -318,3 +318,19 @@ def test_follow_imports_a_line_within_a_second(tmp_path):
         process.send_signal(signal.SIGINT)
         process.wait(timeout=10)
     assert process.returncode == 130
+
+
+def test_a_big_import_is_searchable_and_later_messages_too(cli, tmp_path):
+    lines = []
+    for number in range(600):  # 1,200 messages: the search index is filled in one statement
+        at = f"2026-11-02T09:{number // 60:02d}:{number % 60:02d}Z"
+        lines.append(user(f"p{number}", at, f"question {number}"))
+        lines.append(assistant(f"msg_{number}", at, fresh=5, out=1, text=f"answer{number} about rounding"))
+    write(tmp_path / "p" / "x" / "s1.jsonl", *lines)
+    assert run(cli, tmp_path / "p")["messages"] == 1_200
+    found = cli.json("sessions", "search", "answer599")
+    assert [m["content"] for m in found] == ["answer599 about rounding"]
+    assert len(cli.json("sessions", "search", "rounding", "--limit", "2000")) == 600
+    write(tmp_path / "p" / "x" / "s1.jsonl", assistant("msg_late", "2026-11-03T09:00:00Z", text="zebra"), mode="a")
+    run(cli, tmp_path / "p")  # one message: written through the index's own trigger, which is still there
+    assert [m["content"] for m in cli.json("sessions", "search", "zebra")] == ["zebra"]
