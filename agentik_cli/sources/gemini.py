@@ -70,7 +70,7 @@ def read(path: Path, mark: dict[str, Any]) -> Read:
     if path.suffix == ".json":
         _document(path, state, found)
         if found.failed:
-            return Read(failed=found.failed)
+            return found  # nothing of it read: the document parses whole or not at all
     else:
         for record in jsonl(path, mark, found):
             if type(record) is not dict:
