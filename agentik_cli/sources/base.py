@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 # a JSONL line longer than this is not read (a log line of a tool's output can be large; one of
 # 64 MiB is not a usage record)
@@ -174,10 +174,7 @@ def jsonl(path: Path, mark: dict[str, Any], read: Read, skip: Callable[[bytes], 
     for the next read. A line `skip` says holds nothing the source reads is counted and not parsed."""
     with path.open("rb") as handle:
         head = handle.read(HEAD)
-        offset = int(mark.get("offset", 0))
-        known = str(mark.get("head", ""))
-        if offset and (head[: len(known) // 2].hex() != known or offset > os.fstat(handle.fileno()).st_size):
-            offset = 0
+        offset = start(handle, head, mark)
         handle.seek(offset)
         position = offset
         try:
@@ -196,6 +193,26 @@ def jsonl(path: Path, mark: dict[str, Any], read: Read, skip: Callable[[bytes], 
                 yield value
         finally:
             read.mark = {"offset": position, "head": head.hex()}
+
+
+def start(handle: BinaryIO, head: bytes, mark: dict[str, Any]) -> int:
+    """Where a read of an open file from the mark starts: the mark's offset, or 0 when the file is not
+    the one the mark was made on (it no longer starts with the same bytes, or is shorter)."""
+    offset = int(mark.get("offset", 0))
+    known = str(mark.get("head", ""))
+    if offset and (head[: len(known) // 2].hex() != known or offset > os.fstat(handle.fileno()).st_size):
+        return 0
+    return offset
+
+
+def carries_on(path: Path, mark: dict[str, Any]) -> bool:
+    """Whether `jsonl(path, mark, ...)` will read on from the mark rather than from the start: a
+    source that keeps state in its mark (a running total) uses that state only then."""
+    try:
+        with path.open("rb") as handle:
+            return start(handle, handle.read(HEAD), mark) > 0
+    except OSError:
+        return False
 
 
 def loads(line: bytes) -> Any:
