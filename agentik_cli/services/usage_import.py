@@ -131,6 +131,7 @@ class Importer:
         self.book = PriceBook(store)
         self.user = environment.current().user
         self._agent: tuple[int, str] | None = None
+        self.failed: dict[str, tuple[str, int, int]] = {}  # files skipped whole, as they were then
 
     def run(self, paths: list[Path]) -> Summary:
         summary = Summary(self.name)
@@ -146,6 +147,8 @@ class Importer:
             known = marks.get(str(path))
             if known is not None and (known.identity, known.size, known.mtime_ns) == identity:
                 continue  # unchanged since it was read
+            if self.failed.get(str(path)) == identity:
+                continue  # said already, this run (--follow): said again once it changes
             mark = json.loads(known.mark) if known is not None and known.identity == identity[0] else {}
             try:
                 read = self.module.read(path, mark)
@@ -153,6 +156,7 @@ class Importer:
                 read = Read(failed=exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
             if read.failed:
                 summary.failed.append(f"{path}: {read.failed}")
+                self.failed[str(path)] = identity
                 continue
             summary.lines += read.lines
             summary.unknown += read.unknown
