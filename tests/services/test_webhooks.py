@@ -142,6 +142,7 @@ def test_a_receiver_down_then_up_gets_every_event_once_under_the_same_id(cli, re
     assert [e["status"] for e in cli.json("webhooks", "list")] == ["active"]
 
 
+@pytest.mark.slow
 @pytest.mark.both_stores
 def test_two_workers_at_once_send_each_event_once(cli, receiver, hook, agentik_home):
     receiver.stop()
@@ -224,6 +225,7 @@ def test_a_redirect_is_not_followed(cli, receiver, hook):
     assert [r.path for r in receiver.received] == ["/hook"]
 
 
+@pytest.mark.slow
 def test_the_worker_retries_on_schedule_honours_retry_after_and_stops_on_sigterm(cli, receiver, hook, agentik_home):
     receiver.script.append(Answer(status=503, headers={"retry-after": "1"}))
     record(cli)
@@ -249,6 +251,7 @@ def test_the_worker_retries_on_schedule_honours_retry_after_and_stops_on_sigterm
     assert len({r.id for r in receiver.received}) == 2
 
 
+@pytest.mark.slow
 def test_a_slow_receiver_does_not_hold_the_command_up(cli, receiver, hook, agentik_home):
     receiver.default = Answer(delay=8)
     env = base_env(agentik_home)

@@ -59,6 +59,7 @@ def within(seconds: float, run: Callable[[], Outcome]) -> Outcome:
 # ---- links: no race, no hard link ----
 
 
+@pytest.mark.slow
 def test_a_link_swapped_in_while_reading_never_leads_out(folder):
     stop = threading.Event()
 
