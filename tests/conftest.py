@@ -251,6 +251,49 @@ def _one_tls_context_per_session() -> None:
 _one_tls_context_per_session()
 
 
+class _CompiledStatements:
+    """SQLAlchemy compiles each statement once an engine (2 ms a statement, a chat turn runs some
+    twenty): the console script opens one engine a process and pays that once per statement, the
+    suite opens one a test and would pay it in every test, a fifth of a typical test's time. So
+    every engine of this process shares one cache of compiled statements. What is cached is the SQL
+    text a statement compiles to, a function of the statement and the dialect (the values are bound
+    at each execution), so no row, connection or setting passes from one test to the next. The key
+    is the dialect's class and server version, not the dialect object (one an engine): agentik makes
+    every engine of one kind with the same options (store/engine.py _engine_options)."""
+
+    def __init__(self) -> None:
+        from sqlalchemy.util import LRUCache
+
+        self._cache: LRUCache[Any, Any] = LRUCache(5000)
+
+    @staticmethod
+    def _key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+        dialect = key[0]
+        return (type(dialect), dialect.server_version_info, *key[1:])
+
+    def get(self, key: tuple[Any, ...], default: Any = None) -> Any:
+        return self._cache.get(self._key(key), default)
+
+    def __setitem__(self, key: tuple[Any, ...], value: Any) -> None:
+        self._cache[self._key(key)] = value
+
+
+def _one_statement_cache_per_process() -> None:
+    compiled = _CompiledStatements()
+    create_engine = engine.create_engine
+
+    @functools.wraps(create_engine)
+    def create_engine_sharing_the_cache(*args: Any, **kwargs: Any) -> Any:
+        made = create_engine(*args, **kwargs)
+        made._compiled_cache = compiled
+        return made
+
+    engine.create_engine = create_engine_sharing_the_cache  # type: ignore[assignment]
+
+
+_one_statement_cache_per_process()
+
+
 class Runner:
     """Runs the CLI in-process, through the same error boundary as the console script."""
 

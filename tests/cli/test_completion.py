@@ -45,6 +45,7 @@ def named(cli, fake):
     cli("chat", "helper", "-m", "second")
 
 
+@pytest.mark.slow
 def test_dynamic_values(named, agentik_home):
     assert complete(agentik_home, "agentik chat ") == ["helper", "My Agent"]
     assert complete(agentik_home, "agentik agents show h") == ["helper"]
@@ -61,6 +62,7 @@ def test_dynamic_values(named, agentik_home):
     assert any("helper" in line for line in zsh)
 
 
+@pytest.mark.slow
 def test_completion_imports_nothing_heavy(named, agentik_home):
     code = (
         "import sys\n"
@@ -75,6 +77,7 @@ def test_completion_imports_nothing_heavy(named, agentik_home):
     assert result.stderr.endswith("HEAVY=")
 
 
+@pytest.mark.slow
 def test_bash_completes_a_name_with_spaces_as_one_word(named, agentik_home, tmp_path):
     env = base_env(
         agentik_home,

@@ -536,6 +536,7 @@ def test_a_reader_that_went_away_is_a_quiet_exit_0(cli, agentik_home, args):
     assert (result.returncode, result.stderr) == (0, "")
 
 
+@pytest.mark.slow
 def test_a_closed_stderr_stops_nothing(cli, agentik_home):
     result = run_into_closed_pipe(agentik_home, "agents", "list", closed="stderr")  # "no agents yet" on stderr
     assert result.returncode == 0

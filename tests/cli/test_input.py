@@ -293,6 +293,7 @@ def sent_text(fake) -> str:
     return json.dumps(fake.requests[-1].body["messages"], ensure_ascii=False)
 
 
+@pytest.mark.slow
 def test_stdin_that_is_not_utf8_is_sent_and_stored_with_replacements(helper, agentik_home):
     result = run("chat", "helper", input=b"--- a/menu.txt\n+caf\xe9 cr\xe8me br\xfbl\xe9e\n")
     assert result.returncode == 0, result.stderr
@@ -302,12 +303,14 @@ def test_stdin_that_is_not_utf8_is_sent_and_stored_with_replacements(helper, age
     assert content == "--- a/menu.txt\n+caf\ufffd cr\ufffdme br\ufffdl\ufffde\n"
 
 
+@pytest.mark.slow
 def test_a_byte_order_mark_on_stdin_is_not_text(helper, agentik_home):
     result = run("chat", "helper", input="\ufeffhello".encode())
     assert result.returncode == 0 and b"UTF-8" not in result.stderr, result.stderr
     assert db_rows(agentik_home, "SELECT content FROM messages WHERE role = 'user'") == [("hello",)]
 
 
+@pytest.mark.slow
 def test_an_argument_that_is_not_utf8_is_repaired(helper, agentik_home):
     result = run("chat", "helper", "-m", b"caf\xe9")
     assert result.returncode == 0, result.stderr
@@ -458,6 +461,7 @@ def read_a_line_and_close(*args: str) -> tuple[int, bytes, bytes]:
     return process.wait(timeout=60), first, error
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_ends_a_listing_quietly(cli, tmp_path):
     rows = tmp_path / "many.jsonl"
     record = {"model": "gpt-4o", "provider": "openai", "input_tokens": 1, "output_tokens": 1, "endpoint": "x" * 100}
@@ -469,6 +473,7 @@ def test_a_closed_pipe_ends_a_listing_quietly(cli, tmp_path):
         assert first.startswith((b"id,", b"["))
 
 
+@pytest.mark.slow
 def test_a_chat_whose_reader_left_keeps_the_reply_so_far(helper, agentik_home):
     helper.add(Reply(text=words(4000), delay=0.005))
     code, first, error = read_a_line_and_close("chat", "helper", "-m", "write a lot")

@@ -79,6 +79,7 @@ def change_shows_within(lines: Lines, change, first_timeout: float = 120):  # no
     return line, time.monotonic() - done
 
 
+@pytest.mark.slow
 def test_watch_piped_prints_a_summary_a_line_each_time_another_process_changes_it(cli, fake, spawn, agentik_home):
     cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
     cli("budgets", "set", "--daily", "10")
@@ -103,6 +104,7 @@ def test_watch_piped_prints_a_summary_a_line_each_time_another_process_changes_i
     assert json.loads(line)["today"] == 6.0 and late < WITHIN_S, late
 
 
+@pytest.mark.slow
 def test_tail_follows_a_chat_in_another_process(cli, fake, spawn, agentik_home):
     cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
     cli("agents", "create", "other", "--model", "claude-sonnet-4-0")
@@ -185,6 +187,7 @@ def test_statusline_does_not_import_the_framework(agentik_home):
     assert done.stdout.splitlines()[-1] == "[]", done.stdout + done.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only(reason="one terminal test of the view is enough; the piped test runs on both")
 def test_watch_on_a_terminal_redraws_on_a_change_and_ctrl_c_ends_it(term, cli, agentik_home):  # noqa: F811
     child = term("costs", "watch")

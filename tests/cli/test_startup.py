@@ -52,6 +52,7 @@ def test_version(cli):
 LISTING_HEAVY = ("sqlalchemy", "sqlmodel", "anthropic", "openai", "genai_prices")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [

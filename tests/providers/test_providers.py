@@ -490,6 +490,7 @@ def test_bad_timeout_on_first_use_creates_no_agent(cli, fake, agentik_home, monk
     assert db_rows(agentik_home, "SELECT count(*) FROM agents") == [(0,)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_ctrl_c_while_the_client_is_built_exits_130_quietly(cli, fake, agentik_home, provider):
     """SIGINT arrives inside the SDK's constructor (the real moment is the second-long import)."""

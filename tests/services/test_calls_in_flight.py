@@ -71,6 +71,7 @@ def call_files(home: Path) -> list[Path]:
     return sorted((home / "unsaved").glob(f"*{journal.CALL}*.jsonl")) if (home / "unsaved").is_dir() else []
 
 
+@pytest.mark.slow
 def test_a_reply_killed_mid_stream_is_stored_as_far_as_it_was_shown(cli, fake, helper, agentik_home):
     fake.default = Reply(text=WORDS, delay=0.01, input_tokens=40, output_tokens=900)
     cli("budgets", "set", "--daily", "5")
@@ -116,6 +117,7 @@ def test_a_reply_killed_mid_stream_is_stored_as_far_as_it_was_shown(cli, fake, h
     assert session_cost == total
 
 
+@pytest.mark.slow
 def test_a_reply_killed_after_it_was_shown_whole_is_stored_whole(cli, fake, helper, agentik_home, monkeypatch):
     fake.default = Reply(text="the whole answer", input_tokens=40, output_tokens=3)
     # the process stops for good as the commit begins: the reply is on screen, not in the database
@@ -227,6 +229,7 @@ def test_a_redaction_reaches_the_journal_of_a_call_that_died(cli, fake, helper, 
     )
 
 
+@pytest.mark.slow
 def test_the_journal_beats_for_its_reservation_while_the_call_lasts(monkeypatch, store):
     monkeypatch.setattr(journal, "HEARTBEAT_EVERY", 0.3)
     beats: list[float] = []

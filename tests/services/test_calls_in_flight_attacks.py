@@ -29,6 +29,7 @@ def _can_unshare_pid() -> bool:
     return done.returncode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _can_unshare_pid(), reason="needs unshare --pid (root or user namespaces)")
 def test_a_call_running_in_another_pid_namespace_of_this_host_keeps_its_reservation(cli, fake, helper, agentik_home):
     """A container on this host (same host name: `--network host`, a Kubernetes hostNetwork pod, a CI
@@ -58,6 +59,7 @@ def test_a_call_running_in_another_pid_namespace_of_this_host_keeps_its_reservat
         child.wait(timeout=60)
 
 
+@pytest.mark.slow
 def test_a_call_whose_journal_cannot_be_written_still_renews_its_reservations_heartbeat(
     cli, fake, helper, agentik_home, monkeypatch
 ):

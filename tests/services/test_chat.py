@@ -196,6 +196,7 @@ def test_piped_text_and_a_message_go_together(cli, gpt):
     assert gpt.requests[1].body["messages"][-1] == {"role": "user", "content": "just this"}
 
 
+@pytest.mark.slow
 def test_piped_text_and_a_prompt_through_a_real_pipe(fake, cli, tmp_path):
     import subprocess
     import sys
@@ -409,6 +410,7 @@ def test_failed_message_is_kept_but_not_resent(cli, claude):
     assert claude.requests[1].body["messages"] == [{"role": "user", "content": "second"}]
 
 
+@pytest.mark.slow
 def test_connection_refused_names_the_url(cli, claude, monkeypatch, agentik_home):
     import socket
 

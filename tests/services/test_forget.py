@@ -150,6 +150,7 @@ def test_forget_can_keep_the_replies(cli, fake):
     assert [m["content"] for m in shown["messages"]] == ["second answer"] and shown["title"] == "(forgotten)"
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only(reason="one terminal test is enough; the commands it uses run on both stores")
 def test_slash_forget_in_the_chat_is_not_sent_again(term, cli, fake, agentik_home):  # noqa: F811
     fake.add(Reply(text="First."), Reply(text="Noted."), Reply(text="Third."))

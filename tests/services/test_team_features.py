@@ -44,6 +44,7 @@ def run(*args: str, user: str | None = None) -> tuple[int, str, str]:
 # ---- the default agent is per user ----
 
 
+@pytest.mark.slow
 def test_each_user_has_a_default_agent_of_their_own(cli):
     for name in ("alpha", "beta", "gamma"):
         cli("agents", "create", name, "--model", "gpt-4o-mini")
@@ -75,6 +76,7 @@ def test_chat_without_an_agent_takes_the_users_default(cli, fake):
 # ---- a name is taken once, whoever asks at the same time ----
 
 
+@pytest.mark.slow
 def test_concurrent_creates_of_one_name_one_wins_the_others_exit_2(cli):
     cli("agents", "list")  # the store exists and is migrated before the race
     names = ("racer", "Racer", "RACER", "rAcEr")
@@ -88,6 +90,7 @@ def test_concurrent_creates_of_one_name_one_wins_the_others_exit_2(cli):
     assert [a["name"].lower() for a in cli.json("agents", "list")] == ["racer"]
 
 
+@pytest.mark.slow
 def test_concurrent_renames_to_one_name_one_wins_the_other_exits_2(cli):
     cli("agents", "create", "left", "--model", "gpt-4o-mini")
     cli("agents", "create", "right", "--model", "gpt-4o-mini")

@@ -27,6 +27,7 @@ def receiver():
     server.stop()
 
 
+@pytest.mark.slow
 def test_a_send_ends_by_its_deadline_against_a_receiver_dripping_its_headers(cli, receiver, monkeypatch):
     monkeypatch.setattr(delivery, "TIMEOUT_S", 1.5)
     cli("webhooks", "add", receiver.url, "--allow-internal")
@@ -44,6 +45,7 @@ def test_the_send_deadline_is_well_within_the_claim():
     assert delivery.LEASE.total_seconds() >= delivery.TIMEOUT_S + 10
 
 
+@pytest.mark.slow
 def test_two_deliver_runs_at_once_never_send_one_event_twice_at_once(cli, receiver, monkeypatch):
     """The second run starts after the first run's claim has run out: without a deadline over the
     whole send, the first is still sending, and the second sends the same event again (both

@@ -58,6 +58,7 @@ def dripping_server():
     listener.close()
 
 
+@pytest.mark.slow
 def test_the_deadline_covers_a_status_line_and_headers_dripped_a_byte_at_a_time(dripping_server, monkeypatch):
     monkeypatch.setattr(fetch, "TIMEOUT", 2.0)
     started = time.monotonic()
@@ -202,6 +203,7 @@ def test_a_host_as_written_is_judged_without_a_lookup(host, monkeypatch):
     assert netcheck.host_refusal(host) is not None
 
 
+@pytest.mark.slow
 def test_a_slow_lookup_is_given_up_at_the_deadline(monkeypatch):
     monkeypatch.setattr(fetch, "TIMEOUT", 1.0)
     monkeypatch.setattr(fetch, "resolver", lambda host, port: time.sleep(5) or ["93.184.216.34"])

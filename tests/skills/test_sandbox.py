@@ -128,6 +128,7 @@ def test_the_network_only_with_network_risk(cli, agentik_home, folder, risk):
     assert output.startswith("connected" if risk == "network" else "no network"), output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sandboxed", [True, False])
 def test_a_setsid_child_does_not_outlive_the_timeout(cli, agentik_home, folder, sandboxed):
     """A child in a session of its own escapes a process-group kill: the sandbox's PID namespace

@@ -221,6 +221,7 @@ def test_shell_refuses_operators(command):
     assert "operators" in (rule_refusal(command, ("*",), ()) or "")
 
 
+@pytest.mark.slow
 def test_a_timeout_kills_the_whole_process_group(tmp_path):
     pid_file = tmp_path / "pid"
     script = f"sleep 100 & echo $! > {pid_file}; sleep 100"
@@ -351,6 +352,7 @@ def test_wire_names_fit_both_apis_and_map_back():
     assert named["calc2__add"].name == "calc2.add"
 
 
+@pytest.mark.slow
 def test_fetch_keeps_its_time_limit_against_a_dripping_server(web, monkeypatch):
     monkeypatch.setattr(fetch, "TIMEOUT", 1.5)
     started = time.monotonic()
@@ -365,6 +367,7 @@ def test_a_page_cannot_close_the_untrusted_marker(web):
     assert told.count("</untrusted-content>") == 1 and told.endswith("</untrusted-content>")
 
 
+@pytest.mark.slow
 def test_a_program_that_does_not_read_its_input_still_times_out():
     started = time.monotonic()
     argv = [sys.executable, "-c", "import time; time.sleep(30)"]
@@ -420,6 +423,7 @@ def test_the_readme_pattern_git_log_no_longer_writes_files():
     assert rule_refusal("find . -delete", ("find . -delete",), ()) is None
 
 
+@pytest.mark.slow
 def test_a_debug_traceback_never_prints_a_key(fake, agentik_home, cli):
     """AGENTIK_DEBUG=1 lets the traceback through; the SDK's exception chained in it quotes the
     server, which quoted the key: the traceback goes through the same redaction as errors."""

@@ -211,6 +211,7 @@ def test_no_content_closes_the_marker(closing):
     assert untrusted("read_file", "plain text").endswith("\nplain text\n</untrusted-content>")
 
 
+@pytest.mark.slow
 def test_every_tool_result_reaches_the_model_marked_and_is_recorded_as_it_came(cli, fake, agentik_home, tmp_path):
     folder = tmp_path / "project"
     folder.mkdir()

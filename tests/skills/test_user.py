@@ -98,6 +98,7 @@ def test_an_agent_whose_skill_was_removed_is_told_so(cli, fake, agentik_home):
     assert offered == ["calc"]
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only("MCP: a server process, no store involved")
 def test_an_mcp_server_is_added_listed_and_called(cli, agentik_home):
     added = cli("skills", "add-mcp", "calc2", "--risk", "read", "--", sys.executable, SERVER)
@@ -115,6 +116,7 @@ def test_an_mcp_server_is_added_listed_and_called(cli, agentik_home):
     assert not (agentik_home / "skills" / "nope.toml").exists()
 
 
+@pytest.mark.slow
 def test_an_mcp_tool_in_a_chat_asks_by_default(cli, fake, agentik_home):
     cli("skills", "add-mcp", "calc2", "--", sys.executable, SERVER)  # risk: exec, asks every call
     cli("agents", "create", "m", "--model", "gpt-4o-mini", "--skill", "calc2")
@@ -132,6 +134,7 @@ def test_an_mcp_tool_in_a_chat_asks_by_default(cli, fake, agentik_home):
     assert db_rows(agentik_home, "SELECT status FROM tool_calls ORDER BY id") == [("denied",), ("ok",)]
 
 
+@pytest.mark.slow
 def test_an_mcp_server_is_kept_for_the_conversation_and_stopped_after(cli, fake, agentik_home):
     import time
 

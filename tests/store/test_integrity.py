@@ -210,6 +210,7 @@ def test_an_engine_agentik_does_not_speak_is_a_usage_error(cli):
 # ---- the main file stays current; backups ----
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only(reason="the SQLite file and its WAL")
 def test_the_main_file_holds_the_data_after_commands_exit(agentik_home, tmp_path):
     assert agentik(agentik_home, "agents", "create", "helper", "--model", "gpt-4o").returncode == 0
@@ -238,6 +239,7 @@ def test_the_main_file_holds_the_data_after_commands_exit(agentik_home, tmp_path
         assert db.execute("SELECT name FROM agents").fetchall() == [("helper",)]
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only(reason="db backup copies a SQLite file")
 def test_backup_is_consistent_while_another_process_writes(cli, agentik_home, tmp_path):
     cli("agents", "create", "helper", "--model", "gpt-4o")
@@ -303,6 +305,7 @@ def _hold_the_write_lock(path: Path, start: threading.Event, seconds: float) -> 
     return thread
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only(reason="SQLite's database-wide write lock")
 def test_a_reply_waits_for_a_writer_that_holds_the_lock_past_the_busy_timeout(cli, fake, agentik_home, monkeypatch):
     monkeypatch.setattr(engine, "BUSY_TIMEOUT_MS", 200)
@@ -323,6 +326,7 @@ def test_a_reply_waits_for_a_writer_that_holds_the_lock_past_the_busy_timeout(cl
     assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(1,)]
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only(reason="SQLite's database-wide write lock")
 def test_every_write_waits_for_the_lock(cli, agentik_home, monkeypatch):
     """Not only a chat's: a cron job's `costs record` during a long import is not lost either."""
@@ -446,6 +450,7 @@ def test_a_database_url_in_capitals_is_read(cli, tmp_path):
     assert (tmp_path / "caps.db").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.sqlite_only(reason="SQLite's database-wide write lock")
 def test_ctrl_c_ends_a_paid_replys_wait_for_the_lock_and_the_journal_keeps_it(fake, agentik_home):
     """A reply that waits for another process's write lock can be given up with Ctrl-C: the record

@@ -53,6 +53,7 @@ def term(fake, agentik_home, cli):
         child.close(force=True)
 
 
+@pytest.mark.slow
 def test_interactive_chat_session(term, fake, agentik_home):
     fake.add(Reply(text="Hello, *world*."), Reply(text="Second."), Reply(text="Third."), Reply(text="Fresh."))
     child = term("chat", "claude")
@@ -100,6 +101,7 @@ def test_interactive_chat_session(term, fake, agentik_home):
     assert "hello world" in (agentik_home / "chat_history").read_text()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_reply_and_the_chat_goes_on(term, fake, agentik_home):
     # far longer than the wait for word5 plus Ctrl-C can take; the server stops when the client goes
     slow = " ".join(f"word{i}" for i in range(3000))
@@ -126,6 +128,7 @@ def test_ctrl_c_stops_the_reply_and_the_chat_goes_on(term, fake, agentik_home):
     child.expect(pexpect.EOF)
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_one_shot_exits_130_and_keeps_the_partial_reply(term, fake, agentik_home):
     fake.add(Reply(text=" ".join(f"w{i}" for i in range(3000)), delay=0.02, input_tokens=40))
     child = term("chat", "claude", "-m", "long please")
@@ -140,6 +143,7 @@ def test_ctrl_c_during_one_shot_exits_130_and_keeps_the_partial_reply(term, fake
     assert db_rows(agentik_home, "SELECT input_tokens FROM costs") == [(40,)]
 
 
+@pytest.mark.slow
 def test_markdown_is_rendered_on_a_terminal(term, fake):
     fake.add(
         Reply(
@@ -184,6 +188,7 @@ def screen_lines(raw: str, columns: int = 100, rows: int = 30) -> list[str]:
     return [line.rstrip() for line in [*top, *screen.display]]
 
 
+@pytest.mark.slow
 def test_a_long_reply_renders_once_on_a_small_terminal(term, fake):
     """A reply far taller than the terminal (a 60-line code block, then prose): every line is on
     the screen or in the scrollback exactly once, in order; nothing is drawn twice or lost."""
@@ -200,6 +205,7 @@ def test_a_long_reply_renders_once_on_a_small_terminal(term, fake):
     assert sum("session 1" in line for line in lines) == 1
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_a_clean_screen(term, fake):
     """After Ctrl-C the partial reply is on the screen once, followed by the note and the prompt
     (the echoed ^C must not push the live line down and leave a copy)."""
@@ -227,6 +233,7 @@ def test_ctrl_c_leaves_a_clean_screen(term, fake):
     assert all("Step 0:" not in line and line.strip() in reply for line in after[:note]), after[: note + 1]
 
 
+@pytest.mark.slow
 def test_import_shows_progress_on_a_terminal_and_search_highlights(term, fake, cli, tmp_path):
     import json
 
@@ -254,6 +261,7 @@ def test_import_shows_progress_on_a_terminal_and_search_highlights(term, fake, c
     assert "\x1b[1;33mkettle" in child.before  # the matched word, highlighted
 
 
+@pytest.mark.slow
 def test_tail_lines_fit_the_terminal(term, fake, cli):
     # a line longer than the terminal's 100 columns would wrap: each is cut to fit, with …
     fake.add(Reply(text="short"))

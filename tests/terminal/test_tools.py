@@ -16,6 +16,7 @@ from tests.skills.test_user import _running
 from tests.terminal.test_chat import PROMPT, term  # noqa: F401 - the fixture
 
 
+@pytest.mark.slow
 def test_shell_asks_every_time_showing_the_command(term, fake, agentik_home, cli):  # noqa: F811
     cli("agents", "create", "ops", "--model", "claude-sonnet-4-0", "--skill", "shell", "--allow-command", "echo *")
     fake.add(
@@ -41,6 +42,7 @@ def test_shell_asks_every_time_showing_the_command(term, fake, agentik_home, cli
     assert rows == [("asked", "ok", "approved-once\n"), ("denied", "denied", "")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sandboxed", [True, False])
 def test_ctrl_c_during_a_slow_tool_kills_it_and_the_chat_goes_on(term, fake, agentik_home, cli, tmp_path, sandboxed):  # noqa: F811
     folder = tmp_path / "work"
@@ -87,6 +89,7 @@ def test_ctrl_c_during_a_slow_tool_kills_it_and_the_chat_goes_on(term, fake, age
     assert sent[2]["content"][0]["type"] == "tool_result" and sent[2]["content"][0]["is_error"] is True
 
 
+@pytest.mark.slow
 def test_input_typed_at_an_imitation_does_not_answer_the_question(term, fake, agentik_home, cli, tmp_path):  # noqa: F811
     """A model's text imitating the approval question gets a `y` typed; the real question comes
     after it, drops what was typed ahead, shows the command as it will run, and waits for its own
