@@ -118,6 +118,8 @@ def ledger_row(cost: Any, agent_name: str | None) -> dict[str, Any]:
         "estimated": cost.estimated,
         "over_limit": cost.over_limit,
         "user": cost.user_name,
+        # what the tool an imported call came from said it cost (Claude Code's costUSD), beside ours
+        "source_cost_nd": cost.source_cost_nd,
     }
 
 

@@ -44,6 +44,7 @@ LEDGER_COLUMNS = [
     "estimated",
     "over_limit",
     "user",
+    "source_cost",
 ]
 GROUP_KEYS = {
     "agent": ["agent", "agent_id"],
