@@ -48,6 +48,10 @@ CLI_REACHES_STORE = {
     "store.changes": "--watch waits on the store's changes between two redraws (cli/costs.py, cli/sessions.py)",
 }
 SQL_MODULES = ("sqlalchemy", "sqlmodel", "sqlite3", "psycopg")
+# modules outside store/ that speak SQL, and why: none of them to agentik's store
+SQL_ELSEWHERE = {
+    "sources/llm.py": "llm's own log is a SQLite database (logs.db), read read-only, as the other sources read files",
+}
 # calls that run a statement, whoever builds it
 STATEMENT_METHODS = {"execute", "exec", "exec_driver_sql", "executemany", "scalars", "scalar_one", "merge", "add_all"}
 
@@ -77,7 +81,7 @@ def imports(tree: ast.AST) -> list[str]:
 def test_only_the_store_speaks_sql():
     offenders = []
     for layer, path in modules():
-        if layer == "store":
+        if layer == "store" or str(path.relative_to(PACKAGE)) in SQL_ELSEWHERE:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for name in imports(tree):
