@@ -139,10 +139,17 @@ class Importer:
             marks = imports.marks(session, self.name)
         pending: list[tuple[Path, tuple[str, int, int], Read]] = []
         calls = 0
+        companions = getattr(self.module, "companions", None)
         for path in paths:
             identity = file_id(path)
             if identity is None:
                 continue  # gone since the walk
+            for other in companions(path) if companions is not None else ():
+                # a file whose changes may sit in another one (a SQLite database's -wal) changed when
+                # that one did
+                found = file_id(other)
+                if found is not None:
+                    identity = (identity[0], identity[1] + found[1], max(identity[2], found[2]))
             summary.files += 1
             known = marks.get(str(path))
             if known is not None and (known.identity, known.size, known.mtime_ns) == identity:
@@ -282,7 +289,11 @@ class Importer:
 
     def row(self, call: Call) -> dict[str, Any]:
         """A call as a ledger row, priced at its day's prices."""
-        prices = self.book.unit_prices(call.model, call.provider, call.input_tokens, call.at.date())
+        prices = (
+            self.book.unit_prices(call.model, call.provider, call.input_tokens, call.at.date())
+            if call.usage_known
+            else None
+        )
         input_nd = output_nd = total_nd = None
         stored: dict[str, int | None] = dict.fromkeys(
             ("price_input_nd", "price_output_nd", "price_cache_read_nd", "price_cache_write_nd")

@@ -42,6 +42,9 @@ class Call:
     # what the tool itself said the call cost (Claude Code's costUSD), in nano-dollars
     source_cost_nd: int | None = None
     text: str = ""
+    # the log gave the call's token counts (an llm response of an older llm, or of a plugin that
+    # reports none, has none): a call without them is unpriced, never $0
+    usage_known: bool = True
 
     @property
     def cache_write_tokens(self) -> int:

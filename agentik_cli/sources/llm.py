@@ -68,6 +68,12 @@ def default_paths(env: Mapping[str, str], home: Path) -> list[Path]:
     return [folder / "logs.db" for folder in folders]
 
 
+def companions(path: Path) -> list[Path]:
+    """The files a database's changes may sit in while llm (or Datasette) keeps it open: its WAL.
+    The importer reads the database again when either changed."""
+    return [path.with_name(path.name + "-wal")]
+
+
 def wanted(path: Path) -> bool:
     # a folder holds other databases too (embeddings.db); a file named on the command line is read whatever its name
     return path.name == "logs.db"
@@ -224,6 +230,7 @@ def _call(row: sqlite3.Row, session: Any, calls: dict[str, Call], found: Read) -
         cache_write_5m_tokens=write_5m,
         cache_write_1h_tokens=write_1h,
         text=row["response"] if isinstance(row["response"], str) else "",
+        usage_known=row["input_tokens"] is not None or row["output_tokens"] is not None,
     )
     prompt = row["prompt"].strip() if isinstance(row["prompt"], str) else ""
     if prompt:

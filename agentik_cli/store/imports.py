@@ -224,8 +224,10 @@ def _add_messages(
     for row in calls:
         row["agent_id"], row["agent_name"], row["channel"] = batch.agent_id, batch.agent_name, batch.source
         row.setdefault("user_name", unit.user)
+    # in the order they were said; at the same moment, the person's words before the reply
     written = sorted(
-        [(row, "assistant") for row in calls] + [(row, "user") for row in said], key=lambda pair: pair[0]["timestamp"]
+        [(row, "assistant") for row in calls] + [(row, row.get("role") or "user") for row in said],
+        key=lambda pair: (pair[0]["timestamp"], pair[1] == "assistant"),
     )
     messages = []
     for row, role in written:
