@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -223,19 +223,36 @@ class PriceBook:
         if overrides is None:
             overrides = load_overrides(store) if store is not None else {}
         self.overrides = overrides
-        self._models: dict[tuple[str, str, date | None], Any] = {}
-        self._units: dict[tuple[str, str, int, date | None], UnitPrices] = {}
+        self._models: dict[tuple[str, str, date | datetime | None], Any] = {}
+        self._units: dict[tuple[str, str, int, date | datetime | None], UnitPrices] = {}
+        self._by_hour: dict[tuple[str, str], bool] = {}
 
-    def _model_price(self, model: str, provider: str, day: date | None = None) -> Any:
-        """A model's prices today, or on a day (the list's price of that day: an imported call is
-        priced as it was when it was made); a price set in the store holds on every day."""
-        key = (provider, model, day)
+    def _moment(self, model: str, provider: str, at: datetime | None) -> date | datetime | None:
+        """What a price depends on at a moment: its day, or its half hour for a model whose price
+        changes with the time of day (off-peak rates). A price set in the store holds at every time."""
+        if at is None:
+            return None
+        key = (provider, model)
+        by_hour = self._by_hour.get(key)
+        if by_hour is None:
+            by_hour = self._by_hour[key] = _key(provider, model) not in self.overrides and _by_time_of_day(
+                model, provider
+            )
+        if by_hour:
+            at = at.astimezone(UTC)
+            return at.replace(minute=at.minute // 30 * 30, second=0, microsecond=0)
+        return at.astimezone(UTC).date()
+
+    def _model_price(self, model: str, provider: str, when: date | datetime | None = None) -> Any:
+        """A model's prices now, or at a moment (the list's price of that day, or half hour: an
+        imported call is priced as it was when it was made); a price set in the store holds always."""
+        key = (provider, model, when)
         if key not in self._models:
             override = self.overrides.get(_key(provider, model))
             if override is not None:
                 self._models[key] = override
             else:
-                at = None if day is None else datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+                at = when if isinstance(when, datetime) or when is None else datetime.combine(when, time(12), UTC)
                 try:
                     result = _genai_calc(model, provider, Usage(), at)
                     price = result.model_price
@@ -248,10 +265,11 @@ class PriceBook:
         return self._models[key]
 
     def unit_prices(
-        self, model: str, provider: str, input_total: int = 0, day: date | None = None
+        self, model: str, provider: str, input_total: int = 0, at: datetime | None = None
     ) -> UnitPrices | None:
-        """The unit prices of a model for a prompt of this size (long prompts can cross a tier), today
-        or on a given day."""
+        """The unit prices of a model for a prompt of this size (long prompts can cross a tier), now
+        or at a given time."""
+        day = self._moment(model, provider, at)
         found = self._model_price(model, provider, day)
         if found is None or isinstance(found, UnitPrices):
             return found
@@ -321,6 +339,16 @@ def find_price(store: Store, model: str, provider: str | None) -> tuple[str, Uni
     if implied is None:
         raise UsageError(f"cannot tell the provider of model '{model}'", hint="add --provider")
     return implied, None
+
+
+def _by_time_of_day(model: str, provider: str) -> bool:
+    """Whether the price list gives the model prices that change with the time of day."""
+    try:
+        info = _genai_calc(model, provider, Usage()).model
+    except LookupError:
+        return False
+    prices = info.prices if isinstance(info.prices, list) else []
+    return any(type(getattr(p, "constraint", None)).__name__ == "TimeOfDateConstraint" for p in prices)
 
 
 def _genai_calc(model: str, provider: str, usage: Usage, at: datetime | None = None) -> Any:

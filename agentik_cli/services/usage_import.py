@@ -290,9 +290,7 @@ class Importer:
     def row(self, call: Call) -> dict[str, Any]:
         """A call as a ledger row, priced at its day's prices."""
         prices = (
-            self.book.unit_prices(call.model, call.provider, call.input_tokens, call.at.date())
-            if call.usage_known
-            else None
+            self.book.unit_prices(call.model, call.provider, call.input_tokens, call.at) if call.usage_known else None
         )
         input_nd = output_nd = total_nd = None
         stored: dict[str, int | None] = dict.fromkeys(

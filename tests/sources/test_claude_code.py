@@ -334,3 +334,17 @@ def test_a_big_import_is_searchable_and_later_messages_too(cli, tmp_path):
     write(tmp_path / "p" / "x" / "s1.jsonl", assistant("msg_late", "2026-11-03T09:00:00Z", text="zebra"), mode="a")
     run(cli, tmp_path / "p")  # one message: written through the index's own trigger, which is still there
     assert [m["content"] for m in cli.json("sessions", "search", "zebra")] == ["zebra"]
+
+
+def test_each_call_is_priced_at_its_days_prices(cli, tmp_path):
+    """claude-sonnet-4-6's long-context premium ended on 2026-03-13 (the bundled price list): a 250k
+    prompt the day before is priced at $6 per million input tokens, the day after at $3."""
+    write(
+        tmp_path / "p" / "x" / "s1.jsonl",
+        assistant("msg_A", "2026-03-12T09:00:00Z", model="claude-sonnet-4-6", fresh=250_000, out=0),
+        assistant("msg_B", "2026-03-14T09:00:00Z", model="claude-sonnet-4-6", fresh=250_000, out=0),
+    )
+    run(cli, tmp_path / "p")
+    rows = {row["timestamp"][:10]: row for row in cli.json("costs", "list")}
+    assert rows["2026-03-12"]["total_cost"] == pytest.approx(1.5, abs=1e-12)
+    assert rows["2026-03-14"]["total_cost"] == pytest.approx(0.75, abs=1e-12)
