@@ -130,7 +130,10 @@ class Resolver:
         moment = _time(at) if at is not None and at != "" else now_utc()
         user_name = self.user if user is None or user == "" else self.user_name(user)
         input_nd = output_nd = total_nd = None
-        if tiered:
+        if at is not None and at != "":  # usage of another day: that day's prices
+            prices = self.prices.unit_prices(model, provider, input_tokens, moment)
+            stored = NO_PRICES if prices is None else self._stored(prices)
+        elif tiered:
             prices = self.prices.unit_prices(model, provider, input_tokens)
             stored = NO_PRICES if prices is None else self._stored(prices)
         if cost is not None and cost != "":

@@ -505,3 +505,20 @@ def test_aggregates_match_the_ledger(cli, ledger, fake, agentik_home, tmp_path):
         agentik_home,
         "SELECT coalesce(sum(total_cost_nd), 0), sum(input_tokens) FROM costs WHERE agent_name = 'gpt-renamed'",
     )
+
+
+def test_usage_of_another_day_is_priced_at_that_days_prices(cli, tmp_path):
+    """claude-sonnet-4-6's long-context premium ended on 2026-03-13 (the bundled price list): a 250k
+    prompt recorded or imported for the day before costs $6 a million input tokens, after it $3."""
+    args = ("--model", "claude-sonnet-4-6", "--provider", "anthropic", "--input-tokens", "250000")
+    before = cli.json("costs", "record", *args, "--output-tokens", "0", "--at", "2026-03-12T09:00:00Z")
+    after = cli.json("costs", "record", *args, "--output-tokens", "0", "--at", "2026-03-14T09:00:00Z")
+    assert (before["total_cost"], after["total_cost"]) == (1.5, 0.75)
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(
+        '{"model": "claude-sonnet-4-6", "provider": "anthropic", "input_tokens": 250000, "output_tokens": 0,'
+        ' "at": "2026-03-12T10:00:00Z"}\n'
+    )
+    cli("costs", "import", str(rows))
+    imported = [row for row in cli.json("costs", "list") if row["timestamp"] == "2026-03-12T10:00:00Z"]
+    assert imported[0]["total_cost"] == 1.5
