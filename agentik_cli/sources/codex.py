@@ -22,13 +22,32 @@ skipped. What is read:
   no spend and are read past; only an unknown line `type` counts as unknown.
 - The assistant's words (`event_msg` `agent_message`) go with the next call, the one that reports their
   tokens.
-- Incremental reads: the running total, the model, the session and words not yet given to a call are
-  kept in the mark beside the offset, and used only when the read carries on from that offset."""
+- Forks and subagents (`codex fork`, a `spawn_agent` child) start their file with their own
+  `session_meta` (a new `id`), then copy the parent's rollout items into it, `token_count` events and
+  the parent's `session_meta` included (codex-rs core, `InitialHistory::Forked`,
+  `persist_rollout_items`), and seed their running total with the copy's last
+  (`last_token_info_from_rollout`). The copied calls are the parent's, counted from the parent's file:
+  in the fork they only move the running total, so the fork's own calls are the differences from it.
+  What the file marks explicitly is that it is a fork and when it was made: its first `session_meta`
+  names `forked_from_id` (a fork) or `source.subagent.thread_spawn.parent_thread_id` (a subagent), with
+  the line's `timestamp`. Where the copy ends no line marks (the copied lines are the parent's own
+  items, unchanged), so the end is found by time, as ccusage does (`detect_subagent_replay_second`):
+  Codex writes the copy at once as the fork starts, stamped with that moment (or keeping the parent's
+  earlier times, in some versions), while a call of the fork's own ends after a model's answer. A
+  `token_count` no later than `COPY_WINDOW` after the fork's `session_meta` line is the copy's; the
+  first later one ends the copy for good. Anchored on the fork's own `session_meta`, not on two copied
+  events sharing a second (ccusage), a copy that keeps the parent's times (ccusage#1460) is skipped as
+  well. The cost of the rule: a call of the fork's own that ends within the window is taken for the
+  copy; a fork with no time to anchor on is read as any session.
+- Incremental reads: the running total, the model, the session, words not yet given to a call and the
+  end of a fork's copy while it is still being read are kept in the mark beside the offset, and used
+  only when the read carries on from that offset."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +69,8 @@ QUIET = frozenset(
     }
 )
 TOTALS = ("input_tokens", "cached_input_tokens", "cache_write_input_tokens", "output_tokens", "total_tokens")
+# how long after a fork's session_meta line its copy of the parent's events may still be being written
+COPY_WINDOW = timedelta(seconds=1)
 SESSION_IN_NAME = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$", re.IGNORECASE)
 
 
@@ -78,6 +99,8 @@ class _State:
         self.round: int = kept["round"] if type(kept.get("round")) is int else 0
         total = kept.get("total")
         self.total = {key: count(total.get(key)) for key in TOTALS} if type(total) is dict else dict.fromkeys(TOTALS, 0)
+        # a fork still being read through its copy of the parent: the latest time a copied line may have
+        self.copy_until: datetime | None = when(kept.get("copy_until"))
 
     def mark(self) -> dict[str, Any]:
         return {
@@ -89,6 +112,7 @@ class _State:
             "words": self.words,
             "round": self.round,
             "total": self.total,
+            "copy_until": self.copy_until.isoformat() if self.copy_until is not None else None,
         }
 
 
@@ -112,6 +136,10 @@ def read(path: Path, mark: dict[str, Any]) -> Read:
         if kind == "session_meta":
             if not state.named and isinstance(payload.get("id"), str) and payload["id"]:
                 state.session, state.named = payload["id"], True
+                # only the file's own (first) session_meta says it is a fork: later ones are copied
+                made = when(line.get("timestamp")) or when(payload.get("timestamp"))
+                if _forked(payload) and made is not None:
+                    state.copy_until = made + COPY_WINDOW
             if not state.project and isinstance(payload.get("cwd"), str):
                 state.project = payload["cwd"]
         elif kind == "turn_context":
@@ -169,6 +197,12 @@ def _token_count(line: dict[str, Any], payload: dict[str, Any], state: _State, f
         found.unparsable += 1
         return
     state.total = total
+    if state.copy_until is not None:
+        if at <= state.copy_until:
+            # the parent's call, copied into its fork: the fork's running total carries on from it
+            state.words = ""
+            return
+        state.copy_until = None  # the fork's own first call: the copy is over
     grown = {key: max(total[key] - before[key], 0) for key in TOTALS}
     prompt = grown["input_tokens"]
     cached = min(grown["cached_input_tokens"], prompt)
@@ -189,6 +223,17 @@ def _token_count(line: dict[str, Any], payload: dict[str, Any], state: _State, f
         )
     )
     state.words = ""
+
+
+def _forked(meta: dict[str, Any]) -> bool:
+    """Whether a session_meta is a fork's (`forked_from_id`) or a spawned subagent's (`source`:
+    `{"subagent": {"thread_spawn": {"parent_thread_id": ...}}}`): a file that starts with a copy."""
+    if isinstance(meta.get("forked_from_id"), str) and meta["forked_from_id"]:
+        return True
+    source = meta.get("source")
+    subagent = source.get("subagent") if type(source) is dict else None
+    spawn = subagent.get("thread_spawn") if type(subagent) is dict else None
+    return type(spawn) is dict and isinstance(spawn.get("parent_thread_id"), str) and bool(spawn["parent_thread_id"])
 
 
 def _text(value: Any) -> str:

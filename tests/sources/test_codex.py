@@ -130,7 +130,7 @@ def _by_tokens(rows: list[dict]) -> dict[tuple[str, int], dict]:
 @pytest.mark.both_stores
 def test_import_prices_each_call_and_imports_only_what_is_new(cli, tmp_path: Path) -> None:
     folder = tmp_path / "codex"
-    shutil.copytree(FIXTURES, folder)
+    shutil.copytree(FIXTURES, folder, ignore=shutil.ignore_patterns("forked"))  # forks: their own test
     summary = cli.json("costs", "import", "--from", "codex", str(folder))
     assert (summary["files"], summary["imported"], summary["sessions"]) == (2, 4, 2)
     assert summary["skipped"] == {"duplicates": 0, "unknown_types": 1, "unparsable": 1, "files": []}
@@ -165,3 +165,84 @@ def test_import_prices_each_call_and_imports_only_what_is_new(cli, tmp_path: Pat
     new = rows[("gpt-5", 10000)]
     assert (new["cache_read_tokens"], new["output_tokens"]) == (6000, 300)
     assert new["total_cost"] == pytest.approx(0.00875, abs=1e-12)
+
+
+# ---- forks and subagents: the parent's calls copied into the child's file, counted once ----
+
+FORKED = FIXTURES / "forked" / "sessions" / "2025" / "10" / "03"
+PARENT = "0199c3a0-1111-7aaa-8bbb-000000000001"
+FORK = "0199c3e0-2222-7aaa-8bbb-000000000002"
+SUBAGENT = "0199c3c0-3333-7aaa-8bbb-000000000003"
+
+
+def rollout(session: str) -> Path:
+    return next(FORKED.glob(f"rollout-*-{session}.jsonl"))
+
+
+def test_a_fork_counts_only_its_own_calls_from_the_running_total_it_carries_on() -> None:
+    parent = codex.read(rollout(PARENT), {})
+    assert [tokens(call) for call in parent.calls] == [(10000, 6000, 0, 500), (14000, 10000, 0, 700)]
+    # `codex fork`: forked_from_id; the parent's two calls copied at the moment of the fork, then its own
+    fork = codex.read(rollout(FORK), {})
+    assert [call.key for call in fork.calls] == [f"{FORK}:34500", f"{FORK}:46900"]
+    # differences from the copied running total (24,000 / 16,000 / 1,200), not from zero
+    assert [tokens(call) for call in fork.calls] == [(9000, 7000, 0, 300), (12000, 10000, 0, 400)]
+    assert {call.session for call in fork.calls} == {FORK}
+    assert [call.text for call in fork.calls] == ["Switched to the wide schema.", "Backfill redone for it."]
+    # a spawned subagent (source.subagent.thread_spawn) whose copy of the parent's last turn keeps its times
+    subagent = codex.read(rollout(SUBAGENT), {})
+    assert [(call.key, tokens(call), call.model) for call in subagent.calls] == [
+        (f"{SUBAGENT}:28400", (3000, 1000, 0, 200), "gpt-5-codex")
+    ]
+    assert subagent.calls[0].text == "Both indexes are used."
+
+
+def test_a_fork_read_in_two_parts_skips_the_rest_of_its_copy(tmp_path: Path) -> None:
+    lines = rollout(FORK).read_text().splitlines(keepends=True)
+    path = tmp_path / rollout(FORK).name
+    path.write_text("".join(lines[:6]))  # its session_meta and the copy up to the parent's first call
+    first = codex.read(path, {})
+    assert first.calls == []
+    with path.open("a") as handle:
+        handle.write("".join(lines[6:]))
+    second = codex.read(path, json.loads(json.dumps(first.mark)))  # the mark as the importer stores it
+    whole = codex.read(rollout(FORK), {})
+    assert [(call.key, tokens(call)) for call in second.calls] == [(call.key, tokens(call)) for call in whole.calls]
+    assert [tokens(call) for call in second.calls] == [(9000, 7000, 0, 300), (12000, 10000, 0, 400)]
+    # read on past the copy: a call appended later is a difference from the fork's own total
+    with path.open("a") as handle:
+        handle.write(token_count("2025-10-03T11:03:00Z", 50000, 37000, 2000))
+    third = codex.read(path, json.loads(json.dumps(second.mark)))
+    assert [(call.key, tokens(call)) for call in third.calls] == [(f"{FORK}:52000", (5000, 4000, 0, 100))]
+
+
+@pytest.mark.both_stores
+def test_import_counts_a_parent_and_its_fork_and_subagent_calls_once(cli, tmp_path: Path) -> None:
+    folder = tmp_path / "codex"
+    shutil.copytree(FIXTURES / "forked", folder)
+    summary = cli.json("costs", "import", "--from", "codex", str(folder))
+    # the parent's 2 calls, the fork's own 2 and the subagent's own 1; the copies make no call
+    assert (summary["files"], summary["imported"], summary["sessions"]) == (3, 5, 3)
+    assert summary["skipped"]["duplicates"] == 0
+    rows = cli.json("costs", "list")
+    assert sorted((row["input_tokens"], row["cache_read_tokens"], row["output_tokens"]) for row in rows) == [
+        (3000, 1000, 200),
+        (9000, 7000, 300),
+        (10000, 6000, 500),
+        (12000, 10000, 400),
+        (14000, 10000, 700),
+    ]
+    by_tokens = _by_tokens(rows)
+    # gpt-5-codex on 2025-10-03: $1.25 input, $0.125 cached input, $10 output per million tokens.
+    # The fork's own calls: 2,000 x 1.25 + 7,000 x 0.125 + 300 x 10 per 1e6 = $0.0025 + $0.000875 + $0.003
+    # = $0.006375; and 2,000 x 1.25 + 10,000 x 0.125 + 400 x 10 per 1e6 = $0.0025 + $0.00125 + $0.004 = $0.00775
+    assert by_tokens[("gpt-5-codex", 9000)]["total_cost"] == pytest.approx(0.006375, abs=1e-12)
+    assert by_tokens[("gpt-5-codex", 12000)]["total_cost"] == pytest.approx(0.00775, abs=1e-12)
+    # the subagent's: 2,000 x 1.25 + 1,000 x 0.125 + 200 x 10 per 1e6 = $0.0025 + $0.000125 + $0.002 = $0.004625
+    assert by_tokens[("gpt-5-codex", 3000)]["total_cost"] == pytest.approx(0.004625, abs=1e-12)
+    # the parent's, once: 4,000 x 1.25 + 6,000 x 0.125 + 500 x 10 = $0.01075; 4,000 x 1.25 + 10,000 x 0.125
+    # + 700 x 10 = $0.01325 (per 1e6). All five: $0.04275
+    assert by_tokens[("gpt-5-codex", 10000)]["total_cost"] == pytest.approx(0.01075, abs=1e-12)
+    assert by_tokens[("gpt-5-codex", 14000)]["total_cost"] == pytest.approx(0.01325, abs=1e-12)
+    assert sum(row["total_cost"] for row in rows) == pytest.approx(0.04275, abs=1e-12)
+    assert len(cli.json("sessions", "list")) == 3
