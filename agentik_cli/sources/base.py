@@ -85,6 +85,7 @@ class Read:
     unparsable: int = 0  # records that did not parse (skipped)
     mark: dict[str, Any] = field(default_factory=dict)
     failed: str | None = None  # why the whole file was skipped, when it was (nothing of it is stored)
+    line_start: int = 0  # jsonl(): the offset of the line it yielded last
 
     def session(self, key: str) -> SessionInfo:
         found = self.sessions.get(key)
@@ -184,6 +185,7 @@ def jsonl(path: Path, mark: dict[str, Any], read: Read, skip: Callable[[bytes], 
             for line in handle:
                 if not line.endswith(b"\n"):
                     break
+                read.line_start = position
                 position += len(line)
                 if not line.strip():
                     continue

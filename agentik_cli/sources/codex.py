@@ -39,9 +39,10 @@ skipped. What is read:
   events sharing a second (ccusage), a copy that keeps the parent's times (ccusage#1460) is skipped as
   well. The cost of the rule: a call of the fork's own that ends within the window is taken for the
   copy; a fork with no time to anchor on is read as any session.
-- Incremental reads: the running total, the model, the session, words not yet given to a call and the
-  end of a fork's copy while it is still being read are kept in the mark beside the offset, and used
-  only when the read carries on from that offset."""
+- Incremental reads: the running total, the model, the session and the end of a fork's copy while it
+  is still being read are kept in the mark beside the offset, and used only when the read carries on
+  from that offset. Words not yet given to a call are not: the mark's offset stays at their line, read
+  again with their call (the store's copy of a mark never holds what was said)."""
 
 from __future__ import annotations
 
@@ -95,7 +96,11 @@ class _State:
         self.model: str = _text(kept.get("model")) or UNKNOWN_MODEL
         self.project: str = _text(kept.get("project"))
         self.titled = bool(kept.get("titled"))
-        self.words: str = _text(kept.get("words"))
+        # the assistant's words not yet given to a call, and the offset of the line they start on: a
+        # read that ends before their call marks that line as where the next read starts, so that the
+        # mark (kept in the store) never holds what was said
+        self.words = ""
+        self.words_from: int | None = None
         self.round: int = kept["round"] if type(kept.get("round")) is int else 0
         total = kept.get("total")
         self.total = {key: count(total.get(key)) for key in TOTALS} if type(total) is dict else dict.fromkeys(TOTALS, 0)
@@ -109,7 +114,6 @@ class _State:
             "model": self.model,
             "project": self.project,
             "titled": self.titled,
-            "words": self.words,
             "round": self.round,
             "total": self.total,
             "copy_until": self.copy_until.isoformat() if self.copy_until is not None else None,
@@ -153,6 +157,8 @@ def read(path: Path, mark: dict[str, Any]) -> Read:
         found.session(state.session).project = state.project
     # jsonl() set the offset and head; what the next read carries on with goes beside them
     found.mark.update(state.mark())
+    if state.words and state.words_from is not None:
+        found.mark["offset"] = state.words_from  # read again, with their call, next time
     return found
 
 
@@ -163,6 +169,8 @@ def _event(line: dict[str, Any], payload: dict[str, Any], state: _State, found: 
     elif event == "agent_message":
         said = payload.get("message")
         if isinstance(said, str) and said.strip():
+            if not state.words:
+                state.words_from = found.line_start
             state.words = (f"{state.words}\n\n{said}" if state.words else said)[:MAX_TEXT]
     elif event == "user_message":
         said, at = payload.get("message"), when(line.get("timestamp"))

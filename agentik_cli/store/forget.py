@@ -58,6 +58,7 @@ TEXT_COLUMNS: dict[str, dict[str, str]] = {
         "model": _NAME,
         "skills_used": _NAME,
         "user_name": _NAME,
+        "import_key": "an imported message's id in the tool it came from (costs import --from)",
         **_ORIGIN,
     },
     "tool_calls": {
@@ -111,6 +112,15 @@ TEXT_COLUMNS: dict[str, dict[str, str]] = {
     | _ORIGIN
     | {"call_key": _BY_CODE},
     "received_origins": {"origin_store": _BY_CODE, "table_name": _BY_CODE},
+    # another tool's log files read by `costs import --from`: where each is and where its next read
+    # starts (offsets, running totals, its first bytes in hex: none of what was said, sources/codex.py)
+    "import_files": {
+        "source": _NAME,
+        "path": "the path of another tool's log file, as the import found it",
+        "identity": _BY_CODE,
+        "mark": "where the next read of the file starts: offsets, counts, ids, the file's first bytes",
+    },
+    "import_sessions": {"source": _NAME, "source_key": "the id of a session in the tool it came from"},
     "cost_totals": dict.fromkeys(("model", "provider", "user_name", "agent_name"), _NAME),
     "price_overrides": dict.fromkeys(("provider", "model_key", "model", "set_by"), _NAME),
     "budgets": {"period": _BY_CODE, "agent_name": _NAME, "set_by": _NAME},

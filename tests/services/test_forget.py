@@ -250,6 +250,7 @@ def _text_columns() -> dict[str, set[str]]:
     from sqlalchemy.types import TypeDecorator
     from sqlmodel import SQLModel
 
+    import agentik_cli.store.import_models  # noqa: F401 - and the imports'
     import agentik_cli.store.models  # noqa: F401 - the tables
     import agentik_cli.store.outbox_models  # noqa: F401 - and the outbox's
 
