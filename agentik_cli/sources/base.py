@@ -9,6 +9,7 @@ importer stores a key once, and keeps the largest snapshot of it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -197,17 +198,24 @@ def jsonl(path: Path, mark: dict[str, Any], read: Read, skip: Callable[[bytes], 
                     read.unparsable += 1
                 yield value
         finally:
-            read.mark = {"offset": position, "head": head.hex()}
+            read.mark = {"offset": position, "head": fingerprint(head), "head_bytes": len(head)}
 
 
 def start(handle: BinaryIO, head: bytes, mark: dict[str, Any]) -> int:
     """Where a read of an open file from the mark starts: the mark's offset, or 0 when the file is not
     the one the mark was made on (it no longer starts with the same bytes, or is shorter)."""
     offset = int(mark.get("offset", 0))
-    known = str(mark.get("head", ""))
-    if offset and (head[: len(known) // 2].hex() != known or offset > os.fstat(handle.fileno()).st_size):
+    length = mark.get("head_bytes")
+    if not offset or type(length) is not int or length < 0:
+        return 0
+    if fingerprint(head[:length]) != mark.get("head") or offset > os.fstat(handle.fileno()).st_size:
         return 0
     return offset
+
+
+def fingerprint(data: bytes) -> str:
+    """A file's first bytes as a mark keeps them: their hash (the bytes may be words someone said)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 def carries_on(path: Path, mark: dict[str, Any]) -> bool:

@@ -118,7 +118,7 @@ TEXT_COLUMNS: dict[str, dict[str, str]] = {
         "source": _NAME,
         "path": "the path of another tool's log file, as the import found it",
         "identity": _BY_CODE,
-        "mark": "where the next read of the file starts: offsets, counts, ids, the file's first bytes",
+        "mark": "where the next read of the file starts: offsets, counts, ids, a hash of its first bytes",
     },
     "import_sessions": {"source": _NAME, "source_key": "the id of a session in the tool it came from"},
     "cost_totals": dict.fromkeys(("model", "provider", "user_name", "agent_name"), _NAME),

@@ -348,3 +348,14 @@ def test_each_call_is_priced_at_its_days_prices(cli, tmp_path):
     rows = {row["timestamp"][:10]: row for row in cli.json("costs", "list")}
     assert rows["2026-03-12"]["total_cost"] == pytest.approx(1.5, abs=1e-12)
     assert rows["2026-03-14"]["total_cost"] == pytest.approx(0.75, abs=1e-12)
+
+
+def test_what_the_store_keeps_of_a_file_holds_none_of_its_words(cli, tmp_path):
+    """The mark of a file (where its next read starts) keeps a hash of its first bytes, not the bytes:
+    a transcript starts with what someone typed, and `sessions redact` could not reach a copy there."""
+    words = "my password is hunter2-0123456789"
+    write(tmp_path / "p" / "x" / "s1.jsonl", user("p1", "2026-11-02T09:00:00Z", words),
+          assistant("msg_A", "2026-11-02T09:00:05Z", fresh=5, out=1))  # fmt: skip
+    run(cli, tmp_path / "p")
+    [(mark,)] = db_rows(Path(os.environ["AGENTIK_HOME"]), "SELECT mark FROM import_files")
+    assert "hunter2" not in mark and words.encode().hex()[:40] not in mark
