@@ -238,10 +238,11 @@ class PriceBook:
             by_hour = self._by_hour[key] = _key(provider, model) not in self.overrides and _by_time_of_day(
                 model, provider
             )
-        if by_hour:
+        if at.tzinfo is not UTC:
             at = at.astimezone(UTC)
+        if by_hour:
             return at.replace(minute=at.minute // 30 * 30, second=0, microsecond=0)
-        return at.astimezone(UTC).date()
+        return at.date()
 
     def _model_price(self, model: str, provider: str, when: date | datetime | None = None) -> Any:
         """A model's prices now, or at a moment (the list's price of that day, or half hour: an

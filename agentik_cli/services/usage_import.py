@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import multiprocessing
 import os
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -43,6 +45,9 @@ SOURCES = {
 BATCH_CALLS = 5000
 # how often --follow looks at the folders again
 FOLLOW_EVERY = 0.5
+# from how many bytes to read files are read by a process of their own, and how many files ahead
+PARALLEL_BYTES = 50_000_000
+READ_AHEAD = 4
 
 
 @dataclass
@@ -137,8 +142,7 @@ class Importer:
         summary = Summary(self.name)
         with self.store.read() as session:
             marks = imports.marks(session, self.name)
-        pending: list[tuple[Path, tuple[str, int, int], Read]] = []
-        calls = 0
+        changed: list[tuple[Path, tuple[str, int, int], dict[str, Any]]] = []
         companions = getattr(self.module, "companions", None)
         for path in paths:
             identity = file_id(path)
@@ -157,10 +161,10 @@ class Importer:
             if self.failed.get(str(path)) == identity:
                 continue  # said already, this run (--follow): said again once it changes
             mark = json.loads(known.mark) if known is not None and known.identity == identity[0] else {}
-            try:
-                read = self.module.read(path, mark)
-            except (OSError, UnicodeDecodeError) as exc:
-                read = Read(failed=exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+            changed.append((path, identity, mark))
+        pending: list[tuple[Path, tuple[str, int, int], Read]] = []
+        calls = 0
+        for path, identity, read in self._reads(changed):
             if read.failed:
                 summary.failed.append(f"{path}: {read.failed}")
                 self.failed[str(path)] = identity
@@ -176,6 +180,29 @@ class Importer:
         if pending:
             self._write(pending, summary)
         return summary
+
+    def _reads(
+        self, changed: list[tuple[Path, tuple[str, int, int], dict[str, Any]]]
+    ) -> Iterator[tuple[Path, tuple[str, int, int], Read]]:
+        """Each changed file read, in order. Many bytes to read on a machine with a core to spare: read
+        by a process of their own while this one prices and writes what was read before (the two
+        halves of an import take about as long), a few files ahead."""
+        size = sum(identity[1] for _, identity, _ in changed)
+        if size < PARALLEL_BYTES or (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+            for path, identity, mark in changed:
+                yield path, identity, read_file(self.name, path, mark)
+            return
+        # forked before this process writes, and the reader touches no database (sources/ cannot)
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as reader:
+            ahead: deque[tuple[Path, tuple[str, int, int], Future[Read]]] = deque()
+            for path, identity, mark in changed:
+                ahead.append((path, identity, reader.submit(read_file, self.name, path, mark)))
+                if len(ahead) > READ_AHEAD:
+                    path, identity, future = ahead.popleft()
+                    yield path, identity, future.result()
+            while ahead:
+                path, identity, future = ahead.popleft()
+                yield path, identity, future.result()
 
     def agent(self) -> tuple[int, str]:
         """The source's agent, made on its first import."""
@@ -328,6 +355,14 @@ class Importer:
             "source_cost_nd": call.source_cost_nd,
             "text": call.text,
         }
+
+
+def read_file(name: str, path: Path, mark: dict[str, Any]) -> Read:
+    """One file read by its source from its mark; a file that cannot be read is skipped whole."""
+    try:
+        return source(name).read(path, mark)
+    except (OSError, UnicodeDecodeError) as exc:
+        return Read(failed=exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
 
 
 def follow(importer: Importer, given: list[str], should_stop: Callable[[], bool]) -> Iterator[Summary]:

@@ -101,16 +101,18 @@ def generate(folder: Path, lines: int, tool_bytes: int) -> int:
     return size
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Wall seconds, peak memory (MB) of the child, its stdout."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds (user and system: what a busy machine does not inflate), peak
+    memory (MB) of the child, its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run([*AGENTIK, *args], env=env, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode:
         sys.exit(f"failed ({done.returncode}): {done.stderr}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak, before) // 1024, done.stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, cpu, max(after.ru_maxrss, before.ru_maxrss) // 1024, done.stdout
 
 
 def main() -> None:
@@ -126,13 +128,14 @@ def main() -> None:
     if options.store:
         env["AGENTIK_DB"] = options.store
     paths = ["costs", "import", "--from", "claude-code", str(folder / "projects"), "--json"]
-    seconds, peak, out = run(paths, env)
+    seconds, cpu, peak, out = run(paths, env)
     summary = json.loads(out)
     print(f"first import: {options.lines:,} assistant lines, {size / 1e9:.2f} GB, {summary['files']:,} files")
     rate = f"{options.lines / seconds:,.0f} assistant lines/s, {size / 1e6 / seconds:.0f} MB/s"
-    print(f"  {seconds:.1f} s, {rate}, peak {peak} MB; {summary['imported']:,} calls, {summary['messages']:,} messages")
-    seconds, peak2, out = run(paths, env)
-    print(f"re-run, nothing new: {seconds:.2f} s, imported {json.loads(out)['imported']}")
+    print(f"  {seconds:.1f} s ({cpu:.1f} s CPU), {rate}, peak {peak} MB; {summary['imported']:,} calls")
+    seconds, cpu, _, out = run(paths, env)
+    print(f"re-run, nothing new: {seconds:.2f} s ({cpu:.2f} s CPU), imported {json.loads(out)['imported']}")
+    print(f"machine load: {os.getloadavg()[0]:.1f} (1 min) on {os.cpu_count()} cores")
     shutil.rmtree(home, ignore_errors=True)
 
 
