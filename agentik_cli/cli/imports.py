@@ -39,9 +39,9 @@ def import_from(source: str, paths: list[str], *, follow: bool, dry_run: bool, a
     for summary in usage_import.follow(importer, paths, lambda: bool(stopped)):
         if as_json:  # a line a round, for a program reading as it goes
             render.print_line(render.to_json(summary_json(summary, False), indent=None))
-            continue
-        _show(summary, False, False)
-        budget_warnings(store, None, every=True)
+        else:
+            _show(summary, False, False)
+        budget_warnings(store, None, every=True)  # on stderr, and the budget's events, --json or not
 
 
 def summary_json(summary: Summary, dry_run: bool) -> dict[str, Any]:
