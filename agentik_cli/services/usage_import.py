@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agentik_cli import environment
+from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.sources.base import Call, Read, file_id
@@ -158,6 +158,9 @@ class Importer:
                 summary.failed.append(f"{path}: {read.failed}")
                 self.failed[str(path)] = identity
                 continue
+            believable = [call for call in read.calls if _believable(call)]
+            read.unparsable += len(read.calls) - len(believable)
+            read.calls = believable
             summary.lines += read.lines
             summary.unknown += read.unknown
             summary.unparsable += read.unparsable
@@ -319,6 +322,14 @@ class Importer:
             "source_cost_nd": call.source_cost_nd,
             "text": call.text,
         }
+
+
+def _believable(call: Call) -> bool:
+    """Whether a call's counts are ones a server could have sent (as agentik believes a server's
+    own, providers/tokens.py): a log's absurd count would be priced in billions, or not fit a column."""
+    counts = (call.input_tokens, call.output_tokens, call.cache_read_tokens)
+    counts += (call.cache_write_5m_tokens, call.cache_write_1h_tokens)
+    return all(0 <= count <= limits.MAX_SERVER_TOKENS for count in counts)
 
 
 def follow(importer: Importer, given: list[str], should_stop: Callable[[], bool]) -> Iterator[Summary]:
