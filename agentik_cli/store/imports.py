@@ -80,6 +80,10 @@ def write(unit: Unit, batch: Batch) -> Written:
             fuller.append((row, found))
         else:
             done.duplicates += 1
+    if new:  # a call whose ledger row `costs cleanup` removed keeps its message: removed on purpose, not new
+        kept = _stored_messages(session, [row["call_key"] for row in new])
+        done.duplicates += sum(row["call_key"] in kept for row in new)
+        new = [row for row in new if row["call_key"] not in kept]
     said = _new_messages(session, batch.said)
     touched: dict[int, list[datetime]] = {}
     if new or said:
@@ -336,6 +340,15 @@ def _fuller_text(session: Session, message_id: int, text: str) -> str:
     if not stored or stored in text:
         return text
     return f"{stored}\n\n{text}"
+
+
+def _stored_messages(session: Session, keys: list[str]) -> set[str]:
+    """Which of these import keys a message holds."""
+    stored: set[str] = set()
+    for first in range(0, len(keys), IDS_PER_STATEMENT):
+        chunk = keys[first : first + IDS_PER_STATEMENT]
+        stored.update(session.execute(select(MESSAGES.c.import_key).where(MESSAGES.c.import_key.in_(chunk))).scalars())
+    return stored
 
 
 def _new_messages(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
