@@ -69,7 +69,6 @@ def write(unit: Unit, batch: Batch) -> Written:
     session = unit.session
     lock_ledger(session)
     done = Written()
-    sessions = _sessions(unit, batch, done)
     stored = _stored_calls(session, [row["call_key"] for row in batch.calls])
     new, fuller = [], []
     for row in batch.calls:
@@ -85,6 +84,7 @@ def write(unit: Unit, batch: Batch) -> Written:
         done.duplicates += sum(row["call_key"] in kept for row in new)
         new = [row for row in new if row["call_key"] not in kept]
     said = _new_messages(session, batch.said)
+    sessions = _sessions(unit, batch, done, new, said)  # made only for what is new: none for duplicates
     touched: dict[int, list[datetime]] = {}
     if new or said:
         _add_messages(unit, batch, new, said, sessions, touched)
@@ -99,11 +99,13 @@ def write(unit: Unit, batch: Batch) -> Written:
     return done
 
 
-def _sessions(unit: Unit, batch: Batch, done: Written) -> dict[str, int]:
-    """The agentik session of every source session the batch names, made when new (started at its
-    first record), a title given to one that has none yet."""
+def _sessions(
+    unit: Unit, batch: Batch, done: Written, calls: list[dict[str, Any]], said: list[dict[str, Any]]
+) -> dict[str, int]:
+    """The agentik session of every source session the batch names, made when a new record (of
+    `calls` and `said`) needs it (started at its first), a title given to one that has none yet."""
     session = unit.session
-    keys = {row["session_key"] for row in batch.calls} | {row["session_key"] for row in batch.said}
+    keys = {row["session_key"] for row in calls} | {row["session_key"] for row in said}
     keys |= set(batch.titles)
     found: dict[str, int] = {}
     m = SOURCE_SESSIONS.c
@@ -113,7 +115,7 @@ def _sessions(unit: Unit, batch: Batch, done: Written) -> dict[str, int]:
         query = select(m.source_key, m.session_id).where(m.source == batch.source, m.source_key.in_(chunk))
         found.update({row.source_key: row.session_id for row in session.execute(query)})
     firsts: dict[str, datetime] = {}
-    for row in (*batch.calls, *batch.said):
+    for row in (*calls, *said):
         key, at = row["session_key"], row["timestamp"]
         if key not in firsts or at < firsts[key]:
             firsts[key] = at
