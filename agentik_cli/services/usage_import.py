@@ -254,9 +254,8 @@ class Importer:
         summary.duplicates += written.duplicates
         summary.messages += written.calls + written.messages
         summary.sessions += written.sessions
-        for row in rows.values():
-            summary.unpriced += row["total_cost_nd"] is None
-            summary.cost_nd += row["total_cost_nd"] or 0
+        summary.unpriced += written.unpriced  # of what was written: a duplicate added nothing
+        summary.cost_nd += written.cost_nd
 
     def _plan(self, rows: list[dict[str, Any]], summary: Summary) -> None:
         """A dry run: what is not stored yet, by model and day."""

@@ -56,6 +56,8 @@ class Written:
     duplicates: int = 0  # calls (and messages) stored before
     messages: int = 0  # user messages stored
     sessions: int = 0  # sessions made
+    cost_nd: int = 0  # what the new calls cost, and what the replaced ones added
+    unpriced: int = 0  # new calls without a price
 
 
 def marks(session: Session, source: str) -> dict[str, FileMark]:
@@ -89,9 +91,12 @@ def write(unit: Unit, batch: Batch) -> Written:
     if new or said:
         _add_messages(unit, batch, new, said, sessions, touched)
         done.calls, done.messages = len(new), len(said)
+        done.cost_nd += sum(row["total_cost_nd"] or 0 for row in new)
+        done.unpriced += sum(row["total_cost_nd"] is None for row in new)
     if fuller:
         _replace_calls(session, fuller)
         done.replaced = len(fuller)
+        done.cost_nd += sum((row["total_cost_nd"] or 0) - (found["total_cost_nd"] or 0) for row, found in fuller)
     _count_messages(session, batch.agent_id, touched)
     _save_marks(unit, batch)
     if done.replaced and not done.calls:  # new calls send theirs (store/bulk.py)
