@@ -137,6 +137,7 @@ def test_a_reimport_after_costs_cleanup_neither_fails_nor_brings_the_rows_back(c
     assert cli.json("costs", "list") == []
     rewrite(log)
     write(log, assistant("msg_B", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), fresh=10, out=5), mode="a")
+    assert run(cli, tmp_path / "p", args=("--dry-run",))["imported"] == 1  # what the import will do
     summary = run(cli, tmp_path / "p")  # was: exit 1, "unexpected IntegrityError", every run after
     # what the user removed stays removed; what is new comes in
     assert (summary["imported"], summary["skipped"]["duplicates"]) == (1, 1)
@@ -210,3 +211,23 @@ def test_follow_with_json_still_warns_and_sends_budget_events(cli, tmp_path):
     assert process.returncode == 0
     assert "budget" in err
     assert db_rows(home(), "SELECT count(*) FROM settings WHERE key LIKE 'budget_exceeded:%'")[0][0] == 1
+
+
+def test_a_prompt_of_exactly_200k_tokens_is_not_yet_long_context(cli, tmp_path):
+    # Anthropic (and genai-prices, whose tiers agentik reads) charge the long-context rates for a
+    # prompt that exceeds 200k: 200,000 is still $3 in and $15 out
+    write(tmp_path / "p" / "x" / "s1.jsonl", assistant("msg_A", "2026-11-02T09:00:01Z", fresh=200_000, out=1_000))
+    run(cli, tmp_path / "p")
+    [row] = cli.json("costs", "list")
+    assert row["total_cost"] == pytest.approx((200_000 * 3 + 1_000 * 15) / 1e6, abs=1e-12)
+
+
+def test_sonnet_4_past_200k_is_priced_at_its_long_context_rates_too(cli, tmp_path):
+    # the issue: "a long context's premium on the whole request" for Sonnet 4 as for 4.5 ($6 / $22.50)
+    write(
+        tmp_path / "p" / "x" / "s1.jsonl",
+        assistant("msg_A", "2026-11-02T09:00:01Z", model="claude-sonnet-4-20250514", fresh=250_000, out=1_000),
+    )
+    run(cli, tmp_path / "p")
+    [row] = cli.json("costs", "list")
+    assert row["total_cost"] == pytest.approx((250_000 * 6 + 1_000 * 22.5) / 1e6, abs=1e-12)
