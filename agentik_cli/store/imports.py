@@ -416,5 +416,6 @@ def _save_marks(unit: Unit, batch: Batch) -> None:
 
 
 def stored_keys(session: Session, keys: list[str]) -> set[str]:
-    """Which of these call keys the ledger holds."""
-    return set(_stored_calls(session, keys))
+    """Which of these call keys the ledger holds, or held (a message keeps the key of a call whose
+    row `costs cleanup` removed: it is not imported again)."""
+    return set(_stored_calls(session, keys)) | _stored_messages(session, keys)
