@@ -326,8 +326,8 @@ class Importer:
 def _believable(call: Call) -> bool:
     """Whether a call's counts are ones a server could have sent (as agentik believes a server's
     own, providers/tokens.py): a log's absurd count would be priced in billions, or not fit a column."""
-    counts = (call.input_tokens, call.output_tokens, call.cache_read_tokens)
-    counts += (call.cache_write_5m_tokens, call.cache_write_1h_tokens)
+    counts = [call.input_tokens, call.output_tokens, call.cache_read_tokens]
+    counts += [call.cache_write_5m_tokens, call.cache_write_1h_tokens]
     return all(0 <= count <= limits.MAX_SERVER_TOKENS for count in counts)
 
 
