@@ -310,7 +310,7 @@ def import_(
         return
     for flag, given in (("--follow", follow), ("--dry-run", dry_run)):
         if given:
-            raise UsageError(f"{flag} goes with --from", hint="e.g. agentik costs import --from claude-code {flag}")
+            raise UsageError(f"{flag} goes with --from", hint=f"e.g. agentik costs import --from claude-code {flag}")
     if not paths or len(paths) > 1:
         raise UsageError("give one file (or - for stdin), or --from a tool", hint="agentik costs import usage.jsonl")
     _import_file(paths[0], fmt, as_json)

@@ -37,7 +37,8 @@ def import_from(source: str, paths: list[str], *, follow: bool, dry_run: bool, a
     if not as_json:
         render.note(f"following {source}'s logs: Ctrl-C stops")
     for summary in usage_import.follow(importer, paths, lambda: bool(stopped)):
-        if as_json:  # a line a round, for a program reading as it goes
+        if as_json:  # a line a round, for a program reading as it goes (the budgets looked at first)
+            budget_warnings(store, None, every=True)
             render.print_line(render.to_json(summary_json(summary, False), indent=None))
             continue
         _show(summary, False, False)

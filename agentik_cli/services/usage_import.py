@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agentik_cli import environment
+from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.sources.base import Call, Read, file_id
@@ -169,6 +169,9 @@ class Importer:
                 summary.failed.append(f"{path}: {read.failed}")
                 self.failed[str(path)] = identity
                 continue
+            believable = [call for call in read.calls if _believable(call)]
+            read.unparsable += len(read.calls) - len(believable)
+            read.calls = believable
             summary.lines += read.lines
             summary.unknown += read.unknown
             summary.unparsable += read.unparsable
@@ -285,9 +288,8 @@ class Importer:
         summary.duplicates += written.duplicates
         summary.messages += written.calls + written.messages
         summary.sessions += written.sessions
-        for row in rows.values():
-            summary.unpriced += row["total_cost_nd"] is None
-            summary.cost_nd += row["total_cost_nd"] or 0
+        summary.unpriced += written.unpriced  # of what was written: a duplicate added nothing
+        summary.cost_nd += written.cost_nd
 
     def _plan(self, rows: list[dict[str, Any]], summary: Summary) -> None:
         """A dry run: what is not stored yet, by model and day."""
@@ -363,6 +365,14 @@ def read_file(name: str, path: Path, mark: dict[str, Any]) -> Read:
         return source(name).read(path, mark)
     except (OSError, UnicodeDecodeError) as exc:
         return Read(failed=exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+
+
+def _believable(call: Call) -> bool:
+    """Whether a call's counts are ones a server could have sent (as agentik believes a server's
+    own, providers/tokens.py): a log's absurd count would be priced in billions, or not fit a column."""
+    counts = [call.input_tokens, call.output_tokens, call.cache_read_tokens]
+    counts += [call.cache_write_5m_tokens, call.cache_write_1h_tokens]
+    return all(0 <= count <= limits.MAX_SERVER_TOKENS for count in counts)
 
 
 def follow(importer: Importer, given: list[str], should_stop: Callable[[], bool]) -> Iterator[Summary]:

@@ -229,8 +229,15 @@ def carries_on(path: Path, mark: dict[str, Any]) -> bool:
 
 
 def loads(line: bytes) -> Any:
-    """A JSON line, or None when it does not parse."""
+    """A JSON line, or None when it does not parse. A byte that is not UTF-8 (in a message's text)
+    does not lose the line's spend: it reads as U+FFFD."""
     try:
         return json.loads(line)
+    except UnicodeDecodeError:
+        pass
+    except ValueError:
+        return None
+    try:
+        return json.loads(line.decode("utf-8", "replace"))
     except ValueError:
         return None

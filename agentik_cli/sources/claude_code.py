@@ -17,10 +17,13 @@ not known here is counted and skipped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from agentik_cli import limits
+from agentik_cli.money import NANO
 from agentik_cli.sources.base import MAX_TEXT, Call, Read, Said, count, jsonl, text_of, when
 
 name = "claude-code"
@@ -113,7 +116,7 @@ def _assistant(line: dict[str, Any], calls: dict[str, Call], found: Read) -> Non
         cache_read_tokens=read_tokens,
         cache_write_5m_tokens=written - one_hour,
         cache_write_1h_tokens=one_hour,
-        source_cost_nd=round(cost * 1_000_000_000) if isinstance(cost, int | float) and cost >= 0 else None,
+        source_cost_nd=_cost_nd(cost),
         text=text_of(message.get("content")),
     )
     info = found.session(session)
@@ -131,6 +134,14 @@ def _assistant(line: dict[str, Any], calls: dict[str, Call], found: Read) -> Non
         calls[key] = call
     else:
         earlier.text = text[:MAX_TEXT]
+
+
+def _cost_nd(cost: Any) -> int | None:
+    """`costUSD` in nano-dollars, when it is a cost one call can have (not infinite, not absurd)."""
+    if type(cost) not in (int, float) or not math.isfinite(cost) or cost < 0:
+        return None
+    nd = round(cost * NANO)
+    return nd if nd <= limits.MAX_CALL_COST_ND else None
 
 
 def _user(line: dict[str, Any], found: Read) -> None:

@@ -56,6 +56,8 @@ class Written:
     duplicates: int = 0  # calls (and messages) stored before
     messages: int = 0  # user messages stored
     sessions: int = 0  # sessions made
+    cost_nd: int = 0  # what the new calls cost, and what the replaced ones added
+    unpriced: int = 0  # new calls without a price
 
 
 def marks(session: Session, source: str) -> dict[str, FileMark]:
@@ -69,7 +71,6 @@ def write(unit: Unit, batch: Batch) -> Written:
     session = unit.session
     lock_ledger(session)
     done = Written()
-    sessions = _sessions(unit, batch, done)
     stored = _stored_calls(session, [row["call_key"] for row in batch.calls])
     new, fuller = [], []
     for row in batch.calls:
@@ -80,14 +81,22 @@ def write(unit: Unit, batch: Batch) -> Written:
             fuller.append((row, found))
         else:
             done.duplicates += 1
+    if new:  # a call whose ledger row `costs cleanup` removed keeps its message: removed on purpose, not new
+        kept = _stored_messages(session, [row["call_key"] for row in new])
+        done.duplicates += sum(row["call_key"] in kept for row in new)
+        new = [row for row in new if row["call_key"] not in kept]
     said = _new_messages(session, batch.said)
+    sessions = _sessions(unit, batch, done, new, said)  # made only for what is new: none for duplicates
     touched: dict[int, list[datetime]] = {}
     if new or said:
         _add_messages(unit, batch, new, said, sessions, touched)
         done.calls, done.messages = len(new), len(said)
+        done.cost_nd += sum(row["total_cost_nd"] or 0 for row in new)
+        done.unpriced += sum(row["total_cost_nd"] is None for row in new)
     if fuller:
         _replace_calls(session, fuller)
         done.replaced = len(fuller)
+        done.cost_nd += sum((row["total_cost_nd"] or 0) - (found["total_cost_nd"] or 0) for row, found in fuller)
     _count_messages(session, batch.agent_id, touched)
     _save_marks(unit, batch)
     if done.replaced and not done.calls:  # new calls send theirs (store/bulk.py)
@@ -95,11 +104,13 @@ def write(unit: Unit, batch: Batch) -> Written:
     return done
 
 
-def _sessions(unit: Unit, batch: Batch, done: Written) -> dict[str, int]:
-    """The agentik session of every source session the batch names, made when new (started at its
-    first record), a title given to one that has none yet."""
+def _sessions(
+    unit: Unit, batch: Batch, done: Written, calls: list[dict[str, Any]], said: list[dict[str, Any]]
+) -> dict[str, int]:
+    """The agentik session of every source session the batch names, made when a new record (of
+    `calls` and `said`) needs it (started at its first), a title given to one that has none yet."""
     session = unit.session
-    keys = {row["session_key"] for row in batch.calls} | {row["session_key"] for row in batch.said}
+    keys = {row["session_key"] for row in calls} | {row["session_key"] for row in said}
     keys |= set(batch.titles)
     found: dict[str, int] = {}
     m = SOURCE_SESSIONS.c
@@ -109,7 +120,7 @@ def _sessions(unit: Unit, batch: Batch, done: Written) -> dict[str, int]:
         query = select(m.source_key, m.session_id).where(m.source == batch.source, m.source_key.in_(chunk))
         found.update({row.source_key: row.session_id for row in session.execute(query)})
     firsts: dict[str, datetime] = {}
-    for row in (*batch.calls, *batch.said):
+    for row in (*calls, *said):
         key, at = row["session_key"], row["timestamp"]
         if key not in firsts or at < firsts[key]:
             firsts[key] = at
@@ -340,6 +351,15 @@ def _fuller_text(session: Session, message_id: int, text: str) -> str:
     return f"{stored}\n\n{text}"
 
 
+def _stored_messages(session: Session, keys: list[str]) -> set[str]:
+    """Which of these import keys a message holds."""
+    stored: set[str] = set()
+    for first in range(0, len(keys), IDS_PER_STATEMENT):
+        chunk = keys[first : first + IDS_PER_STATEMENT]
+        stored.update(session.execute(select(MESSAGES.c.import_key).where(MESSAGES.c.import_key.in_(chunk))).scalars())
+    return stored
+
+
 def _new_messages(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The messages whose keys are not stored yet (and each key once)."""
     keys = [row["import_key"] for row in rows]
@@ -398,5 +418,6 @@ def _save_marks(unit: Unit, batch: Batch) -> None:
 
 
 def stored_keys(session: Session, keys: list[str]) -> set[str]:
-    """Which of these call keys the ledger holds."""
-    return set(_stored_calls(session, keys))
+    """Which of these call keys the ledger holds, or held (a message keeps the key of a call whose
+    row `costs cleanup` removed: it is not imported again)."""
+    return set(_stored_calls(session, keys)) | _stored_messages(session, keys)
