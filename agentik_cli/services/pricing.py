@@ -202,16 +202,26 @@ def _from_override(price: Override) -> UnitPrices:
 
 
 def _tier(value: Any, input_total: int) -> Decimal | None:
-    """A genai-prices unit price: a Decimal, or tiered prices where crossing a tier prices all tokens."""
+    """A genai-prices unit price: a Decimal, or tiered prices where a prompt that exceeds a tier's
+    start prices all its tokens at that tier (as genai-prices and the providers count: a prompt of
+    exactly 200,000 tokens is not yet a long one)."""
     if value is None:
         return None
     if isinstance(value, Decimal):
         return value
     price = value.base
     for tier in value.tiers:
-        if input_total >= tier.start:
+        if input_total > tier.start:
             price = tier.price
     return Decimal(price)
+
+
+# Long-context rates the bundled list does not give a model (Anthropic's pricing page: Claude Sonnet 4
+# past 200,000 prompt tokens, which only its 1M-token context reaches, costs $6 in and $22.50 out, the
+# cache at twice its rates): the tier's start and the factors of input, output, cache read and write
+LONG_CONTEXT: dict[str, tuple[int, Decimal, Decimal, Decimal, Decimal]] = {
+    "claude-sonnet-4-0": (200_000, Decimal(2), Decimal("1.5"), Decimal(2), Decimal(2)),
+}
 
 
 class PriceBook:
@@ -260,6 +270,8 @@ class PriceBook:
                     starts = sorted(
                         {tier.start for value in vars(price).values() for tier in getattr(value, "tiers", None) or ()}
                     )
+                    if not starts and result.model.id in LONG_CONTEXT:
+                        starts = [LONG_CONTEXT[result.model.id][0]]
                     self._models[key] = (price, result.model.id, starts)
                 except LookupError:
                     self._models[key] = None
@@ -275,7 +287,7 @@ class PriceBook:
         if found is None or isinstance(found, UnitPrices):
             return found
         price, model_id, starts = found
-        key = (provider, model, sum(1 for start in starts if input_total >= start) if starts else 0, day)
+        key = (provider, model, sum(1 for start in starts if input_total > start) if starts else 0, day)
         cached = self._units.get(key)
         if cached is None:
             cached = self._units[key] = _genai_units(price, model_id, input_total)
@@ -300,14 +312,25 @@ class PriceBook:
 
 def _genai_units(price: Any, model_id: str, input_total: int) -> UnitPrices:
     """Unit prices from a genai-prices ModelPrice, at the tier a prompt of this size falls in."""
+    units = [
+        _tier(getattr(price, name, None), input_total)
+        for name in ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
+    ]
+    long = LONG_CONTEXT.get(model_id)
+    if long is not None and not _has_tiers(price) and input_total > long[0]:
+        units = [None if unit is None else unit * factor for unit, factor in zip(units, long[1:], strict=True)]
     return UnitPrices(
-        input=_tier(getattr(price, "input_mtok", None), input_total) or Decimal(0),
-        output=_tier(getattr(price, "output_mtok", None), input_total) or Decimal(0),
-        cache_read=_tier(getattr(price, "cache_read_mtok", None), input_total),
-        cache_write=_tier(getattr(price, "cache_write_mtok", None), input_total),
+        input=units[0] or Decimal(0),
+        output=units[1] or Decimal(0),
+        cache_read=units[2],
+        cache_write=units[3],
         source="genai-prices",
         model_id=model_id,
     )
+
+
+def _has_tiers(price: Any) -> bool:
+    return any(getattr(value, "tiers", None) for value in vars(price).values())
 
 
 def lookup(store: Store | None, model: str, provider: str) -> UnitPrices | None:

@@ -19,7 +19,8 @@ from sqlmodel import col
 
 from agentik_cli.errors import UsageError
 from agentik_cli.records import agent_json
-from agentik_cli.store import dialect
+from agentik_cli.store import dialect, imports
+from agentik_cli.store.ledger import MESSAGES
 from agentik_cli.store.models import Agent, Budget, Cost, CostTotal, Setting
 from agentik_cli.store.unit import Unit
 
@@ -169,6 +170,8 @@ def remove(unit: Unit, agent_id: int) -> RemovedAgent | None:
             col(Setting.key).startswith(DEFAULT_AGENT, autoescape=True), col(Setting.value) == str(agent_id)
         )
     )
+    # its imported messages go with it (a cascade): their keys stay, so that an import brings none back
+    imports.remember_removed(session, MESSAGES.c.agent_id == agent_id)
     session.execute(delete(Agent).where(col(Agent.id) == agent_id))
     return removed
 

@@ -17,7 +17,7 @@ from sqlalchemy import Text, delete, func, or_, select, update
 from sqlalchemy import cast as sql_cast
 from sqlmodel import Session
 
-from agentik_cli.store import dialect, ledger
+from agentik_cli.store import dialect, imports, ledger
 from agentik_cli.store.engine import Store, translate_errors
 from agentik_cli.store.models import (
     ChatSession,
@@ -121,6 +121,7 @@ TEXT_COLUMNS: dict[str, dict[str, str]] = {
         "mark": "where the next read of the file starts: offsets, counts, ids, a hash of its first bytes",
     },
     "import_sessions": {"source": _NAME, "source_key": "the id of a session in the tool it came from"},
+    "import_removed": {"import_key": "the id, in the tool it came from, of an imported message removed since"},
     "cost_totals": dict.fromkeys(("model", "provider", "user_name", "agent_name"), _NAME),
     "price_overrides": dict.fromkeys(("provider", "model_key", "model", "set_by"), _NAME),
     "budgets": {"period": _BY_CODE, "agent_name": _NAME, "set_by": _NAME},
@@ -215,6 +216,7 @@ def forget(unit: Unit, doomed: list[Doomed], titles: dict[int, str]) -> None:
     session = unit.session
     ids = [d.id for d in doomed]
     for chunk in _chunks(ids):
+        imports.remember_removed(session, _MESSAGES.c.id.in_(chunk))
         session.execute(delete(_MESSAGES).where(_MESSAGES.c.id.in_(chunk)))
     per_session: dict[int, int] = {}
     per_agent: dict[int, tuple[int, int, int]] = {}

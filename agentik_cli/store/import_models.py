@@ -1,5 +1,6 @@
 """The tables of imports from other tools' logs (`costs import --from`): each file read, with the
-source's mark of where its next read starts, and each source session's agentik session."""
+source's mark of where its next read starts, each source session's agentik session, and the keys of
+imported messages removed since."""
 
 from __future__ import annotations
 
@@ -36,3 +37,12 @@ class ImportSession(SQLModel, table=True):
     source: str = Field(primary_key=True)
     source_key: str = Field(primary_key=True)
     session_id: int = Field(sa_column=Column(Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False))
+
+
+class ImportRemoved(SQLModel, table=True):
+    """The key of an imported message that was removed (`sessions remove`, `sessions forget`, `agents
+    remove`): a later read of its file does not bring it back."""
+
+    __tablename__ = "import_removed"
+
+    import_key: str = Field(primary_key=True)

@@ -17,7 +17,7 @@ from sqlalchemy import func, insert, select, update
 from sqlmodel import Session
 
 from agentik_cli.store import bulk, dialect
-from agentik_cli.store.import_models import ImportFile, ImportSession
+from agentik_cli.store.import_models import ImportFile, ImportRemoved, ImportSession
 from agentik_cli.store.ledger import AGENTS, COSTS, IDS_PER_STATEMENT, MESSAGES, SESSIONS, lock_ledger, move_totals
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 FILES: Any = ImportFile.__table__  # type: ignore[attr-defined]
 SOURCE_SESSIONS: Any = ImportSession.__table__  # type: ignore[attr-defined]
+REMOVED: Any = ImportRemoved.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -361,12 +362,13 @@ def _stored_messages(session: Session, keys: list[str]) -> set[str]:
 
 
 def _new_messages(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages whose keys are not stored yet (and each key once)."""
+    """The messages whose keys are neither stored nor removed since (and each key once)."""
     keys = [row["import_key"] for row in rows]
     stored: set[str] = set()
     for first in range(0, len(keys), IDS_PER_STATEMENT):
         chunk = keys[first : first + IDS_PER_STATEMENT]
         stored.update(session.execute(select(MESSAGES.c.import_key).where(MESSAGES.c.import_key.in_(chunk))).scalars())
+        stored.update(session.execute(select(REMOVED.c.import_key).where(REMOVED.c.import_key.in_(chunk))).scalars())
     new = []
     for row in rows:
         if row["import_key"] not in stored:
@@ -421,3 +423,13 @@ def stored_keys(session: Session, keys: list[str]) -> set[str]:
     """Which of these call keys the ledger holds, or held (a message keeps the key of a call whose
     row `costs cleanup` removed: it is not imported again)."""
     return set(_stored_calls(session, keys)) | _stored_messages(session, keys)
+
+
+def remember_removed(session: Session, where: Any) -> None:
+    """Before imported messages are deleted (a session, an agent or messages removed or forgotten):
+    their keys, so that a later read of their file does not bring them back. Keys only: ids the other
+    tool made, none of what was said."""
+    m = MESSAGES.c
+    keys = select(m.import_key).where(where, m.import_key.is_not(None))
+    stmt = dialect.insert(session, REMOVED).from_select(["import_key"], keys)
+    session.execute(stmt.on_conflict_do_nothing(index_elements=["import_key"]))

@@ -752,8 +752,9 @@ def m0014_calls_in_flight(conn: Connection) -> None:
 
 def m0015_imports(conn: Connection) -> None:
     """Other tools' usage, imported (`costs import --from`, issue 23): each file read and where the
-    next read starts, each source's session as an agentik session, an imported message's key, and
-    the cost the tool itself reported beside agentik's."""
+    next read starts, each source's session as an agentik session, an imported message's key, the
+    keys of imported messages removed or forgotten since (never imported again), and the cost the
+    tool itself reported beside agentik's."""
     time = "TIMESTAMP WITH TIME ZONE" if is_postgres(conn) else "DATETIME"
     conn.execute(text("ALTER TABLE costs ADD COLUMN source_cost_nd BIGINT"))
     conn.execute(text("ALTER TABLE messages ADD COLUMN import_key VARCHAR"))
@@ -772,6 +773,7 @@ def m0015_imports(conn: Connection) -> None:
         )
     )
     conn.execute(text("CREATE INDEX ix_import_sessions_by_session ON import_sessions (session_id)"))
+    conn.execute(text("CREATE TABLE import_removed (import_key VARCHAR NOT NULL, PRIMARY KEY (import_key))"))
 
 
 MIGRATIONS: dict[str, Callable[[Connection], None]] = {

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlmodel import col
 
-from agentik_cli.store import ledger
+from agentik_cli.store import imports, ledger
 from agentik_cli.store.models import ChatSession, Message
 from agentik_cli.store.unit import Unit
 
@@ -50,6 +50,7 @@ def remove(unit: Unit, session_id: int) -> RemovedSession | None:
             col(Message.session_id) == session_id
         )
     ).one()
+    imports.remember_removed(session, col(Message.session_id) == session_id)
     session.execute(delete(ChatSession).where(col(ChatSession.id) == session_id))
     ledger.uncount(
         unit,

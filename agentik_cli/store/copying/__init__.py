@@ -46,7 +46,13 @@ from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from agentik_cli.store import dialect
-from agentik_cli.store.copying.extras import copy_budgets, copy_defaults, copy_endpoints, copy_prices
+from agentik_cli.store.copying.extras import (
+    copy_budgets,
+    copy_defaults,
+    copy_endpoints,
+    copy_import_state,
+    copy_prices,
+)
 from agentik_cli.store.copying.rows import PREFER, CopyState, Progress, table_of
 from agentik_cli.store.copying.run import Run
 from agentik_cli.store.engine import Store, mask_url, translate_errors
@@ -91,6 +97,7 @@ def copy(source: Store, target: Store, *, prefer: str = "target", progress: Prog
                 "default_agents": copy_defaults(sconn, tconn, run),
                 "budgets": copy_budgets(sconn, tconn, run),
                 "webhook_endpoints": copy_endpoints(sconn, tconn, run),
+                "import_sessions": copy_import_state(sconn, tconn, run),
             }
             _set_state(tconn, key, state)
             check = run.check()

@@ -1,5 +1,8 @@
 """What a copy brings besides the rows of history (store/copying): price overrides, each user's default
-agent, budgets and webhook endpoints, each on the target's agent."""
+agent, budgets and webhook endpoints, each on the target's agent; and what `costs import --from`
+needs to carry on in the target (each source session's session there, the keys of removed imported
+messages). The files' marks stay behind: an import into the target reads the files from their
+start, and the keys of what was copied keep it from counting anything twice."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from sqlalchemy.engine import Connection
 from agentik_cli.store import dialect
 from agentik_cli.store.copying.rows import PRICES, table_of, utc
 from agentik_cli.store.copying.run import Run
+from agentik_cli.store.import_models import ImportRemoved, ImportSession
 from agentik_cli.store.models import Budget, PriceOverride, Setting
 from agentik_cli.store.outbox_models import WebhookEndpoint
 
@@ -102,3 +106,22 @@ def copy_endpoints(sconn: Connection, tconn: Connection, run: Run) -> int:
     if rows:
         tconn.execute(endpoints.insert(), rows)
     return len(rows)
+
+
+def copy_import_state(sconn: Connection, tconn: Connection, run: Run) -> int:
+    """Each source session's agentik session, on the target's copy of it (a later import into the
+    target goes on in the same session); and the keys of imported messages removed in the source.
+    What the target already maps stays as it is. Returns how many sessions were mapped."""
+    mapped = table_of(ImportSession)
+    rows = [dict(r) for r in sconn.execute(select(mapped)).mappings()]
+    run.resolve("sessions", [row["session_id"] for row in rows])
+    kept = []
+    for row in rows:
+        target_id = run.ids["sessions"].get(row["session_id"])
+        if target_id is not None:
+            kept.append({**row, "session_id": target_id})
+    dialect.upsert(tconn, mapped, kept, ["source", "source_key"])
+    removed = table_of(ImportRemoved)
+    keys = [{"import_key": key} for key in sconn.execute(select(removed.c.import_key)).scalars()]
+    dialect.upsert(tconn, removed, keys, ["import_key"])
+    return len(kept)
