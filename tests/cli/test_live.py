@@ -88,6 +88,7 @@ def test_watch_piped_prints_a_summary_a_line_each_time_another_process_changes_i
     assert first["today"] == 0 and first["budgets"][0]["spent"] == 0
     assert first == cli.json("costs", "summary")
     # a chat in another process: its reservation shows while the call is in flight, then its cost
+    # a million prompt tokens to claude-sonnet-4-0: past 200k, the long-context rate, $6 a million
     fake.add(Reply(text="ok", input_tokens=1_000_000, output_tokens=0))
     env = base_env(agentik_home, ANTHROPIC_BASE_URL=fake.url, ANTHROPIC_API_KEY="sk-ant-test-key-0123456789")
     chat = agentik("chat", "helper", "-m", "hello")
@@ -96,12 +97,12 @@ def test_watch_piped_prints_a_summary_a_line_each_time_another_process_changes_i
     while now["today"] == 0:  # the line of the reservation, printed while the chat ran
         assert now["budgets"][0]["reserved"] > 0
         now = json.loads(lines.next(WITHIN_S))
-    assert now["today"] == 3.0 and now["budgets"][0]["spent"] == 3.0 and now["budgets"][0]["reserved"] == 0
+    assert now["today"] == 6.0 and now["budgets"][0]["spent"] == 6.0 and now["budgets"][0]["reserved"] == 0
     assert late < WITHIN_S, late
     assert now == cli.json("costs", "summary")
     record = agentik(*RECORD, "--input-tokens", "1000000", "--output-tokens", "0")
     line, late = change_shows_within(lines, lambda: subprocess.run(record, env=base_env(agentik_home), check=True))
-    assert json.loads(line)["today"] == 6.0 and late < WITHIN_S, late
+    assert json.loads(line)["today"] == 12.0 and late < WITHIN_S, late
 
 
 @pytest.mark.slow
@@ -147,7 +148,7 @@ def test_statusline_says_what_summary_and_budgets_say(cli, agentik_home):
     assert statusline(agentik_home) == "today $0.00 · month $0.00\n"  # nothing recorded yet
     cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
     cli(*RECORD, "--agent", "helper", "--input-tokens", "1000", "--output-tokens", "100")
-    cli(*RECORD, "--input-tokens", "1000000", "--output-tokens", "0")
+    cli(*RECORD, "--input-tokens", "200000", "--output-tokens", "160000")  # $0.60 + $2.40
     cli(*RECORD, "--input-tokens", "1000", "--output-tokens", "0", "--at", "2020-01-05T10:00:00Z")
     cli("budgets", "set", "--daily", "5", "--monthly", "100")
     cli("budgets", "set", "--agent", "helper", "--daily", "0.01")
@@ -196,7 +197,7 @@ def test_watch_on_a_terminal_redraws_on_a_change_and_ctrl_c_ends_it(term, cli, a
         child.expect("today")
         child.expect(r"\$0\.00")
         subprocess.run(
-            agentik(*RECORD, "--input-tokens", "2000000", "--output-tokens", "0"),
+            agentik(*RECORD, "--input-tokens", "200000", "--output-tokens", "360000"),  # $0.60 + $5.40
             env=base_env(agentik_home),
             check=True,
             capture_output=True,
