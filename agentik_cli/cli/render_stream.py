@@ -16,6 +16,7 @@ all those redraws."""
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 from agentik_cli import environment
@@ -53,7 +54,9 @@ class MarkdownPrinter:
         self.console = render.out()
         self.settled_any = False
         self.separate_next = True
-        self.arrived: list[str] = []  # chunks not yet split into lines (the next frame does it)
+        # chunks not yet split into lines (the next frame does it): a deque, so that a chunk is put
+        # aside without waiting for the lock while a frame is drawn (append and popleft are atomic)
+        self.arrived: deque[str] = deque()
         self.settled: list[Any] = []  # blocks completed since the last frame, to print in one go
         self.lines: list[str] = []  # complete lines of the unfinished block
         self.partial = ""  # the line being written
@@ -150,23 +153,25 @@ class MarkdownPrinter:
             self.settled_any = True
 
     def text(self, chunk: str) -> None:
-        # Live's refresh thread takes the text in and draws under this lock; holding it while the
-        # text changes and while anything is printed keeps the two from interleaving their cursor
-        # moves (which left stale lines on the screen).
-        with self.lock:
-            if self.thought:  # the reasoning goes above the reply: what came before it first
+        if self.thought:
+            # Live's refresh thread takes the text in and draws under this lock; holding it while
+            # anything is printed keeps the two from interleaving their cursor moves (which left
+            # stale lines on the screen). The reasoning goes above the reply, after what came first.
+            with self.lock:
                 self._take_in()
                 self._print_settled()
                 self._settle_thinking()
-            self.arrived.append(chunk)
+        self.arrived.append(chunk)
 
     def _take_in(self) -> None:
         """Split the text that arrived into lines and settle the blocks it completes (printed by
         _print_settled, at most once a frame)."""
         if not self.arrived:
             return
-        text = "".join(self.arrived)
-        self.arrived = []
+        pieces = []
+        while self.arrived:
+            pieces.append(self.arrived.popleft())
+        text = "".join(pieces)
         self.partial += text
         if "\n" not in text:
             return
