@@ -48,6 +48,7 @@ FOLLOW_EVERY = 0.5
 # from how many bytes to read files are read by a process of their own, and how many files ahead
 PARALLEL_BYTES = 50_000_000
 READ_AHEAD = 4
+READERS = 4
 
 
 @dataclass
@@ -195,12 +196,14 @@ class Importer:
             for path, identity, mark in changed:
                 yield path, identity, read_file(self.name, path, mark)
             return
-        # forked before this process writes, and the reader touches no database (sources/ cannot)
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as reader:
+        # forked readers touch no database (sources/ cannot); as many as there are cores, as the
+        # reading is the larger half, and this process's writing waits on SQLite's disk as often
+        workers = min(READERS, os.cpu_count() or 1)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as reader:
             ahead: deque[tuple[Path, tuple[str, int, int], Future[Read]]] = deque()
             for path, identity, mark in changed:
                 ahead.append((path, identity, reader.submit(read_file, self.name, path, mark)))
-                if len(ahead) > READ_AHEAD:
+                if len(ahead) > READ_AHEAD * workers:
                     path, identity, future = ahead.popleft()
                     yield path, identity, future.result()
             while ahead:

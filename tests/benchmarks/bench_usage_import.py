@@ -101,18 +101,51 @@ def generate(folder: Path, lines: int, tool_bytes: int) -> int:
     return size
 
 
+def _tree_pss_kib(root: int) -> int:
+    """The proportional memory (PSS: shared pages split between the processes sharing them) of a
+    process and its children (the import's forked readers), in KiB; 0 once it is gone."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    tree, found = {root}, True
+    while found:
+        found = False
+        for pid, parent in parents.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                found = True
+    total = 0
+    for pid in tree:
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return total
+
+
 def run(args: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
-    """Wall seconds, CPU seconds (user and system: what a busy machine does not inflate), peak
-    memory (MB) of the child, its stdout."""
+    """Wall seconds, CPU seconds (user and system, the readers' too: what a busy machine does not
+    inflate), peak memory (MB, PSS of the command and its readers together), its stdout."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([*AGENTIK, *args], env=env, cwd=ROOT, capture_output=True, text=True)
+    child = subprocess.Popen([*AGENTIK, *args], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = 0
+    while child.poll() is None:
+        peak = max(peak, _tree_pss_kib(child.pid))
+        time.sleep(0.25)
+    out, err = child.communicate()
     seconds = time.perf_counter() - start
-    if done.returncode:
-        sys.exit(f"failed ({done.returncode}): {done.stderr}")
+    if child.returncode:
+        sys.exit(f"failed ({child.returncode}): {err.decode()}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
-    return seconds, cpu, max(after.ru_maxrss, before.ru_maxrss) // 1024, done.stdout
+    return seconds, cpu, peak // 1024, out.decode()
 
 
 def main() -> None:

@@ -359,3 +359,25 @@ def test_what_the_store_keeps_of_a_file_holds_none_of_its_words(cli, tmp_path):
     run(cli, tmp_path / "p")
     [(mark,)] = db_rows(Path(os.environ["AGENTIK_HOME"]), "SELECT mark FROM import_files")
     assert "hunter2" not in mark and words.encode().hex()[:40] not in mark
+
+
+def test_files_read_by_forked_readers_import_what_one_process_does(cli, tmp_path, monkeypatch):
+    """A big import reads its files in processes of their own, in order, while this one writes: the
+    same calls, sessions and totals as reading them here."""
+    from agentik_cli.services import usage_import
+
+    for number in range(12):
+        write(tmp_path / "p" / f"proj{number % 3}" / f"s{number}.jsonl",
+              user(f"p{number}", "2026-11-02T09:00:00Z", f"question {number}", session=f"s{number}"),
+              *[assistant(f"msg_{number}_{turn}", f"2026-11-02T09:00:{turn:02d}Z", session=f"s{number}",
+                          fresh=10 + turn, read=1_000 * turn, out=turn + 1) for turn in range(1, 30)])  # fmt: skip
+    monkeypatch.setattr(usage_import, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(usage_import, "READ_AHEAD", 1)
+    summary = run(cli, tmp_path / "p")
+    assert (summary["files"], summary["imported"], summary["messages"]) == (12, 12 * 29, 12 * 30)
+    # by hand: each call 10+turn fresh at $3, 1,000 x turn read at $0.30, turn+1 out at $15
+    expected = sum((10 + t) * 3 + 1_000 * t * 0.3 + (t + 1) * 15 for t in range(1, 30)) * 12 / 1e6
+    assert cli.json("costs", "summary")["total"] == pytest.approx(expected, abs=1e-9)
+    titles = sorted(s["title"] for s in cli.json("sessions", "list"))
+    assert titles == sorted(f"shop: question {n}" for n in range(12))
+    assert run(cli, tmp_path / "p")["imported"] == 0
