@@ -7,6 +7,7 @@ parses (listings, completion, start-up, live views), tests/services/ for what a 
 chat turn, budgets, costs, webhooks, forgetting), tests/store/ for the store itself (the unit of
 work, the ledger's totals, migrations, PostgreSQL, copies between stores, crashes, concurrency),
 tests/providers/ for the SDKs and their wire formats, tests/skills/ for the skills and the sandbox,
+tests/sources/ for other tools' logs and `costs import --from` (fixtures in tests/fixtures/),
 tests/terminal/ for anything driven through a pseudo-terminal (pexpect), and tests/project/ for
 checks of the project as a whole (the README and its examples, the layers, the scripting contract
 across every command, a hermetic suite). Helpers shared by several files stay here, in tests/
