@@ -65,7 +65,7 @@ def summary_json(summary: Summary, dry_run: bool) -> dict[str, Any]:
         "dry_run": dry_run,
     }
     if dry_run:
-        data["days"] = [for_output(asdict(line)) for line in usage_import.by_day([summary])]
+        data["days"] = [for_output(asdict(line)) for line in usage_import.by_day(summary)]
     return for_output(data)
 
 
@@ -76,7 +76,7 @@ def _show(summary: Summary, as_json: bool, dry_run: bool) -> None:
     for failed in summary.failed:
         render.warn(f"skipped {failed}")
     if dry_run:
-        lines = usage_import.by_day([summary])
+        lines = usage_import.by_day(summary)
         render.print_table(
             ["day", "model", "calls", "input", "output", "cache read", "cache write", "cost", f"{summary.source} says"],
             [_day_row(line) for line in lines],

@@ -19,7 +19,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections import defaultdict, deque
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -86,13 +86,6 @@ class Summary:
     cost_nd: int = 0
     failed: list[str] = field(default_factory=list)  # "path: why", each file skipped whole
     days: dict[tuple[str, str], DayLine] = field(default_factory=dict)  # dry run: per model and day
-
-    def add(self, other: Summary) -> None:
-        for name in ("files", "lines", "imported", "replaced", "duplicates", "unknown", "unparsable", "unpriced"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("messages", "sessions", "cost_nd"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.failed += other.failed
 
 
 def source(name: str) -> ModuleType:
@@ -390,9 +383,6 @@ def follow(importer: Importer, given: list[str], should_stop: Callable[[], bool]
         time.sleep(FOLLOW_EVERY)
 
 
-def by_day(summaries: list[Summary]) -> list[DayLine]:
-    lines: dict[tuple[str, str, str], DayLine] = defaultdict(lambda: DayLine("", "", ""))
-    for summary in summaries:
-        for (model, day), line in summary.days.items():
-            lines[(summary.source, day, model)] = line
-    return [lines[key] for key in sorted(lines)]
+def by_day(summary: Summary) -> list[DayLine]:
+    """What a dry run would import, by day and then model."""
+    return [summary.days[key] for key in sorted(summary.days, key=lambda key: (key[1], key[0]))]
