@@ -24,6 +24,9 @@ def import_from(source: str, paths: list[str], *, follow: bool, dry_run: bool, a
         raise UsageError("--follow imports as the tool writes; --dry-run imports nothing: choose one")
     module = usage_import.source(source)
     found = usage_import.files(module, paths)
+    if not found and not paths and not as_json:
+        where = ", ".join(str(path) for path in usage_import.default_roots(module))
+        render.note(f"no {source} logs found under {where} (give their folder as PATH)")
     store = command_store()
     importer = usage_import.Importer(store, source, dry_run=dry_run)
     if not follow:

@@ -94,6 +94,12 @@ def source(name: str) -> ModuleType:
     return importlib.import_module(SOURCES[name])
 
 
+def default_roots(module: ModuleType, env: Mapping[str, str] | None = None) -> list[Path]:
+    """Where the tool keeps its logs, whether or not they exist."""
+    env = os.environ if env is None else env
+    return list(module.default_paths(env, Path(env.get("HOME") or Path.home())))
+
+
 def files(module: ModuleType, given: list[str], env: Mapping[str, str] | None = None) -> list[Path]:
     """The source's log files under the paths given (each a file or a folder, walked), else under the
     tool's own folders (those that exist)."""
@@ -103,8 +109,7 @@ def files(module: ModuleType, given: list[str], env: Mapping[str, str] | None = 
             if not root.exists():
                 raise UsageError(f"{root}: no such file or folder")
     else:
-        env = os.environ if env is None else env
-        roots = [root for root in module.default_paths(env, Path(env.get("HOME") or Path.home())) if root.exists()]
+        roots = [root for root in default_roots(module, env) if root.exists()]
     found: dict[str, Path] = {}
     for root in roots:
         if root.is_file():

@@ -381,3 +381,10 @@ def test_files_read_by_forked_readers_import_what_one_process_does(cli, tmp_path
     titles = sorted(s["title"] for s in cli.json("sessions", "list"))
     assert titles == sorted(f"shop: question {n}" for n in range(12))
     assert run(cli, tmp_path / "p")["imported"] == 0
+
+
+def test_no_logs_in_the_default_folders_says_where_it_looked(cli):
+    result = cli("costs", "import", "--from", "claude-code")
+    assert result.stdout.startswith("claude-code: 0 files")
+    home = os.environ["HOME"]
+    assert f"no claude-code logs found under {home}/.claude/projects" in result.stderr
