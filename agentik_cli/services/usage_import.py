@@ -268,13 +268,11 @@ class Importer:
             for key, info in read.sessions.items():
                 title, project = named.get(key, ("", ""))
                 named[key] = (info.title or title, info.project or project)
-        titles = {}
-        for key, (title, project) in named.items():
-            if project:
-                folder = Path(project).name or project
-                title = f"{folder}: {title}" if title else folder
-            if title:
-                titles[key] = title[:200]
+        titles = {
+            key: (title, (Path(project).name or project) if project else "")
+            for key, (title, project) in named.items()
+            if title or project
+        }
         if self.dry_run:
             self._plan(list(rows.values()), summary)
             return

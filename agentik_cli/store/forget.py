@@ -120,7 +120,11 @@ TEXT_COLUMNS: dict[str, dict[str, str]] = {
         "identity": _BY_CODE,
         "mark": "where the next read of the file starts: offsets, counts, ids, a hash of its first bytes",
     },
-    "import_sessions": {"source": _NAME, "source_key": "the id of a session in the tool it came from"},
+    "import_sessions": {
+        "source": _NAME,
+        "source_key": "the id of a session in the tool it came from",
+        "project": "the last part of the folder the tool ran in: the start of the session's title",
+    },
     "import_removed": {"import_key": "the id, in the tool it came from, of an imported message removed since"},
     "cost_totals": dict.fromkeys(("model", "provider", "user_name", "agent_name"), _NAME),
     "price_overrides": dict.fromkeys(("provider", "model_key", "model", "set_by"), _NAME),

@@ -37,6 +37,7 @@ class ImportSession(SQLModel, table=True):
     source: str = Field(primary_key=True)
     source_key: str = Field(primary_key=True)
     session_id: int = Field(sa_column=Column(Integer, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False))
+    project: str = ""  # the folder the tool ran in, its last part: what the session's title starts with
 
 
 class ImportRemoved(SQLModel, table=True):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlmodel import Session
 
 from agentik_cli.store import bulk, dialect
@@ -46,7 +46,7 @@ class Batch:
     agent_name: str
     calls: list[dict[str, Any]] = field(default_factory=list)
     said: list[dict[str, Any]] = field(default_factory=list)
-    titles: dict[str, str] = field(default_factory=dict)
+    titles: dict[str, tuple[str, str]] = field(default_factory=dict)  # session -> (title, project folder)
     files: dict[str, tuple[str, int, int, str]] = field(default_factory=dict)
 
 
@@ -114,12 +114,14 @@ def _sessions(
     keys = {row["session_key"] for row in calls} | {row["session_key"] for row in said}
     keys |= set(batch.titles)
     found: dict[str, int] = {}
+    projects: dict[str, str] = {}
     m = SOURCE_SESSIONS.c
     ordered = sorted(keys)
     for first in range(0, len(ordered), IDS_PER_STATEMENT):
         chunk = ordered[first : first + IDS_PER_STATEMENT]
-        query = select(m.source_key, m.session_id).where(m.source == batch.source, m.source_key.in_(chunk))
-        found.update({row.source_key: row.session_id for row in session.execute(query)})
+        query = select(m.source_key, m.session_id, m.project).where(m.source == batch.source, m.source_key.in_(chunk))
+        for source_key, session_id, project in session.execute(query):
+            found[source_key], projects[source_key] = session_id, project
     firsts: dict[str, datetime] = {}
     for row in (*calls, *said):
         key, at = row["session_key"], row["timestamp"]
@@ -127,11 +129,19 @@ def _sessions(
             firsts[key] = at
     made = 0
     for key in ordered:
-        title = batch.titles.get(key, "")
+        words, project = batch.titles.get(key, ("", ""))
+        project = project or projects.get(key, "")
+        title = ((f"{project}: {words}" if words else project) if project else words)[:200]
         if key in found:
+            s = SESSIONS.c
             if title:
-                s = SESSIONS.c
-                session.execute(update(SESSIONS).where(s.id == found[key], s.title == "").values(title=title))
+                # a title it had none of yet, or its project's name alone (the words came later: a
+                # summary line, the first prompt in a later read); a title someone gave it stays
+                named = or_(s.title == "", s.title == project) if project else s.title == ""
+                session.execute(update(SESSIONS).where(s.id == found[key], named).values(title=title))
+            if project and not projects.get(key):
+                where = (m.source == batch.source) & (m.source_key == key)
+                session.execute(update(SOURCE_SESSIONS).where(where).values(project=project))
             continue
         if key not in firsts:
             continue  # a title alone: its session comes with its first record
@@ -152,7 +162,9 @@ def _sessions(
             )
             .returning(SESSIONS.c.id)
         ).scalar_one()
-        session.execute(insert(SOURCE_SESSIONS).values(source=batch.source, source_key=key, session_id=sid))
+        session.execute(
+            insert(SOURCE_SESSIONS).values(source=batch.source, source_key=key, session_id=sid, project=project)
+        )
         made += 1
     if made:
         a = AGENTS.c

@@ -769,7 +769,8 @@ def m0015_imports(conn: Connection) -> None:
     conn.execute(
         text(
             "CREATE TABLE import_sessions (source VARCHAR NOT NULL, source_key VARCHAR NOT NULL, "
-            "session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE, PRIMARY KEY (source, source_key))"
+            "session_id INTEGER NOT NULL REFERENCES sessions (id) ON DELETE CASCADE, project VARCHAR NOT NULL, "
+            "PRIMARY KEY (source, source_key))"
         )
     )
     conn.execute(text("CREATE INDEX ix_import_sessions_by_session ON import_sessions (session_id)"))

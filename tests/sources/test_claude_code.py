@@ -388,3 +388,16 @@ def test_no_logs_in_the_default_folders_says_where_it_looked(cli):
     assert result.stdout.startswith("claude-code: 0 files")
     home = os.environ["HOME"]
     assert f"no claude-code logs found under {home}/.claude/projects" in result.stderr
+
+
+def test_a_title_written_after_the_first_import_names_the_session(cli, tmp_path):
+    log = write(tmp_path / "p" / "x" / "s1.jsonl", assistant("msg_A", "2026-11-02T09:00:01Z", fresh=5, out=1))
+    run(cli, tmp_path / "p")
+    assert [s["title"] for s in cli.json("sessions", "list")] == ["shop"]  # its project alone, so far
+    write(log, {"type": "summary", "summary": "Rounding fixed", "leafUuid": "u-msg_A-1"}, mode="a")
+    run(cli, tmp_path / "p")
+    assert [s["title"] for s in cli.json("sessions", "list")] == ["shop: Rounding fixed"]
+    cli("sessions", "rename", str(cli.json("sessions", "list")[0]["id"]), "mine")
+    write(log, {"type": "summary", "summary": "Another summary", "leafUuid": "u-msg_A-1"}, mode="a")
+    run(cli, tmp_path / "p")
+    assert [s["title"] for s in cli.json("sessions", "list")] == ["mine"]  # a name given is kept
