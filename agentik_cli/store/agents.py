@@ -19,8 +19,7 @@ from sqlmodel import col
 
 from agentik_cli.errors import UsageError
 from agentik_cli.records import agent_json
-from agentik_cli.store import dialect, imports
-from agentik_cli.store.ledger import MESSAGES
+from agentik_cli.store import dialect
 from agentik_cli.store.models import Agent, Budget, Cost, CostTotal, Setting
 from agentik_cli.store.unit import Unit
 
@@ -170,7 +169,11 @@ def remove(unit: Unit, agent_id: int) -> RemovedAgent | None:
             col(Setting.key).startswith(DEFAULT_AGENT, autoescape=True), col(Setting.value) == str(agent_id)
         )
     )
-    # its imported messages go with it (a cascade): their keys stay, so that an import brings none back
+    # its imported messages go with it (a cascade): their keys stay, so that an import brings none
+    # back (store/imports.py and its tables imported here only: every chat reads agents)
+    from agentik_cli.store import imports
+    from agentik_cli.store.ledger import MESSAGES
+
     imports.remember_removed(session, MESSAGES.c.agent_id == agent_id)
     session.execute(delete(Agent).where(col(Agent.id) == agent_id))
     return removed

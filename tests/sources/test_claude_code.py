@@ -401,3 +401,17 @@ def test_a_title_written_after_the_first_import_names_the_session(cli, tmp_path)
     write(log, {"type": "summary", "summary": "Another summary", "leafUuid": "u-msg_A-1"}, mode="a")
     run(cli, tmp_path / "p")
     assert [s["title"] for s in cli.json("sessions", "list")] == ["mine"]  # a name given is kept
+
+
+def test_a_removed_agent_s_imported_words_do_not_come_back(cli, tmp_path):
+    log = write(tmp_path / "p" / "x" / "s1.jsonl", user("p1", "2026-11-02T09:00:00Z", "an old secret plan"),
+                assistant("msg_A", "2026-11-02T09:00:01Z", fresh=10, out=5, text="noted"))  # fmt: skip
+    run(cli, tmp_path / "p")
+    cli("agents", "remove", "claude-code", "--yes")
+    other = log.with_name("s1.jsonl.new")
+    other.write_bytes(log.read_bytes())  # made while the old one lives: another inode
+    other.replace(log)  # another file at the same path: read again from its start
+    summary = run(cli, tmp_path / "p")
+    assert (summary["lines"], summary["imported"], summary["messages"]) == (2, 0, 0)
+    assert cli.json("sessions", "search", "secret") == []
+    assert cli.json("sessions", "list") == []
