@@ -18,6 +18,7 @@ import importlib
 import json
 import multiprocessing
 import os
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -197,7 +198,9 @@ class Importer:
         # forked readers touch no database (sources/ cannot); as many as there are cores, as the
         # reading is the larger half, and this process's writing waits on SQLite's disk as often
         workers = min(READERS, os.cpu_count() or 1)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as reader:
+        context = multiprocessing.get_context("fork")
+        reader = ProcessPoolExecutor(workers, mp_context=context, initializer=_reader_started)
+        try:
             ahead: deque[tuple[Path, tuple[str, int, int], Future[Read]]] = deque()
             for path, identity, mark in changed:
                 ahead.append((path, identity, reader.submit(read_file, self.name, path, mark)))
@@ -207,6 +210,10 @@ class Importer:
             while ahead:
                 path, identity, future = ahead.popleft()
                 yield path, identity, future.result()
+        finally:
+            # stopped (Ctrl-C, an error): the files not begun are not read, those being read are
+            # waited for, and no reader outlives the import
+            reader.shutdown(wait=True, cancel_futures=True)
 
     def agent(self) -> tuple[int, str]:
         """The source's agent, made on its first import."""
@@ -364,6 +371,12 @@ def read_file(name: str, path: Path, mark: dict[str, Any]) -> Read:
         return source(name).read(path, mark)
     except (OSError, UnicodeDecodeError) as exc:
         return Read(failed=exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
+
+
+def _reader_started() -> None:
+    """A forked reader leaves Ctrl-C (sent to the whole foreground group) to the importer, which
+    stops it: interrupted, each reader would print its traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _believable(call: Call) -> bool:

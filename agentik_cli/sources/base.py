@@ -229,15 +229,15 @@ def carries_on(path: Path, mark: dict[str, Any]) -> bool:
 
 
 def loads(line: bytes) -> Any:
-    """A JSON line, or None when it does not parse. A byte that is not UTF-8 (in a message's text)
-    does not lose the line's spend: it reads as U+FFFD."""
+    """A JSON line, or None when it does not parse (nested deeper than Python recurses included). A
+    byte that is not UTF-8 (in a message's text) does not lose the line's spend: it reads as U+FFFD."""
     try:
         return json.loads(line)
     except UnicodeDecodeError:
         pass
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     try:
         return json.loads(line.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None

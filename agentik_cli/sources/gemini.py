@@ -97,6 +97,9 @@ def _document(path: Path, state: _State, found: Read) -> None:
     except ValueError as exc:
         found.failed = f"not valid JSON ({exc})"
         return
+    except RecursionError:
+        found.failed = "not valid JSON (nested too deep)"
+        return
     if type(document) is not dict or type(document.get("messages")) is not list:
         found.failed = "not a Gemini CLI chat (no messages list)"
         return

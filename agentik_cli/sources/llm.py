@@ -23,7 +23,7 @@ own (llm/migrations.py, as of llm 0.36): two generations of tables, both read.
   (`prompt_tokens_details` or, for the Responses API, `input_tokens_details`: `cached_tokens` read,
   `cache_write_tokens` written) and Gemini's (`cachedContentTokenCount`) are already in the prompt.
   Reasoning tokens are in the output as llm records it (OpenAI's count them there; llm-gemini adds the
-  thoughts).
+  thoughts since 0.19.1; before, it left `thoughtsTokenCount` in the details, added here).
 - A call llm recorded no counts for (a local model's, or any before llm 0.19, which logged none) is
   still a call: it is imported with the counts it has (0), so it is counted and its session keeps its
   words. A local model's is unpriced (provider `llm`); a priced model's comes out at $0 until a call
@@ -215,9 +215,8 @@ def _call(row: sqlite3.Row, session: Any, calls: dict[str, Call], found: Read) -
     # the reply ends after its prompt even when llm recorded 0 ms (whole milliseconds; or no duration):
     # a session's messages are put in order by their times, and a tie put the reply first
     at = started + max(timedelta(milliseconds=duration if type(duration) is int else 0), timedelta(microseconds=1))
-    input_tokens, read_tokens, write_5m, write_1h = _prompt_tokens(
-        count(row["input_tokens"]), _details(row["token_details"])
-    )
+    details = _details(row["token_details"])
+    input_tokens, read_tokens, write_5m, write_1h = _prompt_tokens(count(row["input_tokens"]), details)
     calls[key] = Call(
         key=key,
         session=session,
@@ -225,7 +224,7 @@ def _call(row: sqlite3.Row, session: Any, calls: dict[str, Call], found: Read) -
         model=model_name,
         provider=provider_of(model_name),
         input_tokens=input_tokens,
-        output_tokens=count(row["output_tokens"]),
+        output_tokens=_output_tokens(count(row["output_tokens"]), details),
         cache_read_tokens=read_tokens,
         cache_write_5m_tokens=write_5m,
         cache_write_1h_tokens=write_1h,
@@ -250,6 +249,17 @@ def _details(value: Any) -> dict[str, Any]:
     except ValueError:
         return {}
     return details if type(details) is dict else {}
+
+
+def _output_tokens(recorded: int, details: dict[str, Any]) -> int:
+    """The output as Google bills it, thinking included. llm-gemini before 0.19.1 (simonw/llm-gemini
+    9a1ccac, #75) recorded the candidates alone and left `thoughtsTokenCount` in the details, taking
+    `candidatesTokenCount` out of them; since, the count holds the thinking and the details keep
+    `candidatesTokenCount` (or, with no candidates, the count is the thinking)."""
+    thoughts = count(details.get("thoughtsTokenCount"))
+    if thoughts and "candidatesTokenCount" not in details and recorded != thoughts:
+        return recorded + thoughts
+    return recorded
 
 
 def _prompt_tokens(recorded: int, details: dict[str, Any]) -> tuple[int, int, int, int]:

@@ -144,7 +144,7 @@ def test_turns_anthropic_cache_fields_make_the_whole_prompt(tmp_path: Path) -> N
         ),
         ({"prompt_tokens_details": {"cached_tokens": 600, "cache_write_tokens": 150}}, 600, 150),
         ({"input_tokens_details": {"cached_tokens": 700}, "output_tokens_details": {"reasoning_tokens": 9}}, 700, 0),
-        ({"cachedContentTokenCount": 512, "thoughtsTokenCount": 40}, 512, 0),
+        ({"cachedContentTokenCount": 512, "candidatesTokenCount": 160, "thoughtsTokenCount": 40}, 512, 0),
         (None, 0, 0),
     ],
     ids=["openai-chat", "openai-cache-write", "openai-responses", "gemini", "none"],
