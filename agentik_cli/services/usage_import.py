@@ -216,34 +216,46 @@ class Importer:
             reader.shutdown(wait=True, cancel_futures=True)
 
     def agent(self) -> tuple[int, str]:
-        """The source's agent, made on its first import."""
+        """The source's agent: the one its first import made (the store's setting
+        `import_agent:<source>` names it), made now if there is none. It is named after the source,
+        or `<source>-import` (`-2`, ...) when someone's own agent has that name: their agent never
+        takes another tool's spend."""
         if self._agent is None:
-            from agentik_cli.services.agents import find
             from agentik_cli.store import agents as agent_store
+            from agentik_cli.store import ledger
             from agentik_cli.store.models import Agent
 
-            with self.store.read() as session:
-                found = find(session, self.name)
-            if found is None:
+            key = f"import_agent:{self.name}"
+            for attempt in range(3):
                 try:
                     with self.store.write() as unit:
-                        found = agent_store.insert(
-                            unit,
-                            Agent(
-                                name=self.name,
-                                name_key=self.name,
-                                description=f"usage imported by agentik costs import --from {self.name}",
-                                model=self.module.model,
-                                provider=self.module.provider,
-                                created_at=unit.now,
-                                updated_at=unit.now,
-                            ),
-                        )
-                except UsageError:  # made by another import at the same moment
-                    with self.store.read() as session:
-                        found = find(session, self.name)
-            assert found is not None and found.id is not None
-            self._agent = (found.id, found.name)
+                        held = ledger.read_setting(unit, key)
+                        found = agent_store.by_id(unit.session, int(held)) if held and held.isdigit() else None
+                        if found is None:
+                            name = self.name
+                            for number in range(1, 100):
+                                if agent_store.by_name(unit.session, name) is None:
+                                    break
+                                name = f"{self.name}-import" + (f"-{number}" if number > 1 else "")
+                            found = agent_store.insert(
+                                unit,
+                                Agent(
+                                    name=name,
+                                    name_key=name.lower(),
+                                    description=f"usage imported by agentik costs import --from {self.name}",
+                                    model=self.module.model,
+                                    provider=self.module.provider,
+                                    created_at=unit.now,
+                                    updated_at=unit.now,
+                                ),
+                            )
+                            ledger.write_setting(unit, key, str(found.id))
+                        self._agent = (int(found.id or 0), found.name)
+                    break
+                except UsageError:  # the name taken by another import at the same moment: look again
+                    if attempt == 2:
+                        raise
+        assert self._agent is not None
         return self._agent
 
     def _write(self, pending: list[tuple[Path, tuple[str, int, int], Read]], summary: Summary) -> None:

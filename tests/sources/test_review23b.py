@@ -123,11 +123,6 @@ def _group(pgid: int) -> list[str]:
     return found.split()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the importer takes any agent of the source's name (any case) as the source's own; telling "
-    "the two apart needs a record of which agent an import made, or a decision (refuse, or another name)",
-)
 def test_an_agent_of_the_users_own_named_codex_is_not_charged_with_codexs_imported_spend(cli, tmp_path):
     cli("agents", "create", "Codex", "--model", "gpt-4o-mini", "--system", "my own helper")
     [mine] = cli.json("agents", "list")
@@ -136,3 +131,8 @@ def test_an_agent_of_the_users_own_named_codex_is_not_charged_with_codexs_import
     # the agent the user made for their own chats holds none of Codex's spend, nor its sessions
     assert [row for row in cli.json("costs", "by-agent") if row["agent_id"] == mine["id"]] == []
     assert [s for s in cli.json("sessions", "list") if s["agent_id"] == mine["id"]] == []
+    # the import made an agent of its own beside it, and keeps using it
+    assert {row["agent"] for row in cli.json("costs", "by-agent")} == {"codex-import"}
+    rollout(tmp_path / "codex2")
+    cli("costs", "import", "--from", "codex", str(tmp_path / "codex2"))
+    assert sorted(a["name"] for a in cli.json("agents", "list")) == ["Codex", "codex-import"]
