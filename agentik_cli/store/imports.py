@@ -18,7 +18,16 @@ from sqlmodel import Session
 
 from agentik_cli.store import bulk, dialect
 from agentik_cli.store.import_models import ImportFile, ImportRemoved, ImportSession
-from agentik_cli.store.ledger import AGENTS, COSTS, IDS_PER_STATEMENT, MESSAGES, SESSIONS, lock_ledger, move_totals
+from agentik_cli.store.ledger import (
+    AGENTS,
+    COSTS,
+    IDS_PER_STATEMENT,
+    MESSAGES,
+    SESSIONS,
+    lock_ledger,
+    move_totals,
+    open_session,
+)
 
 if TYPE_CHECKING:
     from agentik_cli.store.unit import Unit
@@ -145,30 +154,11 @@ def _sessions(
             continue
         if key not in firsts:
             continue  # a title alone: its session comes with its first record
-        start = firsts[key]
-        found[key] = sid = session.execute(
-            insert(SESSIONS)
-            .values(
-                agent_id=batch.agent_id,
-                title=title,
-                channel=batch.source,
-                started_at=start,
-                last_message_at=start,
-                message_count=0,
-                input_tokens=0,
-                output_tokens=0,
-                cost_nd=0,
-                unpriced_calls=0,
-            )
-            .returning(SESSIONS.c.id)
-        ).scalar_one()
+        found[key] = sid = open_session(unit, batch.agent_id, title, batch.source, at=firsts[key])
         session.execute(
             insert(SOURCE_SESSIONS).values(source=batch.source, source_key=key, session_id=sid, project=project)
         )
         made += 1
-    if made:
-        a = AGENTS.c
-        session.execute(update(AGENTS).where(a.id == batch.agent_id).values(stat_sessions=a.stat_sessions + made))
     done.sessions = made
     return found
 

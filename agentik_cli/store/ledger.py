@@ -201,9 +201,10 @@ def older_than(cutoff: datetime) -> Where:
 # ---- messages and sessions ----
 
 
-def open_session(unit: Unit, agent_id: int, title: str, channel: str) -> int:
-    """A new chat session, counted on its agent."""
-    now = unit.now
+def open_session(unit: Unit, agent_id: int, title: str, channel: str, at: datetime | None = None) -> int:
+    """A new chat session, counted on its agent, started now (or `at`: an imported one, when its
+    first record was)."""
+    now = at or unit.now
     sid = unit.session.execute(
         insert(SESSIONS)
         .values(
