@@ -66,12 +66,16 @@ class UnitPrices:
             "price_cache_write_nd": None if self.cache_write is None else to_nd(self.cache_write),
         }
 
-    def cost_nd(self, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int) -> tuple[int, int]:
-        """(input, output) cost in nano-dollars; input_tokens counts the cache tokens too."""
+    def cost_nd(
+        self, input_tokens: int, output_tokens: int, cache_read: int, cache_write: int, cache_write_1h: int = 0
+    ) -> tuple[int, int]:
+        """(input, output) cost in nano-dollars; input_tokens counts the cache tokens too. Cache
+        writes are the 5-minute kind at the cache-write price; `cache_write_1h` (Anthropic's hour-long
+        cache, which a log can tell apart) are at twice the input price."""
         p_in, p_out, p_read, p_write = self.nd
-        uncached = max(input_tokens - cache_read - cache_write, 0)
+        uncached = max(input_tokens - cache_read - cache_write - cache_write_1h, 0)
         return (
-            per_million(uncached * p_in + cache_read * p_read + cache_write * p_write),
+            per_million(uncached * p_in + cache_read * p_read + cache_write * p_write + cache_write_1h * 2 * p_in),
             per_million(output_tokens * p_out),
         )
 

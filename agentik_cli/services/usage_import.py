@@ -30,11 +30,11 @@ from typing import Any
 
 from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
+from agentik_cli.services.costs import PRICE_COLUMNS
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.sources.base import Call, Read, file_id
 from agentik_cli.store import imports
 from agentik_cli.store.engine import Store
-from agentik_cli.values import per_million
 
 SOURCES = {
     "claude-code": "agentik_cli.sources.claude_code",
@@ -340,20 +340,15 @@ class Importer:
             self.book.unit_prices(call.model, call.provider, call.input_tokens, call.at) if call.usage_known else None
         )
         input_nd = output_nd = total_nd = None
-        stored: dict[str, int | None] = dict.fromkeys(
-            ("price_input_nd", "price_output_nd", "price_cache_read_nd", "price_cache_write_nd")
-        )
+        stored: dict[str, int | None] = dict.fromkeys(PRICE_COLUMNS)
         if prices is not None:
-            p_in, p_out, p_read, p_write = prices.nd
-            written = call.cache_write_5m_tokens + call.cache_write_1h_tokens
-            uncached = max(call.input_tokens - call.cache_read_tokens - written, 0)
-            input_nd = per_million(
-                uncached * p_in
-                + call.cache_read_tokens * p_read
-                + call.cache_write_5m_tokens * p_write
-                + call.cache_write_1h_tokens * 2 * p_in
+            input_nd, output_nd = prices.cost_nd(
+                call.input_tokens,
+                call.output_tokens,
+                call.cache_read_tokens,
+                call.cache_write_5m_tokens,
+                call.cache_write_1h_tokens,
             )
-            output_nd = per_million(call.output_tokens * p_out)
             total_nd = input_nd + output_nd
             stored = dict(prices.stored)
         return {

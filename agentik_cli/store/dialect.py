@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer
+from sqlalchemy import BigInteger, Integer, func
 
 SQLITE = "sqlite"
 POSTGRES = "postgresql"
@@ -123,3 +123,13 @@ def raise_counter(conn: Any, table: str, value: int) -> None:
         conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), values)
     elif int(seq) < value:
         conn.execute(text("UPDATE sqlite_sequence SET seq = :s WHERE name = :t"), values)
+
+
+def greatest(bind: Any, *values: Any) -> Any:
+    """The largest of the values, in SQL: SQLite's many-argument max(), PostgreSQL's greatest()."""
+    return func.greatest(*values) if is_postgres(bind) else func.max(*values)
+
+
+def least(bind: Any, *values: Any) -> Any:
+    """The smallest of the values, in SQL: SQLite's many-argument min(), PostgreSQL's least()."""
+    return func.least(*values) if is_postgres(bind) else func.min(*values)

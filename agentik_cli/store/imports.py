@@ -393,22 +393,17 @@ def _count_messages(session: Session, agent_id: int, touched: dict[int, list[dat
             .where(s.id == session_id)
             .values(
                 message_count=s.message_count + len(times),
-                last_message_at=func.max(s.last_message_at, last)
-                if not dialect.is_postgres(session)
-                else func.greatest(s.last_message_at, last),
-                started_at=func.min(s.started_at, first)
-                if not dialect.is_postgres(session)
-                else func.least(s.started_at, first),
+                last_message_at=dialect.greatest(session, s.last_message_at, last),
+                started_at=dialect.least(session, s.started_at, first),
             )
         )
     if total:
-        last_active = func.max if not dialect.is_postgres(session) else func.greatest
         session.execute(
             update(AGENTS)
             .where(a.id == agent_id)
             .values(
                 stat_messages=a.stat_messages + total,
-                last_active_at=last_active(func.coalesce(a.last_active_at, newest), newest),
+                last_active_at=dialect.greatest(session, func.coalesce(a.last_active_at, newest), newest),
             )
         )
 
