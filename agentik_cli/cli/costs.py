@@ -10,7 +10,6 @@ from agentik_cli.cli import complete, cost_views, render
 from agentik_cli.cli.cost_views import breakdown
 from agentik_cli.cli.options import Csv, Json, Yes, budget_warnings, confirm, when
 from agentik_cli.cli.views import output
-from agentik_cli.errors import UsageError
 from agentik_cli.records import for_output
 from agentik_cli.services.opening import command_store
 
@@ -301,44 +300,9 @@ def import_(
 
     Example: agentik costs import usage.jsonl · agentik costs import --from claude-code --dry-run
     """
-    if source is not None:
-        if fmt is not None:
-            raise UsageError("--format is for a file of records, not for --from")
-        from agentik_cli.cli import imports
+    from agentik_cli.cli import imports
 
-        imports.import_from(source, paths or [], follow=follow, dry_run=dry_run, as_json=as_json)
-        return
-    for flag, given in (("--follow", follow), ("--dry-run", dry_run)):
-        if given:
-            raise UsageError(f"{flag} goes with --from", hint=f"e.g. agentik costs import --from claude-code {flag}")
-    if not paths or len(paths) > 1:
-        raise UsageError("give one file (or - for stdin), or --from a tool", hint="agentik costs import usage.jsonl")
-    _import_file(paths[0], fmt, as_json)
-
-
-def _import_file(file: str, fmt: str | None, as_json: bool) -> None:
-    import os
-    import sys
-
-    from agentik_cli.services import costs
-
-    store = command_store()
-    size = os.path.getsize(file) if file != "-" and os.path.isfile(file) else 0
-    if size > 1_000_000 and sys.stderr.isatty():
-        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-        with Progress(
-            "importing", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=render.err(), transient=True
-        ) as bar:
-            task = bar.add_task("import", total=size)
-            count = costs.import_file(store, file, fmt, progress=lambda done: bar.update(task, completed=done))
-    else:
-        count = costs.import_file(store, file, fmt)
-    budget_warnings(store, None, every=True)
-    if as_json:
-        render.print_json({"imported": count})
-    else:
-        render.print_line(str(count))
+    imports.import_usage(paths or [], fmt, source, follow=follow, dry_run=dry_run, as_json=as_json)
 
 
 @app.command()

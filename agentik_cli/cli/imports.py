@@ -11,21 +11,62 @@ from typing import Any
 
 from agentik_cli.cli import render
 from agentik_cli.cli.options import budget_warnings
+from agentik_cli.errors import UsageError
 from agentik_cli.records import for_output
-from agentik_cli.services import usage_import
+from agentik_cli.services import import_files, usage_import
 from agentik_cli.services.opening import command_store
 from agentik_cli.services.usage_import import DayLine, Summary
 
 
+def import_usage(
+    paths: list[str], fmt: str | None, source: str | None, *, follow: bool, dry_run: bool, as_json: bool
+) -> None:
+    """`costs import`: a file of records, or --from another tool's logs."""
+    if source is not None:
+        if fmt is not None:
+            raise UsageError("--format is for a file of records, not for --from")
+        import_from(source, paths, follow=follow, dry_run=dry_run, as_json=as_json)
+        return
+    for flag, given in (("--follow", follow), ("--dry-run", dry_run)):
+        if given:
+            raise UsageError(f"{flag} goes with --from", hint=f"e.g. agentik costs import --from claude-code {flag}")
+    if not paths or len(paths) > 1:
+        raise UsageError("give one file (or - for stdin), or --from a tool", hint="agentik costs import usage.jsonl")
+    _import_file(paths[0], fmt, as_json)
+
+
+def _import_file(file: str, fmt: str | None, as_json: bool) -> None:
+    import os
+    import sys
+
+    from agentik_cli.services import costs
+
+    store = command_store()
+    size = os.path.getsize(file) if file != "-" and os.path.isfile(file) else 0
+    if size > 1_000_000 and sys.stderr.isatty():
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+        with Progress(
+            "importing", BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=render.err(), transient=True
+        ) as bar:
+            task = bar.add_task("import", total=size)
+            count = costs.import_file(store, file, fmt, progress=lambda done: bar.update(task, completed=done))
+    else:
+        count = costs.import_file(store, file, fmt)
+    budget_warnings(store, None, every=True)
+    if as_json:
+        render.print_json({"imported": count})
+    else:
+        render.print_line(str(count))
+
+
 def import_from(source: str, paths: list[str], *, follow: bool, dry_run: bool, as_json: bool) -> None:
     if follow and dry_run:
-        from agentik_cli.errors import UsageError
-
         raise UsageError("--follow imports as the tool writes; --dry-run imports nothing: choose one")
-    module = usage_import.source(source)
-    found = usage_import.files(module, paths)
+    module = import_files.source(source)
+    found = import_files.files(module, paths)
     if not found and not paths and not as_json:
-        where = ", ".join(str(path) for path in usage_import.default_roots(module))
+        where = ", ".join(str(path) for path in import_files.default_roots(module))
         render.note(f"no {source} logs found under {where} (give their folder as PATH)")
     store = command_store()
     importer = usage_import.Importer(store, source, dry_run=dry_run)

@@ -99,9 +99,9 @@ def set_(
 
     Example: agentik prices set llama3.2 --provider openai --input 0 --output 0
     """
-    from agentik_cli.services import pricing
+    from agentik_cli.services import price_overrides
 
-    kept = pricing.set_override(command_store(), model, provider, input, output, cache_read, cache_write)
+    kept = price_overrides.set_override(command_store(), model, provider, input, output, cache_read, cache_write)
     shown = f"{_usd(kept.input)} in / {_usd(kept.output)} out"
     render.note(f"price set for {model} ({provider.lower()}): {shown} per million tokens")
     given = [input, output, cache_read, cache_write]
@@ -148,8 +148,8 @@ def remove(model: ModelArg, provider: Annotated[str, typer.Option("--provider", 
     Example: agentik prices remove llama3.2 --provider openai
     """
     from agentik_cli.errors import NotFound
-    from agentik_cli.services import pricing
+    from agentik_cli.services import price_overrides
 
-    if not pricing.remove_override(command_store(), model, provider):
+    if not price_overrides.remove_override(command_store(), model, provider):
         raise NotFound(f"no price of yours for {model} ({provider})")
     render.note(f"removed your price for {model} ({provider})")

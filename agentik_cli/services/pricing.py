@@ -6,196 +6,17 @@ history must not. A model with no known price gets no cost (null), never $0."""
 
 from __future__ import annotations
 
-import json
-import os
-import tomllib
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentik_cli import limits, paths
+from agentik_cli import limits
 from agentik_cli.errors import UsageError
-from agentik_cli.money import NANO, to_nd
+from agentik_cli.services import price_overrides
 from agentik_cli.values import Priced, UnitPrices, Usage
 
 if TYPE_CHECKING:
     from agentik_cli.store.engine import Store
-    from agentik_cli.store.prices import Override
-
-
-# ---- overrides: in the store; a prices.toml of an older agentik is moved in once ----
-
-
-def _key(provider: str, model: str) -> str:
-    return f"{provider.lower()}/{model.lower()}"
-
-
-OVERRIDE_FIELDS = ("model", "provider", "input", "output", "cache_read", "cache_write")
-
-
-def _read_file(path: Path) -> dict[str, Any]:
-    """prices.toml as written, unchecked."""
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        return {}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path} is not valid TOML: {exc}", hint="fix it or remove it") from None
-
-
-def _checked_entry(path: Any, key: str, entry: Any) -> Override:
-    from agentik_cli.store.prices import Override
-
-    where = f"{path}: entry [{json.dumps(key)}]"
-    hint = (
-        "fix or remove that entry (`agentik prices set` and `agentik prices remove` replace it); "
-        "agentik then moves the file's prices into the store"
-    )
-    if not isinstance(entry, dict):
-        raise UsageError(f"{where} is not a table of prices", hint=hint)
-    unknown = sorted(set(entry) - set(OVERRIDE_FIELDS))
-    if unknown:
-        raise UsageError(f"{where}: unknown field {', '.join(unknown)}", hint=f"fields: {', '.join(OVERRIDE_FIELDS)}")
-    model, provider = entry.get("model"), entry.get("provider")
-    if not isinstance(model, str) or not model.strip() or not isinstance(provider, str) or not provider.strip():
-        raise UsageError(f"{where}: needs a model and a provider", hint=hint)
-    if _key(provider, model) != key.lower():
-        raise UsageError(f"{where}: the entry's name is not {json.dumps(_key(provider, model))}", hint=hint)
-    nd: dict[str, int | None] = {}
-    for field_name in ("input", "output", "cache_read", "cache_write"):
-        value = entry.get(field_name)
-        if value is None:
-            if field_name in ("input", "output"):
-                raise UsageError(f"{where}: no {field_name} price", hint=hint)
-            nd[field_name] = None
-            continue
-        try:
-            nd[field_name] = to_nd(limits.price(value, field_name))
-        except UsageError as exc:
-            raise UsageError(f"{where}: {exc.message}", hint=hint) from None
-    input_nd, output_nd = nd["input"], nd["output"]
-    assert input_nd is not None and output_nd is not None
-    return Override(provider.lower(), model, input_nd, output_nd, nd["cache_read"], nd["cache_write"])
-
-
-def move_price_file(store: Store, replacing: str | None = None) -> bool:
-    """Move the prices of a prices.toml left by an older agentik into the store, once: every entry
-    is checked first (a bad hand-edited one is refused here, before a call is sent, never after the
-    reply arrived), a price the store already holds stays (set since, or by someone else on a team
-    store), and the file is renamed to prices.toml.moved. `replacing` is the key of a price the
-    running command sets or removes: its entry is not checked nor moved. Returns whether the file
-    held that key."""
-    path = paths.prices_path()
-    if not path.exists():
-        return False
-    from agentik_cli.store import prices as price_store
-    from agentik_cli.store.engine import notify
-
-    entries = _read_file(path)
-    held = replacing is not None and any(key.lower() == replacing for key in entries)
-    found = [_checked_entry(path, key, entry) for key, entry in entries.items() if key.lower() != replacing]
-    with store.write() as unit:
-        added = price_store.add_missing(unit, found)
-    moved = _moved_name(path)
-    try:
-        os.replace(path, moved)
-    except FileNotFoundError:  # another agentik moved it at the same moment, and said so
-        return held
-    kept = len(found) - added
-    notify(
-        f"moved {added} price{'s' if added != 1 else ''} from {path} into the store"
-        + (f" ({kept} the store already had stayed as they were)" if kept else "")
-        + f"; the file is now {moved.name}"
-    )
-    return held
-
-
-def _moved_name(path: Path) -> Path:
-    """prices.toml.moved, or .moved-2, ...: an earlier moved file is never overwritten."""
-    moved = path.with_name(path.name + ".moved")
-    number = 1
-    while moved.exists():
-        number += 1
-        moved = path.with_name(f"{path.name}.moved-{number}")
-    return moved
-
-
-def load_overrides(store: Store) -> dict[str, UnitPrices]:
-    """Every price set in the store, by provider/model key (any case)."""
-    from agentik_cli.store import prices as price_store
-
-    move_price_file(store)
-    with store.read() as session:
-        found = price_store.all_overrides(session)
-    return {_key(o.provider, o.model): _from_override(o) for o in found}
-
-
-def override_providers(store: Store, model: str) -> list[str]:
-    """The providers that have a price set in the store for this model (any case)."""
-    wanted = model.lower()
-    return sorted({key.split("/", 1)[0] for key in load_overrides(store) if key.split("/", 1)[1] == wanted})
-
-
-def set_override(
-    store: Store,
-    model: str,
-    provider: str,
-    input: float,
-    output: float,
-    cache_read: float | None = None,
-    cache_write: float | None = None,
-) -> UnitPrices:
-    """Set a model's price in the store; returns the price as kept (nano-dollars per million
-    tokens: a price given finer than that is rounded to it)."""
-    from agentik_cli.providers.registry import PROVIDERS
-    from agentik_cli.store import prices as price_store
-    from agentik_cli.store.prices import Override
-
-    provider = provider.lower()
-    if provider not in PROVIDERS:
-        raise UsageError(f"unknown provider '{provider}'", hint=f"use one of: {', '.join(PROVIDERS)}")
-    model = model.strip()
-    if not model:
-        raise UsageError("the model cannot be empty")
-    nd: dict[str, int | None] = {}
-    for name, value in (("input", input), ("output", output), ("cache_read", cache_read), ("cache_write", cache_write)):
-        nd[name] = None if value is None else to_nd(limits.price(value, "--" + name.replace("_", "-")))
-    input_nd, output_nd = nd["input"], nd["output"]
-    assert input_nd is not None and output_nd is not None
-    price = Override(provider, model, input_nd, output_nd, nd["cache_read"], nd["cache_write"])
-    move_price_file(store, replacing=_key(provider, model))
-    with store.write() as unit:
-        price_store.put(unit, price)
-    return _from_override(price)
-
-
-def remove_override(store: Store, model: str, provider: str) -> bool:
-    from agentik_cli.store import prices as price_store
-
-    key = _key(provider, model)
-    in_file = move_price_file(store, replacing=key)
-    with store.write() as unit:
-        removed = price_store.remove(unit, provider.lower(), model.strip())
-    return removed or in_file
-
-
-def _usd(nd: int | None) -> Decimal | None:
-    return None if nd is None else Decimal(nd) / NANO
-
-
-def _from_override(price: Override) -> UnitPrices:
-    usd_input, usd_output = _usd(price.input_nd), _usd(price.output_nd)
-    assert usd_input is not None and usd_output is not None
-    return UnitPrices(
-        input=usd_input,
-        output=usd_output,
-        cache_read=_usd(price.cache_read_nd),
-        cache_write=_usd(price.cache_write_nd),
-        source="override",
-        model_id=price.model,
-    )
 
 
 # ---- lookups ----
@@ -231,7 +52,7 @@ class PriceBook:
 
     def __init__(self, store: Store | None, overrides: dict[str, UnitPrices] | None = None) -> None:
         if overrides is None:
-            overrides = load_overrides(store) if store is not None else {}
+            overrides = price_overrides.load_overrides(store) if store is not None else {}
         self.overrides = overrides
         self._models: dict[tuple[str, str, date | datetime | None], Any] = {}
         self._units: dict[tuple[str, str, int, date | datetime | None], UnitPrices] = {}
@@ -245,9 +66,8 @@ class PriceBook:
         key = (provider, model)
         by_hour = self._by_hour.get(key)
         if by_hour is None:
-            by_hour = self._by_hour[key] = _key(provider, model) not in self.overrides and _by_time_of_day(
-                model, provider
-            )
+            overridden = price_overrides.price_key(provider, model) in self.overrides
+            by_hour = self._by_hour[key] = not overridden and _by_time_of_day(model, provider)
         if at.tzinfo is not UTC:
             at = at.astimezone(UTC)
         if by_hour:
@@ -259,7 +79,7 @@ class PriceBook:
         imported call is priced as it was when it was made); a price set in the store holds always."""
         key = (provider, model, when)
         if key not in self._models:
-            override = self.overrides.get(_key(provider, model))
+            override = self.overrides.get(price_overrides.price_key(provider, model))
             if override is not None:
                 self._models[key] = override
             else:
@@ -350,7 +170,7 @@ def find_price(store: Store, model: str, provider: str | None) -> tuple[str, Uni
 
     book = PriceBook(store)
     implied = infer(model)
-    candidates = ([implied] if implied is not None else []) + override_providers(store, model)
+    candidates = ([implied] if implied is not None else []) + price_overrides.override_providers(store, model)
     found = {name: prices for name in candidates if (prices := book.unit_prices(model, name)) is not None}
     if len(found) > 1:
         names = sorted(found)
@@ -409,7 +229,7 @@ def known_models(provider: str | None = None, store: Store | None = None) -> lis
     from agentik_cli.providers.registry import PROVIDERS
 
     rows: dict[tuple[str, str], UnitPrices] = {}
-    for key, override in (load_overrides(store) if store is not None else {}).items():
+    for key, override in (price_overrides.load_overrides(store) if store is not None else {}).items():
         rows[(key.split("/", 1)[0], override.model_id or key.split("/", 1)[1])] = override
     from genai_prices import data_snapshot
 

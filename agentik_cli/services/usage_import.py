@@ -14,34 +14,26 @@ whole prompt) applies to the whole request. A model the list does not know is un
 
 from __future__ import annotations
 
-import importlib
 import json
 import multiprocessing
 import os
-import signal
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
+from agentik_cli.services import import_files
 from agentik_cli.services.costs import PRICE_COLUMNS
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.sources.base import Call, Read, file_id
 from agentik_cli.store import imports
 from agentik_cli.store.engine import Store
 
-SOURCES = {
-    "claude-code": "agentik_cli.sources.claude_code",
-    "codex": "agentik_cli.sources.codex",
-    "gemini": "agentik_cli.sources.gemini",
-    "llm": "agentik_cli.sources.llm",
-}
 # calls written a unit at a time: a crash loses at most an uncommitted unit, which the next run reads again
 BATCH_CALLS = 5000
 # how often --follow looks at the folders again
@@ -89,48 +81,13 @@ class Summary:
     days: dict[tuple[str, str], DayLine] = field(default_factory=dict)  # dry run: per model and day
 
 
-def source(name: str) -> ModuleType:
-    if name not in SOURCES:
-        raise UsageError(f"unknown source '{name}'", hint=f"use one of: {', '.join(SOURCES)}")
-    return importlib.import_module(SOURCES[name])
-
-
-def default_roots(module: ModuleType, env: Mapping[str, str] | None = None) -> list[Path]:
-    """Where the tool keeps its logs, whether or not they exist."""
-    env = os.environ if env is None else env
-    return list(module.default_paths(env, Path(env.get("HOME") or Path.home())))
-
-
-def files(module: ModuleType, given: list[str], env: Mapping[str, str] | None = None) -> list[Path]:
-    """The source's log files under the paths given (each a file or a folder, walked), else under the
-    tool's own folders (those that exist)."""
-    if given:
-        roots = [Path(p).expanduser() for p in given]
-        for root in roots:
-            if not root.exists():
-                raise UsageError(f"{root}: no such file or folder")
-    else:
-        roots = [root for root in default_roots(module, env) if root.exists()]
-    found: dict[str, Path] = {}
-    for root in roots:
-        if root.is_file():
-            found[str(root.resolve())] = root.resolve()
-            continue
-        for folder, _, names in os.walk(root):
-            for name in names:
-                path = Path(folder) / name
-                if module.wanted(path) and path.is_file():
-                    found[str(path.resolve())] = path.resolve()
-    return [found[key] for key in sorted(found)]
-
-
 class Importer:
     """One source's import into one store: reads the files that changed since their marks, prices
     the calls, and writes them a batch at a time."""
 
     def __init__(self, store: Store, name: str, dry_run: bool = False) -> None:
         self.store = store
-        self.module = source(name)
+        self.module = import_files.source(name)
         self.name = name
         self.dry_run = dry_run
         self.book = PriceBook(store)
@@ -193,17 +150,17 @@ class Importer:
         size = sum(identity[1] for _, identity, _ in changed)
         if size < PARALLEL_BYTES or (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
             for path, identity, mark in changed:
-                yield path, identity, read_file(self.name, path, mark)
+                yield path, identity, import_files.read_file(self.name, path, mark)
             return
         # forked readers touch no database (sources/ cannot); as many as there are cores, as the
         # reading is the larger half, and this process's writing waits on SQLite's disk as often
         workers = min(READERS, os.cpu_count() or 1)
         context = multiprocessing.get_context("fork")
-        reader = ProcessPoolExecutor(workers, mp_context=context, initializer=_reader_started)
+        reader = ProcessPoolExecutor(workers, mp_context=context, initializer=import_files.reader_started)
         try:
             ahead: deque[tuple[Path, tuple[str, int, int], Future[Read]]] = deque()
             for path, identity, mark in changed:
-                ahead.append((path, identity, reader.submit(read_file, self.name, path, mark)))
+                ahead.append((path, identity, reader.submit(import_files.read_file, self.name, path, mark)))
                 if len(ahead) > READ_AHEAD * workers:
                     path, identity, future = ahead.popleft()
                     yield path, identity, future.result()
@@ -372,20 +329,6 @@ class Importer:
         }
 
 
-def read_file(name: str, path: Path, mark: dict[str, Any]) -> Read:
-    """One file read by its source from its mark; a file that cannot be read is skipped whole."""
-    try:
-        return source(name).read(path, mark)
-    except (OSError, UnicodeDecodeError) as exc:
-        return Read(failed=exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
-
-
-def _reader_started() -> None:
-    """A forked reader leaves Ctrl-C (sent to the whole foreground group) to the importer, which
-    stops it: interrupted, each reader would print its traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def _believable(call: Call) -> bool:
     """Whether a call's counts are ones a server could have sent (as agentik believes a server's
     own, providers/tokens.py): a log's absurd count would be priced in billions, or not fit a column."""
@@ -399,7 +342,7 @@ def follow(importer: Importer, given: list[str], should_stop: Callable[[], bool]
     stopped (Ctrl-C): each round's summary, when it found something."""
     first = True
     while not should_stop():
-        summary = importer.run(files(importer.module, given))
+        summary = importer.run(import_files.files(importer.module, given))
         if first or summary.imported or summary.replaced or summary.messages or summary.failed:
             yield summary
         first = False

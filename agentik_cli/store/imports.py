@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, insert, or_, select, update
 from sqlmodel import Session
 
-from agentik_cli.store import bulk, dialect
-from agentik_cli.store.import_models import ImportFile, ImportRemoved, ImportSession
+from agentik_cli.store import bulk, dialect, import_messages
+from agentik_cli.store.import_models import ImportFile, ImportSession
 from agentik_cli.store.ledger import (
-    AGENTS,
     COSTS,
     IDS_PER_STATEMENT,
     MESSAGES,
@@ -34,7 +33,6 @@ if TYPE_CHECKING:
 
 FILES: Any = ImportFile.__table__  # type: ignore[attr-defined]
 SOURCE_SESSIONS: Any = ImportSession.__table__  # type: ignore[attr-defined]
-REMOVED: Any = ImportRemoved.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -92,10 +90,10 @@ def write(unit: Unit, batch: Batch) -> Written:
         else:
             done.duplicates += 1
     if new:  # a call whose ledger row `costs cleanup` removed keeps its message: removed on purpose, not new
-        kept = _stored_messages(session, [row["call_key"] for row in new])
+        kept = import_messages.stored(session, [row["call_key"] for row in new])
         done.duplicates += sum(row["call_key"] in kept for row in new)
         new = [row for row in new if row["call_key"] not in kept]
-    said = _new_messages(session, batch.said)
+    said = import_messages.new(session, batch.said)
     sessions = _sessions(unit, batch, done, new, said)  # made only for what is new: none for duplicates
     touched: dict[int, list[datetime]] = {}
     if new or said:
@@ -107,7 +105,7 @@ def write(unit: Unit, batch: Batch) -> Written:
         _replace_calls(session, fuller)
         done.replaced = len(fuller)
         done.cost_nd += sum((row["total_cost_nd"] or 0) - (found["total_cost_nd"] or 0) for row, found in fuller)
-    _count_messages(session, batch.agent_id, touched)
+    import_messages.count(session, batch.agent_id, touched)
     _save_marks(unit, batch)
     if done.replaced and not done.calls:  # new calls send theirs (store/bulk.py)
         unit.emit("costs.imported", {"imported": 0}, batch.agent_id)
@@ -175,27 +173,6 @@ def _stored_calls(session: Session, keys: list[str]) -> dict[str, dict[str, Any]
     return found
 
 
-def _message(unit: Unit, batch: Batch, row: dict[str, Any], session_id: int, role: str) -> dict[str, Any]:
-    return {
-        "agent_id": batch.agent_id,
-        "session_id": session_id,
-        "channel": batch.source,
-        "role": role,
-        "content": row.get("content") or row.get("text") or "",
-        "timestamp": row["timestamp"],
-        "model": row.get("model"),
-        "input_tokens": row.get("input_tokens"),
-        "output_tokens": row.get("output_tokens"),
-        "tokens_used": row.get("total_tokens"),
-        "cost_nd": row.get("total_cost_nd"),
-        "interrupted": False,
-        "attachments": [],
-        "skills_used": [],
-        "user_name": row.get("user_name") or unit.user,
-        "import_key": row.get("import_key") or row.get("call_key"),
-    }
-
-
 # the columns of a ledger row an imported call sets (the rest keep their defaults)
 COST_COLUMNS = (
     "agent_id",
@@ -246,61 +223,13 @@ def _add_messages(
     messages = []
     for row, role in written:
         row["session_id"] = sessions[row["session_key"]]
-        messages.append(_message(unit, batch, row, row["session_id"], role))
+        messages.append(import_messages.message(unit, batch.agent_id, batch.source, row, row["session_id"], role))
         touched.setdefault(row["session_id"], []).append(row["timestamp"])
-    for (row, role), message_id in zip(written, _insert_messages(session, messages), strict=True):
+    for (row, role), message_id in zip(written, import_messages.write(session, messages), strict=True):
         if role == "assistant":
             row["conversation_id"] = message_id
     if calls:
         bulk.import_costs(unit, COST_COLUMNS, [[[row.get(name) for name in COST_COLUMNS] for row in calls]])
-
-
-MESSAGE_COLUMNS = (
-    *("agent_id", "session_id", "channel", "role", "content", "timestamp", "model", "input_tokens", "output_tokens"),
-    *("tokens_used", "cost_nd", "interrupted", "attachments", "skills_used", "user_name", "import_key"),
-)
-
-
-def _insert_messages(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Messages, in order; returns their ids. On SQLite through the driver, the ids given here: the
-    unit's write transaction holds the database, so the next ids are this unit's (SQLAlchemy's
-    RETURNING there costs a statement a row). On PostgreSQL, RETURNING in batches."""
-    if dialect.is_postgres(session):
-        query = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
-        return list(session.execute(query, rows).scalars())
-    driver: Any = session.connection().connection.driver_connection
-    (last,) = driver.execute(
-        "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0),"
-        " coalesce((SELECT max(id) FROM messages), 0))"
-    ).fetchone()
-    ids = list(range(last + 1, last + 1 + len(rows)))
-    values = []
-    for message_id, row in zip(ids, rows, strict=True):
-        value = [row[name] for name in MESSAGE_COLUMNS]
-        value[5] = row["timestamp"].isoformat(" ", "microseconds")[:26]  # as SQLAlchemy writes a UTC time
-        value[11], value[12], value[13] = 0, "[]", "[]"
-        values.append((message_id, *value))
-    marks = ", ".join("?" * (len(MESSAGE_COLUMNS) + 1))
-    found = driver.execute(
-        "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (FTS_TRIGGER,)
-    ).fetchone()
-    if found is not None and len(rows) >= BULK_MESSAGES:
-        # the search index filled in one statement after the rows, rather than by the trigger a row at
-        # a time (four times faster); the trigger made again as it was, in the same transaction
-        driver.execute(f'DROP TRIGGER "{FTS_TRIGGER}"')
-    driver.executemany(f"INSERT INTO messages (id, {', '.join(MESSAGE_COLUMNS)}) VALUES ({marks})", values)
-    if found is not None and len(rows) >= BULK_MESSAGES:
-        driver.execute(
-            "INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id >= ?", (ids[0],)
-        )
-        driver.execute(found[0])
-    return ids
-
-
-# the trigger that keeps SQLite's search index (store/migrations.py), and from how many messages an
-# import fills the index itself
-FTS_TRIGGER = "messages_fts_insert"
-BULK_MESSAGES = 1000
 
 
 def _replace_calls(session: Session, fuller: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
@@ -329,7 +258,7 @@ def _replace_calls(session: Session, fuller: list[tuple[dict[str, Any], dict[str
                 update(MESSAGES)
                 .where(m.id == found["conversation_id"])
                 .values(
-                    content=_fuller_text(session, found["conversation_id"], row.get("text") or ""),
+                    content=import_messages.fuller_text(session, found["conversation_id"], row.get("text") or ""),
                     input_tokens=row["input_tokens"],
                     output_tokens=row["output_tokens"],
                     tokens_used=row["total_tokens"],
@@ -344,70 +273,6 @@ def _replace_calls(session: Session, fuller: list[tuple[dict[str, Any], dict[str
 _KEPT = frozenset({"agent_id", "agent_name", "session_id", "conversation_id", "channel", "user_name", "call_key"})
 
 
-def _fuller_text(session: Session, message_id: int, text: str) -> str:
-    """The text of a call read again: the stored text and the new blocks, each once."""
-    stored = session.execute(select(MESSAGES.c.content).where(MESSAGES.c.id == message_id)).scalar_one_or_none() or ""
-    if not text or text in stored:
-        return stored
-    if not stored or stored in text:
-        return text
-    return f"{stored}\n\n{text}"
-
-
-def _stored_messages(session: Session, keys: list[str]) -> set[str]:
-    """Which of these import keys a message holds."""
-    stored: set[str] = set()
-    for first in range(0, len(keys), IDS_PER_STATEMENT):
-        chunk = keys[first : first + IDS_PER_STATEMENT]
-        stored.update(session.execute(select(MESSAGES.c.import_key).where(MESSAGES.c.import_key.in_(chunk))).scalars())
-    return stored
-
-
-def _new_messages(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages whose keys are neither stored nor removed since (and each key once)."""
-    keys = [row["import_key"] for row in rows]
-    stored: set[str] = set()
-    for first in range(0, len(keys), IDS_PER_STATEMENT):
-        chunk = keys[first : first + IDS_PER_STATEMENT]
-        stored.update(session.execute(select(MESSAGES.c.import_key).where(MESSAGES.c.import_key.in_(chunk))).scalars())
-        stored.update(session.execute(select(REMOVED.c.import_key).where(REMOVED.c.import_key.in_(chunk))).scalars())
-    new = []
-    for row in rows:
-        if row["import_key"] not in stored:
-            stored.add(row["import_key"])
-            new.append(row)
-    return new
-
-
-def _count_messages(session: Session, agent_id: int, touched: dict[int, list[datetime]]) -> None:
-    """New messages on their sessions and agent: counts, first and last times."""
-    s, a = SESSIONS.c, AGENTS.c
-    newest = None
-    total = 0
-    for session_id, times in touched.items():
-        first, last = min(times), max(times)
-        newest = last if newest is None else max(newest, last)
-        total += len(times)
-        session.execute(
-            update(SESSIONS)
-            .where(s.id == session_id)
-            .values(
-                message_count=s.message_count + len(times),
-                last_message_at=dialect.greatest(session, s.last_message_at, last),
-                started_at=dialect.least(session, s.started_at, first),
-            )
-        )
-    if total:
-        session.execute(
-            update(AGENTS)
-            .where(a.id == agent_id)
-            .values(
-                stat_messages=a.stat_messages + total,
-                last_active_at=dialect.greatest(session, func.coalesce(a.last_active_at, newest), newest),
-            )
-        )
-
-
 def _save_marks(unit: Unit, batch: Batch) -> None:
     session = unit.session
     for path, (identity, size, mtime_ns, mark) in batch.files.items():
@@ -419,7 +284,7 @@ def _save_marks(unit: Unit, batch: Batch) -> None:
 def stored_keys(session: Session, keys: list[str]) -> set[str]:
     """Which of these call keys the ledger holds, or held (a message keeps the key of a call whose
     row `costs cleanup` removed: it is not imported again)."""
-    return set(_stored_calls(session, keys)) | _stored_messages(session, keys)
+    return set(_stored_calls(session, keys)) | import_messages.stored(session, keys)
 
 
 def remember_removed(session: Session, where: Any) -> None:
@@ -428,5 +293,5 @@ def remember_removed(session: Session, where: Any) -> None:
     tool made, none of what was said."""
     m = MESSAGES.c
     keys = select(m.import_key).where(where, m.import_key.is_not(None))
-    stmt = dialect.insert(session, REMOVED).from_select(["import_key"], keys)
+    stmt = dialect.insert(session, import_messages.REMOVED).from_select(["import_key"], keys)
     session.execute(stmt.on_conflict_do_nothing(index_elements=["import_key"]))
