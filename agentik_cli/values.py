@@ -8,6 +8,7 @@ and store/ need nothing from services/."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -234,10 +235,13 @@ class ChatRequest:
 
 @dataclass
 class Chunk:
-    """A piece of a streamed reply: its text, or reasoning the model streams beside it."""
+    """A piece of a streamed reply: its text, or reasoning the model streams beside it. `keep`, set
+    by the chat, journals the reply as far as it has arrived: whoever shows a chunk calls it first (a
+    piece shown is a piece kept), once for all the chunks it shows at once."""
 
     kind: Literal["text", "thinking"]
     text: str
+    keep: Callable[[], None] | None = None
 
 
 # ---- the records a chat writes: passed down to the store as they are, or kept in the journal of

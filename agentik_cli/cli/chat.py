@@ -221,9 +221,9 @@ def _send(conversation: Any, text: str, files: list[Any], stream_out: bool) -> A
             out = printer(render.stdout_is_terminal())
         try:
             if chunk.kind == "text":
-                out.text(chunk.text)
+                out.text(chunk.text, chunk.keep)
             else:
-                out.thinking(chunk.text)
+                out.thinking(chunk.text, chunk.keep)
         except BrokenPipeError:
             reader_gone = True
             raise _ReaderGone from None

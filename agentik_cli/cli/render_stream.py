@@ -17,10 +17,14 @@ all those redraws."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from agentik_cli import environment
 from agentik_cli.cli import render
+
+# journals the reply as far as it has arrived (Chunk.keep): called before anything is shown
+Keep = Callable[[], None] | None
 
 
 class RawPrinter:
@@ -31,12 +35,14 @@ class RawPrinter:
         # raw for a program reading a pipe; on a terminal (never chosen there today) escaped
         self.escape = env.stdout_isatty
 
-    def text(self, chunk: str) -> None:
+    def text(self, chunk: str, keep: Keep = None) -> None:
+        if keep is not None:
+            keep()
         self.stdout.write(render.safe_text(chunk) if self.escape else chunk)
         self.stdout.flush()
         self.last = chunk or self.last
 
-    def thinking(self, chunk: str) -> None:
+    def thinking(self, chunk: str, keep: Keep = None) -> None:
         pass
 
     def close(self) -> None:
@@ -65,6 +71,7 @@ class MarkdownPrinter:
         # the live tail must fit on the screen (rich cannot redraw lines that scrolled away)
         self.max_lines = max(self.console.height - 6, 8)
         self.thought = ""
+        self.keep: Keep = None
         self._quiet_ctrl_c()
         self.live = Live(
             console=self.console,
@@ -117,6 +124,7 @@ class MarkdownPrinter:
         from rich.console import Group
         from rich.text import Text
 
+        self._kept()
         self._take_in()
         self._print_settled()
         parts: list[Any] = []
@@ -129,9 +137,15 @@ class MarkdownPrinter:
             parts.append(self._markdown(tail))
         return Group(*parts)
 
-    def thinking(self, chunk: str) -> None:
+    def thinking(self, chunk: str, keep: Keep = None) -> None:
         with self.lock:
+            self.keep = keep or self.keep
             self.thought += chunk
+
+    def _kept(self) -> None:
+        """What arrived is journaled before it is shown: once a frame, not once a chunk."""
+        if self.keep is not None:
+            self.keep()
 
     def _settle_thinking(self) -> None:
         if self.thought:
@@ -152,12 +166,14 @@ class MarkdownPrinter:
             self.settled.append(self._markdown(block))
             self.settled_any = True
 
-    def text(self, chunk: str) -> None:
+    def text(self, chunk: str, keep: Keep = None) -> None:
+        self.keep = keep or self.keep
         if self.thought:
             # Live's refresh thread takes the text in and draws under this lock; holding it while
             # anything is printed keeps the two from interleaving their cursor moves (which left
             # stale lines on the screen). The reasoning goes above the reply, after what came first.
             with self.lock:
+                self._kept()
                 self._take_in()
                 self._print_settled()
                 self._settle_thinking()
@@ -207,6 +223,7 @@ class MarkdownPrinter:
 
     def close(self) -> None:
         with self.lock:
+            self._kept()
             self._take_in()
             self._print_settled()
             self._settle_thinking()

@@ -53,3 +53,59 @@ def test_a_long_reply_renders_each_block_once_and_the_tail_once_a_frame(monkeypa
     screen = screen_lines(sink.getvalue(), columns=printer.console.width, rows=printer.console.height)
     code = [line.strip() for line in screen if line.strip().startswith("print(")]
     assert code == [f"print('block {n}')" for n in range(7, 7 * (len(code) + 1), 7)] and len(code) > 5
+
+
+class _Watched(io.StringIO):
+    """A terminal that checks, at every write, that everything fed so far was kept first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fed = self.kept = self.unkept_writes = 0
+
+    def keep(self) -> None:
+        self.kept = self.fed
+
+    def write(self, text: str) -> int:
+        if text and self.kept < self.fed:
+            self.unkept_writes += 1
+        return super().write(text)
+
+
+def test_a_long_reply_is_journaled_once_a_frame_and_always_before_it_is_shown(monkeypatch):
+    """The journal's write (Chunk.keep) happens before each frame shows what arrived, not at every
+    chunk: a piece shown is a piece kept, at a frame's cost rather than a chunk's."""
+    from agentik_cli.cli.render_stream import MarkdownPrinter, RawPrinter
+
+    monkeypatch.setattr(MarkdownPrinter, "refresh_per_second", 0.001)
+    chunks = re.findall(r"\S+\s*", words(3000))
+    sink = _Watched()
+    keeps = 0
+
+    def keep() -> None:
+        nonlocal keeps
+        keeps += 1
+        sink.keep()
+
+    with environment.use(environment.Environment(stdout=sink, stdout_isatty=True, stdin_isatty=False)):
+        printer = MarkdownPrinter()
+        frames = 0
+        for n, chunk in enumerate(chunks, 1):
+            sink.fed += 1
+            printer.text(chunk, keep)
+            if n % 200 == 0:
+                printer.live.refresh()
+                frames += 1
+        printer.close()
+    assert sink.unkept_writes == 0
+    assert "block 7" in sink.getvalue()
+    assert keeps <= frames + 3, (keeps, frames)
+
+    # piped, each chunk is shown as it comes: each is kept first
+    sink, keeps = _Watched(), 0
+    with environment.use(environment.Environment(stdout=sink, stdout_isatty=False, stdin_isatty=False)):
+        raw = RawPrinter()
+        for chunk in chunks[:50]:
+            sink.fed += 1
+            raw.text(chunk, keep)
+        raw.close()
+    assert sink.unkept_writes == 0 and keeps == 50

@@ -93,10 +93,14 @@ def call(
     state = CallState()
     flight = _flight(chat, request, state, reservation)
     started = time.perf_counter()
+
+    def keep() -> None:
+        flight.note(state.text)
+
     try:
         for chunk in chat.provider.stream(request, state):
-            flight.note(state.text)  # journaled before it is shown
-            if on_chunk is not None:
+            if on_chunk is not None:  # journaled before it is shown, by whoever shows it (Chunk.keep)
+                chunk.keep = keep
                 on_chunk(chunk)
     except KeyboardInterrupt:
         # the request may have reached the provider, which bills a prompt it has read
