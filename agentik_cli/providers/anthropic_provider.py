@@ -136,12 +136,10 @@ class AnthropicProvider(Provider):
         if kind == "content_block_delta":
             delta = event.delta
             if delta.type == "text_delta":
-                state.text += delta.text
-                state.block(event.index, "text")["text"] += delta.text
+                state.add(event.index, "text", delta.text)
                 yield Chunk("text", delta.text)
             elif delta.type == "thinking_delta":
-                state.thinking += delta.thinking
-                state.block(event.index, "thinking")["text"] += delta.thinking
+                state.add(event.index, "thinking", delta.thinking)
                 yield Chunk("thinking", delta.thinking)
             elif delta.type == "signature_delta":
                 state.block(event.index, "thinking")["signature"] = delta.signature

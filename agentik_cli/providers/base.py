@@ -21,12 +21,36 @@ from agentik_cli.providers.tokens import estimate_prompt, estimate_tokens
 from agentik_cli.values import ChatRequest, Chunk, Part, ToolCall, Usage
 
 
+class Pieces:
+    """Text that grows a piece at a time, read now and then from another thread as well (the
+    journal's): adding is an append; reading joins only what came since the last read."""
+
+    __slots__ = ("_pieces", "_read")
+
+    def __init__(self, text: str = "") -> None:
+        self._pieces = [text] if text else []
+        self._read = ("", 0)  # the text as last read, and of how many pieces: replaced whole
+
+    def add(self, piece: str) -> None:
+        self._pieces.append(piece)
+
+    @property
+    def value(self) -> str:
+        text, count = self._read
+        if count == len(self._pieces):
+            return text
+        pieces = self._pieces[count:]  # a piece added meanwhile waits for the next read
+        text += "".join(pieces)
+        self._read = (text, count + len(pieces))
+        return text
+
+
 @dataclass
 class CallState:
-    """What is known of a call so far: filled in while the reply streams."""
+    """What is known of a call so far: filled in while the reply streams. The text and the reasoning
+    grow a piece at a time (`add`) and are joined when read: `+=` on an attribute copies the whole
+    text at every piece, which over a long reply's tens of thousands of pieces is quadratic."""
 
-    text: str = ""
-    thinking: str = ""
     input_tokens: int = 0  # every prompt token, cache reads and writes included
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -41,6 +65,31 @@ class CallState:
     # by the provider's index (a tool call is a part only once its arguments are complete)
     parts: list[Part] = field(default_factory=list)
     open: dict[int, dict[str, Any]] = field(default_factory=dict)
+    _text: Pieces = field(default_factory=lambda: Pieces())
+    _thinking: Pieces = field(default_factory=lambda: Pieces())
+
+    @property
+    def text(self) -> str:
+        return self._text.value
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text = Pieces(value)
+
+    @property
+    def thinking(self) -> str:
+        return self._thinking.value
+
+    @thinking.setter
+    def thinking(self, value: str) -> None:
+        self._thinking = Pieces(value)
+
+    def add(self, index: int | None, kind: str, piece: str) -> None:
+        """A piece of the text ("text") or the reasoning ("thinking") of block `index` (None: of no
+        block, as OpenAI's reasoning), as it streams."""
+        if index is not None:
+            self.block(index, kind)["pieces"].append(piece)
+        (self._text if kind == "text" else self._thinking).add(piece)
 
     @property
     def tool_calls(self) -> list[ToolCall]:
@@ -48,7 +97,7 @@ class CallState:
 
     def begin(self, index: int, kind: str, **data: Any) -> None:
         """A block begins: "text", "thinking", "redacted" or "tool_call" (with id and name)."""
-        self.open[index] = {"kind": kind, "text": "", "signature": None, "arguments": "", **data}
+        self.open[index] = {"kind": kind, "text": "", "pieces": [], "signature": None, "arguments": "", **data}
 
     def block(self, index: int, kind: str) -> dict[str, Any]:
         if index not in self.open:
@@ -66,8 +115,10 @@ class CallState:
             self.parts.append(Part("tool_call", call=call))
         elif data["kind"] == "redacted":
             self.parts.append(Part("thinking", redacted=data.get("data") or ""))
-        elif data["text"] or data["signature"]:
-            self.parts.append(Part(data["kind"], data["text"], signature=data["signature"]))
+        else:
+            text = data["text"] + "".join(data["pieces"])
+            if text or data["signature"]:
+                self.parts.append(Part(data["kind"], text, signature=data["signature"]))
 
     def end_all(self, *, complete: bool) -> None:
         """Close what is still open, in order. A reply cut short keeps its text and reasoning and

@@ -131,11 +131,10 @@ class OpenAIProvider(Provider):
                 continue
             reasoning = _reasoning_text(delta)
             if reasoning:
-                state.thinking += reasoning
+                state.add(None, "thinking", reasoning)
                 yield Chunk("thinking", reasoning)
             if delta.content:
-                state.text += delta.content
-                state.block(-1, "text")["text"] += delta.content
+                state.add(-1, "text", delta.content)
                 yield Chunk("text", delta.content)
             for call in delta.tool_calls or ():
                 _take_call_delta(state, call)

@@ -432,7 +432,8 @@ def test_the_prompt_estimate_counts_system_history_and_attachments():
     # three 30-byte texts; then 30 bytes of é, "\n\n", the file in its 28 bytes of wrapper; an image;
     # 8 tokens of framing a message
     assert token_counts.estimate_prompt(request) == 3 * (8 + 10) + 8 + (30 + 2 + 28 + 300) // 3 + 1_600
-    state = base.CallState(text="b" * 30, thinking="t" * 30, input_tokens=5_000)
+    state = base.CallState(input_tokens=5_000)
+    state.text, state.thinking = "b" * 30, "t" * 30
     state.settle(request)
     assert (state.input_tokens, state.output_tokens, state.estimated) == (5_000, 20, True)
 
@@ -638,3 +639,32 @@ def test_events_that_are_not_the_apis_are_no_paid_call(cli, fake, agentik_home, 
     assert lines[0].endswith("answered with something that is not a reply (events or fields agentik cannot read)")
     assert db_rows(agentik_home, "SELECT count(*) FROM costs") == [(0,)]
     assert db_rows(agentik_home, "SELECT role, error IS NOT NULL FROM messages") == [("user", 1)]
+
+
+def test_a_replys_text_read_from_another_thread_while_it_grows_loses_no_piece():
+    """CallState keeps the text as pieces, joined when read; the journal's thread reads it while the
+    stream adds to it: every read is a prefix of the whole, and the whole is every piece in order."""
+    import threading
+
+    state = base.CallState()
+    pieces = [f"w{n} " for n in range(50_000)]
+    reads: list[str] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        while not done.is_set():
+            reads.append(state.text)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    for n, piece in enumerate(pieces):
+        state.add(0, "text", piece)
+        if n % 5000 == 0:
+            reads.append(state.text)
+    done.set()
+    thread.join()
+    whole = "".join(pieces)
+    assert state.text == whole
+    assert len(reads) > 10 and all(whole.startswith(read) for read in reads)
+    state.end(0)
+    assert [part.text for part in state.parts] == [whole]
