@@ -70,7 +70,7 @@ class MarkdownPrinter:
         self.fence = ""  # the line that opened the code block the tail is in
         # the live tail must fit on the screen (rich cannot redraw lines that scrolled away)
         self.max_lines = max(self.console.height - 6, 8)
-        self.thought = ""
+        self.thought: list[str] = []  # reasoning shown above the reply, a piece a chunk
         self.keep: Keep = None
         self._quiet_ctrl_c()
         self.live = Live(
@@ -129,7 +129,7 @@ class MarkdownPrinter:
         self._print_settled()
         parts: list[Any] = []
         if self.thought:
-            parts.append(Text(render.safe_text(self.thought), style="dim italic"))
+            parts.append(Text(render.safe_text("".join(self.thought)), style="dim italic"))
         tail = "".join(self.lines) + self.partial
         if tail.strip():
             if self.settled_any and self.separate_next:
@@ -140,7 +140,8 @@ class MarkdownPrinter:
     def thinking(self, chunk: str, keep: Keep = None) -> None:
         with self.lock:
             self.keep = keep or self.keep
-            self.thought += chunk
+            if chunk:
+                self.thought.append(chunk)
 
     def _kept(self) -> None:
         """What arrived is journaled before it is shown: once a frame, not once a chunk."""
@@ -151,8 +152,9 @@ class MarkdownPrinter:
         if self.thought:
             from rich.text import Text
 
-            self.live.console.print(Text(render.safe_text(self.thought.rstrip()) + "\n", style="dim italic"))
-            self.thought = ""
+            thought = "".join(self.thought).rstrip()
+            self.live.console.print(Text(render.safe_text(thought) + "\n", style="dim italic"))
+            self.thought = []
 
     def _settle(self, separate: bool = True) -> None:
         from rich.text import Text

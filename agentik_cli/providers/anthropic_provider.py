@@ -144,7 +144,7 @@ class AnthropicProvider(Provider):
             elif delta.type == "signature_delta":
                 state.block(event.index, "thinking")["signature"] = delta.signature
             elif delta.type == "input_json_delta":
-                state.block(event.index, "tool_call")["arguments"] += delta.partial_json
+                state.add(event.index, "tool_call", delta.partial_json)
         elif kind == "content_block_start":
             block = event.content_block
             if block.type == "tool_use":

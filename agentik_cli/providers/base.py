@@ -85,11 +85,14 @@ class CallState:
         self._thinking = Pieces(value)
 
     def add(self, index: int | None, kind: str, piece: str) -> None:
-        """A piece of the text ("text") or the reasoning ("thinking") of block `index` (None: of no
-        block, as OpenAI's reasoning), as it streams."""
+        """A piece of block `index` as it streams: of the text ("text"), the reasoning ("thinking";
+        index None: of no block, as OpenAI's reasoning) or a tool call's arguments ("tool_call")."""
         if index is not None:
             self.block(index, kind)["pieces"].append(piece)
-        (self._text if kind == "text" else self._thinking).add(piece)
+        if kind == "text":
+            self._text.add(piece)
+        elif kind == "thinking":
+            self._thinking.add(piece)
 
     @property
     def tool_calls(self) -> list[ToolCall]:
@@ -110,7 +113,10 @@ class CallState:
         if data is None:
             return
         if data["kind"] == "tool_call":
-            arguments, error = parse_arguments(data["arguments"])
+            raw = data["arguments"]
+            if data["pieces"]:
+                raw = (raw if isinstance(raw, str) else "") + "".join(data["pieces"])
+            arguments, error = parse_arguments(raw)
             call = ToolCall(data.get("id") or f"call_{index}", data.get("name") or "", arguments, error)
             self.parts.append(Part("tool_call", call=call))
         elif data["kind"] == "redacted":

@@ -202,7 +202,7 @@ def _take_call_delta(state: CallState, call: Any) -> None:
         if function.name and not block.get("name"):
             block["name"] = function.name
         if function.arguments:
-            block["arguments"] += function.arguments
+            state.add(index, "tool_call", function.arguments)
 
 
 _OUTPUT_PARTS = (
