@@ -149,7 +149,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def web(monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     names = {"public.example": ["127.0.0.1"], "internal.example": ["10.0.0.5"]}
 
     def resolve(host: str, port: int) -> list[str]:
