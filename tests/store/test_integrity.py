@@ -214,7 +214,9 @@ def test_an_engine_agentik_does_not_speak_is_a_usage_error(cli):
 @pytest.mark.sqlite_only(reason="the SQLite file and its WAL")
 def test_the_main_file_holds_the_data_after_commands_exit(agentik_home, tmp_path):
     assert agentik(agentik_home, "agents", "create", "helper", "--model", "gpt-4o").returncode == 0
-    for i in range(5):
+    # two commands writing to a file that is already there (five were the same check three more
+    # times, a second of process start-up each)
+    for i in range(2):
         result = agentik(
             agentik_home,
             "costs",
@@ -235,7 +237,7 @@ def test_the_main_file_holds_the_data_after_commands_exit(agentik_home, tmp_path
     copy = tmp_path / "copy.db"
     shutil.copyfile(agentik_home / "agentik.db", copy)
     with sqlite3.connect(copy) as db:
-        assert db.execute("SELECT count(*) FROM costs").fetchone() == (5,)
+        assert db.execute("SELECT count(*) FROM costs").fetchone() == (2,)
         assert db.execute("SELECT name FROM agents").fetchall() == [("helper",)]
 
 
