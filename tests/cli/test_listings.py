@@ -3,19 +3,15 @@ The listings are found in the app itself, so a listing added later without --csv
 
 from __future__ import annotations
 
-import atexit
 import csv
 import io
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
 import pytest
 import typer.main
 
 from agentik_cli.cli.app import app
-from agentik_cli.store import engine
+from tests.conftest import built_once
 from tests.webhook_receiver import Receiver
 
 # Commands that take --json but print one object, a count or a stream, not a list of records. Any
@@ -107,40 +103,28 @@ def test_every_listing_takes_csv_and_has_a_run_here(name):
 RECORD = ("costs", "record", "--model", "gpt-4o", "--provider", "openai", "--input-tokens", "5", "--output-tokens", "1")
 
 
-# The first world a process builds on SQLite, kept as files: the next tests of this module start
-# from a copy of them (a file copy, not the dozen commands and a webhook delivery, 0.7 s a test):
-# each test has its own store still, and only reads it.
-_built: list[Path] = []
-
-
 @pytest.fixture
-def world(cli, fake, agentik_home, agentik_store):
-    if agentik_store == "sqlite" and _built:
-        shutil.copytree(_built[0], agentik_home, dirs_exist_ok=True)
-        return
-    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--skill", "time", "--channel", "cli")
-    cli("chat", "helper", "-m", "hello there")
-    cli(*RECORD)
-    cli("prices", "set", "my-local", "--provider", "openai", "--input", "0", "--output", "0")
-    cli("budgets", "set", "--daily", "5")
-    receiver = Receiver().start()
-    try:
-        cli("webhooks", "add", receiver.url, "--allow-internal", "--event", "cost.recorded")
-        cli(*RECORD)  # a cost.recorded event for the webhook
-        # delivered, or (a machine so busy that the receiver's answer came late) attempted: the
-        # listings need an attempt in the log either way
-        from agentik_cli.cli.app import app
+def world(cli, fake, agentik_home):
+    """A row for every listing (built once a process on SQLite: tests.conftest.built_once)."""
 
-        done = cli.runner.invoke(app, ["webhooks", "deliver"])
-        assert done.exit_code in (0, 1) and "Traceback" not in done.stderr, done.stderr
-    finally:
-        receiver.stop()
-    if agentik_store == "sqlite":
-        engine.reset_stores()  # every connection closed: the WAL is in the main file
-        folder = Path(tempfile.mkdtemp(prefix="agentik-world-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        shutil.copytree(agentik_home, folder / "home")
-        _built.append(folder / "home")
+    def build() -> None:
+        cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--skill", "time", "--channel", "cli")
+        cli("chat", "helper", "-m", "hello there")
+        cli(*RECORD)
+        cli("prices", "set", "my-local", "--provider", "openai", "--input", "0", "--output", "0")
+        cli("budgets", "set", "--daily", "5")
+        receiver = Receiver().start()
+        try:
+            cli("webhooks", "add", receiver.url, "--allow-internal", "--event", "cost.recorded")
+            cli(*RECORD)  # a cost.recorded event for the webhook
+            # delivered, or (a machine so busy that the receiver's answer came late) attempted: the
+            # listings need an attempt in the log either way
+            done = cli.runner.invoke(app, ["webhooks", "deliver"])
+            assert done.exit_code in (0, 1) and "Traceback" not in done.stderr, done.stderr
+        finally:
+            receiver.stop()
+
+    built_once("listings", agentik_home, build)
 
 
 def _header_and_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
