@@ -36,7 +36,7 @@ import os
 import re
 import shutil
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -225,6 +225,32 @@ def _migrate_from_template(store: engine.Store) -> None:
             _sqlite_template.append(folder / "agentik.db")
         shutil.copyfile(_sqlite_template[0], path)
     _migrate(store)
+
+
+_kept_homes: dict[str, Path] = {}
+
+
+def built_once(name: str, home: Path, build: Callable[[], object]) -> None:
+    """A store many tests of a module start from, built by `build` (commands run in `home`, the
+    test's AGENTIK_HOME): on SQLite, the first test of a process builds it and keeps its files
+    (every connection closed first, so the WAL is in agentik.db), and each next test starts from a
+    copy of them in its own AGENTIK_HOME: a store of its own still, which nothing another test did
+    reaches. A file copy instead of the commands (a chat, a webhook delivery...) a test. On
+    PostgreSQL every test builds it. The store must hold no path of its home (the copy is
+    elsewhere), and what `build` leaves outside the store (the fake server's requests) is not
+    there for the tests that start from a copy."""
+    if _test_db is None and name in _kept_homes:
+        shutil.copytree(_kept_homes[name], home, dirs_exist_ok=True)
+        return
+    build()
+    if _test_db is None:
+        import tempfile
+
+        engine.reset_stores()
+        folder = Path(tempfile.mkdtemp(prefix=f"agentik-{name}-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        shutil.copytree(home, folder / "home")
+        _kept_homes[name] = folder / "home"
 
 
 def set_tz(monkeypatch: pytest.MonkeyPatch, name: str) -> None:

@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+GATE_TIMEOUT = 120  # seconds a gated reply waits at most for its test (a failed test must not hang the server)
+
 
 @dataclass
 class Reply:
@@ -53,6 +55,9 @@ class Reply:
     repeat_ids: bool = False
     whole_arguments: bool = False
     no_ids: bool = False
+    # the pieces after the first wait until this is set (a test that needs something to happen while
+    # a reply is still streaming: by construction, not by a stream long enough)
+    gate: threading.Event | None = None
 
 
 @dataclass
@@ -324,6 +329,8 @@ def _anthropic_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[
         for n, piece in enumerate(_pieces(reply)):
             if reply.drop_after is not None and n >= reply.drop_after:
                 return  # the connection closes mid-stream
+            if n == 1 and reply.gate is not None:
+                reply.gate.wait(GATE_TIMEOUT)
             _emit(
                 handler,
                 "content_block_delta",
@@ -414,6 +421,8 @@ def _openai_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[str
         for n, piece in enumerate(_pieces(reply)):
             if reply.drop_after is not None and n >= reply.drop_after:
                 return
+            if n == 1 and reply.gate is not None:
+                reply.gate.wait(GATE_TIMEOUT)
             _emit(
                 handler, None, {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
             )

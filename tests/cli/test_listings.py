@@ -11,6 +11,7 @@ import pytest
 import typer.main
 
 from agentik_cli.cli.app import app
+from tests.conftest import built_once
 from tests.webhook_receiver import Receiver
 
 # Commands that take --json but print one object, a count or a stream, not a list of records. Any
@@ -104,23 +105,26 @@ RECORD = ("costs", "record", "--model", "gpt-4o", "--provider", "openai", "--inp
 
 @pytest.fixture
 def world(cli, fake, agentik_home):
-    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--skill", "time", "--channel", "cli")
-    cli("chat", "helper", "-m", "hello there")
-    cli(*RECORD)
-    cli("prices", "set", "my-local", "--provider", "openai", "--input", "0", "--output", "0")
-    cli("budgets", "set", "--daily", "5")
-    receiver = Receiver().start()
-    try:
-        cli("webhooks", "add", receiver.url, "--allow-internal", "--event", "cost.recorded")
-        cli(*RECORD)  # a cost.recorded event for the webhook
-        # delivered, or (a machine so busy that the receiver's answer came late) attempted: the
-        # listings need an attempt in the log either way
-        from agentik_cli.cli.app import app
+    """A row for every listing (built once a process on SQLite: tests.conftest.built_once)."""
 
-        done = cli.runner.invoke(app, ["webhooks", "deliver"])
-        assert done.exit_code in (0, 1) and "Traceback" not in done.stderr, done.stderr
-    finally:
-        receiver.stop()
+    def build() -> None:
+        cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--skill", "time", "--channel", "cli")
+        cli("chat", "helper", "-m", "hello there")
+        cli(*RECORD)
+        cli("prices", "set", "my-local", "--provider", "openai", "--input", "0", "--output", "0")
+        cli("budgets", "set", "--daily", "5")
+        receiver = Receiver().start()
+        try:
+            cli("webhooks", "add", receiver.url, "--allow-internal", "--event", "cost.recorded")
+            cli(*RECORD)  # a cost.recorded event for the webhook
+            # delivered, or (a machine so busy that the receiver's answer came late) attempted: the
+            # listings need an attempt in the log either way
+            done = cli.runner.invoke(app, ["webhooks", "deliver"])
+            assert done.exit_code in (0, 1) and "Traceback" not in done.stderr, done.stderr
+        finally:
+            receiver.stop()
+
+    built_once("listings", agentik_home, build)
 
 
 def _header_and_rows(text: str) -> tuple[list[str], list[dict[str, str]]]:

@@ -9,6 +9,7 @@ import pytest
 import typer.main
 
 from agentik_cli.cli.app import app
+from tests.conftest import built_once
 
 
 def leaf_commands() -> dict[str, object]:
@@ -145,9 +146,14 @@ BAD_RUNS: dict[str, tuple[list[str], int]] = {
 
 
 @pytest.fixture
-def world(cli, fake):
-    cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--description", "helps")
-    cli("chat", "helper", "-m", "hello there")
+def world(cli, fake, agentik_home):
+    """An agent and a chat (built once a process on SQLite: tests.conftest.built_once)."""
+
+    def build() -> None:
+        cli("agents", "create", "helper", "--model", "claude-sonnet-4-0", "--description", "helps")
+        cli("chat", "helper", "-m", "hello there")
+
+    built_once("contract", agentik_home, build)
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

@@ -37,7 +37,10 @@ def test_a_call_running_in_another_pid_namespace_of_this_host_keeps_its_reservat
     up in its own /proc, finds another process (or none) and releases it while the call runs, so a
     second call is admitted past the budget. (owner.py: the host name alone does not say which
     processes /proc can see.)"""
-    fake.default = Reply(text=WORDS, delay=0.01, input_tokens=40, output_tokens=900)
+    # the reply stops after its first piece until the checks are done: streaming by construction
+    # (it was 600 pieces 10 ms apart, 6 s, of which the checks needed the first second)
+    checked = threading.Event()
+    fake.default = Reply(text=WORDS, gate=checked, input_tokens=40, output_tokens=900)
     cli("budgets", "set", "--daily", "0.05")  # room for one call's worst case ($0.03), not two
     env = base_env(agentik_home, ANTHROPIC_BASE_URL=fake.url, ANTHROPIC_API_KEY="sk-ant-test-key-0123456789")
     command = [sys.executable, "-m", "agentik_cli", "chat", "helper", "-m", "count"]
@@ -49,13 +52,14 @@ def test_a_call_running_in_another_pid_namespace_of_this_host_keeps_its_reservat
     )
     try:
         shown = Shown(child)
-        shown.wait_for("word100 ")  # the call is streaming: its reservation is held
+        shown.wait_for("word0 ")  # the call is streaming: its reservation is held
         [(amount,)] = db_rows(agentik_home, "SELECT amount_nd FROM reservations")
         assert cli.json("budgets", "list")[0]["reserved"] == amount / 1e9
         fake.default = Reply(text="second", input_tokens=40, output_tokens=5)
         cli("chat", "helper", "-m", "another", code=3)  # the first call's worst case still holds the room
         assert db_rows(agentik_home, "SELECT count(*) FROM reservations")[0][0] == 1
     finally:
+        checked.set()
         child.wait(timeout=60)
 
 
