@@ -1,9 +1,16 @@
 """The console script. `agentik statusline` runs on every shell prompt, so it is answered here,
 before the command line's framework is imported (Typer and rich take about a tenth of a second); any
-other command line, `statusline --help` included, goes to the full app (cli/app.py)."""
+other command line, `statusline --help` included, goes to the full app (cli/app.py).
+
+A `chat` starts with the cyclic garbage collector held back (issue 22): its start-up makes about a
+million objects that live until the process ends (the SDK's pydantic models, the ORM's tables), and
+the collector's passes over them, finding nothing, cost a one-shot chat about a quarter of its own
+time. The chat turns it back on once its first model call is over (services/chat/turn.py); other
+commands never hold it back."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -44,7 +51,17 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
+def _runs_chat(args: list[str]) -> bool:
+    """Whether the command line is a `chat` (its name after the root's options)."""
+    rest = list(args)
+    while rest and rest[0].partition("=")[0] in ("--db", "--no-color"):
+        rest = rest[1 if "=" in rest[0] or rest[0] == "--no-color" else 2 :]
+    return bool(rest) and rest[0] == "chat"
+
+
 def main() -> None:
+    if _runs_chat(sys.argv[1:]):
+        gc.disable()
     fast = _statusline_args(sys.argv[1:])
     if fast is None:
         from agentik_cli.cli.app import main as full

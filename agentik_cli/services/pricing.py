@@ -1,16 +1,23 @@
 """Prices: the bundled genai-prices list, overridden or extended by the prices set in the store
 (`agentik prices set`; a `prices.toml` of an older agentik is moved into the store on first use).
 
+A model's price of the day is kept in the data folder (price_cache.json), keyed by the genai-prices
+version: the list's first lookup builds all of its data (about a tenth of a second of a one-shot
+chat, issue 22), and a chat needs one model's price.
+
 Costs are computed once, when a call is logged, and stored with the unit prices used: prices change,
 history must not. A model with no known price gets no cost (null), never $0."""
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from agentik_cli import limits
+from agentik_cli import limits, paths
 from agentik_cli.errors import UsageError
 from agentik_cli.services import price_overrides
 from agentik_cli.values import Priced, UnitPrices, Usage
@@ -82,19 +89,11 @@ class PriceBook:
             override = self.overrides.get(price_overrides.price_key(provider, model))
             if override is not None:
                 self._models[key] = override
+            elif when is None:
+                self._models[key] = _price_of_today(model, provider)
             else:
-                at = when if isinstance(when, datetime) or when is None else datetime.combine(when, time(12), UTC)
-                try:
-                    result = _genai_calc(model, provider, Usage(), at)
-                    price = result.model_price
-                    starts = sorted(
-                        {tier.start for value in vars(price).values() for tier in getattr(value, "tiers", None) or ()}
-                    )
-                    if not starts and result.model.id in LONG_CONTEXT:
-                        starts = [LONG_CONTEXT[result.model.id][0]]
-                    self._models[key] = (price, result.model.id, starts)
-                except LookupError:
-                    self._models[key] = None
+                at = when if isinstance(when, datetime) else datetime.combine(when, time(12), UTC)
+                self._models[key] = _listed_price(model, provider, at)[0]
         return self._models[key]
 
     def unit_prices(
@@ -128,6 +127,91 @@ class PriceBook:
             return None
         prices = self.unit_prices(model, provider, usage.input_tokens)
         return None if prices is None else _cost_from_units(prices, usage)
+
+
+def _listed_price(model: str, provider: str, at: datetime | None) -> tuple[Any, bool]:
+    """The list's prices of a model at a moment (None: now), as (ModelPrice, model id, the prompt
+    sizes where a tier starts), or None when it has none; and whether they change with the time of day."""
+    try:
+        result = _genai_calc(model, provider, Usage(), at)
+    except LookupError:
+        return None, False
+    price = result.model_price
+    starts = sorted({tier.start for value in vars(price).values() for tier in getattr(value, "tiers", None) or ()})
+    if not starts and result.model.id in LONG_CONTEXT:
+        starts = [LONG_CONTEXT[result.model.id][0]]
+    return (price, result.model.id, starts), _varies_by_time(result.model)
+
+
+def _price_of_today(model: str, provider: str) -> Any:
+    """`_listed_price` now, kept for the day (UTC, as the list's dates are) in price_cache.json.
+    A price that changes with the time of day is never kept."""
+    path = os.path.join(paths.data_dir_text(), "price_cache.json")
+    today = datetime.now(UTC).date().isoformat()  # the clock genai-prices prices "now" by
+    try:
+        version = _genai_version()
+    except Exception:  # no version to key the price by: looked up every time
+        return _listed_price(model, provider, None)[0]
+    try:
+        with open(path, encoding="utf-8") as file:
+            kept = json.load(file)
+        if kept["genai_prices"] != version or kept["day"] != today:
+            kept = None
+        elif f"{provider}/{model}" in kept["prices"]:
+            return _from_json(kept["prices"][f"{provider}/{model}"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        kept = None
+    found, varies = _listed_price(model, provider, None)
+    if varies:
+        return found
+    try:
+        entry = _to_json(found)
+        kept = kept or {"genai_prices": version, "day": today, "prices": {}}
+        kept["prices"][f"{provider}/{model}"] = entry
+        if os.path.isdir(os.path.dirname(path)):
+            temporary = f"{path}.{os.getpid()}.tmp"
+            with open(temporary, "w", encoding="utf-8") as file:
+                json.dump(kept, file)
+            os.replace(temporary, path)  # whole or not at all, whoever reads it meanwhile
+    except (OSError, TypeError, ValueError):
+        pass
+    return found
+
+
+def _genai_version() -> str:
+    from importlib.metadata import version
+
+    return version("genai-prices")
+
+
+def _to_json(found: Any) -> Any:
+    """A `_listed_price` as JSON: each unit price a decimal string, or its base and tiers."""
+    if found is None:
+        return None
+    price, model_id, starts = found
+    units: dict[str, Any] = {}
+    for name, value in vars(price).items():
+        if isinstance(value, Decimal):
+            units[name] = str(value)
+        elif value is not None:
+            units[name] = {"base": str(value.base), "tiers": [[t.start, str(t.price)] for t in value.tiers]}
+    return {"model_id": model_id, "starts": starts, "units": units}
+
+
+def _from_json(entry: Any) -> Any:
+    """A `_listed_price` back from `_to_json`: the unit prices as attributes, as on a ModelPrice."""
+    if entry is None:
+        return None
+    units = {
+        name: Decimal(value)
+        if isinstance(value, str)
+        else SimpleNamespace(
+            base=Decimal(value["base"]),
+            tiers=[SimpleNamespace(start=int(start), price=Decimal(price)) for start, price in value["tiers"]],
+        )
+        for name, value in entry["units"].items()
+    }
+    return SimpleNamespace(**units), str(entry["model_id"]), [int(start) for start in entry["starts"]]
 
 
 def _genai_units(price: Any, model_id: str, input_total: int) -> UnitPrices:
@@ -191,6 +275,10 @@ def _by_time_of_day(model: str, provider: str) -> bool:
         info = _genai_calc(model, provider, Usage()).model
     except LookupError:
         return False
+    return _varies_by_time(info)
+
+
+def _varies_by_time(info: Any) -> bool:
     prices = info.prices if isinstance(info.prices, list) else []
     return any(type(getattr(p, "constraint", None)).__name__ == "TimeOfDateConstraint" for p in prices)
 

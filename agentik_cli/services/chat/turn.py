@@ -5,6 +5,7 @@ the same transaction as the cost row and the running totals (services/recording.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
@@ -90,6 +91,30 @@ def call(
     Raises Interrupted on Ctrl-C and ProviderError on failure, after storing what there is. The
     reply is journaled as it streams (services/journal.py Flight), from before the request goes
     out until it is stored: a process killed meanwhile loses at most the last quarter second."""
+    try:
+        return _call(chat, request, user_message_id, turns, reservation, first=first, on_chunk=on_chunk)
+    finally:
+        collect_again()
+
+
+def collect_again() -> None:
+    """The garbage collector back on, if a chat's start-up held it back (agentik_cli/entry.py): what
+    start-up made is parked first (gc.freeze), so that the collector's passes skip it from now on."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
+def _call(
+    chat: ChatState,
+    request: ChatRequest,
+    user_message_id: int,
+    turns: list[Turn],
+    reservation: int | None,
+    *,
+    first: bool,
+    on_chunk: Callable[[Chunk], None] | None,
+) -> tuple[CallState, Round]:
     state = CallState()
     flight = _flight(chat, request, state, reservation)
     started = time.perf_counter()
