@@ -1,211 +1,46 @@
-"""Writing the ledger directly: `costs record` (usage that happened elsewhere, the seed's
-costs.create), `costs import` (JSONL or CSV, all rows or none) and `costs cleanup`."""
+"""Writing the ledger directly: `costs record` (usage that happened elsewhere), `costs import`
+(JSONL or CSV, all rows or none) and `costs cleanup`. A record is made a ledger row by
+services/cost_rows.py.
+
+A big JSONL import is parsed, checked and priced by forked processes while this one writes what
+they made before (issue 22: at a million rows the writing is about 60% of the work, so with a core
+to spare the import takes the writing's time alone); blocks of lines go out and their rows come
+back in the file's order, so the first bad line named is the file's first, and nothing is written
+unless every line is good."""
 
 from __future__ import annotations
 
 import csv
 import io
 import itertools
-import json
+import multiprocessing
+import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
-from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
-from agentik_cli.records import TOKEN_KEYS
+from agentik_cli.services import cost_rows
+from agentik_cli.services.cost_rows import CHUNK, COLUMNS, FIELDS, PRICE_COLUMNS, Resolver, RowError
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store import bulk, ledger
 from agentik_cli.store.engine import Store
-from agentik_cli.timeutil import days_ago, now_utc, parse_when
-from agentik_cli.values import UnitPrices
+from agentik_cli.timeutil import days_ago
 
-FIELDS = (
-    "model",
-    "provider",
-    *TOKEN_KEYS,
-    "agent",
-    "cost",
-    "channel",
-    "endpoint",
-    "at",
-    "user",
-)
-REQUIRED = FIELDS[:4]
-FIELD_SET = frozenset(FIELDS)
-PRICE_COLUMNS = ("price_input_nd", "price_output_nd", "price_cache_read_nd", "price_cache_write_nd")
-NO_PRICES = (None,) * len(PRICE_COLUMNS)
-# the columns of a ledger row made from a record (Resolver.values), in order
-COLUMNS = (
-    *("agent_id", "agent_name", "model", "provider", "input_tokens", "output_tokens", "cache_read_tokens"),
-    *("cache_write_tokens", "total_tokens", "input_cost_nd", "output_cost_nd", "total_cost_nd", *PRICE_COLUMNS),
-    *("timestamp", "channel", "endpoint", "user_name"),
-)
-# records parsed, validated and written at a time
-CHUNK = 1000
+__all__ = ["CHUNK", "PRICE_COLUMNS", "cleanup", "detect_format", "import_file", "record"]
 
-
-class RowError(UsageError):
-    pass
-
-
-@dataclass
-class Resolver:
-    """Turns a record's fields into a ledger row: agents looked up once each, prices once a model."""
-
-    store: Store
-    prices: PriceBook
-
-    def __post_init__(self) -> None:
-        self.agents: dict[str, tuple[int, str] | None] = {}
-        # a record's (model, provider) as given: their names cleaned, whether their prices are
-        # tiered, else their prices (None: unknown) and those prices as a row keeps them
-        self.models: dict[tuple[Any, Any], tuple[str, str, bool, UnitPrices | None, tuple[int | None, ...]]] = {}
-        self.user = environment.current().user
-        self.users: dict[Any, str] = {}
-        self.stored: dict[int, tuple[UnitPrices, tuple[int | None, ...]]] = {}
-
-    def agent(self, ref: str) -> tuple[int, str]:
-        if ref not in self.agents:
-            with self.store.read() as session:
-                from agentik_cli.services.agents import find
-
-                found = find(session, ref)
-            self.agents[ref] = (found.id, found.name) if found is not None and found.id else None
-        resolved = self.agents[ref]
-        if resolved is None:
-            raise RowError(f"unknown agent '{ref}'")
-        return resolved
-
-    def user_name(self, given: Any) -> str:
-        """A row's `user`, checked as AGENTIK_USER is (once a name: an import has few users)."""
-        name = self.users.get(given)
-        if name is None:
-            if not isinstance(given, str):
-                raise RowError("user must be text")
-            name = self.users[given] = environment.check_user(given, "user")
-        return name
-
-    def row(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Validate one record and make its ledger row."""
-        return dict(zip(COLUMNS, self.values(record), strict=True))
-
-    def values(self, record: Any) -> list[Any]:
-        """Validate one record and make its ledger row's values, in the order of COLUMNS. Written for
-        speed: an import calls it a million times, so the common case (well-formed numbers, an ISO
-        time, a model seen before) takes no detours and makes one list."""
-        if type(record) is not dict:
-            raise RowError("a record must be a JSON object")
-        get = record.get
-        if not record.keys() <= FIELD_SET:
-            raise RowError(f"unknown field {', '.join(sorted(set(record) - FIELD_SET))}")
-        model, provider = get("model"), get("provider")
-        input_tokens, output_tokens = get("input_tokens"), get("output_tokens")
-        if not model or not provider or input_tokens in (None, "") or output_tokens in (None, ""):
-            missing = [name for name in REQUIRED if get(name) in (None, "")]
-            raise RowError(f"missing {', '.join(missing)}")
-        known = self.models.get((model, provider)) or self._model(model, provider)
-        model, provider, tiered, prices, stored = known
-        if type(input_tokens) is not int or not 0 <= input_tokens <= MAX_TOKENS:
-            input_tokens = limits.tokens(input_tokens, "input_tokens")
-        if type(output_tokens) is not int or not 0 <= output_tokens <= MAX_TOKENS:
-            output_tokens = limits.tokens(output_tokens, "output_tokens")
-        cache_read, cache_write = get("cache_read_tokens", 0), get("cache_write_tokens", 0)
-        if type(cache_read) is not int or not 0 <= cache_read <= MAX_TOKENS:
-            cache_read = _count(cache_read, "cache_read_tokens")
-        if type(cache_write) is not int or not 0 <= cache_write <= MAX_TOKENS:
-            cache_write = _count(cache_write, "cache_write_tokens")
-        if cache_read + cache_write > input_tokens:
-            raise RowError("cache tokens are part of input_tokens, so cannot be more than it")
-        at, agent, cost, channel, endpoint = get("at"), get("agent"), get("cost"), get("channel"), get("endpoint")
-        user = get("user")
-        agent_id = agent_name = None
-        if agent is not None and agent != "":
-            agent_id, agent_name = self.agent(str(agent))
-        # checked in the order the fields were always checked, so a row with two faults names the same one
-        moment = _time(at) if at is not None and at != "" else now_utc()
-        user_name = self.user if user is None or user == "" else self.user_name(user)
-        input_nd = output_nd = total_nd = None
-        if at is not None and at != "":  # usage of another day: that day's prices
-            prices = self.prices.unit_prices(model, provider, input_tokens, moment)
-            stored = NO_PRICES if prices is None else self._stored(prices)
-        elif tiered:
-            prices = self.prices.unit_prices(model, provider, input_tokens)
-            stored = NO_PRICES if prices is None else self._stored(prices)
-        if cost is not None and cost != "":
-            total_nd = _money(cost)  # the prices of the day are kept for the record even then
-        elif prices is not None:
-            input_nd, output_nd = prices.cost_nd(input_tokens, output_tokens, cache_read, cache_write)
-            total_nd = input_nd + output_nd
-        # what an imported call never has (a session, a message, a response time, an estimate) is
-        # left to the columns' defaults
-        return [
-            agent_id,
-            agent_name,
-            model,
-            provider,
-            input_tokens,
-            output_tokens,
-            cache_read,
-            cache_write,
-            input_tokens + output_tokens,
-            input_nd,
-            output_nd,
-            total_nd,
-            *stored,
-            moment,
-            None if channel in (None, "") else str(channel),
-            None if endpoint in (None, "") else str(endpoint),
-            user_name,
-        ]
-
-    def _model(self, given_model: Any, given_provider: Any) -> tuple[str, str, bool, UnitPrices | None, Any]:
-        model, provider = str(given_model).strip(), str(given_provider).strip().lower()
-        if not model or not provider:
-            raise RowError("model and provider cannot be empty")
-        tiered = self.prices.tiered(model, provider)
-        prices = None if tiered else self.prices.unit_prices(model, provider)
-        stored = NO_PRICES if prices is None else self._stored(prices)
-        known = self.models[(given_model, given_provider)] = (model, provider, tiered, prices, stored)
-        return known
-
-    def _stored(self, prices: UnitPrices) -> tuple[int | None, ...]:
-        """The unit prices as a row keeps them, made once for each prices object the book hands out
-        (it keeps them all, so an object's id names it while the import lasts)."""
-        found = self.stored.get(id(prices))
-        if found is None or found[0] is not prices:
-            found = self.stored[id(prices)] = (prices, tuple(prices.stored[name] for name in PRICE_COLUMNS))
-        return found[1]
-
-
-def _count(value: Any, name: str) -> int:
-    if type(value) is int and 0 <= value <= MAX_TOKENS:
-        return value
-    if value in (None, ""):
-        return 0
-    return limits.tokens(value, name)
-
-
-def _money(value: Any) -> int:
-    return limits.cost_nd(value, "cost")
-
-
-def _time(value: Any) -> datetime:
-    text = str(value)
-    if "T" in text:
-        try:  # the common case, an ISO datetime, without the general parser (which words the errors)
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            if moment.tzinfo is not UTC:  # fromisoformat gives UTC itself for +00:00 and Z
-                moment = (moment if moment.tzinfo else moment.astimezone()).astimezone(UTC)
-            if EARLIEST <= moment < LATEST:
-                return moment
-        except (ValueError, OverflowError, OSError):
-            pass
-    return parse_when(text, option="at")
+# a JSONL file this big is parsed by a forked process (smaller ones would wait for the fork)
+PARALLEL_BYTES = 4 << 20
+# the text of a block of lines handed to the parser, and how many blocks may wait at a time
+BLOCK_CHARS = 256 << 10
+AHEAD = 4
+# forked parsers: one per core (the writer waits on its disk often enough to share one)
+PARSERS = 2
 
 
 def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
@@ -225,40 +60,59 @@ def record(store: Store, fields: dict[str, Any]) -> dict[str, Any]:
 Chunk = tuple[list[int], list[Any]]
 
 
-def _jsonl(handle: Iterable[str]) -> Iterator[Chunk]:
-    """(line numbers, records) a chunk of lines at a time. A chunk is parsed as one JSON array (one
-    call into the C parser instead of a thousand); a chunk that fails is parsed again line by line
-    to name the bad line. Whether each record is an object is for Resolver.values to say."""
-    numbers: list[int] = []
-    lines: list[str] = []
-    for number, line in enumerate(handle, start=1):
-        if line.isspace() or not line:
-            continue
-        numbers.append(number)
-        lines.append(line)
-        if len(lines) == CHUNK:
-            yield numbers, _parse_chunk(numbers, lines)
-            numbers, lines = [], []
-    yield numbers, _parse_chunk(numbers, lines)
+def _blocks(first: str, handle: IO[str]) -> Iterator[tuple[int, str]]:
+    """The file's JSONL text a block of whole lines at a time, with the number of each block's first
+    line. Every line end is made a newline: the file is read with newline="" (for CSV), which
+    leaves a Windows or old Mac line end as it was, and a parser splits on newlines alone."""
+    number = 1
+    text = first
+    while True:
+        more = handle.read(BLOCK_CHARS)
+        if more:
+            more += handle.readline()
+        text = (text + more).replace("\r\n", "\n").replace("\r", "\n")
+        if not text:
+            return
+        yield number, text
+        number += text.count("\n")
+        text = ""
+        if not more:
+            return
 
 
-def _parse_chunk(numbers: list[int], lines: list[str]) -> list[Any]:
+def _parsed(
+    store: Store, resolver: Resolver, blocks: Iterator[tuple[int, str]], size: int
+) -> Iterator[cost_rows.Parsed]:
+    """Each block's rows, in order: parsed here, or by a forked parser when the file is big and a
+    core is there for it."""
+    for_sqlite = store.is_sqlite
+    # PostgreSQL: the server needs the other core for its side of the COPY (forked parsers made the
+    # import slower there: 51,056 -> 45,146 rows/s at a million rows)
+    if (
+        not for_sqlite
+        or size < PARALLEL_BYTES
+        or (os.cpu_count() or 1) < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        for number, text in blocks:
+            yield cost_rows.parse_block(resolver, for_sqlite, number, text)
+        return
+    context = multiprocessing.get_context("fork")
+    parser = ProcessPoolExecutor(
+        PARSERS, mp_context=context, initializer=cost_rows.parser_started, initargs=(resolver, for_sqlite)
+    )
     try:
-        values = json.loads("[" + ",".join(lines) + "]")
-        if len(values) == len(lines):  # else a line holds two values, separated by a comma
-            return list(values)
-    except ValueError:
-        pass
-    values = []
-    for number, line in zip(numbers, lines, strict=True):
-        try:
-            values.append(json.loads(line))
-        except ValueError as exc:
-            hint = "nothing was imported"
-            if number == 1 and "," in line:
-                hint += "; for CSV give --format csv (the header names the fields: model, provider, ...)"
-            raise UsageError(f"line {number}: not valid JSON ({getattr(exc, 'msg', exc)})", hint=hint) from None
-    return values
+        ahead: deque[Future[cost_rows.Parsed]] = deque()
+        for number, text in blocks:
+            ahead.append(parser.submit(cost_rows.parse_forked, number, text))
+            if len(ahead) > AHEAD:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
+    finally:
+        # stopped (Ctrl-C, a bad line): the blocks not begun are not parsed, and no parser outlives
+        # the import
+        parser.shutdown(wait=True, cancel_futures=True)
 
 
 def _csv(handle: Iterable[str]) -> Iterator[Chunk]:
@@ -323,18 +177,24 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
         handle.close()
         raise UsageError(f"{path}: not UTF-8 text", hint="nothing was imported") from None
     fmt = detect_format(path, fmt, first)
-    lines = itertools.chain([first], handle)
     resolver = Resolver(store, PriceBook(store))
-    reader = _csv(lines) if fmt == "csv" else _jsonl(lines)
 
     def batches() -> Iterator[list[list[Any]]]:
-        values = resolver.values
-        for numbers, records in reader:
-            try:
-                batch = [values(record) for record in records]
-            except UsageError:
-                raise _bad_line(numbers, records, values) from None
-            yield batch
+        if fmt == "csv":
+            values = resolver.values
+            for numbers, records in _csv(itertools.chain([first], handle)):
+                try:
+                    batch = [values(record) for record in records]
+                except UsageError:
+                    message, hint = cost_rows.bad_line(numbers, records, values)
+                    raise UsageError(message, hint=hint) from None
+                yield batch
+            return
+        size = 0 if path == "-" else Path(path).stat().st_size
+        for rows, error in _parsed(store, resolver, _blocks(first, handle), size):
+            if error is not None:
+                raise UsageError(error[0], hint=error[1])
+            yield rows
 
     def moved() -> None:
         if progress is not None:
@@ -349,16 +209,6 @@ def import_file(store: Store, path: str, fmt: str | None = None, progress: Calla
         if path != "-":
             handle.close()
     return count
-
-
-def _bad_line(numbers: list[int], records: list[Any], values: Callable[[Any], Any]) -> UsageError:
-    """The error of the first record of a chunk that fails, naming its line."""
-    for number, record in zip(numbers, records, strict=True):
-        try:
-            values(record)
-        except UsageError as exc:
-            return UsageError(f"line {number}: {exc.message}", hint="nothing was imported")
-    raise AssertionError("a chunk that failed has a record that fails")
 
 
 def _position(handle: IO[str]) -> int:

@@ -112,6 +112,20 @@ class PriceBook:
             cached = self._units[key] = _genai_units(price, model_id, input_total)
         return cached
 
+    def by_time_of_day(self, model: str, provider: str) -> bool:
+        """Whether the model's price at a moment depends on its half hour, not only its day."""
+        return isinstance(self._moment(model, provider, datetime(2000, 1, 1, tzinfo=UTC)), datetime)
+
+    def tiers_at(self, model: str, provider: str, at: datetime) -> tuple[list[int], list[UnitPrices | None]]:
+        """The model's unit prices at a moment for every prompt size: the sizes past which a tier
+        starts, and the prices of each tier (one more than the starts). For an import, which looks
+        them up once a day (or half hour) instead of once a row; a tier is unit_prices' own answer
+        for a prompt just inside it."""
+        found = self._model_price(model, provider, self._moment(model, provider, at))
+        starts = list(found[2]) if found is not None and not isinstance(found, UnitPrices) else []
+        sizes = [0, *(start + 1 for start in starts)]
+        return starts, [self.unit_prices(model, provider, size, at) for size in sizes]
+
     def tiered(self, model: str, provider: str) -> bool:
         """Whether the model's unit prices depend on the prompt's size (an import looks them up
         once a model when they do not)."""

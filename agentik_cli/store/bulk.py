@@ -1,7 +1,8 @@
 """Many ledger rows at once (`costs import`), written the fastest way each database has, inside the
 unit's one transaction, the running totals then moved once by the one rule (ledger.move_totals).
 
-Rows arrive as lists in the order of the columns named with them, their time an aware UTC datetime;
+Rows arrive as lists in the order of the columns named with them, their time an aware UTC datetime
+(or on SQLite already its text, `sqlite_times`);
 the rows are written as they come, a batch at a time, so an import of any size holds one batch.
 
 SQLite: multi-row INSERTs through the driver. Maintaining the ledger's ten indexes costs more than
@@ -84,9 +85,9 @@ def _insert_all(
                 chunk = batch[first : first + per_statement]
                 params: list[Any] = []
                 extend = params.extend
+                if chunk and type(chunk[0][stamp]) is not str:
+                    sqlite_times(chunk, stamp)
                 for row in chunk:
-                    # SQLAlchemy's text form of a datetime on SQLite: the UTC wall time to the microsecond
-                    row[stamp] = row[stamp].isoformat(" ", "microseconds")[:26]
                     extend(row)
                 sql = texts.get(len(chunk))
                 if sql is None:
@@ -102,6 +103,14 @@ def _insert_all(
     finally:
         cursor.close()
     return count
+
+
+def sqlite_times(rows: list[list[Any]], stamp: int) -> None:
+    """Each row's time (at index `stamp`, an aware UTC datetime) made the text SQLite keeps, in place:
+    SQLAlchemy's text form of a datetime, the UTC wall time to the microsecond. Rows whose times are
+    made so already (by a forked parser, services/cost_rows.py) are written as they are."""
+    for row in rows:
+        row[stamp] = row[stamp].isoformat(" ", "microseconds")[:26]
 
 
 def _drop_plain_indexes(driver: Any) -> list[str]:
