@@ -17,12 +17,14 @@ from tests.conftest import base_env
 # that ran and whether the collector is on, with how many objects start-up parked.
 PROBE = """
 import gc, json, os, sys
+POSTGRES = ("sqlalchemy.dialects.postgresql", "asyncpg", "psycopg")
 collections = []
 gc.callbacks.append(lambda phase, info: phase == "stop" and collections.append(info["generation"]))
 leave = os._exit
 def report(code):
     sys.stderr.write("GC=" + json.dumps({"code": code, "full": collections.count(2), "all": len(collections),
-                     "enabled": gc.isenabled(), "frozen": gc.get_freeze_count()}) + "\\n")
+                     "enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                     "postgres": sorted(m for m in sys.modules if m.startswith(POSTGRES))}) + "\\n")
     sys.stderr.flush()
     leave(code)
 os._exit = report
@@ -56,6 +58,7 @@ def test_only_a_chat_holds_the_collector_back(args, chat):
 
 
 @pytest.mark.slow
+@pytest.mark.sqlite_only("what a chat on a SQLite store imports")
 def test_a_one_shot_chat_runs_no_full_collection_and_leaves_the_collector_on(cli, fake, tmp_path):
     created = cli("agents", "create", "helper", "--model", "claude-sonnet-4-0")
     assert created.exit_code == 0, created.output
@@ -71,6 +74,9 @@ def test_a_one_shot_chat_runs_no_full_collection_and_leaves_the_collector_on(cli
     assert found["enabled"] is True
     assert found["frozen"] > 100_000
     assert len(fake.requests) == 1
+    # nothing of PostgreSQL on a SQLite store (store/models.py `partial`: a postgresql_where option
+    # imported its dialect, asyncpg's too, into every command)
+    assert found["postgres"] == []
 
 
 @pytest.mark.slow

@@ -81,8 +81,10 @@ def schema(url: str) -> dict:
                     for c in found.get_columns(table)
                     if c["name"] != "search_vector"
                 }
+                # a partial index's clause too (the models write PostgreSQL's through their own
+                # hook: store/models.py `partial`)
                 indexes = {
-                    (tuple(i["column_names"]), bool(i["unique"]))
+                    (tuple(i["column_names"]), bool(i["unique"]), i.get("dialect_options", {}).get("postgresql_where"))
                     for i in found.get_indexes(table)
                     if i["name"] != "ix_messages_search"
                 }
