@@ -38,6 +38,7 @@ class Reply:
     model: str | None = None
     usage: bool = True  # OpenAI-compatible servers may send none
     drop_after: int | None = None  # close the connection after this many pieces
+    error_after: int | None = None  # Anthropic: an `error` event after this many pieces, then the end
     status: int | None = None
     error_message: str = "something went wrong"
     error_type: str = "api_error"
@@ -329,6 +330,10 @@ def _anthropic_stream(handler: BaseHTTPRequestHandler, reply: Reply, body: dict[
         for n, piece in enumerate(_pieces(reply)):
             if reply.drop_after is not None and n >= reply.drop_after:
                 return  # the connection closes mid-stream
+            if reply.error_after is not None and n >= reply.error_after:
+                error = {"type": reply.error_type, "message": reply.error_message}
+                _emit(handler, "error", {"type": "error", "error": error})
+                return
             if n == 1 and reply.gate is not None:
                 reply.gate.wait(GATE_TIMEOUT)
             _emit(

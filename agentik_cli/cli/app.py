@@ -303,7 +303,7 @@ def _redacted_traceback(exc: BaseException) -> str:
     import os
     import traceback
 
-    from agentik_cli.providers.base import redact
+    from agentik_cli.providers.failures import redact
     from agentik_cli.skills.secrets import is_secret_variable
 
     text = "".join(traceback.format_exception(exc))

@@ -5,7 +5,9 @@ sent. Newer models stream `thinking` blocks before the text; their tokens count 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from agentik_cli.providers.base import MIB, CallState, Provider
@@ -67,7 +69,12 @@ def _messages(turns: list[Turn]) -> list[dict[str, Any]]:
     return messages
 
 
-# the Messages API's stream events; `ping` and `error` the SDK handles itself
+def _fields(data: dict[str, Any]) -> SimpleNamespace:
+    """A JSON object of an event, its fields read as the SDK's objects' attributes are."""
+    return SimpleNamespace(**data)
+
+
+# the Messages API's stream events (`ping` is passed over, `error` raised: AnthropicProvider.events)
 _EVENTS = frozenset(
     {
         "message_start",
@@ -127,6 +134,29 @@ class AnthropicProvider(Provider):
 
     def reply_type(self) -> type[Any]:
         return self.sdk().types.Message
+
+    def events(self, stream: Any) -> Iterator[Any]:
+        """The events as they came, their JSON read with attribute access, rather than made into
+        the SDK's pydantic objects: over a long reply's 20,000 events that was most of what reading
+        the stream cost (0.65 s of CPU against 0.28 s). The SDK still makes the request (the key,
+        retries, error answers) and decodes the event stream (`Stream.raw_events`); as its own
+        iteration does, `ping` and unnamed events are passed over and an `error` event is raised."""
+        sdk = self.sdk()
+        raw_events = getattr(sdk.Stream, "raw_events", None)
+        if raw_events is None:  # an SDK without it: its own objects
+            yield from stream
+            return
+        for sse in raw_events(stream.response):
+            if sse.event in (None, "ping"):
+                continue
+            if sse.event == "error":
+                try:
+                    body: Any = json.loads(sse.data)
+                except ValueError:
+                    body = sse.data
+                raise sdk.APIStatusError(str(body) or "error", response=stream.response, body=body)
+            if sse.data:
+                yield json.loads(sse.data, object_hook=_fields)
 
     def is_event(self, event: Any) -> bool:
         return getattr(event, "type", None) in _EVENTS

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from agentik_cli import limits
-from agentik_cli.providers.failures import translate
+from agentik_cli.providers.failures import provider_error
 from agentik_cli.providers.tokens import estimate_prompt, estimate_tokens
 from agentik_cli.values import ChatRequest, Chunk, Part, ToolCall, Usage
 
@@ -282,6 +281,10 @@ class Provider:
         """The SDK's class of a whole reply, which a JSON body in place of a stream is read into."""
         raise NotImplementedError
 
+    def events(self, stream: Any) -> Iterator[Any]:
+        """The stream's events, as the SDK makes them (a provider may read them more cheaply)."""
+        return iter(stream)
+
     def is_event(self, event: Any) -> bool:
         """An event of the API's own: anything else (a proxy's events) is counted and passed over."""
         raise NotImplementedError
@@ -314,7 +317,7 @@ class Provider:
                         raise self.not_a_reply(content_type)
                     yield from self._whole(self.reply_type().construct(**data), state, content_type)
                     return
-                for event in stream:
+                for event in self.events(stream):
                     if not self.is_event(event):
                         foreign += 1
                         continue
@@ -367,25 +370,6 @@ class Provider:
 def _header_names(lines: str) -> list[str]:
     """The names in a *_CUSTOM_HEADERS value, parsed as both SDKs parse it."""
     return [line[: line.find(":")].strip() for line in lines.split("\n") if ":" in line]
-
-
-_KEYLIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}")
-
-
-def redact(text: str, key: str | None) -> str:
-    """A provider's words, fit to print and to store: the key (or anything shaped like one) removed."""
-    if key:
-        text = text.replace(key, "[key]")
-    return _KEYLIKE.sub(lambda m: m.group(1) + "-[redacted]", text)
-
-
-def provider_error(exc: Exception, sdk: Any, label: str, url: str, key: str | None = None) -> Exception:
-    """Turn an SDK exception into a ProviderError with one clear line (never the key)."""
-    error = translate(exc, sdk, label, url)
-    if hasattr(error, "message"):
-        error.message = redact(error.message, key)  # type: ignore[attr-defined]
-        error.args = (error.message,)  # type: ignore[attr-defined]
-    return error
 
 
 def strip_credentials(url: str) -> str:

@@ -13,7 +13,7 @@ MAX_RETRIES = 2  # the SDKs' default: 429, 408, 409 and 5xx are retried twice, w
 
 def translate(exc: Exception, sdk: Any, label: str, url: str) -> Exception:
     """An SDK exception as a ProviderError with one clear line (the key is removed by the caller:
-    providers/base.py `provider_error`); any other exception as it is."""
+    `provider_error`); any other exception as it is."""
     from agentik_cli.errors import ProviderError
 
     if isinstance(exc, sdk.APITimeoutError):
@@ -105,3 +105,22 @@ def _one_line(text: str) -> str:
         return _html_reason(text)
     line = " ".join(text.split())
     return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"
+
+
+_KEYLIKE = re.compile(r"\b(sk|rk|pk)-[A-Za-z0-9_\-*]{6,}")
+
+
+def redact(text: str, key: str | None) -> str:
+    """A provider's words, fit to print and to store: the key (or anything shaped like one) removed."""
+    if key:
+        text = text.replace(key, "[key]")
+    return _KEYLIKE.sub(lambda m: m.group(1) + "-[redacted]", text)
+
+
+def provider_error(exc: Exception, sdk: Any, label: str, url: str, key: str | None = None) -> Exception:
+    """Turn an SDK exception into a ProviderError with one clear line (never the key)."""
+    error = translate(exc, sdk, label, url)
+    if hasattr(error, "message"):
+        error.message = redact(error.message, key)  # type: ignore[attr-defined]
+        error.args = (error.message,)  # type: ignore[attr-defined]
+    return error
