@@ -124,8 +124,8 @@ class MarkdownPrinter:
         from rich.console import Group
         from rich.text import Text
 
-        self._kept()
         self._take_in()
+        self._kept()  # after taking in: what a frame shows is at most what had arrived then
         self._print_settled()
         parts: list[Any] = []
         if self.thought:
@@ -144,7 +144,10 @@ class MarkdownPrinter:
                 self.thought.append(chunk)
 
     def _kept(self) -> None:
-        """What arrived is journaled before it is shown: once a frame, not once a chunk."""
+        """What arrived is journaled before it is shown: once a frame, not once a chunk. Called after
+        the text that arrived is taken in, never before: a piece arriving between the two would be
+        drawn unkept (a chunk is in the reply's text before it reaches the printer, so the journal
+        then holds at least all that was taken in)."""
         if self.keep is not None:
             self.keep()
 
@@ -175,8 +178,8 @@ class MarkdownPrinter:
             # anything is printed keeps the two from interleaving their cursor moves (which left
             # stale lines on the screen). The reasoning goes above the reply, after what came first.
             with self.lock:
-                self._kept()
                 self._take_in()
+                self._kept()
                 self._print_settled()
                 self._settle_thinking()
         self.arrived.append(chunk)
@@ -225,8 +228,8 @@ class MarkdownPrinter:
 
     def close(self) -> None:
         with self.lock:
-            self._kept()
             self._take_in()
+            self._kept()
             self._print_settled()
             self._settle_thinking()
             if self.partial:

@@ -69,6 +69,20 @@ def _messages(turns: list[Turn]) -> list[dict[str, Any]]:
     return messages
 
 
+def _next_event(sdk: Any, events: Iterator[Any], response: Any) -> Any:
+    """The stream's next event, None at its end. `raw_events` reads the body as it is: a failure to
+    read it is made the connection's, as the SDK's own reading makes it (a timeout, or the
+    connection lost mid-reply), so that it is told and the reply so far kept as before."""
+    import httpx2
+
+    try:
+        return next(events, None)
+    except httpx2.TimeoutException as exc:
+        raise sdk.APITimeoutError(response.request) from exc
+    except (httpx2.TransportError, httpx2.StreamError) as exc:
+        raise sdk.APIConnectionError(request=response.request) from exc
+
+
 def _fields(data: dict[str, Any]) -> SimpleNamespace:
     """A JSON object of an event, its fields read as the SDK's objects' attributes are."""
     return SimpleNamespace(**data)
@@ -146,7 +160,8 @@ class AnthropicProvider(Provider):
         if raw_events is None:  # an SDK without it: its own objects
             yield from stream
             return
-        for sse in raw_events(stream.response):
+        events = raw_events(stream.response)
+        while (sse := _next_event(sdk, events, stream.response)) is not None:
             if sse.event in (None, "ping"):
                 continue
             if sse.event == "error":

@@ -173,7 +173,7 @@ def _price_of_today(model: str, provider: str) -> Any:
             kept = None
         elif f"{provider}/{model}" in kept["prices"]:
             return _from_json(kept["prices"][f"{provider}/{model}"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError):  # a damaged file: a miss
         kept = None
     found, varies = _listed_price(model, provider, None)
     if varies:
@@ -193,9 +193,13 @@ def _price_of_today(model: str, provider: str) -> Any:
 
 
 def _genai_version() -> str:
+    """What the kept prices were made by: the list's version, and agentik's (whose own rates, as
+    LONG_CONTEXT, go into them)."""
     from importlib.metadata import version
 
-    return version("genai-prices")
+    from agentik_cli import __version__
+
+    return f"{version('genai-prices')} agentik {__version__}"
 
 
 def _to_json(found: Any) -> Any:
@@ -217,15 +221,23 @@ def _from_json(entry: Any) -> Any:
     if entry is None:
         return None
     units = {
-        name: Decimal(value)
+        name: _price(value)
         if isinstance(value, str)
         else SimpleNamespace(
-            base=Decimal(value["base"]),
-            tiers=[SimpleNamespace(start=int(start), price=Decimal(price)) for start, price in value["tiers"]],
+            base=_price(value["base"]),
+            tiers=[SimpleNamespace(start=int(start), price=_price(price)) for start, price in value["tiers"]],
         )
         for name, value in entry["units"].items()
     }
     return SimpleNamespace(**units), str(entry["model_id"]), [int(start) for start in entry["starts"]]
+
+
+def _price(text: str) -> Decimal:
+    """A kept unit price: a number, finite and not below zero, or ValueError (a damaged file)."""
+    value = Decimal(text)
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"not a price: {text!r}")
+    return value
 
 
 def _genai_units(price: Any, model_id: str, input_total: int) -> UnitPrices:

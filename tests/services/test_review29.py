@@ -21,7 +21,7 @@ def _cache() -> str:
     return os.path.join(paths.data_dir_text(), "price_cache.json")
 
 
-@pytest.mark.parametrize("damage", ["", "1.5.0", "three dollars"])
+@pytest.mark.parametrize("damage", ["", "1.5.0", "three dollars", "NaN", "-Infinity", "-3"])
 def test_a_damaged_price_in_the_file_is_looked_past_not_raised(damage):
     paths.ensure_data_dir()
     book = pricing.PriceBook(None, {})
