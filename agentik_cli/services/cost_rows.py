@@ -6,7 +6,6 @@ connection of its own (`parser_started`)."""
 from __future__ import annotations
 
 import json
-import signal
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,7 @@ from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
 from agentik_cli.limits import EARLIEST, LATEST, MAX_TOKENS
 from agentik_cli.records import TOKEN_KEYS
+from agentik_cli.services import workers
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store import bulk
 from agentik_cli.store.engine import Store
@@ -292,12 +292,12 @@ _forked: tuple[Resolver, bool] | None = None
 
 
 def parser_started(resolver: Resolver, for_sqlite: bool) -> None:
-    """A forked parser: Ctrl-C (sent to the whole foreground group) is left to the importer, which
-    stops it; the connections it was forked with are the importer's (one of them in its write
-    transaction), so they are forgotten, never used or closed, and an agent is looked up through a
-    new one (SQLAlchemy's advice for a forked child: dispose(close=False))."""
+    """A forked parser (services/workers.py: Ctrl-C left to the importer, and gone with it). The
+    connections it was forked with are the importer's (one of them in its write transaction), so
+    they are forgotten, never used or closed, and an agent is looked up through a new one
+    (SQLAlchemy's advice for a forked child: dispose(close=False))."""
     global _forked
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    workers.started()
     resolver.store.engine.dispose(close=False)
     _forked = (resolver, for_sqlite)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -63,9 +62,3 @@ def read_file(name: str, path: Path, mark: dict[str, Any]) -> Read:
         return source(name).read(path, mark)
     except (OSError, UnicodeDecodeError) as exc:
         return Read(failed=exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
-
-
-def reader_started() -> None:
-    """A forked reader leaves Ctrl-C (sent to the whole foreground group) to the importer, which
-    stops it: interrupted, each reader would print its traceback."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)

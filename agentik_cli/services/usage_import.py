@@ -27,7 +27,7 @@ from typing import Any
 
 from agentik_cli import environment, limits
 from agentik_cli.errors import UsageError
-from agentik_cli.services import import_files
+from agentik_cli.services import import_files, workers
 from agentik_cli.services.costs import PRICE_COLUMNS
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.sources.base import Call, Read, file_id
@@ -154,14 +154,14 @@ class Importer:
             return
         # forked readers touch no database (sources/ cannot); as many as there are cores, as the
         # reading is the larger half, and this process's writing waits on SQLite's disk as often
-        workers = min(READERS, os.cpu_count() or 1)
+        count = min(READERS, os.cpu_count() or 1)
         context = multiprocessing.get_context("fork")
-        reader = ProcessPoolExecutor(workers, mp_context=context, initializer=import_files.reader_started)
+        reader = ProcessPoolExecutor(count, mp_context=context, initializer=workers.started)
         try:
             ahead: deque[tuple[Path, tuple[str, int, int], Future[Read]]] = deque()
             for path, identity, mark in changed:
                 ahead.append((path, identity, reader.submit(import_files.read_file, self.name, path, mark)))
-                if len(ahead) > READ_AHEAD * workers:
+                if len(ahead) > READ_AHEAD * count:
                     path, identity, future = ahead.popleft()
                     yield path, identity, future.result()
             while ahead:

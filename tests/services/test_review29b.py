@@ -70,3 +70,31 @@ def test_sigterm_during_a_forked_import_leaves_no_parser_behind(tmp_path, agenti
         for pid in parsers:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+WORKER_PARENT = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from agentik_cli.services import workers
+pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=workers.started)
+print(pool.submit(os.getpid).result(), flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.slow
+def test_a_forked_worker_ends_when_its_command_is_killed_outright():
+    """The kin, for every pool of forked workers (the readers of `costs import --from` too): a
+    command killed by SIGKILL runs no clean-up at all, and its workers go by themselves."""
+    parent = subprocess.Popen([sys.executable, "-c", WORKER_PARENT], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    try:
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(worker):
+            time.sleep(0.05)
+        assert not _alive(worker), "the worker outlived its command"
+    finally:
+        if _alive(worker):
+            os.kill(worker, signal.SIGKILL)
