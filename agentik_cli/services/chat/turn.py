@@ -5,6 +5,7 @@ the same transaction as the cost row and the running totals (services/recording.
 
 from __future__ import annotations
 
+import functools
 import gc
 import signal
 import threading
@@ -12,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from agentik_cli import environment
 from agentik_cli.errors import AgentikError, Interrupted
@@ -21,6 +22,8 @@ from agentik_cli.services import budgets, journal, recording
 from agentik_cli.services.chat.state import INTERRUPTED, ChatState
 from agentik_cli.store.unit import Unit
 from agentik_cli.values import ChatRequest, Chunk, Priced, Turn, Usage
+
+_Call = TypeVar("_Call", bound=Callable[..., Any])
 
 
 @dataclass
@@ -77,6 +80,28 @@ def reserver(chat: ChatState, request: ChatRequest) -> Callable[[Unit], int | No
     return lambda unit: budgets.reserve(unit, agent_id, worst, model, provider)
 
 
+def collect_again() -> None:
+    """The garbage collector back on, if a chat's start-up held it back (agentik_cli/entry.py): what
+    start-up made is parked first (gc.freeze), so that the collector's passes skip it from now on."""
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
+
+
+def _then_collect(function: _Call) -> _Call:
+    """`function`, then the garbage collector back on (collect_again), however the call ended."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        finally:
+            collect_again()
+
+    return cast(_Call, wrapper)
+
+
+@_then_collect
 def call(
     chat: ChatState,
     request: ChatRequest,
@@ -91,30 +116,6 @@ def call(
     Raises Interrupted on Ctrl-C and ProviderError on failure, after storing what there is. The
     reply is journaled as it streams (services/journal.py Flight), from before the request goes
     out until it is stored: a process killed meanwhile loses at most the last quarter second."""
-    try:
-        return _call(chat, request, user_message_id, turns, reservation, first=first, on_chunk=on_chunk)
-    finally:
-        collect_again()
-
-
-def collect_again() -> None:
-    """The garbage collector back on, if a chat's start-up held it back (agentik_cli/entry.py): what
-    start-up made is parked first (gc.freeze), so that the collector's passes skip it from now on."""
-    if not gc.isenabled():
-        gc.freeze()
-        gc.enable()
-
-
-def _call(
-    chat: ChatState,
-    request: ChatRequest,
-    user_message_id: int,
-    turns: list[Turn],
-    reservation: int | None,
-    *,
-    first: bool,
-    on_chunk: Callable[[Chunk], None] | None,
-) -> tuple[CallState, Round]:
     state = CallState()
     flight = _flight(chat, request, state, reservation)
     started = time.perf_counter()
