@@ -13,19 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import multiprocessing
-import os
 import sys
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from agentik_cli.errors import UsageError
-from agentik_cli.services import cost_rows
+from agentik_cli.services import cost_rows, workers
 from agentik_cli.services.cost_rows import CHUNK, COLUMNS, FIELDS, PRICE_COLUMNS, Resolver, RowError
 from agentik_cli.services.pricing import PriceBook
 from agentik_cli.store import bulk, ledger
@@ -88,31 +84,13 @@ def _parsed(
     for_sqlite = store.is_sqlite
     # PostgreSQL: the server needs the other core for its side of the COPY (forked parsers made the
     # import slower there: 51,056 -> 45,146 rows/s at a million rows)
-    if (
-        not for_sqlite
-        or size < PARALLEL_BYTES
-        or (os.cpu_count() or 1) < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if not for_sqlite or size < PARALLEL_BYTES or not workers.can_fork():
         for number, text in blocks:
             yield cost_rows.parse_block(resolver, for_sqlite, number, text)
         return
-    context = multiprocessing.get_context("fork")
-    parser = ProcessPoolExecutor(
-        PARSERS, mp_context=context, initializer=cost_rows.parser_started, initargs=(resolver, for_sqlite)
+    yield from workers.in_order(
+        cost_rows.parse_forked, blocks, PARSERS, AHEAD, cost_rows.parser_started, (resolver, for_sqlite)
     )
-    try:
-        ahead: deque[Future[cost_rows.Parsed]] = deque()
-        for number, text in blocks:
-            ahead.append(parser.submit(cost_rows.parse_forked, number, text))
-            if len(ahead) > AHEAD:
-                yield ahead.popleft().result()
-        while ahead:
-            yield ahead.popleft().result()
-    finally:
-        # stopped (Ctrl-C, a bad line): the blocks not begun are not parsed, and no parser outlives
-        # the import
-        parser.shutdown(wait=True, cancel_futures=True)
 
 
 def _csv(handle: Iterable[str]) -> Iterator[Chunk]:

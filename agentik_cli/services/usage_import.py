@@ -15,12 +15,9 @@ whole prompt) applies to the whole request. A model the list does not know is un
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,29 +145,18 @@ class Importer:
         by a process of their own while this one prices and writes what was read before (the two
         halves of an import take about as long), a few files ahead."""
         size = sum(identity[1] for _, identity, _ in changed)
-        if size < PARALLEL_BYTES or (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        if size < PARALLEL_BYTES or not workers.can_fork():
             for path, identity, mark in changed:
                 yield path, identity, import_files.read_file(self.name, path, mark)
             return
         # forked readers touch no database (sources/ cannot); as many as there are cores, as the
         # reading is the larger half, and this process's writing waits on SQLite's disk as often
         count = min(READERS, os.cpu_count() or 1)
-        context = multiprocessing.get_context("fork")
-        reader = ProcessPoolExecutor(count, mp_context=context, initializer=workers.started)
-        try:
-            ahead: deque[tuple[Path, tuple[str, int, int], Future[Read]]] = deque()
-            for path, identity, mark in changed:
-                ahead.append((path, identity, reader.submit(import_files.read_file, self.name, path, mark)))
-                if len(ahead) > READ_AHEAD * count:
-                    path, identity, future = ahead.popleft()
-                    yield path, identity, future.result()
-            while ahead:
-                path, identity, future = ahead.popleft()
-                yield path, identity, future.result()
-        finally:
-            # stopped (Ctrl-C, an error): the files not begun are not read, those being read are
-            # waited for, and no reader outlives the import
-            reader.shutdown(wait=True, cancel_futures=True)
+        reads = workers.in_order(
+            import_files.read_file, ((self.name, path, mark) for path, _, mark in changed), count, READ_AHEAD * count
+        )
+        for (path, identity, _), read in zip(changed, reads, strict=True):
+            yield path, identity, read
 
     def agent(self) -> tuple[int, str]:
         """The source's agent: the one its first import made (the store's setting

@@ -6,10 +6,17 @@ workers would wait on the pool's queue for good."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
 import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any, TypeVar
+
+Result = TypeVar("Result")
 
 # how often a worker looks whether its command still runs
 WATCH_EVERY = 0.2
@@ -25,3 +32,35 @@ def started() -> None:
         os._exit(0)  # the command is gone: nobody waits for what this worker would make
 
     threading.Thread(target=watch, name="agentik-worker-watch", daemon=True).start()
+
+
+def can_fork() -> bool:
+    """Whether work can go to forked workers: a core to spare for them, and fork on this system."""
+    return (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def in_order(
+    call: Callable[..., Result],
+    arguments: Iterable[tuple[Any, ...]],
+    count: int,
+    ahead: int,
+    initializer: Callable[..., None] = started,
+    initargs: tuple[Any, ...] = (),
+) -> Iterator[Result]:
+    """`call(*each)` for each of `arguments`, by `count` forked workers (their initializer calls
+    `started`), the results in the order given, at most `ahead` of them waiting. Stopped early (Ctrl-C,
+    an error, the caller done), the work not begun is dropped, what is under way waited for, and no
+    worker outlives it."""
+    pool = ProcessPoolExecutor(
+        count, mp_context=multiprocessing.get_context("fork"), initializer=initializer, initargs=initargs
+    )
+    try:
+        waiting: deque[Future[Result]] = deque()
+        for each in arguments:
+            waiting.append(pool.submit(call, *each))
+            if len(waiting) > ahead:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
