@@ -14,8 +14,10 @@ import gc
 import os
 import sys
 
+from agentik_cli.cli.rootargs import ROOT_FLAGS, ROOT_VALUED, after_root
 
-def _options(args: list[str], named: set[str], flags: set[str]) -> dict[str, str | bool] | None:
+
+def _options(args: list[str], named: frozenset[str], flags: frozenset[str]) -> dict[str, str | bool] | None:
     """The options of `args` (`--name VALUE`, `--name=VALUE`, `--flag`); None if anything else is there."""
     found: dict[str, str | bool] = {}
     rest = list(args)
@@ -38,8 +40,8 @@ def _statusline_args(args: list[str]) -> tuple[str | None, str | None, bool] | N
     if "statusline" not in args:
         return None
     at = args.index("statusline")
-    root = _options(args[:at], {"--db"}, {"--no-color"})
-    own = _options(args[at + 1 :], {"--agent"}, {"--json"})
+    root = _options(args[:at], ROOT_VALUED, ROOT_FLAGS)
+    own = _options(args[at + 1 :], frozenset({"--agent"}), frozenset({"--json"}))
     if root is None or own is None:
         return None
     db, agent = root.get("--db"), own.get("--agent")
@@ -53,10 +55,8 @@ def _printable(text: str) -> str:
 
 def _runs_chat(args: list[str]) -> bool:
     """Whether the command line is a `chat` (its name after the root's options)."""
-    rest = list(args)
-    while rest and rest[0].partition("=")[0] in ("--db", "--no-color"):
-        rest = rest[1 if "=" in rest[0] or rest[0] == "--no-color" else 2 :]
-    return bool(rest) and rest[0] == "chat"
+    rest = after_root(args)
+    return rest is not None and rest[:1] == ["chat"]
 
 
 def main() -> None:

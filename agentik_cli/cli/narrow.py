@@ -16,8 +16,7 @@ from typing import Any
 import typer
 from typer.main import get_command_name
 
-# the root's options that may come before the command's name, and whether each takes a value
-_ROOT_OPTIONS = {"--db": True, "--no-color": False}
+from agentik_cli.cli.rootargs import after_root
 
 
 def narrowed(app: typer.Typer, args: Sequence[str], complete_var: str) -> typer.Typer:
@@ -25,13 +24,8 @@ def narrowed(app: typer.Typer, args: Sequence[str], complete_var: str) -> typer.
     the shell asks for completions (`complete_var` set)."""
     if os.environ.get(complete_var):
         return app
-    rest = list(args)
-    while rest and rest[0].startswith("-"):
-        name, equals, _ = rest[0].partition("=")
-        if name not in _ROOT_OPTIONS or (equals and not _ROOT_OPTIONS[name]):
-            return app  # --help, --version, a mistake: the whole app answers
-        rest = rest[1 if equals or not _ROOT_OPTIONS[name] else 2 :]
-    return _narrowed(app, rest)
+    rest = after_root(list(args))
+    return app if rest is None else _narrowed(app, rest)
 
 
 def _narrowed(app: typer.Typer, rest: list[str]) -> typer.Typer:
